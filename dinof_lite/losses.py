@@ -1,0 +1,87 @@
+"""Score conventions and denoising score matching (Song et al. 2021, Eq. 7; SPEC §1).
+
+All score conventions live in :func:`get_score_fn`, so every other module works with plain score
+functions ``score_fn(x, t) -> ∇_x log p_t(x)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from dinof_lite.sde import SDE, batch_view
+from dinof_lite.utils import rand, randn
+
+__all__ = ["get_score_fn", "dsm_loss", "sample_times"]
+
+ScoreFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def get_score_fn(sde: SDE, net: nn.Module) -> ScoreFn:
+    """Wrap a raw network ``net(x, label)`` as a score function ``(x (B,*dims), t (B,)) -> score``.
+
+    - VP / sub-VP (ε-prediction): ``score = −net(x, 999 t) / s(t)``.
+    - VE (σ-scaled output): ``score = net(x, σ(t)) / s(t)``.
+
+    Here ``s(t)`` is the marginal std from :meth:`SDE.marginal_coeffs`.
+    """
+    sign = 1.0 if sde.name == "ve" else -1.0
+
+    def score_fn(x: Tensor, t: Tensor) -> Tensor:
+        t = sde.time(t, x)
+        std = sde.marginal_coeffs(t)[1]
+        return sign * net(x, sde.noise_label(t)) / batch_view(std, x)
+
+    return score_fn
+
+
+def sample_times(batch: int, sde: SDE, eps: float | None = None, t_max: float | None = None,
+                 generator: torch.Generator | None = None, device=None, dtype=None) -> Tensor:
+    """``t ~ U(eps, t_max)`` of shape ``(batch,)``; ``t_max`` defaults to ``T``."""
+    eps = sde.eps if eps is None else eps
+    t_max = sde.T if t_max is None else t_max
+    if not 0 < eps < t_max <= sde.T:
+        raise ValueError(f"need 0 < eps < t_max <= T = {sde.T}, got eps={eps}, t_max={t_max}")
+    u = rand((batch,), generator, device, dtype)
+    return u * (t_max - eps) + eps
+
+
+def dsm_loss(
+    sde: SDE, score_fn: ScoreFn, x0: Tensor, *, eps: float | None = None,
+    likelihood_weighting: bool = False, reduce_mean: bool | None = None,
+    t: Tensor | None = None, z: Tensor | None = None, generator: torch.Generator | None = None,
+    per_example: bool = False,
+) -> Tensor:
+    """Denoising score matching loss (SPEC §1).
+
+    ``t ~ U(eps, T)``, ``z ~ N(0, I)``, ``x_t = a(t) x0 + s(t) z`` and per example
+
+    - unweighted: ``reduce ‖score(x_t, t) s(t) + z‖²`` (λ(t) = s(t)²),
+    - likelihood-weighted: ``reduce ‖score(x_t, t) + z / s(t)‖² g(t)²`` (Song et al. 2021b, Thm 1),
+
+    where ``reduce`` is the mean over dimensions (``reduce_mean=True``, default for VP / sub-VP) or
+    ½ × the sum (default for VE). Pass ``t`` and/or ``z`` to share them with another loss term (as
+    DiNof does). Returns the batch mean, or ``(B,)`` with ``per_example=True``.
+    """
+    if x0.dim() < 2:
+        raise ValueError(f"x0 must have shape (batch, *dims), got {tuple(x0.shape)}")
+    B = x0.shape[0]
+    if t is None:
+        t = sample_times(B, sde, eps, generator=generator, device=x0.device, dtype=x0.dtype)
+    if z is None:
+        z = randn(x0.shape, generator, x0.device, x0.dtype)
+    elif z.shape != x0.shape:
+        raise ValueError(f"z must have the shape of x0 {tuple(x0.shape)}, got {tuple(z.shape)}")
+    mean, std = sde.marginal_prob(x0, t)
+    x_t = mean + batch_view(std, x0) * z
+    score = score_fn(x_t, t)
+    if likelihood_weighting:
+        g2 = sde.sde(torch.zeros_like(x0), t)[1] ** 2
+        sq = (score + z / batch_view(std, x0)) ** 2 * batch_view(g2, x0)
+    else:
+        sq = (score * batch_view(std, x0) + z) ** 2
+    reduce_mean = sde.name != "ve" if reduce_mean is None else reduce_mean
+    losses = sq.flatten(1).mean(1) if reduce_mean else 0.5 * sq.flatten(1).sum(1)
+    return losses if per_example else losses.mean()

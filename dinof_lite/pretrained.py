@@ -1,0 +1,199 @@
+"""Small pretrained score models shipped with the repository (``data/checkpoints/*.pt``).
+
+The notebooks load these instead of training for minutes on a laptop::
+
+    from dinof_lite.pretrained import load_score_model
+    sde, net = load_score_model("score_mlp_8gaussians_vp")      # EMA weights, eval mode
+    score_fn = get_score_fn(sde, net)                             # (x (B, 2), t (B,)) -> (B, 2)
+
+The files are written by ``python scripts/make_checkpoints.py`` and live *next to* the package, in
+``<repo>/data/checkpoints`` (``Path(__file__).parents[1]``), so they are found when the code runs
+from a clone of the repository; they are not package data. ``DINOF_CHECKPOINT_DIR`` overrides the
+directory. A checkpoint is a plain dict, loadable with ``torch.load(..., weights_only=True)``::
+
+    {"format": "dinof_lite.score_model/1",
+     "net": {"class": "ScoreMLP", "kwargs": {...}}, "state_dict": {...},
+     "sde": {"name": "vp", "params": {"beta_min": 0.1, "beta_max": 20.0, "N": 1000}},
+     "meta": {...}}   # dataset, training config, loss curve, provenance, measured score error
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dinof_lite.nets import ScoreMLP
+from dinof_lite.sde import SDE, get_sde
+
+__all__ = [
+    "FORMAT",
+    "KNOWN_MODELS",
+    "REGENERATE",
+    "checkpoint_dir",
+    "available_models",
+    "checkpoint_path",
+    "save_score_model",
+    "load_score_model",
+]
+
+FORMAT = "dinof_lite.score_model/1"
+REGENERATE = "python scripts/make_checkpoints.py"
+
+#: Checkpoints ``scripts/make_checkpoints.py`` writes: name -> one-line description.
+KNOWN_MODELS: dict[str, str] = {
+    "score_mlp_8gaussians_vp": "ScoreMLP (ε-prediction) on the 8gaussians mixture, VP SDE",
+    "score_mlp_8gaussians_ve": "ScoreMLP (σ-scaled output) on the 8gaussians mixture, VE SDE (σ_max=10)",
+}
+
+_NETS: dict[str, type[nn.Module]] = {"ScoreMLP": ScoreMLP}
+
+
+def checkpoint_dir() -> Path:
+    """``$DINOF_CHECKPOINT_DIR`` if set, else ``<repo>/data/checkpoints``."""
+    env = os.environ.get("DINOF_CHECKPOINT_DIR", "").strip()
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+
+
+def available_models() -> list[str]:
+    """Names of the checkpoints present in :func:`checkpoint_dir` (sorted)."""
+    folder = checkpoint_dir()
+    return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+
+
+def checkpoint_path(name: str) -> Path:
+    """The file of the pretrained model ``name`` (which need not exist yet)."""
+    return checkpoint_dir() / f"{name}.pt"
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def _sde_spec(sde: SDE) -> dict[str, Any]:
+    """``{"name", "params"}`` from which :func:`dinof_lite.sde.get_sde` rebuilds ``sde``."""
+    if sde.name == "ve":
+        params = {"sigma_min": sde.sigma_min, "sigma_max": sde.sigma_max, "N": sde.N,
+                  "exact_marginal": bool(sde.exact_marginal)}
+    elif sde.name in ("vp", "subvp"):
+        params = {"beta_min": sde.beta_0, "beta_max": sde.beta_1, "N": sde.N}
+    else:
+        raise ValueError(f"cannot save an SDE named {sde.name!r}; valid: ve, vp, subvp")
+    return {"name": sde.name, "params": params}
+
+
+def _score_mlp_kwargs(net: ScoreMLP) -> dict[str, Any]:
+    """Constructor arguments of a :class:`ScoreMLP`, read off its layers."""
+    embedding = "fourier" if type(net.embed).__name__ == "GaussianFourierEmbedding" else "sinusoidal"
+    return {"dim": net.dim, "hidden": net.inp.out_features, "n_layers": len(net.blocks),
+            "embedding": embedding, "emb_dim": net.temb[0].in_features}
+
+
+def _plain(obj: Any) -> Any:
+    """A copy of ``obj`` that ``torch.load(weights_only=True)`` accepts (Paths become str)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(v) for v in obj)
+    if obj is None or isinstance(obj, torch.Tensor):
+        return obj
+    for kind in (bool, numbers.Integral, numbers.Real):  # numpy scalars become Python numbers
+        if isinstance(obj, kind):
+            return {bool: bool, numbers.Integral: int, numbers.Real: float}[kind](obj)
+    return str(obj)  # str subclasses (torch.__version__), Paths, …
+
+
+# --------------------------------------------------------------------------- save / load
+
+
+def save_score_model(path: str | os.PathLike, sde: SDE, net: nn.Module,
+                     meta: dict[str, Any] | None = None,
+                     net_kwargs: dict[str, Any] | None = None) -> Path:
+    """Write ``net`` (its current weights, float32 on the CPU) with ``sde`` and ``meta`` to ``path``.
+
+    Args:
+        path: target ``.pt`` file (parent folders are created).
+        sde: the SDE the network was trained for (name and parameters are stored).
+        net: a :class:`ScoreMLP` (constructor arguments are read off it) or any registered
+            network class with ``net_kwargs`` given.
+        meta: JSON-like extra information (training config, loss curve, provenance …).
+        net_kwargs: constructor arguments; default: inferred for a ScoreMLP.
+
+    Returns:
+        The path written.
+    """
+    cls = type(net).__name__
+    if cls not in _NETS:
+        raise ValueError(f"cannot save a {cls}; supported network classes: {', '.join(_NETS)}")
+    if net_kwargs is None:
+        net_kwargs = _score_mlp_kwargs(net)
+    state = {k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).clone()
+             for k, v in net.state_dict().items()}
+    ckpt = {"format": FORMAT, "net": {"class": cls, "kwargs": dict(net_kwargs)},
+            "state_dict": state, "sde": _sde_spec(sde), "meta": _plain(meta or {})}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _resolve(name: str | os.PathLike) -> Path:
+    """A model name (see :data:`KNOWN_MODELS`) or a path to a ``.pt`` file -> an existing file."""
+    as_path = Path(name)
+    if as_path.suffix == ".pt" or len(as_path.parts) > 1:
+        if not as_path.is_file():
+            raise FileNotFoundError(f"no checkpoint file at {as_path}")
+        return as_path
+    name = str(name)
+    present = available_models()
+    valid = sorted(set(KNOWN_MODELS) | set(present))
+    if name not in valid:
+        raise ValueError(f"unknown pretrained model {name!r}; valid: {', '.join(valid)}")
+    path = checkpoint_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"pretrained model {name!r} not found at {path} (present: "
+            f"{', '.join(present) or 'none'}); regenerate it from the repository root with "
+            f"`{REGENERATE}` (or `{REGENERATE} --only {name}`), or set DINOF_CHECKPOINT_DIR"
+        )
+    return path
+
+
+def load_score_model(name: str | os.PathLike, *, device: str | torch.device = "cpu",
+                     return_meta: bool = False):
+    """Load a shipped score model: ``(sde, net)``, or ``(sde, net, meta)`` with ``return_meta``.
+
+    Args:
+        name: a name from :data:`KNOWN_MODELS` / :func:`available_models`, or a ``.pt`` path.
+        device: where to put the network.
+        return_meta: also return the stored ``meta`` dict (training config, ``losses`` curve,
+            ``score_error``, provenance).
+
+    Returns:
+        ``sde`` (a fresh :class:`~dinof_lite.sde.SDE`) and ``net`` (raw network in eval mode,
+        ``net(x (B, D), label (B,)) -> (B, D)``; wrap it with
+        :func:`dinof_lite.losses.get_score_fn`).
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones) or a foreign file format.
+        FileNotFoundError: a known model whose file is missing (the message says how to
+            regenerate it).
+    """
+    path = _resolve(name)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{path} is not a {FORMAT} checkpoint (format: {got!r})")
+    cls = ckpt["net"]["class"]
+    if cls not in _NETS:
+        raise ValueError(f"{path} holds a {cls}; supported network classes: {', '.join(_NETS)}")
+    sde = get_sde(ckpt["sde"]["name"], **ckpt["sde"]["params"])
+    net = _NETS[cls](**ckpt["net"]["kwargs"])
+    net.load_state_dict(ckpt["state_dict"])
+    net = net.to(device).eval()
+    return (sde, net, ckpt.get("meta", {})) if return_meta else (sde, net)

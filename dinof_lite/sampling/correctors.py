@@ -1,0 +1,152 @@
+"""Correctors: score-based MCMC at a fixed time ``t`` (SPEC §2; Song et al. 2021, Alg. 4/5).
+
+A *corrector* does not move time: it nudges ``x`` towards ``p_t`` with a few steps of Langevin
+dynamics, fixing the error the predictor made. Registry, like the predictors::
+
+    >>> from dinof_lite.sampling import CORRECTORS
+    >>> sorted(CORRECTORS)
+    ['langevin', 'none']
+
+Shapes: ``x`` (B, *dims), ``t`` (B,), ``dt`` a Python float < 0 (the size of the sampler's time
+step, used for the discrete ``α_i`` of the VP chain). ``update`` returns ``(x, x_mean)``.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+
+import torch
+from torch import Tensor
+
+from dinof_lite.sampling.predictors import ScoreFn, _check_dt, expand_as_batch, noise_like
+
+__all__ = [
+    "Corrector",
+    "CORRECTORS",
+    "register_corrector",
+    "get_corrector",
+    "LangevinCorrector",
+    "NoneCorrector",
+    "langevin_step_size",
+]
+
+CORRECTORS: dict[str, type[Corrector]] = {}
+
+
+def register_corrector(name: str, *, overwrite: bool = False):
+    """Class decorator: add a :class:`Corrector` subclass to :data:`CORRECTORS` under ``name``."""
+
+    def decorator(cls: type[Corrector]) -> type[Corrector]:
+        if name in CORRECTORS and not overwrite:
+            raise ValueError(f"corrector {name!r} is already registered; pass overwrite=True")
+        cls.name = name
+        CORRECTORS[name] = cls
+        return cls
+
+    return decorator
+
+
+def get_corrector(name: str | type[Corrector]) -> type[Corrector]:
+    """Look up a corrector class by name (a :class:`Corrector` subclass is passed through)."""
+    if isinstance(name, type) and issubclass(name, Corrector):
+        return name
+    try:
+        return CORRECTORS[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(sorted(CORRECTORS))
+        raise ValueError(f"unknown corrector {name!r}; valid: {valid}") from None
+
+
+class Corrector(abc.ABC):
+    """Base class.
+
+    Args:
+        sde: a :class:`dinof_lite.sde.SDE`.
+        score_fn: ``score_fn(x (B, *dims), t (B,)) -> (B, *dims)``.
+        snr: signal-to-noise ratio ``r >= 0`` that sets the Langevin step size.
+        n_steps: corrector iterations per call of :meth:`update` (``>= 0``).
+    """
+
+    name: str = ""
+
+    def __init__(self, sde, score_fn: ScoreFn, snr: float, n_steps: int = 1) -> None:
+        snr = float(snr)
+        if not (math.isfinite(snr) and snr >= 0):
+            raise ValueError(f"snr must be a finite number >= 0; got snr={snr}")
+        if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
+            raise ValueError(f"n_steps (corrector steps) must be an integer >= 0; got {n_steps!r}")
+        self.sde = sde
+        self.score_fn = score_fn
+        self.snr = snr
+        self.n_steps = int(n_steps)
+
+    @property
+    def evals_per_step(self) -> int:
+        """Score-function calls per :meth:`update`."""
+        return self.n_steps
+
+    @abc.abstractmethod
+    def update(
+        self, x: Tensor, t: Tensor, dt: float, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Correct ``x`` (B, *dims) at time ``t`` (B,); returns ``(x, x_mean)``."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(snr={self.snr}, n_steps={self.n_steps})"
+
+
+def langevin_step_size(score: Tensor, z: Tensor, snr: float, alpha: Tensor) -> Tensor:
+    """Song et al. 2021, Alg. 4/5 / SPEC §2: ``ε = 2 α (snr · mean‖z‖ / mean‖score‖)²``.
+
+    ``‖·‖`` is the per-sample L2 norm over all non-batch dims and ``mean`` averages it over the
+    batch, so the step size is shared by the batch apart from the per-sample ``α`` (B,).
+
+    Args:
+        score: (B, *dims); z: (B, *dims) the Gaussian noise of this step; alpha: (B,).
+
+    Returns:
+        ε, shape (B,).
+    """
+    batch = score.shape[0]
+    grad_norm = score.reshape(batch, -1).norm(dim=-1).mean()
+    noise_norm = z.reshape(batch, -1).norm(dim=-1).mean()
+    return 2.0 * alpha * (snr * noise_norm / grad_norm) ** 2
+
+
+@register_corrector("langevin")
+class LangevinCorrector(Corrector):
+    """Langevin MCMC with the signal-to-noise step rule (SPEC §2).
+
+    For ``n_steps`` iterations, with ``α = sde.discrete_alpha(t, |dt|)`` (``1 - β_i`` for VP and
+    sub-VP, 1 for VE) and ε from :func:`langevin_step_size`::
+
+        x_mean = x + ε score(x, t),   x = x_mean + sqrt(2 ε) z
+    """
+
+    def update(self, x, t, dt, generator=None):
+        dt = _check_dt(dt)
+        x_mean = x
+        if self.n_steps == 0:
+            return x, x_mean
+        alpha = self.sde.discrete_alpha(t, -dt)
+        for _ in range(self.n_steps):
+            score = self.score_fn(x, t)
+            z = noise_like(x, generator)
+            step = expand_as_batch(langevin_step_size(score, z, self.snr, alpha), x)
+            x_mean = x + step * score
+            x = x_mean + torch.sqrt(2.0 * step) * z
+        return x, x_mean
+
+
+@register_corrector("none")
+class NoneCorrector(Corrector):
+    """Do nothing (predictor-only sampling): returns ``(x, x)``."""
+
+    @property
+    def evals_per_step(self) -> int:
+        return 0
+
+    def update(self, x, t, dt, generator=None):
+        _check_dt(dt)
+        return x, x

@@ -1,0 +1,314 @@
+"""Linear SDEs with closed-form marginals: VE, VP and sub-VP (Song et al. 2021; SPEC §1).
+
+The forward process is ``dx = f(x, t) dt + g(t) dw`` on ``t ∈ [0, T]`` with ``T = 1``. All three
+SDEs are linear, so ``x(t) | x(0) ~ N(a(t) x(0), s(t)² I)``: :meth:`SDE.marginal_coeffs` returns
+``(a, s)`` and :meth:`SDE.marginal_prob` the mean and std (Song et al. 2021, Eqs. 29, 33 and 34).
+
+Shapes: ``x`` is ``(B, *dims)``; times ``t`` are ``(B,)`` float tensors (a Python float or 0-d
+tensor is broadcast to ``(B,)``); per-example scalars such as ``diffusion`` and ``std`` are ``(B,)``.
+A *score function* is any callable ``score_fn(x, t) -> Tensor`` shaped like ``x``.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from dinof_lite.utils import randn
+
+__all__ = ["SDE", "ReverseSDE", "VESDE", "VPSDE", "subVPSDE", "get_sde", "SDES", "batch_view"]
+
+ScoreFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def batch_view(v: Tensor, x: Tensor) -> Tensor:
+    """Reshape a per-example ``(B,)`` tensor to broadcast against ``x`` of shape ``(B, *dims)``."""
+    return v.reshape(-1, *([1] * (x.dim() - 1)))
+
+
+class SDE(abc.ABC):
+    """Base class: a linear forward SDE with ``N`` discretisation steps on ``[0, T]``."""
+
+    name: str = "sde"
+    eps: float = 1e-3  # default smallest time for training and sampling
+
+    def __init__(self, N: int = 1000) -> None:
+        if not isinstance(N, int) or N < 1:
+            raise ValueError(f"N (number of discretisation steps) must be a positive int, got {N!r}")
+        self.N = N
+
+    @property
+    def T(self) -> float:
+        """End time of the forward process."""
+        return 1.0
+
+    # ----- the maths each SDE defines -------------------------------------------------------
+    @abc.abstractmethod
+    def sde(self, x: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
+        """Drift ``f(x, t)`` ``(B, *dims)`` and diffusion ``g(t)`` ``(B,)``."""
+
+    @abc.abstractmethod
+    def marginal_coeffs(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean coefficient ``a(t)`` and std ``s(t)`` of ``x(t) | x(0)``, both shaped like ``t``."""
+
+    @property
+    @abc.abstractmethod
+    def prior_std(self) -> float:
+        """Standard deviation of the Gaussian prior ``N(0, prior_std² I)`` at ``t = T``."""
+
+    @abc.abstractmethod
+    def noise_label(self, t: Tensor) -> Tensor:
+        """What a score network is conditioned on: ``σ(t)`` for VE, ``999 t`` for VP / sub-VP."""
+
+    # ----- shared behaviour -----------------------------------------------------------------
+    def time(self, t: Tensor | float, x: Tensor) -> Tensor:
+        """Validate ``t`` against ``x`` and return it as a ``(B,)`` tensor on ``x``'s device/dtype."""
+        if x.dim() < 2:
+            raise ValueError(f"x must have shape (batch, *dims), got shape {tuple(x.shape)}")
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        if t.dim() == 0:
+            t = t.expand(x.shape[0])
+        if t.shape != (x.shape[0],):
+            raise ValueError(
+                f"t must be a float or have shape (batch,) = ({x.shape[0]},), got {tuple(t.shape)}"
+            )
+        if not torch.isfinite(t).all() or (t < 0).any() or (t > self.T * (1 + 1e-6)).any():
+            raise ValueError(
+                f"t must lie in [0, T] = [0, {self.T}], got min {t.min().item():.4g}, "
+                f"max {t.max().item():.4g}"
+            )
+        return t
+
+    def marginal_prob(self, x0: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
+        """Mean ``a(t) x0`` ``(B, *dims)`` and std ``s(t)`` ``(B,)`` of ``x(t) | x(0) = x0``."""
+        t = self.time(t, x0)
+        a, s = self.marginal_coeffs(t)
+        return batch_view(a, x0) * x0, s
+
+    def perturb(
+        self, x0: Tensor, t: Tensor | float, z: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Draw ``x(t) = a(t) x0 + s(t) z`` from the closed-form forward marginal."""
+        mean, std = self.marginal_prob(x0, t)
+        if z is None:
+            z = randn(x0.shape, generator, x0.device, x0.dtype)
+        return mean + batch_view(std, x0) * z
+
+    def prior_sampling(
+        self, shape: tuple[int, ...], generator: torch.Generator | None = None,
+        device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+    ) -> Tensor:
+        """Samples ``(B, *dims)`` from the prior ``N(0, prior_std² I)`` at ``t = T``."""
+        return self.prior_std * randn(shape, generator, device, dtype)
+
+    def prior_logp(self, z: Tensor) -> Tensor:
+        """``log N(z; 0, prior_std² I)`` summed over all but the batch dimension: ``(B,)``."""
+        D = z[0].numel()
+        var = self.prior_std**2
+        return -0.5 * D * math.log(2 * math.pi * var) - z.flatten(1).pow(2).sum(1) / (2 * var)
+
+    def discretize(self, x: Tensor, t: Tensor | float, dt: float | None = None):
+        """Forward step over ``[t - dt, t]``: ``x_t ≈ x_{t-dt} + f + G z``; returns ``(f, G)``.
+
+        Euler–Maruyama by default (``f = f(x,t) dt``, ``G = g(t) √dt``); VE and VP override it
+        with the SMLD and DDPM discretisations. ``dt > 0`` defaults to ``T / N``.
+        """
+        dt = self.T / self.N if dt is None else dt
+        drift, diffusion = self.sde(x, t)
+        return drift * dt, diffusion * math.sqrt(dt)
+
+    def discrete_alpha(self, t: Tensor, dt: float | None = None) -> Tensor:
+        """``α_i`` of the Langevin corrector's step size (SPEC §2): ones unless overridden."""
+        return torch.ones_like(t)
+
+    def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> ReverseSDE:
+        """The reverse-time SDE (Song et al. 2021, Eq. 6) or probability-flow ODE (Eq. 13)."""
+        return ReverseSDE(self, score_fn, probability_flow)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def _params(self) -> dict:
+        return {"N": self.N}
+
+
+class ReverseSDE:
+    """``dx = [f − g² ∇log p_t] dt + g dw̄`` or, with ``probability_flow``, ``dx = [f − ½ g² ∇log p_t] dt``.
+
+    Time still runs forward in the formulas: a solver integrating from ``T`` to ``0`` uses ``dt < 0``.
+    """
+
+    def __init__(self, forward: SDE, score_fn: ScoreFn, probability_flow: bool = False) -> None:
+        self.forward, self.score_fn, self.probability_flow = forward, score_fn, probability_flow
+        self.N, self.T, self.eps = forward.N, forward.T, forward.eps
+
+    def _scale(self) -> float:
+        return 0.5 if self.probability_flow else 1.0
+
+    def sde(self, x: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
+        """Reverse drift ``(B, *dims)`` and diffusion ``(B,)`` (zero for the probability flow)."""
+        t = self.forward.time(t, x)
+        drift, diffusion = self.forward.sde(x, t)
+        score = self.score_fn(x, t)
+        drift = drift - batch_view(diffusion**2, x) * score * self._scale()
+        return drift, (torch.zeros_like(diffusion) if self.probability_flow else diffusion)
+
+    def discretize(self, x: Tensor, t: Tensor | float, dt: float | None = None):
+        """Reverse-diffusion discretisation: ``rev_f = f − G² score (×½)``, ``rev_G = G (or 0)``."""
+        t = self.forward.time(t, x)
+        f, G = self.forward.discretize(x, t, dt)
+        rev_f = f - batch_view(G**2, x) * self.score_fn(x, t) * self._scale()
+        return rev_f, (torch.zeros_like(G) if self.probability_flow else G)
+
+
+class VESDE(SDE):
+    """Variance exploding SDE (SMLD / NCSN): ``f = 0``, ``g = σ(t) √(2 ln(σmax/σmin))``.
+
+    ``σ(t) = σmin (σmax/σmin)^t``. The exact marginal std is ``s(t) = √(σ(t)² − σmin²)``
+    (``exact_marginal=True``); score_sde_pytorch uses ``s(t) = σ(t)``, i.e. data pre-blurred by
+    ``N(0, σmin²)`` (``exact_marginal=False``). Networks are conditioned on ``σ(t)`` either way.
+    """
+
+    name = "ve"
+    eps = 1e-5
+
+    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, N: int = 1000,
+                 exact_marginal: bool = True) -> None:
+        super().__init__(N)
+        if not 0 < sigma_min < sigma_max:
+            raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+        self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
+        self.exact_marginal = exact_marginal
+
+    def sigma(self, t: Tensor) -> Tensor:
+        """Noise scale ``σ(t) = σmin (σmax/σmin)^t``."""
+        return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+    def sde(self, x, t):
+        t = self.time(t, x)
+        g = self.sigma(t) * math.sqrt(2 * math.log(self.sigma_max / self.sigma_min))
+        return torch.zeros_like(x), g
+
+    def marginal_coeffs(self, t):
+        sigma = self.sigma(t)
+        std = (sigma**2 - self.sigma_min**2).clamp(min=0).sqrt() if self.exact_marginal else sigma
+        return torch.ones_like(t), std
+
+    @property
+    def prior_std(self) -> float:
+        return self.sigma_max
+
+    def noise_label(self, t):
+        return self.sigma(t)
+
+    def discretize(self, x, t, dt=None):
+        """SMLD: ``f = 0``, ``G = √(s(t)² − s(t − dt)²)`` with ``s = 0`` before time 0."""
+        t = self.time(t, x)
+        dt = self.T / self.N if dt is None else dt
+        s = self.marginal_coeffs(t)[1]
+        prev = t - dt
+        s_prev = torch.where(prev > 0, self.marginal_coeffs(prev.clamp(min=0))[1], 0.0)
+        return torch.zeros_like(x), (s**2 - s_prev**2).clamp(min=0).sqrt()
+
+    def _params(self):
+        return {"sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "N": self.N}
+
+
+class VPSDE(SDE):
+    """Variance preserving SDE (DDPM): ``f = −½ β(t) x``, ``g = √β(t)``, ``β(t) = β0 + t (β1 − β0)``."""
+
+    name = "vp"
+    eps = 1e-3
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000) -> None:
+        super().__init__(N)
+        if not 0 < beta_min < beta_max:
+            raise ValueError(f"need 0 < beta_min < beta_max, got {beta_min}, {beta_max}")
+        self.beta_0, self.beta_1 = float(beta_min), float(beta_max)
+
+    def beta(self, t: Tensor) -> Tensor:
+        """``β(t) = β0 + t (β1 − β0)``."""
+        return self.beta_0 + t * (self.beta_1 - self.beta_0)
+
+    def log_mean_coeff(self, t: Tensor) -> Tensor:
+        """``log a(t) = −¼ t² (β1 − β0) − ½ t β0``."""
+        return -0.25 * t**2 * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
+
+    def sde(self, x, t):
+        t = self.time(t, x)
+        beta = self.beta(t)
+        return -0.5 * batch_view(beta, x) * x, beta.sqrt()
+
+    def marginal_coeffs(self, t):
+        lmc = self.log_mean_coeff(t)
+        return lmc.exp(), (-torch.expm1(2 * lmc)).clamp(min=0).sqrt()
+
+    @property
+    def prior_std(self) -> float:
+        return 1.0
+
+    def noise_label(self, t):
+        return 999.0 * t
+
+    def discrete_beta(self, t: Tensor, dt: float | None = None) -> Tensor:
+        """DDPM's ``β_i`` for the step ``[t − dt, t]``: ``1 − a(t)² / a(t − dt)²`` (clamped at 0).
+
+        This is the exact variance of one forward transition, ``1 − exp(−∫β)``; it equals
+        score_sde's ``β̄_i / N = β(t) dt`` to first order in ``dt`` but stays in [0, 1) for coarse
+        grids (``β(t) dt ≥ 1`` would make ``√(1 − β_i)`` NaN).
+        """
+        dt = self.T / self.N if dt is None else dt
+        prev = (t - dt).clamp(min=0)
+        return -torch.expm1(2 * (self.log_mean_coeff(t) - self.log_mean_coeff(prev)))
+
+    def discretize(self, x, t, dt=None):
+        """DDPM: ``f = (√(1 − β_i) − 1) x``, ``G = √β_i`` with ``β_i`` from :meth:`discrete_beta`."""
+        t = self.time(t, x)
+        beta_i = self.discrete_beta(t, dt)
+        return batch_view((1 - beta_i).sqrt() - 1, x) * x, beta_i.sqrt()
+
+    def discrete_alpha(self, t, dt=None):
+        """``α_i = 1 − β_i`` (Langevin corrector step size, SPEC §2)."""
+        return 1 - self.discrete_beta(t, dt)
+
+    def _params(self):
+        return {"beta_min": self.beta_0, "beta_max": self.beta_1, "N": self.N}
+
+
+class subVPSDE(VPSDE):
+    """Sub-VP SDE: VP drift, ``g = √(β(t) (1 − e^{−2β0 t − (β1−β0) t²}))``; std ``1 − a(t)²``.
+
+    Uses the Euler–Maruyama discretisation for reverse diffusion (as score_sde_pytorch does).
+    """
+
+    name = "subvp"
+
+    def sde(self, x, t):
+        t = self.time(t, x)
+        beta = self.beta(t)
+        discount = -torch.expm1(-2 * self.beta_0 * t - (self.beta_1 - self.beta_0) * t**2)
+        return -0.5 * batch_view(beta, x) * x, (beta * discount).sqrt()
+
+    def marginal_coeffs(self, t):
+        lmc = self.log_mean_coeff(t)
+        return lmc.exp(), -torch.expm1(2 * lmc)
+
+    def discretize(self, x, t, dt=None):
+        return SDE.discretize(self, x, t, dt)
+
+
+SDES: dict[str, type[SDE]] = {"ve": VESDE, "vp": VPSDE, "subvp": subVPSDE}
+
+
+def get_sde(name: str, **kwargs) -> SDE:
+    """Build an SDE by name (``"ve"``, ``"vp"``, ``"subvp"``); keyword arguments go to its class."""
+    key = name.lower().replace("-", "").replace("_", "")
+    if key not in SDES:
+        raise ValueError(f"unknown SDE {name!r}; valid: {', '.join(SDES)}")
+    return SDES[key](**kwargs)

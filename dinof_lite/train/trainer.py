@@ -1,0 +1,331 @@
+"""A small, generic, exactly resumable training loop (Adam + warm-up + clipping + EMA).
+
+One Adam optimizer over *all* parameters of ``model``; ``model`` may be a container of several
+networks (DiNof puts the score network and the flow in one ``nn.Module``), in which case the
+single gradient-norm clip spans both and the EMA of the container is an EMA of each network
+(SPEC §4). Every random draw of the loop — minibatch indices and the loss's noise — comes from one
+``torch.Generator`` seeded with ``config.seed`` and saved in the checkpoint, so an interrupted run
+that is resumed ends with bitwise the same weights as an uninterrupted one (on the same device).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from dinof_lite.train.checkpoint import CHECKPOINT_NAME, atomic_save, load_checkpoint
+from dinof_lite.train.config import NonFiniteLossError, TrainConfig, TrainResult, warmup_factor
+from dinof_lite.utils import pick_device
+
+__all__ = ["Trainer", "train", "LossFn", "DataFn", "Callback"]
+
+#: ``loss_fn(model, x0 (B, *dims), generator) -> scalar loss``
+LossFn = Callable[[nn.Module, Tensor, torch.Generator], Tensor]
+#: ``data(batch_size, generator) -> x0 (B, *dims)``
+DataFn = Callable[[int, torch.Generator], Tensor]
+#: ``callback(trainer, step, loss)``, called after every completed update (step is 1-based)
+Callback = Callable[["Trainer", int, float], None]
+
+_RESUME_FREE = {"n_steps", "log_every", "ckpt_every", "progress", "device"}
+
+
+def _freeze(v):
+    """Lists (as stored in checkpoints) compare equal to the tuples of a live config."""
+    return tuple(v) if isinstance(v, (list, tuple)) else v
+
+
+def _ema_avg_fn(decay: float):
+    """``get_ema_multi_avg_fn(decay)`` for floating tensors; integer/bool buffers are copied."""
+    ema = get_ema_multi_avg_fn(decay)
+
+    @torch.no_grad()
+    def update(avg: list[Tensor], cur: list[Tensor], n_averaged: Tensor) -> None:
+        if avg and (avg[0].is_floating_point() or avg[0].is_complex()):
+            ema(avg, cur, n_averaged)
+        else:
+            for a, c in zip(avg, cur):
+                a.copy_(c)
+
+    return update
+
+
+class Trainer:
+    """Train ``model`` by minimising ``loss_fn`` on minibatches from ``data``.
+
+    Args:
+        model: any ``nn.Module`` (moved to the chosen device).
+        loss_fn: ``loss_fn(model, x0, generator) -> scalar``; draw all noise from ``generator``.
+        data: a sampler ``data(batch_size, generator) -> (B, *dims)`` or a fixed dataset tensor
+            (N, *dims), from which minibatches are drawn uniformly *with* replacement.
+        config: a :class:`TrainConfig`.
+        workdir: where ``checkpoint.pt`` and ``metrics.jsonl`` go (``None``: nothing is written).
+            If it already holds a checkpoint, :meth:`fit` resumes from it.
+        callbacks: ``callback(trainer, step, loss)`` after each update; raising
+            ``KeyboardInterrupt`` there saves a checkpoint and stops (as Ctrl-C between steps does).
+
+    Attributes:
+        model, ema_model (``AveragedModel`` with ``use_buffers=True``; the averaged copy is
+        ``ema_model.module``; it equals the weights after update 1, then
+        ``ema ← d·ema + (1 − d)·weights`` after every update; integer/bool buffers are copied),
+        optimizer, scheduler, generator, step (completed updates), losses (per update).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        data: DataFn | Tensor,
+        config: TrainConfig | None = None,
+        workdir: str | os.PathLike | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.config = config = config if config is not None else TrainConfig()
+        self.device = pick_device(config.device)
+        self.model = model.to(self.device)
+        self.loss_fn = loss_fn
+        if isinstance(data, Tensor):
+            if data.ndim < 1 or data.shape[0] == 0:
+                raise ValueError(f"data tensor must be (N, *dims) with N >= 1; got {tuple(data.shape)}")
+            self.data: DataFn | Tensor = data.to(self.device)
+        elif callable(data):
+            self.data = data
+        else:
+            raise ValueError(f"data must be a tensor (N, *dims) or a callable; got {type(data).__name__}")
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.callbacks = list(callbacks)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("model has no trainable parameters")
+        self.optimizer = torch.optim.Adam(
+            params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+        self.scheduler = LambdaLR(self.optimizer, lambda s: warmup_factor(s, config.warmup))
+        self.ema_model = AveragedModel(
+            self.model, multi_avg_fn=_ema_avg_fn(config.ema_decay), use_buffers=True
+        ).requires_grad_(False)
+        # No update here: the first update_parameters (after update 1) *copies* the weights, so
+        # data-dependent initialisations done in the first forward (Glow's ActNorm) are captured.
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.step = 0
+        self.losses: list[float] = []
+        self.last_checkpoint: tuple[Path, int] | None = None
+        self.last_lr = self.last_grad_norm = math.nan
+        self._mid_step = False
+        self._torch_rng: Tensor | None = None
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.workdir / CHECKPOINT_NAME if self.workdir is not None else None
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly (see :mod:`dinof_lite.train.checkpoint`)."""
+        cuda_rng = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        return {
+            "format": 1,
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "ema": self.ema_model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": cuda_rng,
+            "losses": torch.tensor(self.losses, dtype=torch.float64),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict` (e.g. from :func:`load_checkpoint`)."""
+        old = {k: _freeze(v) for k, v in state.get("config", {}).items()}
+        new = {k: _freeze(v) for k, v in self.config.to_dict().items()}
+        changed = [k for k in new if k not in _RESUME_FREE and k in old and old[k] != new[k]]
+        if changed:
+            warnings.warn(f"resuming with a changed config ({', '.join(changed)}); "
+                          "the run will not match an uninterrupted one", stacklevel=2)
+        self.model.load_state_dict(state["model"])
+        self.ema_model.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        self._torch_rng = state.get("torch_rng")
+        if state.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.step = int(state["step"])
+        self.losses = [float(v) for v in state["losses"]]
+
+    def save_checkpoint(self) -> Path | None:
+        """Atomically write ``workdir/checkpoint.pt`` (no-op without a workdir)."""
+        path = self.checkpoint_path
+        if path is None:
+            return None
+        atomic_save(self.state_dict(), path)
+        self.last_checkpoint = (path, self.step)
+        return path
+
+    # ------------------------------------------------------------------ logging
+    def _log(self, record: dict) -> None:
+        if self.workdir is None:
+            return
+        with open(self.workdir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines written after ``step`` by a run that died before its next checkpoint."""
+        path = self.workdir / "metrics.jsonl" if self.workdir is not None else None
+        if path is None or not path.exists():
+            return
+        keep = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    keep.append(line)
+            except (ValueError, AttributeError):  # a torn last line from a crash
+                continue
+        path.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
+
+    # ------------------------------------------------------------------ training
+    def sample_batch(self) -> Tensor:
+        """One minibatch (B, *dims) on the device, drawn with ``self.generator``."""
+        b = self.config.batch_size
+        if isinstance(self.data, Tensor):
+            idx = torch.randint(self.data.shape[0], (b,), generator=self.generator, device=self.device)
+            return self.data[idx]
+        return self.data(b, self.generator).to(self.device)
+
+    def train_step(self) -> float:
+        """One update: loss → backward → clip → Adam → LR schedule → EMA. Returns the loss.
+
+        Raises :class:`NonFiniteLossError` *before* touching the weights if the loss or the
+        gradient norm is NaN/Inf.
+        """
+        cfg, k = self.config, self.step + 1
+        self._mid_step = True
+        self.model.train()
+        x0 = self.sample_batch()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model, x0, self.generator)
+        if loss.ndim != 0:
+            raise ValueError(f"loss_fn must return a scalar; got shape {tuple(loss.shape)}")
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise self._nonfinite("loss", value, k)
+        loss.backward()
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        max_norm = cfg.grad_clip if cfg.grad_clip is not None else math.inf
+        norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        if not math.isfinite(norm):
+            raise self._nonfinite("gradient norm", norm, k)
+        self.last_grad_norm = norm
+        self.last_lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.ema_model.update_parameters(self.model)
+        self.step = k
+        self.losses.append(value)
+        self._mid_step = False
+        return value
+
+    def _nonfinite(self, what: str, value: float, step: int) -> NonFiniteLossError:
+        path, at = self.last_checkpoint if self.last_checkpoint else (None, None)
+        return NonFiniteLossError(what, value, step, path, at)
+
+    def fit(self, max_steps: int | None = None) -> TrainResult:
+        """Train up to ``config.n_steps`` updates (resuming from ``workdir`` if possible).
+
+        Args:
+            max_steps: stop (with a checkpoint) once ``step`` reaches this, even if below
+                ``n_steps`` — handy to split a run; a later ``fit()`` continues it.
+
+        Returns:
+            A :class:`TrainResult`. Writes ``checkpoint.pt`` every ``ckpt_every`` updates and
+            at the end, and ``metrics.jsonl`` lines every ``log_every`` updates.
+
+        Raises:
+            NonFiniteLossError: the loss became NaN/Inf; the last good checkpoint is kept.
+        """
+        cfg, t0 = self.config, time.perf_counter()
+        path = self.checkpoint_path
+        if path is not None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            if self.step == 0 and path.exists():
+                self.load_state_dict(load_checkpoint(path))
+                self.last_checkpoint = (path, self.step)
+            self._truncate_log(self.step)
+        start = self.step
+        stop = cfg.n_steps if max_steps is None else min(cfg.n_steps, max_steps)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), self._progress(start) as bar:
+            # Global RNG (dropout etc.): seeded per run, saved/restored with the checkpoint.
+            if self._torch_rng is not None:
+                torch.set_rng_state(self._torch_rng)
+            elif start == 0:
+                torch.manual_seed(cfg.seed)
+            try:
+                while self.step < stop:
+                    loss = self.train_step()
+                    self._after_step(loss, bar)
+                    for cb in self.callbacks:
+                        cb(self, self.step, loss)
+            except KeyboardInterrupt:
+                # Between updates (or in a callback) the state is consistent: save it. Mid-update
+                # it may not be (weights stepped, counter not): keep the last checkpoint instead.
+                saved_at = self.last_checkpoint[1] if self.last_checkpoint else -1
+                if not self._mid_step and self.step > start and self.step != saved_at:
+                    self.save_checkpoint()
+                raise
+            finally:
+                self._torch_rng = torch.get_rng_state()
+            if self.last_checkpoint is None or self.last_checkpoint[1] != self.step:
+                self.save_checkpoint()
+        tail = self.losses[-cfg.log_every :]
+        return TrainResult(
+            step=self.step,
+            losses=list(self.losses),
+            final_loss=sum(tail) / len(tail) if tail else math.nan,
+            wall_time=time.perf_counter() - t0,
+            resumed_from=start,
+            checkpoint=path if self.last_checkpoint else None,
+        )
+
+    def _progress(self, start: int):
+        if not self.config.progress:
+            return contextlib.nullcontext(None)
+        return tqdm(total=self.config.n_steps, initial=start, desc="train", dynamic_ncols=True)
+
+    def _after_step(self, loss: float, bar) -> None:
+        cfg, k = self.config, self.step
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        if k % cfg.log_every == 0 or k == cfg.n_steps:
+            tail = self.losses[-cfg.log_every :]
+            self._log({"step": k, "loss": sum(tail) / len(tail), "last_loss": loss,
+                       "lr": self.last_lr, "grad_norm": self.last_grad_norm,
+                       "time": time.time()})
+        if cfg.ckpt_every and k % cfg.ckpt_every == 0 and k < cfg.n_steps:
+            self.save_checkpoint()
+
+
+def train(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: DataFn | Tensor,
+    config: TrainConfig | None = None,
+    workdir: str | os.PathLike | None = None,
+) -> tuple[Trainer, TrainResult]:
+    """Functional shortcut: build a :class:`Trainer`, run :meth:`~Trainer.fit`, return both."""
+    trainer = Trainer(model, loss_fn, data, config, workdir)
+    return trainer, trainer.fit()

@@ -1,0 +1,50 @@
+"""Plotting helpers for 2D diffusion models (matplotlib; no function here calls ``plt.show()``).
+
+- :mod:`~dinof_lite.viz.plots` — samples, densities, score fields, forward marginals,
+  reverse-time trajectories, sample grids and the SDE coefficients ``a(t)``, ``s(t)``.
+"""
+
+from dinof_lite.viz.plots import (
+    LIM,
+    grid_points,
+    plot_density,
+    plot_marginals_over_time,
+    plot_samples,
+    plot_score_field,
+    plot_sde_coefficients,
+    plot_trajectories,
+    sample_grid_figure,
+    style_axes,
+)
+
+__all__ = [
+    "LIM",
+    "style_axes",
+    "grid_points",
+    "plot_samples",
+    "plot_density",
+    "plot_score_field",
+    "plot_marginals_over_time",
+    "plot_trajectories",
+    "sample_grid_figure",
+    "plot_sde_coefficients",
+]
+
+# --------------------------------------------------------------------------- diagnostics
+# Training-specific plots (dinof_lite/viz/diagnostics.py, another owner): add the import
+# line here and extend __all__, e.g.
+#   from dinof_lite.viz.diagnostics import plot_loss_curve  # noqa: E402
+#   __all__ += ["plot_loss_curve"]
+from dinof_lite.viz.diagnostics import (  # noqa: E402
+    format_table,
+    pc_grid_figure,
+    plot_loss_curve,
+    plot_score_error,
+    plot_sweep,
+    score_error,
+    score_error_by_time,
+    score_field_comparison,
+)
+
+__all__ += ["score_error", "score_error_by_time", "plot_loss_curve", "plot_score_error",
+            "score_field_comparison", "pc_grid_figure", "plot_sweep", "format_table"]

@@ -1,0 +1,120 @@
+"""dinof_lite.pretrained: save/load round trip, errors, and the shipped checkpoints' quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from dinof_lite import pretrained
+from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.losses import get_score_fn
+from dinof_lite.nets import ScoreMLP
+from dinof_lite.sde import VESDE, VPSDE, subVPSDE
+from dinof_lite.viz.diagnostics import score_error
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "data" / "checkpoints"
+
+# E[s(t)² ‖score − oracle‖²], t ~ U(0.05, 1), 4096 points: measured on the shipped checkpoints
+# (scripts/make_checkpoints.py; 20 000 points): VP 0.012, VE 0.009. Asserted with a margin for
+# the Monte-Carlo error of 4096 points (a few %) and for a re-generated checkpoint.
+SCORE_ERROR_BOUND = {"score_mlp_8gaussians_vp": 0.02, "score_mlp_8gaussians_ve": 0.015}
+MAX_BYTES = 1024 * 1024
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("DINOF_CHECKPOINT_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _outputs(sde, net, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x, t = torch.randn(64, 2, generator=g), torch.rand(64, generator=g) * 0.99 + 0.01
+    with torch.no_grad():
+        return get_score_fn(sde, net)(x, t)
+
+
+@pytest.mark.parametrize(
+    "sde", [VPSDE(beta_max=15.0, N=500), VESDE(sigma_max=10.0, exact_marginal=False), subVPSDE()],
+    ids=lambda s: s.name,
+)
+def test_round_trip_gives_identical_outputs(tmp_path, sde):
+    torch.manual_seed(0)
+    net = ScoreMLP.for_sde(sde, hidden=16, n_layers=2, emb_dim=8).eval()
+    meta = {"note": "tiny", "version": torch.__version__, "path": tmp_path, "curve": [1.0, 0.5]}
+    path = pretrained.save_score_model(tmp_path / "sub" / "m.pt", sde, net, meta)
+    sde2, net2, meta2 = pretrained.load_score_model(path, return_meta=True)
+    assert type(sde2) is type(sde) and repr(sde2) == repr(sde)
+    assert getattr(sde2, "exact_marginal", None) == getattr(sde, "exact_marginal", None)
+    assert not net2.training
+    assert torch.equal(_outputs(sde, net), _outputs(sde2, net2))
+    assert meta2 == {"note": "tiny", "version": str(torch.__version__), "path": str(tmp_path),
+                     "curve": [1.0, 0.5]}
+    # plain types only: loadable without unpickling arbitrary classes
+    assert torch.load(path, weights_only=True)["format"] == pretrained.FORMAT
+
+
+def test_load_by_name_from_the_checkpoint_dir(ckpt_dir):
+    sde = VPSDE()
+    net = ScoreMLP.for_sde(sde, hidden=8, n_layers=1, emb_dim=8)
+    pretrained.save_score_model(ckpt_dir / "my_model.pt", sde, net)
+    assert pretrained.available_models() == ["my_model"]
+    sde2, net2 = pretrained.load_score_model("my_model")
+    assert torch.equal(_outputs(sde, net.eval()), _outputs(sde2, net2))
+
+
+def test_unknown_name_lists_the_valid_ones(ckpt_dir):
+    with pytest.raises(ValueError, match=r"unknown pretrained model 'nope'; valid: .*"
+                                         r"score_mlp_8gaussians_vp"):
+        pretrained.load_score_model("nope")
+
+
+def test_missing_file_says_how_to_regenerate(ckpt_dir):
+    with pytest.raises(FileNotFoundError, match=r"python scripts/make_checkpoints\.py"):
+        pretrained.load_score_model("score_mlp_8gaussians_vp")
+    with pytest.raises(FileNotFoundError, match="no checkpoint file"):
+        pretrained.load_score_model(ckpt_dir / "absent.pt")
+
+
+def test_foreign_files_and_networks_are_rejected(tmp_path):
+    torch.save({"format": "something else"}, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="not a dinof_lite.score_model/1 checkpoint"):
+        pretrained.load_score_model(tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="supported network classes: ScoreMLP"):
+        pretrained.save_score_model(tmp_path / "y.pt", VPSDE(), torch.nn.Linear(2, 2))
+
+
+def test_default_dir_is_the_repository_data_folder(monkeypatch):
+    monkeypatch.delenv("DINOF_CHECKPOINT_DIR", raising=False)
+    assert pretrained.checkpoint_dir() == SHIPPED
+
+
+@pytest.mark.parametrize("name", sorted(SCORE_ERROR_BOUND))
+def test_shipped_checkpoint_is_small_documented_and_close_to_the_oracle(monkeypatch, name):
+    monkeypatch.delenv("DINOF_CHECKPOINT_DIR", raising=False)
+    path = SHIPPED / f"{name}.pt"
+    assert path.is_file(), f"{path} missing: run `python scripts/make_checkpoints.py --only {name}`"
+    assert path.stat().st_size < MAX_BYTES
+    sde, net, meta = pretrained.load_score_model(name, return_meta=True)
+    assert sde.name == name.rsplit("_", 1)[1]
+    prov = meta["provenance"]
+    assert prov["script"] == "scripts/make_checkpoints.py" and prov["command"].startswith("python")
+    assert {"dinof_lite_version", "torch_version"} <= set(prov)
+    assert len(meta["loss_curve"]["loss"]) == len(meta["loss_curve"]["steps"]) > 10
+    assert meta["train_config"]["n_steps"] == meta["train_steps"]
+
+    gmm = GaussianMixture.preset("8gaussians")
+    g = torch.Generator().manual_seed(2024)
+    err = score_error(sde, get_score_fn(sde, net), gmm.score_fn(sde), gmm.sample(4096, g),
+                      t_range=(0.05, 1.0), generator=g)
+    assert err < SCORE_ERROR_BOUND[name], f"{name}: E[s^2 |score - oracle|^2] = {err:.4f}"
+    stored = meta["score_error"]["value"]  # 20 000 points, another seed
+    assert abs(err - stored) < 0.25 * stored, (err, stored)
+    # far better than knowing nothing: the zero score has error E|ε*|², of order D = 2
+    g = torch.Generator().manual_seed(2024)
+    zero = score_error(sde, lambda x, t: torch.zeros_like(x), gmm.score_fn(sde),
+                       gmm.sample(4096, g), t_range=(0.05, 1.0), generator=g)
+    assert err < 0.02 * zero, (err, zero)
