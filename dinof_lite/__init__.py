@@ -9,10 +9,23 @@ The package is organised one concept per module:
 - :mod:`dinof_lite.sampling` — predictor–corrector and probability-flow ODE samplers, likelihoods.
 - :mod:`dinof_lite.metrics` — sample-quality metrics (MMD, sliced Wasserstein, …).
 - :mod:`dinof_lite.train` — a small, resumable training loop.
+- :mod:`dinof_lite.viz` — matplotlib figures for the notebooks.
+
+The most used names are re-exported here, e.g. ``from dinof_lite import VPSDE, pc_sample``.
 """
 
+from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.losses import dsm_loss, get_score_fn
+from dinof_lite.nets import ScoreMLP
+from dinof_lite.sampling import ode_log_likelihood, ode_sample, pc_sample
 from dinof_lite.sde import SDE, VESDE, VPSDE, get_sde, subVPSDE
+from dinof_lite.train import TrainConfig, Trainer
 
 __version__ = "0.1.0"
 
-__all__ = ["SDE", "VESDE", "VPSDE", "subVPSDE", "get_sde", "__version__"]
+__all__ = [
+    "SDE", "VESDE", "VPSDE", "subVPSDE", "get_sde",
+    "GaussianMixture", "ScoreMLP", "get_score_fn", "dsm_loss",
+    "pc_sample", "ode_sample", "ode_log_likelihood", "Trainer", "TrainConfig",
+    "__version__",
+]

@@ -45,9 +45,11 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-samples", type=int, default=None, help="samples per set (default 2000; smoke 500)")
     p.add_argument("--sample-steps", type=int, default=None,
                    help="predictor-corrector steps (default 500; smoke 40)")
-    p.add_argument("--predictor", default="reverse_diffusion",
-                   help="PC predictor: reverse_diffusion (default), euler_maruyama, ancestral, none")
-    p.add_argument("--corrector", default="langevin", help="PC corrector: langevin (default) or none")
+    p.add_argument("--predictor", default=None,
+                   help="PC predictor: reverse_diffusion, euler_maruyama, ancestral, none (default: "
+                        "as the paper's configs, reverse_diffusion for ve, euler_maruyama for vp/subvp)")
+    p.add_argument("--corrector", default=None,
+                   help="PC corrector: langevin or none (default: langevin for ve, none for vp/subvp)")
     p.add_argument("--snr", type=float, default=0.16, help="Langevin signal-to-noise ratio (0.16)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
     p.add_argument("--threads", type=int, default=1,

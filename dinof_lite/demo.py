@@ -38,6 +38,10 @@ __all__ = ["DemoConfig", "dataset_names", "run_demo", "evaluate", "render_markdo
 
 N_TRAIN = 50_000  # size of the fixed training set the minibatches are drawn from
 W2_POINTS = 1000  # exact W2 (O(N^3)) uses this many points of each set
+#: (predictor, corrector) per SDE when none is given, following the authors' configs (SPEC §4):
+#: NCSN++ (VE) uses reverse diffusion + Langevin, DDPM++ (VP, sub-VP) Euler–Maruyama alone.
+PC_DEFAULTS = {"ve": ("reverse_diffusion", "langevin"), "vp": ("euler_maruyama", "none"),
+               "subvp": ("euler_maruyama", "none")}
 ROWS = {"data": "data (2nd draw)", "oracle": "oracle score + PC", "model": "trained net (EMA) + PC"}
 
 
@@ -59,8 +63,8 @@ class DemoConfig:
     hidden: int = 64
     n_samples: int | None = None  # samples per set (default 2000; 500 in smoke mode)
     sample_steps: int | None = None  # PC steps (default 500; 40 in smoke mode)
-    predictor: str = "reverse_diffusion"
-    corrector: str = "langevin"
+    predictor: str | None = None  # default per SDE, as in the paper's configs (see PC_DEFAULTS)
+    corrector: str | None = None
     snr: float = 0.16
     seed: int = 0
     device: str = "auto"
@@ -75,6 +79,9 @@ class DemoConfig:
         cfg.steps = cfg.steps if cfg.steps is not None else (150 if smoke else 4000)
         cfg.n_samples = cfg.n_samples if cfg.n_samples is not None else (500 if smoke else 2000)
         cfg.sample_steps = cfg.sample_steps if cfg.sample_steps is not None else (40 if smoke else 500)
+        default_pc = PC_DEFAULTS.get(cfg.sde.lower(), PC_DEFAULTS["vp"])
+        cfg.predictor = cfg.predictor if cfg.predictor is not None else default_pc[0]
+        cfg.corrector = cfg.corrector if cfg.corrector is not None else default_pc[1]
         if cfg.dataset not in dataset_names():
             raise ValueError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(dataset_names())}")
         for name in ("steps", "n_samples", "sample_steps", "batch_size"):
@@ -218,6 +225,8 @@ def render_markdown(record: dict) -> str:
     tr = record["train"]
     lines += [
         "",
+        f"- sampler: {record['config']['predictor']} predictor + {record['config']['corrector']} corrector, "
+        f"{record['config']['sample_steps']} steps",
         f"- data entropy H(p0) (floor of any model's NLL of data): {_fmt(record['data_entropy_nats'])} nats",
         f"- training: {tr['steps']} steps in {tr['wall_time_s']:.1f} s, final loss {_fmt(tr['final_loss'])}"
         f" (device {record['device']}); total wall time {record.get('total_wall_time_s', math.nan):.1f} s",

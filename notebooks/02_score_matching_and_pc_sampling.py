@@ -30,12 +30,13 @@
 # 5. the effect of the Langevin signal-to-noise ratio and of the number of steps;
 # 6. the probability-flow ODE: deterministic sampling and exact log-likelihoods.
 #
-# Runtime: about 3 minutes on 2 CPU cores (≈ 30 s with `DINOF_SMOKE=1`, which shrinks the
-# sample and step counts; every claim below is an `assert` that holds in both modes).
+# Runtime: about 2 minutes on 2 CPU cores (under a minute with `DINOF_SMOKE=1`, which shrinks
+# the sample and step counts; every claim below is an `assert` that holds in both modes).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "dinof_lite @ git+https://github.com/dinof-lite/dinof_lite"], check=True)
@@ -142,7 +143,7 @@ except FileNotFoundError as err:
     print(f"{err}\n-> training from scratch instead")
     torch.manual_seed(0)
     net = ScoreMLP.for_sde(sde, hidden=128, n_layers=3)
-    config = TrainConfig(n_steps=smoke_or(4000, 300), batch_size=512, lr=2e-3, warmup=200,
+    config = TrainConfig(n_steps=smoke_or(8000, 300), batch_size=512, lr=2e-3, warmup=200,
                          ema_decay=smoke_or(0.999, 0.99), seed=0, device="cpu", ckpt_every=None)
 
     def loss_fn(model, x0, generator):
@@ -177,7 +178,8 @@ fig, ax = plt.subplots(figsize=(5.5, 3.2), layout="constrained")
 dg.plot_loss_curve(ax, losses, steps=loss_steps, smooth=10,
                    title="DSM training loss (means over 20-step bins)")
 ax.axhline(floor, color="k", ls="--", lw=1, label="exact score (floor)")
-ax.legend(fontsize=8);
+ax.legend(fontsize=8)
+plt.show()
 
 # %% [markdown]
 # **The gap above the floor *is* the score error.** Conditioning on $x_t$ and using Tweedie's
@@ -209,7 +211,8 @@ field_times = [0.02, 0.1, 0.3, 0.7]
 fig = dg.score_field_comparison(
     {"exact score": oracle_fn, "learned $s_\\theta$": score_fn}, field_times, n_grid=15,
     log_prob_fns=[gmm.marginal(sde, t).log_prob for t in field_times])
-fig.suptitle("score fields $\\nabla \\log p_t$ over $p_t$ (VP SDE)", fontsize=11);
+fig.suptitle("score fields $\\nabla \\log p_t$ over $p_t$ (VP SDE)", fontsize=11)
+plt.show()
 
 # %% [markdown]
 # The fields agree by eye; the error curve is more telling. Left: the DSM-weighted error
@@ -242,7 +245,7 @@ score_err = dg.score_error(sde, score_fn, oracle_fn, gmm.sample(smoke_or(8000, 4
                            t_range=(0.05, 1.0), generator=gen(10))
 print(f"E_t~U(0.05,1)[s^2 |s_theta - score|^2] = {score_err:.4f}; "
       f"relative error at t = {err_times[0]:.0e}: {relative[0]:.3f}, at t = 1: {relative[-1]:.4f}")
-assert score_err < 0.02  # measured 0.012 (tests/test_pretrained.py asserts the same bound)
+assert score_err < 0.005  # measured 0.0019 (tests/test_pretrained.py asserts the same bound)
 assert weighted.max() < 0.1  # flat: the s(t)^2 weighting spreads the effort over all times
 assert relative[err_times >= 0.01].max() < 0.5  # far better than the zero score (error 1) ...
 assert relative[0] > 1.0  # ... except at the very smallest times
@@ -303,16 +306,17 @@ print(dg.format_table(rows, ["sampler", "mmd", "sw2", "nll", "nll_se", "nfe", "w
 
 # %%
 notes = {k: f"MMD² {r['mmd']:.1e}, NLL {r['nll']:.2f}" for k, r in zip(COMBOS, rows)}
-dg.pc_grid_figure(pc_samples, reference=ref, notes=notes,
-                  suptitle=f"learned score, {N_STEPS} steps (grey: data)");
+dg.pc_grid_figure(pc_samples, notes=notes, rows="corrector",
+                  suptitle=f"learned score, {N_SAMPLES} samples, {N_STEPS} steps")
+plt.show()
 
 # %%
 data_row = rows[-1]
-for (p, c), r in zip(COMBOS, rows):
+for (_p, c), r in zip(COMBOS, rows):
     assert r["nfe"] == N_STEPS * (2 if c == "langevin" else 1), r  # NFE = steps x (1 + corrector)
     assert r["mmd"] < 0.003, r  # data vs data: |MMD²| ~ 5e-4; a broken sampler gives > 0.05
-    assert H - 0.1 < r["nll"] < H + 0.5, (r, H)  # within half a nat of the data entropy
-print("all six samplers: MMD² < 0.003 and sample NLL within [H - 0.1, H + 0.5] nats")
+    assert H - 0.1 < r["nll"] < H + 0.3, (r, H)  # close to the data entropy
+print("all six samplers: MMD² < 0.003 and sample NLL within [H - 0.1, H + 0.3] nats")
 
 # %% [markdown]
 # All six combinations produce the eight modes in the right proportions. The learned samples
@@ -345,9 +349,11 @@ dg.plot_sweep(axes[0], SNRS, {"learned score": [r["nll"] for r in snr_rows]},
               title=f"Langevin snr, {snr_steps} reverse-diffusion steps")
 dg.plot_sweep(axes[1], SNRS, {"learned score": [r["mmd"] for r in snr_rows]},
               reference={"data vs data": data_row["mmd"]}, xlabel="snr", ylabel="MMD²",
-              title="MMD² to held-out data");
+              title="MMD² to held-out data")
+plt.show()
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 by_snr = {r["snr"]: r for r in snr_rows}
 se = math.hypot(by_snr[1.0]["nll_se"], by_snr[0.16]["nll_se"])
 assert by_snr[1.0]["nll"] > by_snr[0.16]["nll"] + 3 * se  # too large a step blurs the samples
@@ -360,13 +366,14 @@ print(f"snr 1.0 vs 0.16: sample NLL {by_snr[1.0]['nll']:.3f} vs {by_snr[0.16]['n
 #
 # More steps mean a finer discretisation of the reverse SDE and more network calls. Running the
 # plain `euler_maruyama` predictor with both the learned and the exact score separates the two
-# sources of error: with the exact score only the discretisation remains, and with few steps the
-# samples come out *too concentrated* (sample NLL below the entropy); with the learned score the
-# score error dominates once the steps are fine enough.
+# sources of error: with the exact score only the discretisation remains. With very few steps
+# the samples come out *too concentrated* (sample NLL below the entropy: the coarse steps remove
+# more noise than they should); from a few dozen steps on, the learned score's own error, not
+# the discretisation, sets what is left.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-STEPS = smoke_or([25, 50, 100, 250, 500, 1000], [25, 50, 100, 250])
+STEPS = smoke_or([10, 25, 50, 100, 250, 500, 1000], [10, 25, 100, 250])
 step_rows = {"learned score": [], "exact score": []}
 for n_steps in STEPS:
     for label, fn in (("learned score", score_fn), ("exact score", oracle_fn)):
@@ -385,18 +392,24 @@ dg.plot_sweep(axes[0], STEPS, {k: [r["nll"] for r in v] for k, v in step_rows.it
               ylabel="sample NLL under $p_0$ (nats)", title="number of steps")
 dg.plot_sweep(axes[1], STEPS, {k: [r["mmd"] for r in v] for k, v in step_rows.items()},
               reference={"data vs data": data_row["mmd"]}, xlabel="Euler–Maruyama steps",
-              log_x=True, ylabel="MMD²", title="MMD² to held-out data");
+              log_x=True, ylabel="MMD²", title="MMD² to held-out data")
+plt.show()
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 for label, srows in step_rows.items():
     few, many = srows[0], srows[-1]
     se = math.hypot(few["nll_se"], many["nll_se"])
-    assert many["nll"] < few["nll"] + 3 * se, (label, few, many)  # more steps: not worse
-exact = step_rows["exact score"]
-assert exact[0]["nll"] < H - 0.05  # 25 exact-score steps: too concentrated
+    # more steps do not make it worse: |sample NLL - H| does not grow beyond 3 s.e.
+    assert abs(many["nll"] - H) < abs(few["nll"] - H) + 3 * se, (label, few, many)
+    assert many["mmd"] < few["mmd"], (label, few, many)
+exact, learned = step_rows["exact score"], step_rows["learned score"]
+assert exact[0]["nll"] < H - 0.2  # 10 exact-score steps: samples too concentrated
 assert abs(exact[-1]["nll"] - H) < 3 * exact[-1]["nll_se"] + 0.05  # fine steps: the entropy
-print(f"exact score: sample NLL {exact[0]['nll']:.3f} at {STEPS[0]} steps, "
-      f"{exact[-1]['nll']:.3f} at {STEPS[-1]} steps (H = {H:.3f})")
+assert abs(learned[-1]["nll"] - H) < 0.2  # learned score, fine steps: close to the entropy
+print(f"sample NLL at {STEPS[0]} / {STEPS[-1]} steps: exact score {exact[0]['nll']:.3f} / "
+      f"{exact[-1]['nll']:.3f}, learned {learned[0]['nll']:.3f} / {learned[-1]['nll']:.3f} "
+      f"(H = {H:.3f})")
 
 # %% [markdown]
 # ## 7. The probability-flow ODE: deterministic samples and likelihoods
@@ -415,15 +428,19 @@ print(dg.format_table([ode_row, rows[0]], ["sampler", "mmd", "sw2", "nll", "nfe"
                       digits={"mmd": 2, "sw2": 3, "nll": 4, "wall_s": 2}))
 fig, axes = plt.subplots(1, 2, figsize=(6, 3.2), layout="constrained")
 plot_samples(axes[0], ref, color="0.5", title="data")
-plot_samples(axes[1], res.x, title=f"probability-flow ODE, NFE {res.nfe}");
+plot_samples(axes[1], res.x, title=f"probability-flow ODE, NFE {res.nfe}")
+plt.show()
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 assert ode_row["mmd"] < 0.01, ode_row
 assert ode_row["nll"] < H + 1.0, ode_row
 print(f"ODE samples: MMD² {ode_row['mmd']:.1e}, sample NLL {ode_row['nll']:.3f} (H = {H:.3f})")
 
 # %% [markdown]
-# The ODE is **invertible**, which gives exact likelihoods: along a trajectory
+# The ODE samples are good but, with no noise to wash out score errors along the way, a little
+# more blurred than the SDE samples of §4 (compare the sample NLL). The ODE is **invertible**,
+# though, which gives exact likelihoods: along a trajectory
 # $\frac{d}{dt}\log p_t(x(t)) = -\nabla\cdot\tilde f$ (instantaneous change of variables), so
 # $\log p_0(x) = \log p_T(x(T)) + \int_0^T \nabla\cdot \tilde f\,dt$ (`ode_log_likelihood`; the
 # divergence is exact in 2D). For held-out data the model's NLL is the cross-entropy
@@ -456,9 +473,11 @@ ax.plot([lo, hi], [lo, hi], "k--", lw=1)
 ax.set_xlabel("true $\\log p_0(x)$")
 ax.set_ylabel("ODE $\\log p_\\theta(x)$")
 ax.set_title("log-likelihood of held-out points", fontsize=10)
-ax.legend(fontsize=8);
+ax.legend(fontsize=8)
+plt.show()
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 assert kl_hat > -3 * kl_se  # NLL >= entropy, up to the estimation error (KL >= 0)
 assert kl_hat < 0.5  # and the learned model is within half a nat of it
 assert (ll_exact - log_p0).abs().max() < 0.02  # the ODE machinery is exact for the exact score
@@ -480,4 +499,5 @@ print(f"KL(p0 || p_theta) = {kl_hat:.3f} ± {kl_se:.3f} nats: >= 0 within 3 s.e.
 # - The probability-flow ODE samples deterministically with an adaptive NFE and gives exact
 #   log-likelihoods; the model's NLL sits above the data entropy by a small, positive KL.
 #
-# Next: notebook 03 puts a normalizing flow at an intermediate time $T_m$ — DiNof.
+# Next: DiNof stops the forward diffusion at an intermediate time $T_m$ and lets a normalizing
+# flow carry $p_{T_m}$ to the Gaussian — the reverse SDE then only runs from $T_m$ down to 0.

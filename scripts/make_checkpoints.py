@@ -1,6 +1,6 @@
 """Train the small score models the notebooks load, and write ``data/checkpoints/*.pt``.
 
-Usage (from the repository root; ~1–3 minutes per model on 2 CPU cores)::
+Usage (from the repository root; about 3 minutes per model on 2 CPU cores)::
 
     python scripts/make_checkpoints.py                          # every model
     python scripts/make_checkpoints.py --only score_mlp_8gaussians_vp
@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--only", nargs="+", choices=sorted(MODELS), help="models to (re)build")
     p.add_argument("--out-dir", type=Path, default=None, help="default: data/checkpoints")
-    p.add_argument("--steps", type=int, default=4000, help="training updates")
+    p.add_argument("--steps", type=int, default=8000, help="training updates")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=200)

@@ -47,7 +47,9 @@ def test_demo_smoke_subprocess(tmp_path):
         for key in ("mmd", "sw2", "energy", "w2", "nll_true"):
             assert math.isfinite(row[key]), (key, row)
         assert row["n_nonfinite"] == 0
-    assert record["rows"]["oracle"]["nfe"] == 2 * 40  # 40 smoke PC steps, 1 corrector step each
+    # VP default (paper's DDPM++ config): Euler–Maruyama, no corrector -> 1 evaluation per step
+    assert record["config"]["predictor"] == "euler_maruyama" and record["config"]["corrector"] == "none"
+    assert record["rows"]["oracle"]["nfe"] == 40
     numbers = list(all_numbers(record))
     assert numbers and all(math.isfinite(v) for v in numbers)
     assert record["data_entropy_nats"] == pytest.approx(2.82, abs=0.1)  # 8gaussians: log(8)+log(2πe/8)
@@ -66,7 +68,7 @@ def test_demo_non_mixture_dataset_and_figure_copy(tmp_path, monkeypatch, capsys)
     record = json.loads((tmp_path / "moons" / "metrics.json").read_text())
     assert set(record["rows"]) == {"data", "model"}
     assert record["data_entropy_nats"] is None and record["rows"]["model"]["nll_true"] is None
-    assert record["rows"]["model"]["nfe"] == 50 and record["rows"]["model"]["n_nonfinite"] == 0
+    assert record["rows"]["model"]["nfe"] == 25 and record["rows"]["model"]["n_nonfinite"] == 0
     assert figure.read_bytes() == (tmp_path / "moons" / "samples.png").read_bytes()
     assert "—" in (tmp_path / "moons" / "metrics.md").read_text()
     assert "moons" in capsys.readouterr().out

@@ -151,6 +151,12 @@ def test_pc_grid_figure_layout_and_notes():
     axes = np.array(fig.axes).reshape(2, 2)
     assert not axes[1, 0].get_visible()  # ancestral + langevin was not given
     assert axes[1, 1].get_title() == "ancestral + none\nMMD 0.001"
+    fig = dg.pc_grid_figure(samples, rows="corrector")
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert not axes[0, 1].get_visible()  # ancestral + langevin was not given
+    assert axes[1, 1].get_title() == "ancestral + none" and axes[1, 0].get_title().endswith("none")
+    with pytest.raises(ValueError, match="unknown rows"):
+        dg.pc_grid_figure(samples, rows="sde")
     with pytest.raises(ValueError, match="pairs"):
         dg.pc_grid_figure({"euler_maruyama": x})
     with pytest.raises(ValueError, match="non-empty"):

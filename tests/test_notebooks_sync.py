@@ -99,8 +99,10 @@ def test_notebook_opens_with_colab_badge_and_install_cell(py: Path):
     assert any(c.cell_type == "markdown" and badge in c.source for c in head), (
         f"none of the first {HEADER_CELLS} cells of {py.name} is a markdown cell linking {badge}"
     )
-    install = re.compile(r"pip install\b.*dinof", re.S)
-    assert any(c.cell_type == "code" and install.search(c.source) for c in head), (
+    # `%pip install ...`, `!pip install ...` or subprocess.run([..., "pip", "install", ...])
+    install = re.compile(r"\bpip\s+install\b.*dinof", re.S)
+    unquoted = [re.sub(r"[\"',]", " ", c.source) for c in head]
+    assert any(c.cell_type == "code" and install.search(u) for c, u in zip(head, unquoted)), (
         f"none of the first {HEADER_CELLS} cells of {py.name} installs dinof_lite (pip install ...)"
     )
 

@@ -17,10 +17,11 @@ from dinof_lite.viz.diagnostics import score_error
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "data" / "checkpoints"
 
-# E[s(t)² ‖score − oracle‖²], t ~ U(0.05, 1), 4096 points: measured on the shipped checkpoints
-# (scripts/make_checkpoints.py; 20 000 points): VP 0.012, VE 0.009. Asserted with a margin for
-# the Monte-Carlo error of 4096 points (a few %) and for a re-generated checkpoint.
-SCORE_ERROR_BOUND = {"score_mlp_8gaussians_vp": 0.02, "score_mlp_8gaussians_ve": 0.015}
+# E[s(t)² ‖score − oracle‖²], t ~ U(0.05, 1): measured on the shipped checkpoints with 20 000
+# points (scripts/make_checkpoints.py, 8000 steps): VP 0.0019, VE 0.0026; with 4096 points and
+# 8 seeds: VP 0.0018–0.0022, VE 0.0025–0.0029. Asserted with a ~2.5x margin, which also admits
+# a re-generated checkpoint (other thread counts / seeds gave 0.002–0.0035).
+SCORE_ERROR_BOUND = {"score_mlp_8gaussians_vp": 0.005, "score_mlp_8gaussians_ve": 0.006}
 MAX_BYTES = 1024 * 1024
 
 

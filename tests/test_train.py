@@ -277,3 +277,41 @@ def test_config_and_input_validation():
         Trainer(tiny_mlp(), denoise_loss, torch.zeros(0, 2), cfg())
     with pytest.raises(ValueError, match="scalar"):
         Trainer(tiny_mlp(), lambda m, x, g: m(x), DATA, cfg()).fit()
+
+
+_KILLED_RUN = """
+import os, signal, sys
+import torch
+sys.path.insert(0, {tests!r})
+from test_train import DATA, cfg, denoise_loss, tiny_mlp
+from dinof_lite.train import Trainer
+torch.set_num_threads(1)
+
+def kill_at_13(trainer, step, loss):
+    if step == 13:  # checkpoint of step 10 is on disk; steps 11-13 are lost with the process
+        os.kill(os.getpid(), signal.SIGKILL)
+
+Trainer(tiny_mlp(), denoise_loss, DATA, cfg(), workdir={workdir!r}, callbacks=[kill_at_13]).fit()
+"""
+
+
+def test_sigkill_mid_training_then_resume_is_bitwise_identical(tmp_path):
+    """A hard kill (no cleanup, no except block runs) loses only the steps since the checkpoint."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    workdir = tmp_path / "run"
+    script = _KILLED_RUN.format(tests=str(Path(__file__).parent), workdir=str(workdir))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert load_checkpoint(workdir / "checkpoint.pt")["step"] == 10
+    assert not [p for p in workdir.iterdir() if p.name != "checkpoint.pt" and "tmp" in p.name]
+
+    resumed = Trainer(tiny_mlp(seed=99), denoise_loss, DATA, cfg(), workdir=workdir)
+    resumed.fit()
+    straight = Trainer(tiny_mlp(), denoise_loss, DATA, cfg(), workdir=tmp_path / "straight")
+    straight.fit()
+    assert resumed.step == straight.step == 40
+    assert_bitwise_equal(resumed, straight)

@@ -19,7 +19,9 @@ import math
 import torch
 from torch import Tensor
 
-from dinof_lite.sampling.predictors import ScoreFn, _check_dt, expand_as_batch, noise_like
+from dinof_lite.registry import Registry
+from dinof_lite.sampling.predictors import ScoreFn, _check_dt, noise_like
+from dinof_lite.sde import batch_view
 
 __all__ = [
     "Corrector",
@@ -31,31 +33,18 @@ __all__ = [
     "langevin_step_size",
 ]
 
-CORRECTORS: dict[str, type[Corrector]] = {}
+CORRECTORS: Registry = Registry("corrector")
+"""Registered corrector classes by name; add one with ``@register_corrector("name")``."""
 
 
 def register_corrector(name: str, *, overwrite: bool = False):
     """Class decorator: add a :class:`Corrector` subclass to :data:`CORRECTORS` under ``name``."""
-
-    def decorator(cls: type[Corrector]) -> type[Corrector]:
-        if name in CORRECTORS and not overwrite:
-            raise ValueError(f"corrector {name!r} is already registered; pass overwrite=True")
-        cls.name = name
-        CORRECTORS[name] = cls
-        return cls
-
-    return decorator
+    return CORRECTORS.register(name, overwrite=overwrite)
 
 
 def get_corrector(name: str | type[Corrector]) -> type[Corrector]:
-    """Look up a corrector class by name (a :class:`Corrector` subclass is passed through)."""
-    if isinstance(name, type) and issubclass(name, Corrector):
-        return name
-    try:
-        return CORRECTORS[name]
-    except (KeyError, TypeError):
-        valid = ", ".join(sorted(CORRECTORS))
-        raise ValueError(f"unknown corrector {name!r}; valid: {valid}") from None
+    """Look up a corrector class by name (a class is passed through); unknown names list the valid ones."""
+    return CORRECTORS.lookup(name)
 
 
 class Corrector(abc.ABC):
@@ -133,7 +122,7 @@ class LangevinCorrector(Corrector):
         for _ in range(self.n_steps):
             score = self.score_fn(x, t)
             z = noise_like(x, generator)
-            step = expand_as_batch(langevin_step_size(score, z, self.snr, alpha), x)
+            step = batch_view(langevin_step_size(score, z, self.snr, alpha), x)
             x_mean = x + step * score
             x = x_mean + torch.sqrt(2.0 * step) * z
         return x, x_mean

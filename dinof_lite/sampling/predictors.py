@@ -25,6 +25,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from dinof_lite.registry import Registry
+from dinof_lite.sde import batch_view
 from dinof_lite.utils import randn
 
 __all__ = [
@@ -38,37 +40,23 @@ __all__ = [
     "AncestralSamplingPredictor",
     "NonePredictor",
     "noise_like",
-    "expand_as_batch",
 ]
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
 """``score_fn(x (B, *dims), t (B,)) -> (B, *dims)``, an estimate of ∇_x log p_t(x)."""
 
-PREDICTORS: dict[str, type[Predictor]] = {}
+PREDICTORS: Registry = Registry("predictor")
+"""Registered predictor classes by name; add one with ``@register_predictor("name")``."""
 
 
 def register_predictor(name: str, *, overwrite: bool = False):
     """Class decorator: add a :class:`Predictor` subclass to :data:`PREDICTORS` under ``name``."""
-
-    def decorator(cls: type[Predictor]) -> type[Predictor]:
-        if name in PREDICTORS and not overwrite:
-            raise ValueError(f"predictor {name!r} is already registered; pass overwrite=True")
-        cls.name = name
-        PREDICTORS[name] = cls
-        return cls
-
-    return decorator
+    return PREDICTORS.register(name, overwrite=overwrite)
 
 
 def get_predictor(name: str | type[Predictor]) -> type[Predictor]:
-    """Look up a predictor class by name (a :class:`Predictor` subclass is passed through)."""
-    if isinstance(name, type) and issubclass(name, Predictor):
-        return name
-    try:
-        return PREDICTORS[name]
-    except (KeyError, TypeError):
-        valid = ", ".join(sorted(PREDICTORS))
-        raise ValueError(f"unknown predictor {name!r}; valid: {valid}") from None
+    """Look up a predictor class by name (a class is passed through); unknown names list the valid ones."""
+    return PREDICTORS.lookup(name)
 
 
 def noise_like(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -78,11 +66,6 @@ def noise_like(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     generator gives the same numbers whether the sampler runs on CPU or GPU.
     """
     return randn(x.shape, generator, x.device, x.dtype)
-
-
-def expand_as_batch(v: Tensor, x: Tensor) -> Tensor:
-    """Reshape a per-sample quantity ``v`` (B,) to (B, 1, ..., 1) so it broadcasts against ``x``."""
-    return v.reshape(-1, *([1] * (x.ndim - 1)))
 
 
 def _check_dt(dt: float) -> float:
@@ -140,7 +123,7 @@ class EulerMaruyamaPredictor(Predictor):
         if self.probability_flow:
             return x_mean, x_mean
         z = noise_like(x, generator)
-        return x_mean + expand_as_batch(diffusion, x) * math.sqrt(-dt) * z, x_mean
+        return x_mean + batch_view(diffusion, x) * math.sqrt(-dt) * z, x_mean
 
 
 @register_predictor("reverse_diffusion")
@@ -160,7 +143,7 @@ class ReverseDiffusionPredictor(Predictor):
         if self.probability_flow:
             return x_mean, x_mean
         z = noise_like(x, generator)
-        return x_mean + expand_as_batch(rev_g, x) * z, x_mean
+        return x_mean + batch_view(rev_g, x) * z, x_mean
 
 
 @register_predictor("ancestral")
@@ -200,7 +183,7 @@ class AncestralSamplingPredictor(Predictor):
         return self._ve_update(x, t, -dt, generator)
 
     def _vp_update(self, x, t, step, generator):
-        beta = expand_as_batch(1.0 - self.sde.discrete_alpha(t, step), x)
+        beta = batch_view(1.0 - self.sde.discrete_alpha(t, step), x)
         score = self.score_fn(x, t)
         x_mean = (x + beta * score) / torch.sqrt(1.0 - beta)
         return x_mean + torch.sqrt(beta) * noise_like(x, generator), x_mean
@@ -210,7 +193,7 @@ class AncestralSamplingPredictor(Predictor):
         t_prev = t - step
         adj = self.sde.marginal_coeffs(t_prev.clamp(min=0.0))[1]
         adj = torch.where(t_prev > 0, adj, torch.zeros_like(adj))
-        sigma, adj = expand_as_batch(sigma, x), expand_as_batch(adj, x)
+        sigma, adj = batch_view(sigma, x), batch_view(adj, x)
         score = self.score_fn(x, t)
         var_step = sigma**2 - adj**2
         x_mean = x + score * var_step

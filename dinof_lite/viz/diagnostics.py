@@ -24,7 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from dinof_lite.viz.plots import LIM, PANEL, plot_samples, plot_score_field
+from dinof_lite.viz.plots import LIM, PANEL, plot_density, plot_samples, plot_score_field
 
 __all__ = [
     "score_error", "score_error_by_time", "plot_loss_curve", "plot_score_error",
@@ -165,8 +165,9 @@ def score_field_comparison(score_fns: Mapping[str, ScoreFn], times: Sequence[flo
                            log_prob_fns: Sequence[Callable[[Tensor], Tensor]] | None = None) -> Figure:
     """Grid of score fields: one row per ``name -> score_fn``, one column per time.
 
-    ``log_prob_fns`` (one per time, e.g. the exact ``p_t.log_prob``) draws the density beneath.
-    Arrows have unit length; colour is ``log10 |score|`` (see :func:`plot_score_field`).
+    ``log_prob_fns`` (one per time, e.g. the exact ``p_t.log_prob``) draws the density beneath
+    as filled contours. Arrows have unit length; colour is ``log10 |score|``
+    (see :func:`~dinof_lite.viz.plots.plot_score_field`).
     """
     if not isinstance(score_fns, Mapping) or not score_fns:
         raise ValueError("score_fns must be a non-empty mapping name -> score_fn")
@@ -178,32 +179,39 @@ def score_field_comparison(score_fns: Mapping[str, ScoreFn], times: Sequence[flo
                              layout="constrained")
     for i, (name, fn) in enumerate(score_fns.items()):
         for j, t in enumerate(ts):
-            lp = log_prob_fns[j] if log_prob_fns is not None else None
-            plot_score_field(axes[i, j], fn, float(t), lim=lim, n_grid=n_grid, log_prob_fn=lp,
+            if log_prob_fns is not None:  # contours keep the PNG small (a heatmap does not)
+                plot_density(axes[i, j], log_prob_fns[j], lim=lim, n_grid=80, kind="contour",
+                             cmap="Blues")
+            plot_score_field(axes[i, j], fn, float(t), lim=lim, n_grid=n_grid,
                              title=f"$t = {t:g}$" if i == 0 else None)
         axes[i, 0].set_ylabel(str(name), fontsize=10)
     return fig
 
 
 def pc_grid_figure(samples: Mapping[tuple[str, str], object], *, reference=None, lim: float = LIM,
-                   notes: Mapping[tuple[str, str], str] | None = None,
+                   notes: Mapping[tuple[str, str], str] | None = None, rows: str = "predictor",
                    suptitle: str | None = None) -> Figure:
-    """Samples of every ``(predictor, corrector) -> (N, 2)``: rows predictors, columns correctors.
+    """Samples of every ``(predictor, corrector) -> (N, 2)`` on a grid of panels.
 
-    ``reference`` (M, 2) (e.g. the data) is drawn in grey behind each panel; ``notes`` adds a
-    line (e.g. ``"MMD 0.002"``) to a panel's title. Missing combinations are left blank.
+    ``rows="predictor"``: one row per predictor, one column per corrector (``"corrector"``:
+    the transpose). ``reference`` (M, 2) (e.g. the data) is drawn in grey behind each panel;
+    ``notes`` adds a line (e.g. ``"MMD 0.002"``) to a panel's title. Missing combinations are
+    left blank.
     """
     if not isinstance(samples, Mapping) or not samples:
         raise ValueError("samples must be a non-empty mapping (predictor, corrector) -> (N, 2)")
     if not all(isinstance(k, tuple) and len(k) == 2 for k in samples):
         raise ValueError(f"samples keys must be (predictor, corrector) pairs; got {list(samples)}")
+    if rows not in ("predictor", "corrector"):
+        raise ValueError(f"unknown rows {rows!r}; valid: predictor, corrector")
     preds = list(dict.fromkeys(k[0] for k in samples))
     corrs = list(dict.fromkeys(k[1] for k in samples))
-    fig, axes = plt.subplots(len(preds), len(corrs), figsize=(PANEL * len(corrs), PANEL * len(preds)),
-                             squeeze=False, layout="constrained")
+    nr, nc = (len(preds), len(corrs)) if rows == "predictor" else (len(corrs), len(preds))
+    fig, axes = plt.subplots(nr, nc, figsize=(PANEL * nc, PANEL * nr), squeeze=False,
+                             layout="constrained")
     for i, p in enumerate(preds):
         for j, c in enumerate(corrs):
-            ax = axes[i, j]
+            ax = axes[i, j] if rows == "predictor" else axes[j, i]
             if (p, c) not in samples:
                 ax.set_visible(False)
                 continue
