@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from dinof_lite.nets import ScoreMLP
-from dinof_lite.sde import SDE, get_sde
+from dinof_lite.sde import SDE, SDES, get_sde
 
 __all__ = [
     "FORMAT",
@@ -75,13 +75,9 @@ def checkpoint_path(name: str) -> Path:
 
 def _sde_spec(sde: SDE) -> dict[str, Any]:
     """``{"name", "params"}`` from which :func:`dinof_lite.sde.get_sde` rebuilds ``sde``."""
-    if sde.name == "ve":
-        params = {"sigma_min": sde.sigma_min, "sigma_max": sde.sigma_max, "N": sde.N,
-                  "exact_marginal": bool(sde.exact_marginal)}
-    elif sde.name in ("vp", "subvp"):
-        params = {"beta_min": sde.beta_0, "beta_max": sde.beta_1, "N": sde.N}
-    else:
-        raise ValueError(f"cannot save an SDE named {sde.name!r}; valid: ve, vp, subvp")
+    if sde.name not in SDES:
+        raise ValueError(f"cannot save an SDE named {sde.name!r}; valid: {', '.join(SDES)}")
+    params = sde.params()
     return {"name": sde.name, "params": params}
 
 

@@ -131,10 +131,11 @@ class SDE(abc.ABC):
         return ReverseSDE(self, score_fn, probability_flow)
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v}" for k, v in self._params().items())
+        params = ", ".join(f"{k}={v}" for k, v in self.params().items())
         return f"{type(self).__name__}({params})"
 
-    def _params(self) -> dict:
+    def params(self) -> dict:
+        """Constructor arguments: ``type(sde)(**sde.params())`` rebuilds an identical SDE."""
         return {"N": self.N}
 
 
@@ -216,8 +217,9 @@ class VESDE(SDE):
         s_prev = torch.where(prev > 0, self.marginal_coeffs(prev.clamp(min=0))[1], 0.0)
         return torch.zeros_like(x), (s**2 - s_prev**2).clamp(min=0).sqrt()
 
-    def _params(self):
-        return {"sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "N": self.N}
+    def params(self):
+        return {"sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "N": self.N,
+                "exact_marginal": self.exact_marginal}
 
 
 class VPSDE(SDE):
@@ -277,7 +279,7 @@ class VPSDE(SDE):
         """``α_i = 1 − β_i`` (Langevin corrector step size, SPEC §2)."""
         return 1 - self.discrete_beta(t, dt)
 
-    def _params(self):
+    def params(self):
         return {"beta_min": self.beta_0, "beta_max": self.beta_1, "N": self.N}
 
 

@@ -32,14 +32,21 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import os
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab: install the package from the repository
-    # !pip install -q "dinof_lite @ git+https://github.com/dinof-lite/dinof_lite"
-    try:
+if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped checkpoints), install it
+    repo = "/content/dinof_lite"
+    if not os.path.isdir(repo):
+        subprocess.run(["git", "clone", "-q", "--depth", "1",
+                        "https://github.com/dinof-lite/dinof_lite", repo], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", repo], check=True)
+    os.environ["DINOF_CHECKPOINT_DIR"] = f"{repo}/data/checkpoints"
+    try:  # ipywidgets on Colab need its custom widget manager
         from google.colab import output
         output.enable_custom_widget_manager()
-    except Exception as err:  # widgets are optional here
+    except Exception as err:
         print("custom widget manager not enabled:", err)
 
 # %%

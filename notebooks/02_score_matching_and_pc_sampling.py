@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.16.4
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -35,16 +35,22 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import os
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "dinof_lite @ git+https://github.com/dinof-lite/dinof_lite"], check=True)
-    try:
+if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped checkpoints), install it
+    repo = "/content/dinof_lite"
+    if not os.path.isdir(repo):
+        subprocess.run(["git", "clone", "-q", "--depth", "1",
+                        "https://github.com/dinof-lite/dinof_lite", repo], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", repo], check=True)
+    os.environ["DINOF_CHECKPOINT_DIR"] = f"{repo}/data/checkpoints"
+    try:  # ipywidgets on Colab need its custom widget manager
         from google.colab import output
         output.enable_custom_widget_manager()
-    except Exception:
-        pass
+    except Exception as err:
+        print("custom widget manager not enabled:", err)
 
 # %%
 # %matplotlib inline

@@ -99,11 +99,15 @@ def test_notebook_opens_with_colab_badge_and_install_cell(py: Path):
     assert any(c.cell_type == "markdown" and badge in c.source for c in head), (
         f"none of the first {HEADER_CELLS} cells of {py.name} is a markdown cell linking {badge}"
     )
-    # `%pip install ...`, `!pip install ...` or subprocess.run([..., "pip", "install", ...])
-    install = re.compile(r"\bpip\s+install\b.*dinof", re.S)
-    unquoted = [re.sub(r"[\"',]", " ", c.source) for c in head]
-    assert any(c.cell_type == "code" and install.search(u) for c, u in zip(head, unquoted)), (
-        f"none of the first {HEADER_CELLS} cells of {py.name} installs dinof_lite (pip install ...)"
+    # a Colab-only cell that installs the package from the repository (`pip install` as a magic
+    # or through subprocess) and turns on Colab's widget manager
+    install = re.compile(r"\bpip\b\W+install\b", re.S)
+    needed = ('"google.colab" in sys.modules', "github.com/dinof-lite/dinof_lite",
+              "enable_custom_widget_manager")
+    assert any(c.cell_type == "code" and install.search(c.source) and all(n in c.source for n in needed)
+               for c in head), (
+        f"none of the first {HEADER_CELLS} cells of {py.name} is the Colab install cell "
+        f"(pip install from the repository, guarded by {needed[0]!r}, enabling the widget manager)"
     )
 
 

@@ -141,3 +141,12 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="sigma_min < sigma_max"):
         VESDE(sigma_min=1.0, sigma_max=0.5)
     assert isinstance(get_sde("sub-VP"), subVPSDE) and get_sde("ve", sigma_max=348).sigma_max == 348
+
+
+@pytest.mark.parametrize("sde", [VESDE(sigma_max=7.0, N=50, exact_marginal=False), VPSDE(beta_max=15.0),
+                                 subVPSDE(N=20)], ids=lambda s: s.name)
+def test_params_rebuild_an_identical_sde(sde):
+    clone = get_sde(sde.name, **sde.params())
+    assert type(clone) is type(sde) and clone.params() == sde.params()
+    t = torch.linspace(0, 1, 5)
+    assert all(torch.equal(u, v) for u, v in zip(clone.marginal_coeffs(t), sde.marginal_coeffs(t)))
