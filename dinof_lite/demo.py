@@ -79,7 +79,7 @@ class DemoConfig:
         cfg.steps = cfg.steps if cfg.steps is not None else (150 if smoke else 4000)
         cfg.n_samples = cfg.n_samples if cfg.n_samples is not None else (500 if smoke else 2000)
         cfg.sample_steps = cfg.sample_steps if cfg.sample_steps is not None else (40 if smoke else 500)
-        default_pc = PC_DEFAULTS.get(cfg.sde.lower(), PC_DEFAULTS["vp"])
+        default_pc = PC_DEFAULTS[make_sde(cfg.sde).name]  # also validates the SDE name
         cfg.predictor = cfg.predictor if cfg.predictor is not None else default_pc[0]
         cfg.corrector = cfg.corrector if cfg.corrector is not None else default_pc[1]
         if cfg.dataset not in dataset_names():

@@ -78,6 +78,11 @@ def test_unknown_names_list_valid_ones():
         pc_sample(sde, lambda x, t: -x, (4, 2), predictor="rk45")
     with pytest.raises(ValueError, match="unknown corrector"):
         pc_sample(sde, lambda x, t: -x, (4, 2), corrector="hmc")
+    # a class in the wrong slot is refused, not silently run
+    with pytest.raises(ValueError, match="LangevinCorrector is not a Predictor subclass"):
+        get_predictor(CORRECTORS["langevin"])
+    with pytest.raises(ValueError, match="EulerMaruyamaPredictor is not a Corrector subclass"):
+        get_corrector(PREDICTORS["euler_maruyama"])
 
 
 def test_register_custom_predictor_is_usable_by_name():

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -297,11 +301,6 @@ Trainer(tiny_mlp(), denoise_loss, DATA, cfg(), workdir={workdir!r}, callbacks=[k
 
 def test_sigkill_mid_training_then_resume_is_bitwise_identical(tmp_path):
     """A hard kill (no cleanup, no except block runs) loses only the steps since the checkpoint."""
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
     workdir = tmp_path / "run"
     script = _KILLED_RUN.format(tests=str(Path(__file__).parent), workdir=str(workdir))
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

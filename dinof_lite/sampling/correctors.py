@@ -44,6 +44,8 @@ def register_corrector(name: str, *, overwrite: bool = False):
 
 def get_corrector(name: str | type[Corrector]) -> type[Corrector]:
     """Look up a corrector class by name (a class is passed through); unknown names list the valid ones."""
+    if isinstance(name, type) and not issubclass(name, Corrector):
+        raise ValueError(f"{name.__name__} is not a Corrector subclass")
     return CORRECTORS.lookup(name)
 
 

@@ -56,6 +56,8 @@ def register_predictor(name: str, *, overwrite: bool = False):
 
 def get_predictor(name: str | type[Predictor]) -> type[Predictor]:
     """Look up a predictor class by name (a class is passed through); unknown names list the valid ones."""
+    if isinstance(name, type) and not issubclass(name, Predictor):
+        raise ValueError(f"{name.__name__} is not a Predictor subclass")
     return PREDICTORS.lookup(name)
 
 
