@@ -87,11 +87,53 @@ def _demo_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- bench
+def _bench_arguments(p: argparse.ArgumentParser) -> None:
+    from dinof_lite.bench import BENCHMARKS
+
+    p.add_argument("name", metavar="NAME", help=f"benchmark: {', '.join(sorted(BENCHMARKS))}")
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    p.add_argument("--repeats", type=int, default=5, help="timed calls per measurement (median)")
+    p.add_argument("--size", default="full", choices=("full", "smoke"),
+                   help="full: the real configurations; smoke: tiny ones (seconds)")
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the rows as JSON")
+
+
+def _bench_run(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from dinof_lite.bench import run_benchmark
+    from dinof_lite.utils import pick_device
+    from dinof_lite.viz.diagnostics import format_table
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        rows = run_benchmark(args.name, device=args.device, repeats=args.repeats, size=args.size)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from err
+    print(f"bench {args.name} on {pick_device(args.device)} ({torch.get_num_threads()} threads), "
+          f"median of {args.repeats}:")
+    print(format_table(rows))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "demo": Command(
         help="train a small score model on a 2D toy, sample it and report metrics (~1 min on CPU)",
         add_arguments=_demo_arguments,
         run=_demo_run,
+    ),
+    "bench": Command(
+        help="measure speed and memory side by side (e.g. `bench glow`); prints a table of ratios",
+        add_arguments=_bench_arguments,
+        run=_bench_run,
     ),
 }
 

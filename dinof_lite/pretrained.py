@@ -1,10 +1,11 @@
-"""Small pretrained score models shipped with the repository (``data/checkpoints/*.pt``).
+"""Small pretrained models shipped with the repository (``data/checkpoints/*.pt``).
 
 The notebooks load these instead of training for minutes on a laptop::
 
-    from dinof_lite.pretrained import load_score_model
+    from dinof_lite.pretrained import load_flow, load_score_model
     sde, net = load_score_model("score_mlp_8gaussians_vp")      # EMA weights, eval mode
     score_fn = get_score_fn(sde, net)                             # (x (B, 2), t (B,)) -> (B, 2)
+    flow = load_flow("glow_digits")                               # a Glow in eval mode
 
 The files are written by ``python scripts/make_checkpoints.py`` and live *next to* the package, in
 ``<repo>/data/checkpoints`` (``Path(__file__).parents[1]``), so they are found when the code runs
@@ -15,6 +16,9 @@ directory. A checkpoint is a plain dict, loadable with ``torch.load(..., weights
      "net": {"class": "ScoreMLP", "kwargs": {...}}, "state_dict": {...},
      "sde": {"name": "vp", "params": {"beta_min": 0.1, "beta_max": 20.0, "N": 1000}},
      "meta": {...}}   # dataset, training config, loss curve, provenance, measured score error
+
+Flows use ``{"format": "dinof_lite.flow/1", "flow": {"class": "Glow", "kwargs": flow.kwargs},
+"state_dict": …, "meta": …}``.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ import torch
 from torch import nn
 
 from dinof_lite.nets import ScoreMLP
+from dinof_lite.nets.glow import Glow
 from dinof_lite.sde import SDE, SDES, get_sde
 
 __all__ = [
     "FORMAT",
+    "FLOW_FORMAT",
     "KNOWN_MODELS",
     "REGENERATE",
     "checkpoint_dir",
@@ -39,18 +45,25 @@ __all__ = [
     "checkpoint_path",
     "save_score_model",
     "load_score_model",
+    "save_flow",
+    "load_flow",
 ]
 
 FORMAT = "dinof_lite.score_model/1"
+FLOW_FORMAT = "dinof_lite.flow/1"
 REGENERATE = "python scripts/make_checkpoints.py"
 
 #: Checkpoints ``scripts/make_checkpoints.py`` writes: name -> one-line description.
 KNOWN_MODELS: dict[str, str] = {
     "score_mlp_8gaussians_vp": "ScoreMLP (ε-prediction) on the 8gaussians mixture, VP SDE",
     "score_mlp_8gaussians_ve": "ScoreMLP (σ-scaled output) on the 8gaussians mixture, VE SDE (σ_max=10)",
+    "glow_8gaussians": "Glow (vector, 1 level × 8 steps) trained by maximum likelihood on 8gaussians",
+    "glow_moons": "Glow (vector, 1 level × 8 steps) trained by maximum likelihood on moons",
+    "glow_digits": "Glow (image 1×8×8, 2 levels × 8 steps) on sklearn's digits scaled to [0, 1]",
 }
 
 _NETS: dict[str, type[nn.Module]] = {"ScoreMLP": ScoreMLP}
+_FLOWS: dict[str, type[nn.Module]] = {"Glow": Glow}
 
 
 def checkpoint_dir() -> Path:
@@ -126,16 +139,33 @@ def save_score_model(path: str | os.PathLike, sde: SDE, net: nn.Module,
         raise ValueError(f"cannot save a {cls}; supported network classes: {', '.join(_NETS)}")
     if net_kwargs is None:
         net_kwargs = _score_mlp_kwargs(net)
-    state = {k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).clone()
-             for k, v in net.state_dict().items()}
     ckpt = {"format": FORMAT, "net": {"class": cls, "kwargs": dict(net_kwargs)},
-            "state_dict": state, "sde": _sde_spec(sde), "meta": _plain(meta or {})}
+            "state_dict": _cpu_state(net), "sde": _sde_spec(sde), "meta": _plain(meta or {})}
+    return _write(path, ckpt)
+
+
+def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict as float32 CPU tensors (integer and boolean buffers keep their dtype)."""
+    return {k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).clone()
+            for k, v in module.state_dict().items()}
+
+
+def _write(path: str | os.PathLike, ckpt: dict[str, Any]) -> Path:
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(ckpt, tmp)
     os.replace(tmp, path)
     return path
+
+
+def _read(path: Path, fmt: str) -> dict[str, Any]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
+        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{path} is not a {fmt} checkpoint (format: {got!r})")
+    return ckpt
 
 
 def _resolve(name: str | os.PathLike) -> Path:
@@ -181,10 +211,7 @@ def load_score_model(name: str | os.PathLike, *, device: str | torch.device = "c
             regenerate it).
     """
     path = _resolve(name)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path} is not a {FORMAT} checkpoint (format: {got!r})")
+    ckpt = _read(path, FORMAT)
     cls = ckpt["net"]["class"]
     if cls not in _NETS:
         raise ValueError(f"{path} holds a {cls}; supported network classes: {', '.join(_NETS)}")
@@ -193,3 +220,31 @@ def load_score_model(name: str | os.PathLike, *, device: str | torch.device = "c
     net.load_state_dict(ckpt["state_dict"])
     net = net.to(device).eval()
     return (sde, net, ckpt.get("meta", {})) if return_meta else (sde, net)
+
+
+def save_flow(path: str | os.PathLike, flow: nn.Module, meta: dict[str, Any] | None = None) -> Path:
+    """Write a :class:`~dinof_lite.nets.glow.Glow` (float32, CPU) and ``meta`` to ``path``."""
+    cls = type(flow).__name__
+    if cls not in _FLOWS:
+        raise ValueError(f"cannot save a {cls}; supported flow classes: {', '.join(_FLOWS)}")
+    ckpt = {"format": FLOW_FORMAT, "flow": {"class": cls, "kwargs": _plain(flow.kwargs)},
+            "state_dict": _cpu_state(flow), "meta": _plain(meta or {})}
+    return _write(path, ckpt)
+
+
+def load_flow(name: str | os.PathLike, *, device: str | torch.device = "cpu",
+              return_meta: bool = False):
+    """Load a shipped flow: ``flow`` (eval mode), or ``(flow, meta)`` with ``return_meta``.
+
+    ``name`` is a name from :data:`KNOWN_MODELS` (e.g. ``"glow_digits"``) or a ``.pt`` path;
+    errors as in :func:`load_score_model`.
+    """
+    path = _resolve(name)
+    ckpt = _read(path, FLOW_FORMAT)
+    cls = ckpt["flow"]["class"]
+    if cls not in _FLOWS:
+        raise ValueError(f"{path} holds a {cls}; supported flow classes: {', '.join(_FLOWS)}")
+    flow = _FLOWS[cls](**ckpt["flow"]["kwargs"])
+    flow.load_state_dict(ckpt["state_dict"])
+    flow = flow.to(device).eval()
+    return (flow, ckpt.get("meta", {})) if return_meta else flow

@@ -112,3 +112,21 @@ def test_parser_is_extensible():
     parser = build_parser()
     args = parser.parse_args(["demo", "--steps", "5", "--seed", "3"])
     assert (args.command, args.steps, args.seed, args.dataset, args.sde) == ("demo", 5, 3, "8gaussians", "vp")
+
+
+def test_bench_glow_smoke_prints_ratios(tmp_path, capsys):
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "glow", "--size", "smoke", "--repeats", "1", "--device", "cpu",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "sample / log_prob" in text and "trace / sample" in text
+    rows = json.loads(out.read_text())
+    assert [r["params"] > 0 for r in rows] == [True, True]
+    for r in rows:
+        assert r["sample / log_prob"] == pytest.approx(r["sample ms"] / r["log_prob ms"], rel=0.02)
+
+
+def test_bench_unknown_name_lists_valid(capsys):
+    with pytest.raises(SystemExit, match="unknown benchmark 'nope'; valid: glow"):
+        main(["bench", "nope", "--size", "smoke"])

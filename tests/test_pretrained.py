@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,67 @@ def test_shipped_checkpoint_is_small_documented_and_close_to_the_oracle(monkeypa
     zero = score_error(sde, lambda x, t: torch.zeros_like(x), gmm.score_fn(sde),
                        gmm.sample(4096, g), t_range=(0.05, 1.0), generator=g)
     assert err < 0.02 * zero, (err, zero)
+
+
+# --------------------------------------------------------------------------- flows
+
+
+@pytest.mark.parametrize("in_shape,context_dim", [((2,), 0), ((1, 4, 4), 3)])
+def test_flow_round_trip_is_exact(tmp_path, in_shape, context_dim):
+    from dinof_lite.nets.glow import Glow
+
+    torch.manual_seed(0)
+    flow = Glow(in_shape, levels=2 if len(in_shape) == 3 else 1, steps=2, hidden=8,
+                context_dim=context_dim)
+    x = torch.rand(16, *in_shape)
+    ctx = torch.rand(16, context_dim) if context_dim else None
+    flow(x, ctx)  # ActNorm init
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        expected = flow.log_prob(x, ctx)
+    path = pretrained.save_flow(tmp_path / "sub" / "flow.pt", flow, {"note": "test", "path": tmp_path})
+    assert path.is_file() and not list(path.parent.glob(".*.tmp"))
+    loaded, meta = pretrained.load_flow(path, return_meta=True)
+    assert not loaded.training and meta == {"note": "test", "path": str(tmp_path)}
+    with torch.no_grad():
+        assert torch.equal(loaded.log_prob(x, ctx), expected)
+
+
+def test_flow_files_are_checked(tmp_path):
+    pretrained.save_score_model(tmp_path / "score.pt", VPSDE(), ScoreMLP(dim=2, hidden=8, n_layers=1))
+    with pytest.raises(ValueError, match="not a dinof_lite.flow/1 checkpoint"):
+        pretrained.load_flow(tmp_path / "score.pt")
+    with pytest.raises(ValueError, match="supported flow classes: Glow"):
+        pretrained.save_flow(tmp_path / "x.pt", torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("name", ["glow_8gaussians", "glow_moons", "glow_digits"])
+def test_shipped_flows_load_sample_and_match_their_metadata(monkeypatch, name):
+    from dinof_lite.data.digits import DIGITS_N_BINS, load_digits
+    from dinof_lite.data.toy import sample as toy_sample
+
+    monkeypatch.delenv("DINOF_CHECKPOINT_DIR", raising=False)
+    path = SHIPPED / f"{name}.pt"
+    assert path.is_file(), f"{path} missing: run `python scripts/make_checkpoints.py --only {name}`"
+    assert path.stat().st_size < 1.5 * MAX_BYTES
+    flow, meta = pretrained.load_flow(name, return_meta=True)
+    assert meta["provenance"]["script"] == "scripts/make_checkpoints.py"
+    assert meta["train_config"]["n_steps"] == meta["train_steps"]
+    g = torch.Generator().manual_seed(11)
+    x = flow.sample(4000, generator=g)
+    assert torch.isfinite(x).all()
+    with torch.no_grad():
+        if name == "glow_digits":
+            test = load_digits(split="test")
+            bpd = flow.bits_per_dim(test, n_bins=DIGITS_N_BINS, generator=g).mean().item()
+            assert abs(bpd - meta["test_bpd"]) < 0.05, (bpd, meta["test_bpd"])
+            assert bpd < math.log2(DIGITS_N_BINS) - 1.0  # far below the 4.09 bits of a uniform code
+        elif name == "glow_8gaussians":
+            gmm = GaussianMixture.preset("8gaussians")
+            nll = -flow.log_prob(gmm.sample(20_000, g)).mean().item()
+            assert abs(nll - meta["test_nll"]) < 0.05, (nll, meta["test_nll"])
+            assert meta["entropy"] - 0.05 < nll < meta["entropy"] + 0.4, (nll, meta["entropy"])
+        else:
+            nll = -flow.log_prob(toy_sample("moons", 20_000, seed=123)).mean().item()
+            assert abs(nll - meta["test_nll"]) < 0.1, (nll, meta["test_nll"])

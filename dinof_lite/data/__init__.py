@@ -1,5 +1,7 @@
-"""Datasets: 2D toys and the Gaussian-mixture oracle (:mod:`dinof_lite.data.toy`)."""
+"""Datasets: 2D toys and the Gaussian-mixture oracle (:mod:`dinof_lite.data.toy`), sklearn's 8×8
+digits (:mod:`dinof_lite.data.digits`)."""
 
 from dinof_lite.data import toy
+from dinof_lite.data.digits import DIGITS_N_BINS, load_digits
 
-__all__ = ["toy"]
+__all__ = ["toy", "DIGITS_N_BINS", "load_digits"]

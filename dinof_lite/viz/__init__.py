@@ -48,3 +48,16 @@ from dinof_lite.viz.diagnostics import (  # noqa: E402
 
 __all__ += ["score_error", "score_error_by_time", "plot_loss_curve", "plot_score_error",
             "score_field_comparison", "pc_grid_figure", "plot_sweep", "format_table"]
+
+# --------------------------------------------------------------------------- flows
+# A flow's layer-by-layer trajectory (dinof_lite/viz/flows.py): 2D stages and paths, image strips.
+from dinof_lite.viz.flows import (  # noqa: E402
+    angle_colors,
+    default_stages,
+    flow_image_strip,
+    plot_flow_paths,
+    plot_flow_stages,
+)
+
+__all__ += ["default_stages", "angle_colors", "plot_flow_stages", "plot_flow_paths",
+            "flow_image_strip"]

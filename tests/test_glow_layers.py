@@ -1,0 +1,190 @@
+"""Each Glow layer alone: exact inverse, exact log-determinant (autograd Jacobian), and the
+properties SPEC §3 names (ActNorm's data-dependent init, LU weight, zero-initialised coupling,
+bounded scales, squeeze layout)."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+import torch
+
+from dinof_lite.nets.glow import (
+    ActNorm,
+    AffineCoupling,
+    FlowStep,
+    GaussianPrior,
+    InvConv,
+    Split,
+    squeeze,
+    unsqueeze,
+)
+
+torch.set_default_dtype(torch.float32)
+
+
+def _jacobian_logdet(fn, x: torch.Tensor) -> torch.Tensor:
+    """log|det ∂fn(x_i)/∂x_i| for each example, from the full autograd Jacobian (float64)."""
+    out = []
+    for xi in x:
+        jac = torch.autograd.functional.jacobian(lambda v: fn(v.unsqueeze(0))[0].flatten(), xi)
+        out.append(torch.linalg.slogdet(jac.reshape(xi.numel(), xi.numel()))[1])
+    return torch.stack(out)
+
+
+def _perturb(module: torch.nn.Module, scale: float = 0.3, seed: int = 0) -> None:
+    """Move every parameter off its initial value (zero-initialised layers included)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+
+
+def _layers(image: bool, context_dim: int):
+    c = 4 if image else 3
+    return {
+        "actnorm": ActNorm(c),
+        "invconv": InvConv(c),
+        "coupling": AffineCoupling(c, 8, image=image, context_dim=context_dim),
+        "step": FlowStep(c, 8, image=image, context_dim=context_dim),
+        "prior": GaussianPrior(c, image=image, context_dim=context_dim),
+    }
+
+
+@pytest.mark.parametrize("image", [False, True], ids=["vector", "image"])
+@pytest.mark.parametrize("context_dim", [0, 2])
+@pytest.mark.parametrize("name", ["actnorm", "invconv", "coupling", "step", "prior"])
+def test_layer_inverse_and_logdet(name, image, context_dim):
+    torch.manual_seed(0)
+    layer = _layers(image, context_dim)[name].double()
+    shape = (4, 4, 3, 3) if image else (4, 3)
+    x = torch.randn(shape, dtype=torch.float64) * 2 + 0.5
+    ctx = torch.randn(4, context_dim, dtype=torch.float64) if context_dim else None
+    if name in ("actnorm", "invconv"):
+        ctx = None
+    layer(x, ctx)  # ActNorm's data-dependent init happens here
+    _perturb(layer)
+    y, logdet = layer(x, ctx)
+    assert y.shape == x.shape and logdet.shape == (4,)
+    x_back, logdet_inv = layer.inverse(y, ctx)
+    assert torch.allclose(x_back, x, atol=1e-10)
+    assert torch.allclose(logdet_inv, -logdet, atol=1e-10)
+    for i in range(4):
+        c_i = None if ctx is None else ctx[i:i + 1]
+        ref = _jacobian_logdet(lambda v, c_i=c_i: layer(v, c_i)[0], x[i:i + 1])
+        assert torch.allclose(logdet[i], ref[0], rtol=1e-8, atol=1e-8), (logdet[i], ref)
+
+
+@pytest.mark.parametrize("image", [False, True], ids=["vector", "image"])
+def test_split_inverse_and_logdet(image):
+    torch.manual_seed(1)
+    split = Split(5 if not image else 4, image=image, context_dim=3).double()
+    _perturb(split)
+    x = torch.randn((3, 4, 2, 2) if image else (3, 5), dtype=torch.float64)
+    ctx = torch.randn(3, 3, dtype=torch.float64)
+    kept, z, logdet = split(x, ctx)
+    assert kept.shape[1] == (2 if image else 3) and z.shape[1] == 2
+    assert torch.equal(kept, x[:, :kept.shape[1]])
+    x_back, logdet_inv = split.inverse(kept, z, ctx)
+    assert torch.allclose(x_back, x, atol=1e-12) and torch.allclose(logdet_inv, -logdet)
+    for i in range(3):
+        ref = _jacobian_logdet(
+            lambda v, i=i: torch.cat([t.flatten(1) for t in split(v, ctx[i:i + 1])[:2]], 1), x[i:i + 1])
+        assert torch.allclose(logdet[i], ref[0], atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(64, 3), (8, 2, 5, 5)], ids=["vector", "image"])
+def test_actnorm_data_dependent_init(shape):
+    torch.manual_seed(2)
+    x = 3.0 + 5.0 * torch.randn(shape) * torch.arange(1, shape[1] + 1).view(1, -1, *[1] * (len(shape) - 2))
+    layer = ActNorm(shape[1])
+    assert not bool(layer.initialized)
+    y, logdet = layer(x)
+    assert bool(layer.initialized)
+    dims = [d for d in range(x.dim()) if d != 1]
+    assert torch.allclose(y.mean(dims), torch.zeros(shape[1]), atol=1e-5)
+    assert torch.allclose(y.std(dims, unbiased=False), torch.ones(shape[1]), atol=1e-4)
+    spatial = x[0, 0].numel()
+    assert torch.allclose(logdet, spatial * layer.log_scale.sum().expand(shape[0]))
+    # a second, different batch does not re-initialise
+    bias = layer.bias.detach().clone()
+    layer(x * 10)
+    assert torch.equal(layer.bias.detach(), bias)
+
+
+def test_actnorm_flag_survives_state_dict_reload():
+    torch.manual_seed(3)
+    layer = ActNorm(3)
+    x = torch.randn(32, 3) * 4 + 1
+    y, _ = layer(x)
+    assert "initialized" in layer.state_dict()
+    buf = io.BytesIO()
+    torch.save(layer.state_dict(), buf)
+    buf.seek(0)
+    fresh = ActNorm(3)
+    fresh.load_state_dict(torch.load(buf, weights_only=True))
+    assert bool(fresh.initialized)
+    y2, _ = fresh(x * 7 - 3)  # would re-initialise (and change) if the flag were lost
+    assert torch.equal(fresh(x)[0], y)
+    assert not torch.allclose(y2.std(0), torch.ones(3), atol=0.1)
+
+
+def test_invconv_lu_weight():
+    torch.manual_seed(4)
+    layer = InvConv(6).double()
+    w = layer.weight()
+    assert torch.allclose(w @ w.T, torch.eye(6, dtype=torch.float64), atol=1e-6)  # orthogonal init (float32)
+    _perturb(layer)
+    w, w_inv = layer.weight(), layer.inverse_weight()
+    assert torch.allclose(w_inv @ w, torch.eye(6, dtype=torch.float64), atol=1e-10)
+    assert math.isclose(torch.linalg.slogdet(w)[1].item(), layer.log_s.sum().item(), rel_tol=1e-10)
+    x = torch.randn(2, 6, 3, 5, dtype=torch.float64)
+    y, logdet = layer(x)
+    assert torch.allclose(y, torch.einsum("ij,bjhw->bihw", w, x))
+    assert torch.allclose(logdet, 15 * layer.log_s.sum().expand(2))
+
+
+@pytest.mark.parametrize("image", [False, True], ids=["vector", "image"])
+def test_coupling_starts_as_fixed_scaling(image):
+    torch.manual_seed(5)
+    layer = AffineCoupling(4, 16, image=image)
+    x = torch.randn((3, 4, 2, 2) if image else (3, 4))
+    y, logdet = layer(x)
+    s = torch.sigmoid(torch.tensor(2.0))
+    assert torch.equal(y[:, :2], x[:, :2])
+    assert torch.allclose(y[:, 2:], s * x[:, 2:])
+    assert torch.allclose(logdet, torch.full((3,), x[0, 2:].numel() * math.log(s)))
+
+
+def test_coupling_scale_is_bounded_so_inverse_cannot_overflow():
+    layer = AffineCoupling(2, 8, image=False, clamp=6.0)
+    with torch.no_grad():
+        layer.net.net[-1].bias.copy_(torch.tensor([0.0, -1e6]))  # raw → −∞ without the clamp
+    y = torch.full((5, 2), 1e3)
+    x, _ = layer.inverse(y)
+    assert torch.isfinite(x).all()
+    scale = y[:, 1] / (x[:, 1])
+    assert torch.all(scale >= torch.sigmoid(torch.tensor(2.0 - 6.0)) * 0.999)
+    _, logdet = layer(x)
+    assert torch.isfinite(logdet).all()
+
+
+def test_coupling_needs_two_channels():
+    with pytest.raises(ValueError, match="at least 2 channels"):
+        AffineCoupling(1, 8, image=False)
+
+
+def test_squeeze_layout_and_inverse():
+    x = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).reshape(2, 3, 4, 6)
+    y = squeeze(x)
+    assert y.shape == (2, 12, 2, 3)
+    for c in range(3):
+        for i in range(2):
+            for j in range(2):
+                assert torch.equal(y[:, 4 * c + 2 * i + j], x[:, c, i::2, j::2])
+    assert torch.equal(unsqueeze(y), x)
+    with pytest.raises(ValueError, match="even height and width"):
+        squeeze(torch.zeros(1, 1, 3, 4))
+    with pytest.raises(ValueError, match="multiple of 4"):
+        unsqueeze(torch.zeros(1, 6, 2, 2))
