@@ -61,7 +61,7 @@ DEFAULTS: dict[str, dict] = {
     "glow_2d": {"steps": 8000, "batch_size": 512, "lr": 2e-3, "warmup": 200, "weight_decay": 0.0,
                 "ema": 0.999, "hidden": 64, "levels": 1, "flow_steps": 8},
     # 1500 training images over-fit fast (test bpd rises after ~2k steps without weight decay)
-    "glow_digits": {"steps": 3500, "batch_size": 128, "lr": 2e-3, "warmup": 200,
+    "glow_digits": {"steps": 3000, "batch_size": 128, "lr": 2e-3, "warmup": 200,
                     "weight_decay": 3e-4, "ema": 0.998, "hidden": 64, "levels": 2, "flow_steps": 8},
 }
 LOSS_BIN = 20  # the stored loss curve averages the per-step losses over bins of this many steps

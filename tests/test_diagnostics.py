@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dinof_lite.data.toy import GaussianMixture  # noqa: E402
-from dinof_lite.sde import VESDE, VPSDE  # noqa: E402
-from dinof_lite.viz import diagnostics as dg  # noqa: E402
+from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.sde import VESDE, VPSDE
+from dinof_lite.viz import diagnostics as dg
 
 GMM = GaussianMixture.preset("2gaussians")
 

@@ -290,3 +290,10 @@ def test_readme_glow_example_runs():
     exec(compile(blocks[0], "README.md", "exec"), scope)
     assert scope["z"].shape == (512, 2) and scope["x_new"].shape == (1000, 2)
     assert len(scope["states"]) == len(scope["flow"].layer_names()) + 1
+
+
+def test_num_parameters_counts_frozen_copies_too(trained_2d):
+    _, trainer = trained_2d
+    live, ema = trainer.model, trainer.ema_model.module
+    assert not any(p.requires_grad for p in ema.parameters())
+    assert ema.num_parameters() == live.num_parameters() == sum(p.numel() for p in live.parameters())

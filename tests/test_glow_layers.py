@@ -188,3 +188,15 @@ def test_squeeze_layout_and_inverse():
         squeeze(torch.zeros(1, 1, 3, 4))
     with pytest.raises(ValueError, match="multiple of 4"):
         unsqueeze(torch.zeros(1, 6, 2, 2))
+
+
+def test_prior_log_std_is_bounded_so_sampling_cannot_overflow():
+    prior = GaussianPrior(2, image=False, clamp=6.0)
+    with torch.no_grad():
+        prior.bias.copy_(torch.tensor([0.0, 0.0, 1e4, -1e4]))  # log σ = ±1e4 without the clamp
+    _, log_std = prior.mean_and_log_std(torch.zeros(3, 2))
+    assert torch.all(log_std.abs() <= 6.0)
+    h, logdet = prior.inverse(torch.full((3, 2), 5.0))
+    assert torch.isfinite(h).all() and torch.isfinite(logdet).all()
+    z, _ = prior(h)
+    assert torch.allclose(z, torch.full((3, 2), 5.0), rtol=1e-4)

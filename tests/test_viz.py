@@ -1,30 +1,18 @@
 """Plot helpers: they run on small inputs, draw what they say, and reject bad shapes clearly."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.image import AxesImage
+from matplotlib.quiver import Quiver
 
-matplotlib.use("Agg")
+from dinof_lite import viz
+from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.sde import VESDE, VPSDE, subVPSDE
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
-from matplotlib.image import AxesImage  # noqa: E402
-from matplotlib.quiver import Quiver  # noqa: E402
-
-from dinof_lite import viz  # noqa: E402
-from dinof_lite.data.toy import GaussianMixture  # noqa: E402
-from dinof_lite.sde import VESDE, VPSDE, subVPSDE  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _no_show_and_close(monkeypatch):
-    def show(*args, **kwargs):
-        raise AssertionError("viz helpers must not call plt.show()")
-
-    monkeypatch.setattr(plt, "show", show)
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("no_show")
 
 
 def _gaussian_log_prob(x):

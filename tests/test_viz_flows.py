@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.image import AxesImage
 
-matplotlib.use("Agg")
+from dinof_lite import viz
+from dinof_lite.nets.glow import Glow
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
-from matplotlib.image import AxesImage  # noqa: E402
-
-from dinof_lite import viz  # noqa: E402
-from dinof_lite.nets.glow import Glow  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _no_show_and_close(monkeypatch):
-    def show(*args, **kwargs):
-        raise AssertionError("viz helpers must not call plt.show()")
-
-    monkeypatch.setattr(plt, "show", show)
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("no_show")
 
 
 def _trajectory(n_states: int = 9, b: int = 40) -> list[torch.Tensor]:

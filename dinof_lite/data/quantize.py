@@ -54,7 +54,8 @@ def dequantize(x: Tensor, *, n_bins: int = 256, data_range: tuple[float, float] 
     off = (levels - k).abs().max().item() if x.numel() else 0.0
     if off > 1e-3:
         raise ValueError(f"x is not on the {n_bins}-level grid of data_range={data_range} (off by "
-                         f"up to {off:.3g} levels); pass dequantize=False for continuous data")
+                         f"up to {off:.3g} levels); for continuous data skip dequantisation "
+                         f"(Glow.bits_per_dim(..., dequantize_data=False))")
     u = rand(x.shape, generator, device=x.device, dtype=x.dtype)
     return lo + (hi - lo) * (k + u) / n_bins
 

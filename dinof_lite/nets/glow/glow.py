@@ -149,8 +149,8 @@ class Glow(nn.Module):
         return math.prod(self.in_shape)
 
     def num_parameters(self) -> int:
-        """Number of trainable scalars."""
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        """Number of scalars in the parameters (frozen ones too, e.g. an EMA copy's)."""
+        return sum(p.numel() for p in self.parameters())
 
     def layer_names(self) -> list[str]:
         """Names of the states a traced ``forward`` records after ``x`` (data → latent order)."""
