@@ -7,15 +7,20 @@ Glow inverse (every layer's state kept, for the notebooks' trajectory plots) cos
 - ``glow``: log-density (data → latent), sampling (latent → data), sampling with the layer trace,
   and one training step (forward + backward), for the 2D toy flow, the digits flow and the DiNof
   paper's flow (``Glow.paper()``).
+- ``sampling``: DiNof from ``T_m`` vs the plain diffusion sampler from ``T`` with the same score
+  network — wall time, NFE and sample quality, head to head and over ``T_m = 0.1 … 1.0``
+  (:mod:`dinof_lite.bench_sampling`).
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 
 import torch
 
+from dinof_lite.bench_sampling import bench_sampling
 from dinof_lite.nets.glow import Glow
 from dinof_lite.utils import pick_device
 
@@ -103,16 +108,23 @@ def bench_glow(device: torch.device, repeats: int = 5, size: str = "full") -> li
             for label, (kwargs, batch) in GLOW_CASES[size].items()]
 
 
-BENCHMARKS: dict[str, Callable[..., list[dict]]] = {"glow": bench_glow}
+BENCHMARKS: dict[str, Callable[..., list[dict]]] = {"glow": bench_glow, "sampling": bench_sampling}
 
 
 def run_benchmark(name: str, *, device: str | torch.device = "auto", repeats: int = 5,
-                  size: str = "full") -> list[dict]:
-    """Run benchmark ``name`` (see :data:`BENCHMARKS`) and return its table rows."""
+                  size: str = "full", **options) -> list[dict]:
+    """Run benchmark ``name`` (see :data:`BENCHMARKS`) and return its table rows.
+
+    ``options`` go to the benchmark (``model=`` for ``sampling``); unknown ones are an error.
+    """
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(sorted(BENCHMARKS))}")
     if size not in ("full", "smoke"):
         raise ValueError(f"unknown size {size!r}; valid: full, smoke")
     if repeats < 1:
         raise ValueError(f"repeats must be ≥ 1, got {repeats}")
-    return BENCHMARKS[name](pick_device(device), repeats=repeats, size=size)
+    fn = BENCHMARKS[name]
+    unknown = sorted(set(options) - set(inspect.signature(fn).parameters))
+    if unknown:
+        raise ValueError(f"bench {name} takes no option {', '.join(unknown)}")
+    return fn(pick_device(device), repeats=repeats, size=size, **options)

@@ -18,7 +18,8 @@ directory. A checkpoint is a plain dict, loadable with ``torch.load(..., weights
      "meta": {...}}   # dataset, training config, loss curve, provenance, measured score error
 
 Flows use ``{"format": "dinof_lite.flow/1", "flow": {"class": "Glow", "kwargs": flow.kwargs},
-"state_dict": …, "meta": …}``.
+"state_dict": …, "meta": …}``; DiNof models ``{"format": "dinof_lite.dinof/1", "sde": …,
+"net": …, "flow": …, "dinof": model.kwargs, "state_dict": …, "meta": …}``.
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ __all__ = [
     "load_score_model",
     "save_flow",
     "load_flow",
+    "save_dinof",
+    "load_dinof",
 ]
 
 FORMAT = "dinof_lite.score_model/1"
 FLOW_FORMAT = "dinof_lite.flow/1"
+DINOF_FORMAT = "dinof_lite.dinof/1"
 REGENERATE = "python scripts/make_checkpoints.py"
 
 #: Checkpoints ``scripts/make_checkpoints.py`` writes: name -> one-line description.
@@ -60,6 +64,10 @@ KNOWN_MODELS: dict[str, str] = {
     "glow_8gaussians": "Glow (vector, 1 level × 8 steps) trained by maximum likelihood on 8gaussians",
     "glow_moons": "Glow (vector, 1 level × 8 steps) trained by maximum likelihood on moons",
     "glow_digits": "Glow (image 1×8×8, 2 levels × 8 steps) on sklearn's digits scaled to [0, 1]",
+    "dinof_8gaussians_vp": "DiNof (ScoreMLP + vector Glow) on 8gaussians, VP SDE, T_m = 0.6",
+    "dinof_8gaussians_vp_tm03": "DiNof (ScoreMLP + vector Glow) on 8gaussians, VP SDE, T_m = 0.3",
+    "dinof_8gaussians_vp_anytm": "any-T_m DiNof on 8gaussians, VP SDE: one flow conditioned on "
+                                 "T_m ∈ [0.1, 1.0], score network on [eps, T]",
 }
 
 _NETS: dict[str, type[nn.Module]] = {"ScoreMLP": ScoreMLP}
@@ -248,3 +256,37 @@ def load_flow(name: str | os.PathLike, *, device: str | torch.device = "cpu",
     flow.load_state_dict(ckpt["state_dict"])
     flow = flow.to(device).eval()
     return (flow, ckpt.get("meta", {})) if return_meta else flow
+
+
+def save_dinof(path: str | os.PathLike, model: nn.Module, meta: dict[str, Any] | None = None) -> Path:
+    """Write a :class:`~dinof_lite.dinof.DiNof` (a ScoreMLP and a Glow) and ``meta`` to ``path``."""
+    for part, table in ((model.score_net, _NETS), (model.flow, _FLOWS)):
+        if type(part).__name__ not in table:
+            raise ValueError(f"cannot save a DiNof with a {type(part).__name__}; supported: "
+                             f"{', '.join([*_NETS, *_FLOWS])}")
+    ckpt = {"format": DINOF_FORMAT, "sde": _sde_spec(model.sde),
+            "net": {"class": type(model.score_net).__name__,
+                    "kwargs": _score_mlp_kwargs(model.score_net)},
+            "flow": {"class": type(model.flow).__name__, "kwargs": _plain(model.flow.kwargs)},
+            "dinof": _plain(model.kwargs), "state_dict": _cpu_state(model), "meta": _plain(meta or {})}
+    return _write(path, ckpt)
+
+
+def load_dinof(name: str | os.PathLike, *, device: str | torch.device = "cpu",
+               return_meta: bool = False):
+    """Load a shipped DiNof model (eval mode), or ``(model, meta)`` with ``return_meta``.
+
+    ``name`` is a name from :data:`KNOWN_MODELS` (e.g. ``"dinof_8gaussians_vp"``) or a ``.pt``
+    path; errors as in :func:`load_score_model`.
+    """
+    from dinof_lite.dinof import DiNof
+
+    path = _resolve(name)
+    ckpt = _read(path, DINOF_FORMAT)
+    sde = get_sde(ckpt["sde"]["name"], **ckpt["sde"]["params"])
+    net = _NETS[ckpt["net"]["class"]](**ckpt["net"]["kwargs"])
+    flow = _FLOWS[ckpt["flow"]["class"]](**ckpt["flow"]["kwargs"])
+    model = DiNof(sde, net, flow, **ckpt["dinof"])
+    model.load_state_dict(ckpt["state_dict"])
+    model = model.to(device).eval()
+    return (model, ckpt.get("meta", {})) if return_meta else model

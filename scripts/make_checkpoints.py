@@ -5,6 +5,7 @@ Usage (from the repository root; 1–5 minutes per model on one CPU thread)::
     python scripts/make_checkpoints.py                          # every model
     python scripts/make_checkpoints.py --only score_mlp_8gaussians_vp glow_digits
     python scripts/make_checkpoints.py --steps 200 --out-dir /tmp/ckpt   # a quick try
+    python scripts/make_checkpoints.py --only dinof_8gaussians_vp --threads 1
 
 Every model is trained with the library's :class:`~dinof_lite.train.Trainer` (one Adam, linear
 warm-up, gradient-norm clip 1.0, EMA) and the file keeps the EMA weights. Each recipe family has
@@ -19,6 +20,12 @@ them for every recipe it applies to.
   test NLL on 20k fresh samples (and, for the mixture, its exact entropy, the floor of any NLL).
 * ``glow_digits``: an image Glow (1×8×8, 2 levels × 8 steps) trained on the mean bits/dim of the
   uniformly dequantised train split of sklearn's digits on [0, 1]; meta holds train and test bpd.
+* ``dinof_8gaussians_vp{,_tm03}``, ``dinof_8gaussians_vp_anytm`` (:mod:`dinof_recipes`, families
+  ``dinof`` / ``dinof_anytm``): a :class:`~dinof_lite.dinof.DiNof` (ScoreMLP + vector Glow) on the
+  VP SDE, trained with :func:`~dinof_lite.dinof.training_loss` on fresh mixture samples at
+  T_m = 0.6, T_m = 0.3, or any T_m ∈ [0.1, 1] (conditional flow, default 0.6); meta holds, for each
+  T_m served, MMD / sliced W2 / mixture NLL of 4000 samples and the exact NLL of 1000 fresh points
+  next to the entropy (any-T_m: also the plain-diffusion baseline from p_T).
 
 The files also keep the constructor arguments, the training config, a down-sampled loss curve and
 the provenance (this script, its command line, library and torch versions) — see
@@ -39,8 +46,11 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run from a clone without `pip install -e .`
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "scripts"):  # a clone without `pip install -e .`; dinof_recipes
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import dinof_recipes  # noqa: E402
 
 import dinof_lite  # noqa: E402
 from dinof_lite.data import DIGITS_N_BINS, load_digits, toy  # noqa: E402
@@ -63,6 +73,7 @@ DEFAULTS: dict[str, dict] = {
     # 1500 training images over-fit fast (test bpd rises after ~2k steps without weight decay)
     "glow_digits": {"steps": 3000, "batch_size": 128, "lr": 2e-3, "warmup": 200,
                     "weight_decay": 3e-4, "ema": 0.998, "hidden": 64, "levels": 2, "flow_steps": 8},
+    **dinof_recipes.DEFAULTS,
 }
 LOSS_BIN = 20  # the stored loss curve averages the per-step losses over bins of this many steps
 EVAL_SEED = 12345  # generator of every evaluation draw (test samples, dequantisation noise)
@@ -257,6 +268,7 @@ RECIPES: dict[str, Callable[[str, argparse.Namespace, Path], tuple[Path, dict]]]
     "glow_8gaussians": functools.partial(build_glow_2d, dataset="8gaussians"),
     "glow_moons": functools.partial(build_glow_2d, dataset="moons"),
     "glow_digits": build_glow_digits,
+    **dinof_recipes.recipes(train=train, common_meta=common_meta, hyper_parameters=hyper_parameters),
 }
 
 

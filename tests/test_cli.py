@@ -27,6 +27,10 @@ def all_numbers(obj):
         yield obj
 
 
+DEMO_FILES = ("journey.png", "journey.html", "tm_study.png", "metrics.md", "metrics.json",
+              "checkpoint.pt", "metrics.jsonl")
+
+
 def test_demo_smoke_subprocess(tmp_path):
     """The real entry point, in smoke mode, writes every artefact with finite metrics."""
     out = tmp_path / "demo"
@@ -38,40 +42,84 @@ def test_demo_smoke_subprocess(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    for name in ("samples.png", "metrics.md", "metrics.json", "checkpoint.pt", "metrics.jsonl"):
+    for name in DEMO_FILES:
         assert (out / name).is_file(), name
     record = json.loads((out / "metrics.json").read_text())
     assert record["smoke"] is True and record["train"]["steps"] == 60
-    assert set(record["rows"]) == {"data", "oracle", "model"}
-    for row in record["rows"].values():
-        for key in ("mmd", "sw2", "energy", "w2", "nll_true"):
-            assert math.isfinite(row[key]), (key, row)
-        assert row["n_nonfinite"] == 0
+    assert record["train"]["source"] == "trained"
+    rows = record["rows"]
+    # one row per T_m of the grid 0.1 … 1.0, then the baseline (same network, all 40 steps from T)
+    assert [r["method"] for r in rows] == ["dinof"] * 10 + ["baseline"]
+    assert [r["T_m"] for r in rows] == pytest.approx([0.1 * k for k in range(1, 11)] + [1.0])
     # VP default (paper's DDPM++ config): Euler–Maruyama, no corrector -> 1 evaluation per step
     assert record["config"]["predictor"] == "euler_maruyama" and record["config"]["corrector"] == "none"
-    assert record["rows"]["oracle"]["nfe"] == 40
+    assert rows[-1]["nfe"] == 40 and [r["nfe"] for r in rows[:-1]] == [4 * k for k in range(1, 11)]
+    for row in rows:
+        assert row["n"] == 300 and row["n_nonfinite"] == 0
+        for key in ("mmd", "sw", "gmm_nll", "wall_s", "speedup"):
+            assert math.isfinite(row[key]), (key, row)
+    assert rows[-1]["speedup"] == 1.0
+    assert set(record["noise_floor"]) == {"n", "n_pairs", "mmd", "sw"}
+    assert set(record["first_match"]) == {"mmd", "sw"}
     numbers = list(all_numbers(record))
     assert numbers and all(math.isfinite(v) for v in numbers)
     assert record["data_entropy_nats"] == pytest.approx(2.82, abs=0.1)  # 8gaussians: log(8)+log(2πe/8)
-    assert "| trained net (EMA) + PC |" in proc.stdout and str(out / "metrics.json") in proc.stdout
-    assert (out / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "metrics.md").read_text()
+    assert md.count("| DiNof (flow → SDE from T_m) |") == 10 and "| **baseline** (SDE from T) |" in md
+    assert "noise floor" in md and "first T_m matching the baseline" in md
+    assert "| **baseline** (SDE from T) | 1 | 40 | 40 |" in proc.stdout
+    assert str(out / "metrics.json") in proc.stdout
+    for png in ("journey.png", "tm_study.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "journey.html").read_text()
+    assert "cdn.plot.ly" in html and html.count('"name":"0.') >= 9  # frames for T_m = 0.1 … 0.9
+    assert (out / "journey.html").stat().st_size < 1_000_000
 
 
-def test_demo_non_mixture_dataset_and_figure_copy(tmp_path, monkeypatch, capsys):
-    """A dataset without an exact density: no oracle row, NLL reported as absent; --figure copies."""
+def test_demo_non_mixture_dataset_figure_copy_and_resume(tmp_path, monkeypatch, capsys):
+    """No exact density: gmm_nll absent; --figure copies journey.png; --resume continues training."""
     monkeypatch.setenv("DINOF_SMOKE", "1")
     figure = tmp_path / "docs" / "figures" / "demo.png"
-    argv = ["demo", "--out", str(tmp_path / "moons"), "--dataset", "moons", "--steps", "20",
-            "--n-samples", "200", "--sample-steps", "25", "--no-progress", "--figure", str(figure),
-            "--device", "cpu"]
+    out = tmp_path / "moons"
+    argv = ["demo", "--out", str(out), "--dataset", "moons", "--steps", "20", "--n-samples", "100",
+            "--sample-steps", "20", "--no-progress", "--figure", str(figure), "--device", "cpu",
+            "--tm-min", "0.5", "--tm", "0.55"]
     assert main(argv) == 0
-    record = json.loads((tmp_path / "moons" / "metrics.json").read_text())
-    assert set(record["rows"]) == {"data", "model"}
-    assert record["data_entropy_nats"] is None and record["rows"]["model"]["nll_true"] is None
-    assert record["rows"]["model"]["nfe"] == 25 and record["rows"]["model"]["n_nonfinite"] == 0
-    assert figure.read_bytes() == (tmp_path / "moons" / "samples.png").read_bytes()
-    assert "—" in (tmp_path / "moons" / "metrics.md").read_text()
+    record = json.loads((out / "metrics.json").read_text())
+    assert [r["T_m"] for r in record["rows"]] == [0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0]
+    assert record["data_entropy_nats"] is None and all(r["gmm_nll"] is None for r in record["rows"])
+    assert record["rows"][1]["nfe"] == 11 and record["rows"][-1]["nfe"] == 20
+    assert figure.read_bytes() == (out / "journey.png").read_bytes()
+    assert "—" in (out / "metrics.md").read_text()
     assert "moons" in capsys.readouterr().out
+    assert main([*argv[:5], "--steps", "30", "--n-samples", "100", "--sample-steps", "20",
+                 "--no-progress", "--tm-min", "0.5", "--tm", "0.55", "--resume"]) == 0
+    train = json.loads((out / "metrics.json").read_text())["train"]
+    assert (train["steps"], train["resumed_from"]) == (30, 20)
+
+
+def test_demo_pretrained_options_are_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("DINOF_SMOKE", "1")
+    with pytest.raises(SystemExit, match="--pretrained exists for 8gaussians/vp only"):
+        main(["demo", "--out", str(tmp_path), "--pretrained", "--dataset", "moons"])
+    with pytest.raises(SystemExit, match="--resume"):
+        main(["demo", "--out", str(tmp_path), "--pretrained", "--resume"])
+    monkeypatch.setenv("DINOF_CHECKPOINT_DIR", str(tmp_path / "none"))
+    with pytest.raises(SystemExit, match="make_checkpoints.py"):
+        main(["demo", "--out", str(tmp_path / "out"), "--pretrained", "--no-progress"])
+
+
+def test_demo_pretrained_loads_instead_of_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("DINOF_SMOKE", "1")
+    monkeypatch.setenv("DINOF_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    _tiny_anytm(tmp_path / "ckpt" / "dinof_8gaussians_vp_anytm.pt")
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--pretrained", "--no-progress", "--n-samples", "100",
+                 "--device", "cpu"]) == 0
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["train"]["source"] == "pretrained dinof_8gaussians_vp_anytm"
+    assert len(record["rows"]) == 11 and "checkpoint" not in record["files"]
+    assert not (out / "checkpoint.pt").exists() and (out / "journey.html").is_file()
 
 
 def test_help_lists_subcommands(capsys):
@@ -128,5 +176,48 @@ def test_bench_glow_smoke_prints_ratios(tmp_path, capsys):
 
 
 def test_bench_unknown_name_lists_valid(capsys):
-    with pytest.raises(SystemExit, match="unknown benchmark 'nope'; valid: glow"):
+    with pytest.raises(SystemExit, match="unknown benchmark 'nope'; valid: glow, sampling"):
         main(["bench", "nope", "--size", "smoke"])
+    with pytest.raises(SystemExit, match="bench glow takes no option model"):
+        main(["bench", "glow", "--size", "smoke", "--model", "x.pt"])
+
+
+def _tiny_anytm(path):
+    """Save an untrained any-T_m DiNof (8gaussians meta) to ``path``."""
+    import torch
+
+    from dinof_lite.dinof import DiNof
+    from dinof_lite.nets import ScoreMLP
+    from dinof_lite.nets.glow import Glow
+    from dinof_lite.pretrained import save_dinof
+    from dinof_lite.sde import VPSDE
+
+    torch.manual_seed(0)
+    sde = VPSDE()
+    flow = Glow((2,), 1, 2, 16, context_dim=DiNof.CONTEXT_DIM)
+    model = DiNof(sde, ScoreMLP.for_sde(sde, hidden=16), flow, T_m=0.6, T_m_range=(0.1, 1.0))
+    return save_dinof(path, model, meta={"dataset": {"name": "8gaussians"}})
+
+
+def test_bench_sampling_smoke(tmp_path, capsys):
+    """Head to head at T_m = 0.6 and the sweep, from one checkpoint, in one run."""
+    ckpt = _tiny_anytm(tmp_path / "tiny.pt")
+    out = tmp_path / "bench.json"
+    assert main(["bench", "sampling", "--size", "smoke", "--repeats", "1", "--device", "cpu",
+                 "--model", str(ckpt), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "T_m=0.6 vs T" in text and "noise floor" in text and "NFE ratio 1.67" in text
+    rows = json.loads(out.read_text())
+    assert [(r["method"], r["T_m"], r["nfe"]) for r in rows] == [
+        ("dinof", 0.6, 24), ("baseline", 1.0, 40),
+        ("dinof", 0.2, 8), ("dinof", 0.6, 24), ("dinof", 1.0, 40), ("baseline", 1.0, 40)]
+    for r in rows:
+        assert r["wall_s"] > 0 and math.isfinite(r["mmd"]) and math.isfinite(r["gmm_nll"])
+        assert r["speedup"] == pytest.approx(rows[1 if r["case"].startswith("T_m") else -1]["wall_s"]
+                                             / r["wall_s"])
+
+
+def test_bench_sampling_missing_checkpoint_says_how_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DINOF_CHECKPOINT_DIR", str(tmp_path))
+    with pytest.raises(SystemExit, match="scripts/make_checkpoints.py --only dinof_8gaussians_vp_anytm"):
+        main(["bench", "sampling", "--size", "smoke", "--device", "cpu"])

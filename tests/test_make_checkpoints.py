@@ -50,3 +50,34 @@ def test_a_tiny_glow_recipe_writes_a_loadable_checkpoint(script, tmp_path, name,
     assert "--steps 3" in meta["provenance"]["command"]
     x = flow.sample(16, generator=torch.Generator().manual_seed(0))
     assert x.shape == (16, *flow.in_shape) and torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("name,any_tm", [("dinof_8gaussians_vp_tm03", False),
+                                          ("dinof_8gaussians_vp_anytm", True)])
+def test_a_tiny_dinof_recipe_writes_a_loadable_checkpoint(script, tmp_path, monkeypatch, name,
+                                                          any_tm):
+    from dinof_lite.dinof import DiNof
+    from dinof_lite.pretrained import load_dinof
+
+    recipes = script.dinof_recipes  # shrink the evaluation: the numbers only need to exist
+    for attr, value in (("N_SAMPLES", 64), ("N_NLL", 8), ("EVAL_T_MS", (0.3, 0.6)),
+                        ("BASELINE_STEPS", 20)):
+        monkeypatch.setattr(recipes, attr, value)
+    assert script.hyper_parameters("dinof", script.parse_args([])) == script.DEFAULTS["dinof"]
+    argv = ["--only", name, "--steps", "3", "--batch-size", "32", "--hidden", "16",
+            "--out-dir", str(tmp_path), "--no-progress"]
+    assert script.main(argv) == 0
+    model, meta = load_dinof(tmp_path / f"{name}.pt", return_meta=True)
+    assert isinstance(model, DiNof) and not model.training and model.any_T_m == any_tm
+    assert model.T_m == (0.6 if any_tm else 0.3) and model.sde.name == "vp"
+    for key in ("train_steps", "loss_curve", "dataset", "train_config", "provenance", "quality"):
+        assert key in meta, key
+    assert meta["train_steps"] == 3 and meta["train_config"]["batch_size"] == 32
+    quality = meta["quality"]
+    assert [row["T_m"] for row in quality["per_T_m"]] == ([0.3, 0.6] if any_tm else [0.3])
+    for row in quality["per_T_m"]:
+        for key in ("mmd", "sliced_wasserstein", "gmm_nll", "nll", "nll_gap"):
+            assert math.isfinite(row[key]), (key, row)
+    assert ("baseline" in quality) == any_tm
+    x = model.sample(16, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (16, 2) and torch.isfinite(x).all()

@@ -61,3 +61,19 @@ from dinof_lite.viz.flows import (  # noqa: E402
 
 __all__ += ["default_stages", "angle_colors", "plot_flow_stages", "plot_flow_paths",
             "flow_image_strip"]
+
+# --------------------------------------------------------------------------- journey
+# DiNof's sampling journey (dinof_lite/viz/journey.py): flow layers z → x(T_m), then SDE steps;
+# matplotlib panels and a kernel-free plotly slider over T_m. Widgets: dinof_lite/viz/widgets.py.
+from dinof_lite.viz.journey import (  # noqa: E402
+    FLOW_COLOR,
+    SDE_COLOR,
+    journey_counts,
+    journey_figure,
+    journey_plotly,
+    plot_journey,
+)
+from dinof_lite.viz.widgets import TmExplorer, enable_colab_widgets  # noqa: E402
+
+__all__ += ["FLOW_COLOR", "SDE_COLOR", "journey_counts", "plot_journey", "journey_figure",
+            "journey_plotly", "TmExplorer", "enable_colab_widgets"]

@@ -22,11 +22,10 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 
-from dinof_lite.viz.plots import LIM, PANEL, style_axes
+from dinof_lite.viz.plots import LIM, PANEL, _add_paths, style_axes
 
 __all__ = ["default_stages", "angle_colors", "plot_flow_stages", "plot_flow_paths",
            "flow_image_strip"]
@@ -188,7 +187,7 @@ def plot_flow_paths(ax: Axes | None, states, *, stages: Sequence[int] | None = N
     paths = traj[idx, :n_paths].transpose(1, 0, 2)  # (P, len(idx), 2)
     if ax is None:
         _, ax = plt.subplots(figsize=(PANEL * 1.4, PANEL * 1.4), layout="constrained")
-    ax.add_collection(LineCollection(list(paths), colors=rgba, linewidths=linewidth, alpha=alpha))
+    _add_paths(ax, paths, colors=rgba, linewidth=linewidth, alpha=alpha)
     ax.scatter(paths[:, 0, 0], paths[:, 0, 1], s=14, facecolors="none", edgecolors=rgba,
                linewidths=0.8, zorder=3, label="start")
     ax.scatter(paths[:, -1, 0], paths[:, -1, 1], s=10, c=rgba, zorder=3, label="end")

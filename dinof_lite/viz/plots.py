@@ -193,6 +193,28 @@ def plot_marginals_over_time(sde, source, times: Sequence[float], *, lim: float 
     return fig
 
 
+def _add_paths(ax: Axes, paths: np.ndarray, *, colors=None, values=None, cmap: str = "viridis",
+               clim: tuple[float, float] | None = None, linewidth: float = 0.8, alpha: float = 0.8,
+               **kw) -> LineCollection:
+    """Add the polylines ``paths (P, K, 2)`` to ``ax`` as one ``LineCollection`` and return it.
+
+    With ``values`` (K−1,) each path is split into its ``K − 1`` segments (``P·(K−1)`` lines,
+    path by path) coloured by ``values`` through ``cmap`` (limits ``clim``); otherwise every path
+    is one line, coloured by ``colors`` (one colour or one per path). ``kw`` (e.g. ``label``,
+    ``zorder``) goes to the collection.
+    """
+    if values is None:
+        lc = LineCollection(list(paths), colors=colors, linewidths=linewidth, alpha=alpha, **kw)
+    else:
+        segments = np.stack([paths[:, :-1], paths[:, 1:]], axis=2).reshape(-1, 2, 2)
+        lc = LineCollection(segments, cmap=cmap, linewidths=linewidth, alpha=alpha, **kw)
+        lc.set_array(np.tile(values, paths.shape[0]))
+        if clim is not None:
+            lc.set_clim(*clim)
+    ax.add_collection(lc)
+    return lc
+
+
 def plot_trajectories(ax: Axes | None, trajectory, *, n_paths: int = 40, times=None, lim: float = LIM,
                       cmap: str = "viridis", linewidth: float = 0.8, alpha: float = 0.8,
                       colorbar: bool = False, title: str | None = None) -> Axes:
@@ -210,13 +232,9 @@ def plot_trajectories(ax: Axes | None, trajectory, *, n_paths: int = 40, times=N
     if not isinstance(n_paths, int) or n_paths < 1:
         raise ValueError(f"n_paths must be a positive int; got {n_paths!r}")
     paths = traj[:, :n_paths].transpose(1, 0, 2)  # (P, k+1, 2)
-    segments = np.stack([paths[:, :-1], paths[:, 1:]], axis=2).reshape(-1, 2, 2)
-    seg_t = np.tile(0.5 * (tt[:-1] + tt[1:]), paths.shape[0])
     ax = _new_ax(ax)
-    lc = LineCollection(segments, cmap=cmap, linewidths=linewidth, alpha=alpha)
-    lc.set_array(seg_t)
-    lc.set_clim(min(tt.min(), 0.0), tt.max())
-    ax.add_collection(lc)
+    lc = _add_paths(ax, paths, values=0.5 * (tt[:-1] + tt[1:]), cmap=cmap,
+                    clim=(min(tt.min(), 0.0), tt.max()), linewidth=linewidth, alpha=alpha)
     ax.scatter(paths[:, 0, 0], paths[:, 0, 1], marker="x", s=10, c="0.5", linewidths=0.8, zorder=3)
     ax.scatter(paths[:, -1, 0], paths[:, -1, 1], s=8, c="k", zorder=3)
     if colorbar:

@@ -245,29 +245,52 @@ class Glow(nn.Module):
         return z, logdet + ld
 
     def inverse(self, z: Tensor, context: Tensor | None = None, *,
-                return_intermediates: bool = False):
+                return_intermediates: bool = False, every: int = 1):
         """Latent → data. ``z (B, *in_shape)`` → ``x (B, *in_shape)``.
 
         With ``return_intermediates=True`` returns ``(x, states)``, ``states = [z, …, x]``: the
-        forward pass's states in reverse (sampling) order.
+        forward pass's states in reverse (sampling) order. ``every = k`` keeps only the states
+        after every k-th inverted layer (plus ``z`` and ``x``), so only those are ever stored:
+        the recorded indices are :meth:`intermediate_indices` ``(k)``.
         """
         self._check_x(z, "z")
         ctx = self._check_context(context, z.shape[0])
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an integer ≥ 1, got {every!r}")
         h, zs = self._disassemble(z)
         states = [z.detach()] if return_intermediates else None
+        done = 0  # inverted layers so far
+
+        def record() -> None:
+            if states is not None and done % every == 0:
+                states.append(self._assemble(h, zs).detach())
+
         h, _ = self.top.inverse(h, ctx)
         for j in reversed(range(self.n_levels)):
             if j < len(self.splits):
                 h, _ = self.splits[j].inverse(unsqueeze(h) if self.image else h, zs.pop(), ctx)
-            if states is not None:
-                states.append(self._assemble(h, zs).detach())
+            done += 1
+            record()
             for step in reversed(self.flows[j]):
                 for layer in reversed(step.sublayers):
                     h, _ = layer.inverse(h, ctx)
-                    if states is not None:
-                        states.append(self._assemble(h, zs).detach())
+                    done += 1
+                    record()
         x = unsqueeze(h) if self.image else h
-        return (x, states) if states is not None else x
+        if states is None:
+            return x
+        if done % every:
+            states.append(x.detach())
+        return x, states
+
+    def intermediate_indices(self, every: int = 1) -> list[int]:
+        """Which sampling-order states ``inverse(..., every=every)`` records (0 = ``z``, M = ``x``).
+
+        ``M = len(layer_names())``; state ``i`` (0 < i < M) is the output of inverting layer
+        ``layer_names()[M − i]``.
+        """
+        m = len(self.layer_names())
+        return sorted({0, m, *range(every, m, every)})
 
     # ------------------------------------------------------------------ densities and samples
 
