@@ -39,7 +39,7 @@
 # 5. computes DiNof's **exact likelihood** (which the authors' code never did) and compares it with
 #    the mixture's true entropy, the floor no model can go under.
 #
-# Runtime: about a minute on 2 CPU cores with the shipped checkpoints (`DINOF_SMOKE=1` shrinks
+# Runtime: about a minute and a half on 2 CPU cores with the shipped checkpoints (`DINOF_SMOKE=1` shrinks
 # sample sizes; every claim is an `assert` that holds in both modes). Without checkpoints the
 # notebook trains the models itself, which takes a few minutes.
 
