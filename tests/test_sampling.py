@@ -174,6 +174,8 @@ def test_langevin_step_size_hand_computation():
     eps = langevin_step_size(score, z, snr=0.2, alpha=alpha)
     expected = 2 * alpha * (0.2 * 1.5 / 3.0) ** 2  # = [0.02, 0.01]
     torch.testing.assert_close(eps, expected)
+    # a zero score (a zero-initialised network) gives no step, not an infinite one
+    assert torch.equal(langevin_step_size(torch.zeros(2, 2), z, snr=0.2, alpha=alpha), torch.zeros(2))
 
     # one corrector update on a VP SDE, with the noise the generator will produce
     sde = get_sde("vp", N=100)

@@ -97,11 +97,14 @@ def langevin_step_size(score: Tensor, z: Tensor, snr: float, alpha: Tensor) -> T
         score: (B, *dims); z: (B, *dims) the Gaussian noise of this step; alpha: (B,).
 
     Returns:
-        ε, shape (B,).
+        ε, shape (B,); 0 when the score is identically zero (e.g. a freshly zero-initialised
+        network), where the formula would give an infinite step.
     """
     batch = score.shape[0]
     grad_norm = score.reshape(batch, -1).norm(dim=-1).mean()
     noise_norm = z.reshape(batch, -1).norm(dim=-1).mean()
+    if grad_norm == 0:
+        return torch.zeros_like(alpha)
     return 2.0 * alpha * (snr * noise_norm / grad_norm) ** 2
 
 
