@@ -10,6 +10,8 @@ Glow inverse (every layer's state kept, for the notebooks' trajectory plots) cos
 - ``sampling``: DiNof from ``T_m`` vs the plain diffusion sampler from ``T`` with the same score
   network — wall time, NFE and sample quality, head to head and over ``T_m = 0.1 … 1.0``
   (:mod:`dinof_lite.bench_sampling`).
+- ``train``: one update of the score network alone vs DiNof's joint update (score network + flow),
+  images per second and the overhead ratio (:mod:`dinof_lite.bench_train`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable
 import torch
 
 from dinof_lite.bench_sampling import bench_sampling
+from dinof_lite.bench_train import bench_train
 from dinof_lite.nets.glow import Glow
 from dinof_lite.utils import pick_device
 
@@ -108,7 +111,8 @@ def bench_glow(device: torch.device, repeats: int = 5, size: str = "full") -> li
             for label, (kwargs, batch) in GLOW_CASES[size].items()]
 
 
-BENCHMARKS: dict[str, Callable[..., list[dict]]] = {"glow": bench_glow, "sampling": bench_sampling}
+BENCHMARKS: dict[str, Callable[..., list[dict]]] = {"glow": bench_glow, "sampling": bench_sampling,
+                                                    "train": bench_train}
 
 
 def run_benchmark(name: str, *, device: str | torch.device = "auto", repeats: int = 5,

@@ -16,6 +16,10 @@ starting the reverse SDE at ``T_m`` from the flow buys:
    (:func:`~dinof_lite.dinof.first_match`).
 
 A note column carries the noise floor (two true sample sets of the same size) and the match.
+
+With an image model (``--model dinof_digits``) the same head-to-head and a short sweep run on
+sklearn's digits, scored by the FID-style distance of classifier features to the test split
+(:func:`~dinof_lite.metrics_images.digits_fid`); its floor is the train split's score.
 """
 
 from __future__ import annotations
@@ -50,11 +54,37 @@ def _load(model: str | None, device: torch.device):
         raise ValueError(f"{err}{hint}") from err
 
 
-def _row(case: str, r: dict, note: str = "") -> dict:
+def _row(case: str, r: dict, note: str = "", metrics=("mmd", "sw", "gmm_nll")) -> dict:
     return {"case": case, "method": r["method"], "T_m": r["T_m"], "nfe": r["nfe"],
             "wall_s": r["wall_s"], "speedup": r["speedup"], "flow_ms": 1e3 * r["flow_time_s"],
-            "ms/step": 1e3 * r["sde_time_s"] / r["n_steps"], "mmd": r["mmd"], "sw": r["sw"],
-            "gmm_nll": r["gmm_nll"], "note": note}
+            "ms/step": 1e3 * r["sde_time_s"] / r["n_steps"], **{m: r[m] for m in metrics},
+            "note": note}
+
+
+#: size -> (samples per row, steps of the full path [eps, T], T_m sweep) for image models
+IMAGE_SIZES = {"full": (128, 200, (0.2, 0.6, 1.0)), "smoke": (8, 10, (0.6,))}
+
+
+def _bench_digits(net, device: torch.device, repeats: int, size: str) -> list[dict]:
+    """Head to head at T_m = 0.6 and a sweep on digits, scored by :func:`digits_fid`."""
+    from dinof_lite.data import load_image_dataset
+    from dinof_lite.metrics_images import digits_fid
+
+    n, n_full, grid = IMAGE_SIZES[size]
+    kw = {"data_range": (0.0, 1.0), "pad_to": net.dims[-1]}
+    test = torch.stack(list(load_image_dataset("digits", split="test", **kw)))
+    train = torch.stack(list(load_image_dataset("digits", split="train", **kw)))
+    floor = digits_fid(train[:n], test)  # the score's bias at this sample size
+    common = {"n": n, "reference": test, "n_steps_full": n_full,
+              "quality": lambda x: {"fid": digits_fid(x, test)}}
+    head = tm_study(net, [HEAD_TO_HEAD_TM], repeats=min(repeats, 2), **common)
+    sweep = tm_study(net, grid, repeats=1, **common)
+    note = f"floor: {n} train images vs test {floor:.3g}"
+    rows = [_row(f"digits T_m={HEAD_TO_HEAD_TM} vs T (best of {min(repeats, 2)})", r,
+                 note if r["method"] == "baseline" else f"NFE ratio {head[-1]['nfe'] / r['nfe']:.3g}",
+                 metrics=("fid",)) for r in head]
+    rows += [_row("digits sweep", r, metrics=("fid",)) for r in sweep]
+    return rows
 
 
 def bench_sampling(device: torch.device, repeats: int = 5, size: str = "full",
@@ -66,6 +96,11 @@ def bench_sampling(device: torch.device, repeats: int = 5, size: str = "full",
     """
     n, n_full, grid = SAMPLING_SIZES[size]
     net, meta = _load(model, device)
+    if len(net.dims) == 3:
+        if (meta.get("dataset") or {}).get("name") != "digits" or not net.any_T_m:
+            raise ValueError("bench sampling on images needs an any-T_m digits model "
+                             "(the shipped dinof_digits)")
+        return _bench_digits(net, device, repeats, size)
     if not net.any_T_m:
         raise ValueError(f"bench sampling needs an any-T_m model (T_m_range=(lo, T)); "
                          f"{model or SAMPLING_MODEL} was trained at T_m={net.T_m} only")

@@ -142,6 +142,18 @@ def _bench_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- train / sample / eval
+def _lazy(name: str) -> Callable:
+    """``dinof_lite.experiment.commands.<name>``, imported on use (keeps ``--help`` fast)."""
+
+    def call(arg):
+        from dinof_lite.experiment import commands
+
+        return getattr(commands, name)(arg)
+
+    return call
+
+
 COMMANDS: dict[str, Command] = {
     "demo": Command(
         help="train an any-T_m DiNof on a 2D toy; journey figures and quality/speed vs T_m (~1 min on CPU)",
@@ -152,6 +164,22 @@ COMMANDS: dict[str, Command] = {
         help="measure speed and memory side by side (e.g. `bench glow`); prints a table of ratios",
         add_arguments=_bench_arguments,
         run=_bench_run,
+    ),
+    "train": Command(
+        help="train an image config (resumable; `torchrun --nproc_per_node=K -m dinof_lite train` "
+             "for K processes)",
+        add_arguments=_lazy("train_arguments"),
+        run=_lazy("train_command"),
+    ),
+    "sample": Command(
+        help="sample a trained run in chunks: a grid PNG and optionally a uint8 .npz for FID",
+        add_arguments=_lazy("sample_arguments"),
+        run=_lazy("sample_command"),
+    ),
+    "eval": Command(
+        help="bits/dim of the test split (and FID / IS with --fid) of a trained run",
+        add_arguments=_lazy("eval_arguments"),
+        run=_lazy("eval_command"),
     ),
 }
 

@@ -19,11 +19,14 @@ directory. A checkpoint is a plain dict, loadable with ``torch.load(..., weights
 
 Flows use ``{"format": "dinof_lite.flow/1", "flow": {"class": "Glow", "kwargs": flow.kwargs},
 "state_dict": …, "meta": …}``; DiNof models ``{"format": "dinof_lite.dinof/1", "sde": …,
-"net": …, "flow": …, "dinof": model.kwargs, "state_dict": …, "meta": …}``.
+"net": …, "flow": …, "dinof": model.kwargs, "state_dict": …, "meta": …}``; the score network is a ScoreMLP
+(``"net": {"class": "ScoreMLP", "kwargs": …}``) or a UNet (``"net": {"class": "UNet", "config":
+dataclasses.asdict(UNetConfig)}``, rebuilt with ``UNet(UNetConfig(**config))``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import os
 from pathlib import Path
@@ -34,6 +37,7 @@ from torch import nn
 
 from dinof_lite.nets import ScoreMLP
 from dinof_lite.nets.glow import Glow
+from dinof_lite.nets.unet import UNet, UNetConfig
 from dinof_lite.sde import SDE, SDES, get_sde
 
 __all__ = [
@@ -68,9 +72,14 @@ KNOWN_MODELS: dict[str, str] = {
     "dinof_8gaussians_vp_tm03": "DiNof (ScoreMLP + vector Glow) on 8gaussians, VP SDE, T_m = 0.3",
     "dinof_8gaussians_vp_anytm": "any-T_m DiNof on 8gaussians, VP SDE: one flow conditioned on "
                                  "T_m ∈ [0.1, 1.0], score network on [eps, T]",
+    "dinof_digits": "any-T_m DiNof (tiny UNet + image Glow) on digits 16×16 on [0, 1], VE SDE, "
+                    "config digits_cpu",
+    "digits_classifier": "CNN classifier of digits 16×16 on [0, 1]; its features give the "
+                         "FID-style score of dinof_lite.metrics_images",
 }
 
 _NETS: dict[str, type[nn.Module]] = {"ScoreMLP": ScoreMLP}
+_DINOF_NETS = ("ScoreMLP", "UNet")  # score networks a DiNof checkpoint may hold
 _FLOWS: dict[str, type[nn.Module]] = {"Glow": Glow}
 
 
@@ -258,15 +267,28 @@ def load_flow(name: str | os.PathLike, *, device: str | torch.device = "cpu",
     return (flow, ckpt.get("meta", {})) if return_meta else flow
 
 
+def _dinof_net_spec(net: nn.Module) -> dict[str, Any]:
+    """``{"class": "ScoreMLP", "kwargs"}`` or ``{"class": "UNet", "config": asdict(UNetConfig)}``."""
+    if isinstance(net, UNet):
+        return {"class": "UNet", "config": _plain(dataclasses.asdict(net.config))}
+    return {"class": type(net).__name__, "kwargs": _score_mlp_kwargs(net)}
+
+
+def _build_dinof_net(spec: dict[str, Any]) -> nn.Module:
+    """The score network described by :func:`_dinof_net_spec`'s ``spec`` (fresh weights)."""
+    if spec["class"] == "UNet":
+        return UNet(UNetConfig(**spec["config"]))
+    return _NETS[spec["class"]](**spec["kwargs"])
+
+
 def save_dinof(path: str | os.PathLike, model: nn.Module, meta: dict[str, Any] | None = None) -> Path:
-    """Write a :class:`~dinof_lite.dinof.DiNof` (a ScoreMLP and a Glow) and ``meta`` to ``path``."""
-    for part, table in ((model.score_net, _NETS), (model.flow, _FLOWS)):
-        if type(part).__name__ not in table:
+    """Write a :class:`~dinof_lite.dinof.DiNof` (a ScoreMLP or UNet, and a Glow) and ``meta``."""
+    for part, names in ((model.score_net, _DINOF_NETS), (model.flow, tuple(_FLOWS))):
+        if type(part).__name__ not in names:
             raise ValueError(f"cannot save a DiNof with a {type(part).__name__}; supported: "
-                             f"{', '.join([*_NETS, *_FLOWS])}")
+                             f"{', '.join([*_DINOF_NETS, *_FLOWS])}")
     ckpt = {"format": DINOF_FORMAT, "sde": _sde_spec(model.sde),
-            "net": {"class": type(model.score_net).__name__,
-                    "kwargs": _score_mlp_kwargs(model.score_net)},
+            "net": _dinof_net_spec(model.score_net),
             "flow": {"class": type(model.flow).__name__, "kwargs": _plain(model.flow.kwargs)},
             "dinof": _plain(model.kwargs), "state_dict": _cpu_state(model), "meta": _plain(meta or {})}
     return _write(path, ckpt)
@@ -284,7 +306,7 @@ def load_dinof(name: str | os.PathLike, *, device: str | torch.device = "cpu",
     path = _resolve(name)
     ckpt = _read(path, DINOF_FORMAT)
     sde = get_sde(ckpt["sde"]["name"], **ckpt["sde"]["params"])
-    net = _NETS[ckpt["net"]["class"]](**ckpt["net"]["kwargs"])
+    net = _build_dinof_net(ckpt["net"])
     flow = _FLOWS[ckpt["flow"]["class"]](**ckpt["flow"]["kwargs"])
     model = DiNof(sde, net, flow, **ckpt["dinof"])
     model.load_state_dict(ckpt["state_dict"])

@@ -26,6 +26,9 @@ them for every recipe it applies to.
   T_m = 0.6, T_m = 0.3, or any T_m ∈ [0.1, 1] (conditional flow, default 0.6); meta holds, for each
   T_m served, MMD / sliced W2 / mixture NLL of 4000 samples and the exact NLL of 1000 fresh points
   next to the entropy (any-T_m: also the plain-diffusion baseline from p_T).
+* ``digits_classifier``, ``dinof_digits`` (:mod:`digits_recipe`): the CNN behind the FID-style
+  score of :mod:`dinof_lite.metrics_images` (meta: test accuracy), and the ``digits_cpu`` any-T_m
+  DiNof (UNet + image Glow, VE) with its FID-style score per T_m, the PC baseline's and test bpd.
 
 The files also keep the constructor arguments, the training config, a down-sampled loss curve and
 the provenance (this script, its command line, library and torch versions) — see
@@ -50,6 +53,7 @@ for _path in (ROOT, ROOT / "scripts"):  # a clone without `pip install -e .`; di
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+import digits_recipe  # noqa: E402
 import dinof_recipes  # noqa: E402
 
 import dinof_lite  # noqa: E402
@@ -74,6 +78,7 @@ DEFAULTS: dict[str, dict] = {
     "glow_digits": {"steps": 3000, "batch_size": 128, "lr": 2e-3, "warmup": 200,
                     "weight_decay": 3e-4, "ema": 0.998, "hidden": 64, "levels": 2, "flow_steps": 8},
     **dinof_recipes.DEFAULTS,
+    **digits_recipe.DEFAULTS,
 }
 LOSS_BIN = 20  # the stored loss curve averages the per-step losses over bins of this many steps
 EVAL_SEED = 12345  # generator of every evaluation draw (test samples, dequantisation noise)
@@ -269,6 +274,7 @@ RECIPES: dict[str, Callable[[str, argparse.Namespace, Path], tuple[Path, dict]]]
     "glow_moons": functools.partial(build_glow_2d, dataset="moons"),
     "glow_digits": build_glow_digits,
     **dinof_recipes.recipes(train=train, common_meta=common_meta, hyper_parameters=hyper_parameters),
+    **digits_recipe.recipes(train=train, common_meta=common_meta, hyper_parameters=hyper_parameters),
 }
 
 

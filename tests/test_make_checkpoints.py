@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dinof_lite.configs import get_config
 from dinof_lite.nets.glow import Glow
 from dinof_lite.pretrained import load_flow
 
@@ -81,3 +82,28 @@ def test_a_tiny_dinof_recipe_writes_a_loadable_checkpoint(script, tmp_path, monk
     assert ("baseline" in quality) == any_tm
     x = model.sample(16, generator=torch.Generator().manual_seed(0))
     assert x.shape == (16, 2) and torch.isfinite(x).all()
+
+
+def test_tiny_digits_recipes_write_a_classifier_and_a_unet_dinof(script, tmp_path, monkeypatch):
+    from dinof_lite.metrics_images import DigitsClassifier, load_classifier
+    from dinof_lite.nets.unet import UNet
+    from dinof_lite.pretrained import load_dinof
+
+    recipes = script.digits_recipe  # shrink the evaluation: the numbers only need to exist
+    for attr, value in (("N_SAMPLES", 12), ("N_BPD", 2), ("EVAL_T_MS", (0.3,)), ("STEPS_PER_UNIT", 10)):
+        monkeypatch.setattr(recipes, attr, value)
+    assert script.hyper_parameters("dinof_digits", script.parse_args([]))["steps"] == \
+        get_config("digits_cpu").train.n_steps
+    argv = ["--only", "digits_classifier", "dinof_digits", "--steps", "3", "--batch-size", "8",
+            "--out-dir", str(tmp_path), "--no-progress"]
+    assert script.main(argv) == 0
+    net, cmeta = load_classifier(tmp_path / "digits_classifier.pt", return_meta=True)
+    assert isinstance(net, DigitsClassifier) and 0 <= cmeta["test_accuracy"] <= 1
+    model, meta = load_dinof(tmp_path / "dinof_digits.pt", return_meta=True)
+    assert isinstance(model.score_net, UNet) and model.any_T_m and model.dims == (1, 16, 16)
+    assert meta["train_steps"] == 3 and meta["config"] == "digits_cpu"
+    quality = meta["quality"]
+    assert [row["T_m"] for row in quality["per_T_m"]] == [0.3]
+    values = [quality["per_T_m"][0]["fid"], quality["baseline"]["fid"], quality["noise_fid"],
+              quality["test_bpd"]]
+    assert all(math.isfinite(v) for v in values), quality

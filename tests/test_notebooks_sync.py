@@ -17,7 +17,8 @@ jupytext = pytest.importorskip("jupytext")
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 REQUIRED = ("01_forward_and_reverse_sdes.py", "02_score_matching_and_pc_sampling.py",
-            "03_glow_normalizing_flows.py", "04_dinof_2d.py")
+            "03_glow_normalizing_flows.py", "04_dinof_2d.py", "05_dinof_digits_cpu.py",
+            "06_cifar10_gpu.py", "07_celebahq256_gpu.py")
 MAX_IPYNB_BYTES = 2 * 1024 * 1024
 COLAB_URL = "https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/"
 HEADER_CELLS = 4  # the badge and the install cell must come within the first cells

@@ -208,6 +208,11 @@ class DiNof(nn.Module):
             return total, {"dsm": float(dsm.detach()), "flow_nll": float(nll.detach())}
         return total
 
+    def forward(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """``model(x0, generator)`` is :meth:`loss`: the call ``DistributedDataParallel`` wraps, so
+        gradients of both networks are all-reduced across ranks."""
+        return self.loss(x0, generator)
+
     # ------------------------------------------------------------------ sampling and likelihood
     #: ``model.sample(n, *, T_m, n_steps, predictor, corrector, snr, …)``: see :func:`dinof_sample`.
     sample = dinof_sample
@@ -220,5 +225,6 @@ class DiNof(nn.Module):
 
 
 def training_loss(model: nn.Module, x0: Tensor, generator: torch.Generator) -> Tensor:
-    """``Trainer`` loss function: ``model.loss(x0, generator)`` for a :class:`DiNof` ``model``."""
-    return model.loss(x0, generator)
+    """``Trainer`` loss function: ``model(x0, generator)``, the joint loss of a :class:`DiNof`
+    (also when it is wrapped in ``DistributedDataParallel``)."""
+    return model(x0, generator)

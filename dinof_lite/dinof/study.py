@@ -65,7 +65,8 @@ def _quality(x: Tensor, reference: Tensor, gmm, seed: int) -> dict:
 def tm_study(model, T_m_values: Sequence[float], *, n: int = 2000, reference: Tensor, gmm=None,
              seed: int = 0, baseline: bool = True, n_likelihood: int = 0, repeats: int = 1,
              predictor: str | None = None, corrector: str | None = None, snr: float = 0.16,
-             n_steps_full: int | None = None) -> list[dict]:
+             n_steps_full: int | None = None,
+             quality: Callable[[Tensor], dict] | None = None) -> list[dict]:
     """Sample ``model`` at each ``T_m`` (and the plain diffusion baseline), score and time it.
 
     Args:
@@ -86,6 +87,8 @@ def tm_study(model, T_m_values: Sequence[float], *, n: int = 2000, reference: Te
         predictor, corrector, snr: sampler settings (default per SDE, :func:`default_pc`).
         n_steps_full: steps of the whole path ``[eps, T]`` (default ``sde.N``); a DiNof row
             takes ``round(n_steps_full · T_m / T)`` of them.
+        quality: ``quality(samples) -> dict`` of scores replacing the 2D metrics (MMD², sliced
+            W2, mixture NLL), e.g. an FID-style score for images.
 
     Returns:
         One dict per row: ``method`` ("dinof" / "baseline"), ``T_m`` (``T`` for the baseline),
@@ -149,7 +152,8 @@ def tm_study(model, T_m_values: Sequence[float], *, n: int = 2000, reference: Te
     for (method, t, _), res in zip(jobs, best):
         row = {"method": method, "T_m": t, "n": n, "n_steps": res["n_steps"], "nfe": res["nfe"],
                "wall_s": res["wall_s"], "flow_time_s": res["flow_time_s"],
-               "sde_time_s": res["sde_time_s"], **_quality(res["x"], reference, gmm, seed),
+               "sde_time_s": res["sde_time_s"],
+               **(quality(res["x"]) if quality else _quality(res["x"], reference, gmm, seed)),
                "nll": None}
         if n_likelihood > 0 and method == "dinof":
             x = held_out.to(device=device, dtype=ref_param.dtype)

@@ -74,6 +74,12 @@ class Trainer:
             If it already holds a checkpoint, :meth:`fit` resumes from it.
         callbacks: ``callback(trainer, step, loss)`` after each update; raising
             ``KeyboardInterrupt`` there saves a checkpoint and stops (as Ctrl-C between steps does).
+        autocast: run the loss under ``torch.autocast(device.type, dtype=autocast)`` (e.g.
+            ``torch.bfloat16`` on CUDA); backward and the optimizer stay in full precision.
+
+    A ``DistributedDataParallel`` (or any wrapper with the underlying network in ``.module``) may
+    be passed as ``model``: the loss calls the wrapper (so gradients are all-reduced), while the
+    EMA, ``state_dict`` and checkpoints use the unwrapped :attr:`module`.
 
     Attributes:
         model, ema_model (``AveragedModel`` with ``use_buffers=True``; the averaged copy is
@@ -90,10 +96,15 @@ class Trainer:
         config: TrainConfig | None = None,
         workdir: str | os.PathLike | None = None,
         callbacks: Sequence[Callback] = (),
+        autocast: torch.dtype | None = None,
     ) -> None:
         self.config = config = config if config is not None else TrainConfig()
         self.device = pick_device(config.device)
         self.model = model.to(self.device)
+        # DDP's wrapped network: averaged, saved and loaded without the wrapper's "module." prefix
+        ddp = torch.nn.parallel.DistributedDataParallel
+        self.module: nn.Module = self.model.module if isinstance(self.model, ddp) else self.model
+        self.autocast = autocast
         self.loss_fn = loss_fn
         if isinstance(data, Tensor):
             if data.ndim < 1 or data.shape[0] == 0:
@@ -113,7 +124,7 @@ class Trainer:
         )
         self.scheduler = LambdaLR(self.optimizer, lambda s: warmup_factor(s, config.warmup))
         self.ema_model = AveragedModel(
-            self.model, multi_avg_fn=_ema_avg_fn(config.ema_decay), use_buffers=True
+            self.module, multi_avg_fn=_ema_avg_fn(config.ema_decay), use_buffers=True
         ).requires_grad_(False)
         # No update here: the first update_parameters (after update 1) *copies* the weights, so
         # data-dependent initialisations done in the first forward (Glow's ActNorm) are captured.
@@ -137,7 +148,7 @@ class Trainer:
             "format": 1,
             "step": self.step,
             "config": self.config.to_dict(),
-            "model": self.model.state_dict(),
+            "model": self.module.state_dict(),
             "ema": self.ema_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -155,7 +166,7 @@ class Trainer:
         if changed:
             warnings.warn(f"resuming with a changed config ({', '.join(changed)}); "
                           "the run will not match an uninterrupted one", stacklevel=2)
-        self.model.load_state_dict(state["model"])
+        self.module.load_state_dict(state["model"])
         self.ema_model.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -216,7 +227,12 @@ class Trainer:
         self.model.train()
         x0 = self.sample_batch()
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model, x0, self.generator)
+        amp = (torch.autocast(self.device.type, dtype=self.autocast) if self.autocast is not None
+               else contextlib.nullcontext())
+        with amp:
+            loss = self.loss_fn(self.model, x0, self.generator)
+        if self.autocast is not None:  # a bf16/fp16 loss is reported (and checked) in float32
+            loss = loss.float()
         if loss.ndim != 0:
             raise ValueError(f"loss_fn must return a scalar; got shape {tuple(loss.shape)}")
         value = float(loss.detach())
@@ -232,7 +248,7 @@ class Trainer:
         self.last_lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.scheduler.step()
-        self.ema_model.update_parameters(self.model)
+        self.ema_model.update_parameters(self.module)
         self.step = k
         self.losses.append(value)
         self._mid_step = False

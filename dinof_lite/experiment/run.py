@@ -1,0 +1,239 @@
+"""A training run on disk: ``train_run`` writes it, ``load_run`` reads it back.
+
+Workdir layout (``python -m dinof_lite train --config NAME --workdir DIR``)::
+
+    DIR/config.json                 ExperimentConfig.to_dict() — what `sample` / `eval` rebuild
+    DIR/run.json                    how it was run: fake_data, data_root, world_size, amp, compile
+    DIR/checkpoint.pt               Trainer checkpoint (model = DiNof, ema = AveragedModel state)
+    DIR/metrics.jsonl               Trainer log lines, sample-grid lines, eval lines
+    DIR/samples/step_{k:07d}.png    sample grids every ``cfg.sample_every`` updates (EMA model)
+    DIR/tb/                         TensorBoard events (only if ``tensorboard`` is importable)
+
+The model is trained with :class:`~dinof_lite.train.Trainer` on
+``dinof_lite.dinof.training_loss`` (the joint DiNof loss, SPEC §4). On CUDA the loss runs under
+bf16 autocast and the model and batches are ``channels_last``. See
+:mod:`dinof_lite.experiment.distributed` for ``torchrun`` runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dinof_lite.configs import ExperimentConfig, build_model, get_config
+from dinof_lite.dinof import training_loss
+from dinof_lite.experiment.data import experiment_dataset
+from dinof_lite.experiment.distributed import (
+    DistInfo,
+    RankTrainer,
+    cleanup_distributed,
+    init_distributed,
+    wrap_ddp,
+    write_rank_report,
+)
+from dinof_lite.experiment.sample import save_grid, to_uint8
+from dinof_lite.nets.unet import UNetConfig
+from dinof_lite.train import TrainConfig, load_weights
+from dinof_lite.utils import pick_device
+
+__all__ = ["TrainOptions", "train_run", "load_run", "load_run_options", "config_from_dict",
+           "config_mismatch", "append_metrics"]
+
+#: config keys that may change when a run is resumed (length, logging, device)
+RESUME_FREE = {"train.n_steps", "train.device", "train.progress", "train.log_every",
+               "train.ckpt_every", "sample_every"}
+
+
+@dataclass
+class TrainOptions:
+    """Arguments of ``python -m dinof_lite train`` (see its ``--help``).
+
+    ``amp=None``: bf16 autocast exactly when training on CUDA. ``rank_report``: each rank writes
+    ``DIR/rank{r}.json`` (weight digests) at the end — a debugging/test hook for DDP.
+    """
+
+    config: str
+    workdir: str | os.PathLike
+    steps: int | None = None
+    seed: int | None = None
+    device: str = "auto"
+    compile: bool = False
+    amp: bool | None = None
+    fake_data: bool = False
+    data_root: str | None = None
+    progress: bool = True
+    rank_report: bool = False
+
+
+def config_from_dict(d: dict) -> ExperimentConfig:
+    """Inverse of ``ExperimentConfig.to_dict()`` (lists back to tuples; unknown keys ignored)."""
+    def tuples(obj: dict, names) -> dict:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in obj.items() if k in names}
+
+    unet = UNetConfig(**tuples(d["unet"], {f.name for f in dataclasses.fields(UNetConfig)}))
+    names = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"unet", "train"}
+    return ExperimentConfig(unet=unet, train=TrainConfig.from_dict(d["train"]), **tuples(d, names))
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_mismatch(old: dict, new: dict) -> list[str]:
+    """Dotted keys whose values differ (after a JSON round trip), except :data:`RESUME_FREE`."""
+    a, b = _flat(json.loads(json.dumps(old))), _flat(json.loads(json.dumps(new)))
+    return sorted(k for k in a.keys() | b.keys() if k not in RESUME_FREE and a.get(k) != b.get(k))
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def append_metrics(workdir: str | os.PathLike, record: dict) -> None:
+    """Append one JSON line to ``workdir/metrics.jsonl``."""
+    with open(Path(workdir) / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def load_run_options(workdir: str | os.PathLike) -> dict:
+    """``DIR/run.json`` (``{}`` if absent)."""
+    path = Path(workdir) / "run.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def load_run(workdir: str | os.PathLike, device: str = "auto", *, ema: bool = True):
+    """``(cfg, model)``: the config of ``DIR/config.json`` and its DiNof with the EMA weights
+    (``ema=False``: the raw weights) of ``DIR/checkpoint.pt``, on ``device``, in eval mode."""
+    workdir = Path(workdir)
+    path = workdir / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{workdir} is not a training run (no config.json); create one "
+                                f"with `python -m dinof_lite train --config NAME --workdir {workdir}`")
+    cfg = config_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    model = load_weights(build_model(cfg), workdir, ema=ema)
+    return cfg, model.to(pick_device(device)).eval()
+
+
+def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict, info: DistInfo) -> None:
+    """Refuse to resume a run whose config (or data) differs; rank 0 writes the JSON files."""
+    cfg_path, meta_path = workdir / "config.json", workdir / "run.json"
+    if cfg_path.exists():
+        bad = config_mismatch(json.loads(cfg_path.read_text(encoding="utf-8")), cfg.to_dict())
+        old_fake = load_run_options(workdir).get("fake_data", False)
+        if old_fake != meta["fake_data"]:
+            bad.append("fake_data")
+        if bad:
+            raise ValueError(f"{workdir} holds a run with a different config ({', '.join(bad)}); "
+                             "use a new --workdir, or the same config to resume")
+    if info.is_main:
+        workdir.mkdir(parents=True, exist_ok=True)
+        _write_json(cfg_path, cfg.to_dict())
+        _write_json(meta_path, meta)
+
+
+def _grid_callback(cfg: ExperimentConfig, workdir: Path, seed: int, autocast):
+    """Every ``cfg.sample_every`` updates: a grid of EMA samples at ``cfg.T_m`` (own generator,
+    so training's random streams are untouched) and a ``metrics.jsonl`` line."""
+    n = 64 if cfg.image_size <= 64 else 16
+
+    def callback(trainer, step: int, loss: float) -> None:
+        if not cfg.sample_every or step % cfg.sample_every:
+            return
+        model, t0 = trainer.ema_model.module, time.perf_counter()
+        g = torch.Generator(device=trainer.device).manual_seed(seed)
+        model.eval()
+        with torch.no_grad(), autocast():
+            x = model.sample(n, T_m=cfg.T_m, predictor=cfg.predictor, corrector=cfg.corrector,
+                             snr=cfg.snr, n_corrector_steps=cfg.n_corrector_steps, generator=g)
+        path = save_grid(to_uint8(x, cfg.data_range), workdir / "samples" / f"step_{step:07d}.png")
+        append_metrics(workdir, {"step": step, "sample_grid": str(path.relative_to(workdir)),
+                                 "sample_T_m": cfg.T_m, "sample_time": time.perf_counter() - t0})
+
+    return callback
+
+
+def _tensorboard_callback(workdir: Path):
+    """Scalars to ``DIR/tb`` when ``tensorboard`` is importable, else ``None``."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    writer = SummaryWriter(str(workdir / "tb"))
+
+    def callback(trainer, step: int, loss: float) -> None:
+        writer.add_scalar("train/loss", loss, step)
+        if step % trainer.config.log_every == 0:
+            writer.add_scalar("train/lr", trainer.last_lr, step)
+            writer.add_scalar("train/grad_norm", trainer.last_grad_norm, step)
+            writer.flush()
+
+    return callback
+
+
+def train_run(opts: TrainOptions) -> dict:
+    """Train (or resume) the run in ``opts.workdir``; returns a summary dict (see module doc)."""
+    info, device = init_distributed(opts.device)
+    try:
+        cfg = get_config(opts.config)
+        if opts.steps is not None:
+            cfg.train.n_steps = opts.steps
+        if opts.seed is not None:
+            cfg.train.seed = opts.seed
+        cfg.train.device = str(device)
+        seed, workdir = cfg.train.seed, Path(opts.workdir)
+        amp = device.type == "cuda" if opts.amp is None else opts.amp
+        meta = {"fake_data": opts.fake_data, "data_root": opts.data_root,
+                "world_size": info.world_size, "amp": amp, "compile": opts.compile}
+        _check_workdir(workdir, cfg, meta, info)
+        tcfg = dataclasses.replace(cfg.train, batch_size=info.split_batch(cfg.train.batch_size),
+                                   seed=seed + info.rank, progress=opts.progress and info.is_main)
+        data = experiment_dataset(cfg, "train", fake=opts.fake_data, root=opts.data_root,
+                                  flip=cfg.random_flip)
+        fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+        def sampler(batch_size: int, generator: torch.Generator) -> torch.Tensor:
+            return data.sampler(batch_size, generator).to(device, memory_format=fmt)
+
+        torch.manual_seed(seed)  # same initial weights on every rank
+        model = build_model(cfg).to(device, memory_format=fmt).train()
+        with torch.no_grad():  # ActNorm's data-dependent init, before DDP, same batch on all ranks
+            g0 = torch.Generator(device=device).manual_seed(seed)
+            model(sampler(tcfg.batch_size, torch.Generator().manual_seed(seed)), g0)
+        if opts.compile:
+            model.score_net.compile()
+        autocast_dtype = torch.bfloat16 if amp else None
+
+        def autocast():
+            return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
+
+        callbacks = []
+        if info.is_main:
+            callbacks = [cb for cb in (_grid_callback(cfg, workdir, seed, autocast),
+                                       _tensorboard_callback(workdir)) if cb is not None]
+        trainer = RankTrainer(wrap_ddp(model, info, device), training_loss, sampler, tcfg,
+                              workdir if info.is_main else None, callbacks,
+                              autocast=autocast_dtype, info=info, run_dir=workdir)
+        resumed = trainer.step if trainer.resume() else 0
+        result = trainer.fit()
+        if opts.rank_report:
+            write_rank_report(trainer, info, workdir)
+        return {"config": cfg.name, "workdir": str(workdir), "step": result.step,
+                "resumed_from": resumed, "final_loss": result.final_loss,
+                "wall_time": result.wall_time, "device": str(device),
+                "world_size": info.world_size, "rank": info.rank, "amp": amp}
+    finally:
+        cleanup_distributed(info)
