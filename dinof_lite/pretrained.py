@@ -39,6 +39,7 @@ from dinof_lite.nets import ScoreMLP
 from dinof_lite.nets.glow import Glow
 from dinof_lite.nets.unet import UNet, UNetConfig
 from dinof_lite.sde import SDE, SDES, get_sde
+from dinof_lite.train import atomic_save
 
 __all__ = [
     "FORMAT",
@@ -168,13 +169,8 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _write(path: str | os.PathLike, ckpt: dict[str, Any]) -> Path:
-    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
-    return path
+    """Atomic ``torch.save`` (:func:`dinof_lite.train.atomic_save`): never half a file."""
+    return atomic_save(ckpt, path)
 
 
 def _read(path: Path, fmt: str) -> dict[str, Any]:
