@@ -9,6 +9,7 @@ one entry to :data:`COMMANDS`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -143,13 +144,11 @@ def _bench_run(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- train / sample / eval
-def _lazy(name: str) -> Callable:
-    """``dinof_lite.experiment.commands.<name>``, imported on use (keeps ``--help`` fast)."""
+def _lazy(name: str, module: str = "dinof_lite.experiment.commands") -> Callable:
+    """``module.<name>``, imported on use (keeps ``--help`` fast)."""
 
     def call(arg):
-        from dinof_lite.experiment import commands
-
-        return getattr(commands, name)(arg)
+        return getattr(importlib.import_module(module), name)(arg)
 
     return call
 
@@ -180,6 +179,12 @@ COMMANDS: dict[str, Command] = {
         help="bits/dim of the test split (and FID / IS with --fid) of a trained run",
         add_arguments=_lazy("eval_arguments"),
         run=_lazy("eval_command"),
+    ),
+    "assignments": Command(
+        help="write the executed student notebooks from notebooks/assignments/*_solution.py "
+             "(--check: exit 1 if they are out of date)",
+        add_arguments=_lazy("cli_arguments", "dinof_lite.assignments"),
+        run=_lazy("cli_run", "dinof_lite.assignments"),
     ),
 }
 

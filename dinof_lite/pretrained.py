@@ -75,6 +75,10 @@ KNOWN_MODELS: dict[str, str] = {
                                  "T_m ∈ [0.1, 1.0], score network on [eps, T]",
     "dinof_digits": "any-T_m DiNof (tiny UNet + image Glow) on digits 16×16 on [0, 1], VE SDE, "
                     "config digits_cpu",
+    "diffflow_8gaussians": "DiffFlow (learned drift + score, Fourier MLPs, 30-step grid) on "
+                           "8gaussians (SPEC §6)",
+    "diffenc_8gaussians": "DiffEnc (VDM, v-prediction, trainable encoder) on 8gaussians (SPEC §7)",
+    "diffenc_digits": "DiffEnc (tiny UNet v-network + conv encoder) on digits 16×16 (SPEC §7)",
     "digits_classifier": "CNN classifier of digits 16×16 on [0, 1]; its features give the "
                          "FID-style score of dinof_lite.metrics_images",
 }

@@ -29,6 +29,14 @@ them for every recipe it applies to.
 * ``digits_classifier``, ``dinof_digits`` (:mod:`digits_recipe`): the CNN behind the FID-style
   score of :mod:`dinof_lite.metrics_images` (meta: test accuracy), and the ``digits_cpu`` any-T_m
   DiNof (UNet + image Glow, VE) with its FID-style score per T_m, the PC baseline's and test bpd.
+* ``diffflow_8gaussians`` (:mod:`baseline_recipes`, family ``diffflow``): a
+  :class:`~dinof_lite.baselines.diffflow.DiffFlow` in the authors' 2D configuration on its
+  trajectory loss; meta holds MMD², sliced W2, NFE, s/1000 samples, the NLL bound and ODE NLL
+  next to the entropy.
+* ``diffenc_8gaussians``, ``diffenc_digits`` (:mod:`baseline_recipes`, families ``diffenc``,
+  ``diffenc_digits``): a :class:`~dinof_lite.baselines.diffenc.DiffEnc` with the trainable encoder
+  on its variational bound; meta holds MMD², sliced W2, NFE, s/1000 samples and the bound next to
+  the entropy (8gaussians), or test bits/dim and the FID-style score (8×8 digits).
 
 The files also keep the constructor arguments, the training config, a down-sampled loss curve and
 the provenance (this script, its command line, library and torch versions) — see
@@ -53,6 +61,7 @@ for _path in (ROOT, ROOT / "scripts"):  # a clone without `pip install -e .`; di
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+import baseline_recipes  # noqa: E402
 import digits_recipe  # noqa: E402
 import dinof_recipes  # noqa: E402
 
@@ -79,6 +88,7 @@ DEFAULTS: dict[str, dict] = {
                     "weight_decay": 3e-4, "ema": 0.998, "hidden": 64, "levels": 2, "flow_steps": 8},
     **dinof_recipes.DEFAULTS,
     **digits_recipe.DEFAULTS,
+    **baseline_recipes.DEFAULTS,
 }
 LOSS_BIN = 20  # the stored loss curve averages the per-step losses over bins of this many steps
 EVAL_SEED = 12345  # generator of every evaluation draw (test samples, dequantisation noise)
@@ -275,6 +285,8 @@ RECIPES: dict[str, Callable[[str, argparse.Namespace, Path], tuple[Path, dict]]]
     "glow_digits": build_glow_digits,
     **dinof_recipes.recipes(train=train, common_meta=common_meta, hyper_parameters=hyper_parameters),
     **digits_recipe.recipes(train=train, common_meta=common_meta, hyper_parameters=hyper_parameters),
+    **baseline_recipes.recipes(train=train, common_meta=common_meta,
+                               hyper_parameters=hyper_parameters),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -268,6 +269,12 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     # atomic_save itself: success replaces, the file is a normal torch file.
     atomic_save({"a": torch.ones(2)}, tmp_path / "x.pt")
     assert torch.equal(torch.load(tmp_path / "x.pt")["a"], torch.ones(2))
+    umask = os.umask(0o022)
+    try:  # the permissions of a plain open(), not mkstemp's private 0o600
+        atomic_save({"a": torch.ones(2)}, tmp_path / "y.pt")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "y.pt").stat().st_mode & 0o777 == 0o644
 
 
 # ----------------------------------------------------------------------------- validation

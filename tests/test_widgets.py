@@ -94,11 +94,16 @@ def test_widget_builds_and_slider_drives_update(any_model):
     slider, label, image = ui.children
     assert slider.min == 0.2 and slider.max == 0.6 and slider.step == pytest.approx(0.2)
     assert slider.continuous_update is False
+    start = e.snap(any_model.T_m)  # the slider starts at the model's own T_m
+    assert slider.value == pytest.approx(start) and f"T_m = {start:g}" in label.value
+    slider.value = 0.25  # snapped to 0.2 by the callback
+    assert slider.value == pytest.approx(0.2)
     assert "T_m = 0.2" in label.value and "20 steps" in label.value
-    slider.value = 0.45  # snapped to 0.4 by the callback
-    assert slider.value == pytest.approx(0.4)
-    assert "T_m = 0.4" in label.value and "40 steps" in label.value
-    assert image.value == e.png and e.is_cached(0.4) and not e.is_cached(0.6)
+    assert image.value == e.png and e.is_cached(0.2) and not e.is_cached(0.6)
+    png = e.png
+    e.update(0.6)  # called from code: the slider follows, so slider, label and figure agree
+    assert slider.value == pytest.approx(0.6) and "T_m = 0.6" in label.value
+    assert image.value == e.png != png
 
 
 def test_single_T_m_widget_and_errors(single_model, any_model):

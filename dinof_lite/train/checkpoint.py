@@ -28,7 +28,9 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
 
     Writes to a temporary file in the same directory, flushes and fsyncs it, then
     ``os.replace``-s it over ``path`` (atomic on POSIX and Windows). On any error the
-    temporary file is removed and the previous ``path`` (if any) is untouched.
+    temporary file is removed and the previous ``path`` (if any) is untouched. The file gets
+    the permissions a plain ``open`` would give it (``0o666`` minus the umask), not ``mkstemp``'s
+    private ``0o600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +40,9 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
             torch.save(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

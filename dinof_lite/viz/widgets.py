@@ -76,7 +76,8 @@ class TmExplorer:
                                                             "bottom": 0.07, "top": 0.93,
                                                             "wspace": 0.15})
         self.png = b""  #: the last rendered figure (PNG bytes)
-        self._image = self._label = None
+        self._image = self._label = self._slider = None
+        self._syncing = False  # True while update() moves the slider (no second redraw)
 
     @property
     def step(self) -> float:
@@ -139,6 +140,12 @@ class TmExplorer:
         if self._image is not None:
             self._image.value = self.png
             self._label.value = self._describe(info)
+        if self._slider is not None and abs(self._slider.value - t) > 1e-9:
+            self._syncing = True  # a call update(T_m) from code moves the slider too
+            try:
+                self._slider.value = t
+            finally:
+                self._syncing = False
         return info
 
     @staticmethod
@@ -149,16 +156,22 @@ class TmExplorer:
 
     def widget(self):
         """The UI: a ``FloatSlider`` over the grid (snapped, ``continuous_update=False``), an
-        HTML line with steps/NFE/timings and the figure as an ``Image``; returns the ``VBox``."""
+        HTML line with steps/NFE/timings and the figure as an ``Image``; returns the ``VBox``.
+
+        The slider starts at the grid value nearest ``model.T_m``; :meth:`update` called from code
+        moves it too, so slider, label and figure always show the same ``T_m``."""
         import ipywidgets as w
 
         lo, hi = self.T_m_values[0], self.T_m_values[-1]
-        slider = w.FloatSlider(value=lo, min=lo, max=hi, step=self.step, description="T_m",
+        start = self.snap(self.model.T_m)
+        slider = w.FloatSlider(value=start, min=lo, max=hi, step=self.step, description="T_m",
                                continuous_update=False, readout_format=".2f",
                                disabled=len(self.T_m_values) == 1)
         self._label, self._image = w.HTML(), w.Image(format="png")
 
         def on_change(change) -> None:
+            if self._syncing:
+                return
             t = self.snap(change["new"])
             if abs(t - change["new"]) > 1e-9:
                 slider.value = t  # re-enters with a grid value
@@ -166,7 +179,8 @@ class TmExplorer:
             self.update(t)
 
         slider.observe(on_change, names="value")
-        self.update(lo)
+        self._slider = slider
+        self.update(start)
         return w.VBox([slider, self._label, self._image])
 
     def plotly(self, **kwargs):
