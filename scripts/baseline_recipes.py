@@ -100,6 +100,33 @@ def evaluate_diffflow(model: DiffFlow, gmm: GaussianMixture, gen: torch.Generato
     return out
 
 
+def _build_on_mixture(name: str, model: torch.nn.Module, loss_fn: Callable, evaluate: Callable,
+                      save: Callable, notes: dict, args: argparse.Namespace, out_dir: Path, hp: dict,
+                      *, train: Callable, common_meta: Callable) -> tuple[Path, dict, dict]:
+    """Train ``model`` on fresh 8gaussians samples, evaluate its EMA, save it with its meta.
+
+    Returns ``(path, quality, base metrics)``; ``notes`` (sampler / nll descriptions) go into
+    the quality dict, the model's config into ``meta[<config name>]``.
+    """
+    gmm = GaussianMixture.preset("8gaussians")
+
+    def data(batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        return gmm.sample(batch_size, generator).float()  # fresh samples: no over-fitting
+
+    config, result, ema = train(model, loss_fn, data, hp, args)
+    gen = torch.Generator().manual_seed(EVAL_SEED)
+    entropy = gmm.entropy(200_000, gen)
+    quality = {"entropy": entropy, **evaluate(ema, gmm, gen), **notes}
+    meta = common_meta(name, {"kind": "GaussianMixture.preset", "name": "8gaussians"},
+                       config, result, args)
+    meta.update({f"{type(ema).__name__.lower()}_config": dataclasses.asdict(ema.config),
+                 "quality": quality})
+    path = save(out_dir / f"{name}.pt", ema, meta)
+    metrics = {"train s": result.wall_time, "final loss": result.final_loss, "entropy": entropy,
+               "NLL bound": quality["nll_bound"]}
+    return path, quality, metrics
+
+
 def build_diffflow(name: str, args: argparse.Namespace, out_dir: Path, *, train: Callable,
                    common_meta: Callable, hyper_parameters: Callable) -> tuple[Path, dict]:
     """A DiffFlow on 8gaussians; metrics: see :func:`evaluate_diffflow`.
@@ -107,26 +134,15 @@ def build_diffflow(name: str, args: argparse.Namespace, out_dir: Path, *, train:
     ``train``, ``common_meta`` and ``hyper_parameters`` are ``make_checkpoints``' helpers.
     """
     hp = hyper_parameters("diffflow", args)
-    gmm = GaussianMixture.preset("8gaussians")
     torch.manual_seed(args.seed)
     model = DiffFlow(DiffFlowConfig(dim=2, hidden=hp["hidden"], n_layers=hp["n_layers"]))
-
-    def data(batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        return gmm.sample(batch_size, generator).float()  # fresh samples: no over-fitting
-
-    config, result, ema = train(model, diffflow_loss, data, hp, args)
-    gen = torch.Generator().manual_seed(EVAL_SEED)
-    entropy = gmm.entropy(200_000, gen)
-    quality = {"entropy": entropy, **evaluate_diffflow(ema, gmm, gen),
-               "sampler": "backward SDE, lam = 1 (lam0: Euler probability-flow ODE), N steps",
-               "nll": "bound: one forward trajectory per point; ode: dopri5 rtol=atol=1e-5"}
-    meta = common_meta(name, {"kind": "GaussianMixture.preset", "name": "8gaussians"},
-                       config, result, args)
-    meta.update(diffflow_config=dataclasses.asdict(ema.config), quality=quality)
-    path = save_diffflow(out_dir / f"{name}.pt", ema, meta)
-    metrics = {"train s": result.wall_time, "final loss": result.final_loss, "entropy": entropy,
-               "NLL bound": quality["nll_bound"], "ODE NLL": quality["nll_ode"],
-               "MMD2": quality["lam1"]["mmd"], "SW": quality["lam1"]["sliced_wasserstein"]}
+    notes = {"sampler": "backward SDE, lam = 1 (lam0: Euler probability-flow ODE), N steps",
+             "nll": "bound: one forward trajectory per point; ode: dopri5 rtol=atol=1e-5"}
+    path, quality, metrics = _build_on_mixture(name, model, diffflow_loss, evaluate_diffflow,
+                                               save_diffflow, notes, args, out_dir, hp,
+                                               train=train, common_meta=common_meta)
+    metrics.update({"ODE NLL": quality["nll_ode"], "MMD2": quality["lam1"]["mmd"],
+                    "SW": quality["lam1"]["sliced_wasserstein"]})
     return path, metrics
 
 
@@ -164,26 +180,15 @@ def build_diffenc(name: str, args: argparse.Namespace, out_dir: Path, *, train: 
                   common_meta: Callable, hyper_parameters: Callable) -> tuple[Path, dict]:
     """A DiffEnc (trainable encoder) on 8gaussians; metrics: see :func:`evaluate_diffenc`."""
     hp = hyper_parameters("diffenc", args)
-    gmm = GaussianMixture.preset("8gaussians")
     torch.manual_seed(args.seed)
     model = DiffEnc(DiffEncConfig(dim=2, hidden=hp["hidden"], n_layers=hp["n_layers"]))
-
-    def data(batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        return gmm.sample(batch_size, generator).float()  # fresh samples: no over-fitting
-
-    config, result, ema = train(model, diffenc_loss, data, hp, args)
-    gen = torch.Generator().manual_seed(EVAL_SEED)
-    entropy = gmm.entropy(200_000, gen)
-    quality = {"entropy": entropy, **evaluate_diffenc(ema, gmm, gen),
-               "sampler": "VDM ancestral sampler with DiffEnc's Eq. 17 counter-term",
-               "nll": "variational bound recon + latent + diffusion, antithetic t"}
-    meta = common_meta(name, {"kind": "GaussianMixture.preset", "name": "8gaussians"},
-                       config, result, args)
-    meta.update(diffenc_config=dataclasses.asdict(ema.config), quality=quality)
-    path = save_diffenc(out_dir / f"{name}.pt", ema, meta)
-    metrics = {"train s": result.wall_time, "final loss": result.final_loss, "entropy": entropy,
-               "NLL bound": quality["nll_bound"], "MMD2": quality["steps1000"]["mmd"],
-               "SW": quality["steps1000"]["sliced_wasserstein"]}
+    notes = {"sampler": "VDM ancestral sampler with DiffEnc's Eq. 17 counter-term",
+             "nll": "variational bound recon + latent + diffusion, antithetic t"}
+    path, quality, metrics = _build_on_mixture(name, model, diffenc_loss, evaluate_diffenc,
+                                               save_diffenc, notes, args, out_dir, hp,
+                                               train=train, common_meta=common_meta)
+    metrics.update({"MMD2": quality["steps1000"]["mmd"],
+                    "SW": quality["steps1000"]["sliced_wasserstein"]})
     return path, metrics
 
 
