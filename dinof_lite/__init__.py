@@ -26,8 +26,21 @@ from dinof_lite.train import TrainConfig, Trainer
 __version__ = "0.1.0"
 
 __all__ = [
-    "SDE", "VESDE", "VPSDE", "subVPSDE", "get_sde",
-    "GaussianMixture", "ScoreMLP", "Glow", "DiNof", "get_score_fn", "dsm_loss",
-    "pc_sample", "ode_sample", "ode_log_likelihood", "Trainer", "TrainConfig",
+    "SDE",
+    "VESDE",
+    "VPSDE",
+    "subVPSDE",
+    "get_sde",
+    "GaussianMixture",
+    "ScoreMLP",
+    "Glow",
+    "DiNof",
+    "get_score_fn",
+    "dsm_loss",
+    "pc_sample",
+    "ode_sample",
+    "ode_log_likelihood",
+    "Trainer",
+    "TrainConfig",
     "__version__",
 ]

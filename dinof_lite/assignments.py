@@ -25,8 +25,18 @@ import argparse
 import re
 from pathlib import Path
 
-__all__ = ["BEGIN", "END", "make_student", "solution_notebooks", "student_path",
-           "build_student", "write_students", "stale_students", "cli_arguments", "cli_run"]
+__all__ = [
+    "BEGIN",
+    "END",
+    "make_student",
+    "solution_notebooks",
+    "student_path",
+    "build_student",
+    "write_students",
+    "stale_students",
+    "cli_arguments",
+    "cli_run",
+]
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
@@ -45,12 +55,15 @@ def make_student(source_text: str) -> str:
     for no, line in enumerate(source_text.splitlines(keepends=True), 1):
         stripped = line.strip()
         if (BEGIN in line or END in line) and stripped not in (BEGIN, END):
-            raise ValueError(f"line {no}: a solution marker must be alone on its line, got "
-                             f"{stripped!r}")
+            raise ValueError(
+                f"line {no}: a solution marker must be alone on its line, got {stripped!r}"
+            )
         if stripped == BEGIN:
             if start is not None:
-                raise ValueError(f"line {no}: {BEGIN!r} inside the region opened on line {start} "
-                                 "(regions cannot nest)")
+                raise ValueError(
+                    f"line {no}: {BEGIN!r} inside the region opened on line {start} "
+                    "(regions cannot nest)"
+                )
             start, indent = no, line[: len(line) - len(line.lstrip())]
             name = next((m.group(1) for m in map(_DEF.match, reversed(out)) if m), "")
             continue
@@ -58,8 +71,9 @@ def make_student(source_text: str) -> str:
             if start is None:
                 raise ValueError(f"line {no}: {END!r} without a matching {BEGIN!r}")
             if not line.startswith(indent) or line[len(indent)] in " \t":
-                raise ValueError(f"line {no}: {END!r} is not indented like its {BEGIN!r} on "
-                                 f"line {start}")
+                raise ValueError(
+                    f"line {no}: {END!r} is not indented like its {BEGIN!r} on line {start}"
+                )
             what = f"write the body of `{name}`" if name else "write this part"
             out.append(f'{indent}raise NotImplementedError("{what}, then run its check")\n')
             start = None
@@ -91,8 +105,7 @@ def build_student(solution: str | Path):
     solution = Path(solution)
     text = make_student(solution.read_text(encoding="utf-8"))
     student = student_path(solution)
-    text = text.replace(f"assignments/{solution.stem}.ipynb",
-                        f"assignments/student/{student.name}")
+    text = text.replace(f"assignments/{solution.stem}.ipynb", f"assignments/student/{student.name}")
     nb = jupytext.reads(text, fmt="py:percent")
     nb.metadata.pop("jupytext", None)  # a hand-out, not a jupytext pair
     return nb
@@ -106,7 +119,8 @@ def _execute(nb, cwd: Path, timeout: int) -> None:
     from nbconvert.preprocessors import ExecutePreprocessor
 
     ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(
-        nb, {"metadata": {"path": str(cwd)}})
+        nb, {"metadata": {"path": str(cwd)}}
+    )
 
 
 def _in_sync(nb, path: Path, execute: bool) -> bool:
@@ -120,8 +134,9 @@ def _in_sync(nb, path: Path, execute: bool) -> bool:
     return _cells(committed) == _cells(nb) and executed == execute
 
 
-def write_students(root: str | Path = ".", *, execute: bool = True, force: bool = False,
-                   timeout: int = 600) -> list[Path]:
+def write_students(
+    root: str | Path = ".", *, execute: bool = True, force: bool = False, timeout: int = 600
+) -> list[Path]:
     """Generate (and by default execute) the student notebooks that are out of date (all of them
     with ``force``), so unchanged hand-outs keep their bytes; returns the written paths."""
     import nbformat
@@ -164,12 +179,21 @@ def stale_students(root: str | Path = ".") -> list[str]:
 
 def cli_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``python -m dinof_lite assignments``."""
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 and name the student notebooks that are out of date")
-    p.add_argument("--no-execute", action="store_true",
-                   help="write the student notebooks without running them (no outputs)")
-    p.add_argument("--force", action="store_true",
-                   help="rewrite every student notebook, not only the out-of-date ones")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 and name the student notebooks that are out of date",
+    )
+    p.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="write the student notebooks without running them (no outputs)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rewrite every student notebook, not only the out-of-date ones",
+    )
     p.add_argument("--root", default=".", help="repository root (default: the current directory)")
 
 

@@ -61,15 +61,21 @@ def _peak_mib(fn: Callable[[], object], device: torch.device) -> float | None:
 GLOW_CASES: dict[str, dict[str, tuple[dict, int]]] = {
     "full": {
         "2d (L=1, K=8, 64)": ({"in_shape": (2,), "levels": 1, "steps": 8, "hidden": 64}, 4096),
-        "digits 1×8×8 (L=2, K=8, 64)": ({"in_shape": (1, 8, 8), "levels": 2, "steps": 8,
-                                          "hidden": 64}, 256),
-        "paper 3×32×32 (L=3, K=16, 256)": ({"in_shape": (3, 32, 32), "levels": 3, "steps": 16,
-                                             "hidden": 256}, 16),
+        "digits 1×8×8 (L=2, K=8, 64)": (
+            {"in_shape": (1, 8, 8), "levels": 2, "steps": 8, "hidden": 64},
+            256,
+        ),
+        "paper 3×32×32 (L=3, K=16, 256)": (
+            {"in_shape": (3, 32, 32), "levels": 3, "steps": 16, "hidden": 256},
+            16,
+        ),
     },
     "smoke": {
         "2d (L=1, K=2, 8)": ({"in_shape": (2,), "levels": 1, "steps": 2, "hidden": 8}, 64),
-        "image 1×4×4 (L=2, K=2, 8)": ({"in_shape": (1, 4, 4), "levels": 2, "steps": 2,
-                                        "hidden": 8}, 8),
+        "image 1×4×4 (L=2, K=2, 8)": (
+            {"in_shape": (1, 4, 4), "levels": 2, "steps": 2, "hidden": 8},
+            8,
+        ),
     },
 }
 
@@ -90,15 +96,22 @@ def _bench_flow(label: str, kwargs: dict, batch: int, device: torch.device, repe
         with torch.no_grad():
             flow.log_prob(x)
 
-    ops = {"log_prob": log_prob, "sample": lambda: flow.sample(batch),
-           "sample+trace": lambda: flow.sample(batch, return_intermediates=True),
-           "train step": train_step}
+    ops = {
+        "log_prob": log_prob,
+        "sample": lambda: flow.sample(batch),
+        "sample+trace": lambda: flow.sample(batch, return_intermediates=True),
+        "train step": train_step,
+    }
     ms = {name: time_call(fn, device, repeats) for name, fn in ops.items()}
-    row = {"flow": label, "params": flow.num_parameters(), "batch": batch,
-           **{f"{k} ms": round(v, 2) for k, v in ms.items()},
-           "sample / log_prob": round(ms["sample"] / ms["log_prob"], 2),
-           "trace / sample": round(ms["sample+trace"] / ms["sample"], 2),
-           "train / log_prob": round(ms["train step"] / ms["log_prob"], 2)}
+    row = {
+        "flow": label,
+        "params": flow.num_parameters(),
+        "batch": batch,
+        **{f"{k} ms": round(v, 2) for k, v in ms.items()},
+        "sample / log_prob": round(ms["sample"] / ms["log_prob"], 2),
+        "trace / sample": round(ms["sample+trace"] / ms["sample"], 2),
+        "train / log_prob": round(ms["train step"] / ms["log_prob"], 2),
+    }
     peak = _peak_mib(train_step, device)
     if peak is not None:
         row["train peak MiB"] = round(peak, 1)
@@ -107,16 +120,27 @@ def _bench_flow(label: str, kwargs: dict, batch: int, device: torch.device, repe
 
 def bench_glow(device: torch.device, repeats: int = 5, size: str = "full") -> list[dict]:
     """One row per flow: parameters, ms per batch for each operation, and the ratios."""
-    return [_bench_flow(label, kwargs, batch, device, repeats)
-            for label, (kwargs, batch) in GLOW_CASES[size].items()]
+    return [
+        _bench_flow(label, kwargs, batch, device, repeats)
+        for label, (kwargs, batch) in GLOW_CASES[size].items()
+    ]
 
 
-BENCHMARKS: dict[str, Callable[..., list[dict]]] = {"glow": bench_glow, "sampling": bench_sampling,
-                                                    "train": bench_train}
+BENCHMARKS: dict[str, Callable[..., list[dict]]] = {
+    "glow": bench_glow,
+    "sampling": bench_sampling,
+    "train": bench_train,
+}
 
 
-def run_benchmark(name: str, *, device: str | torch.device = "auto", repeats: int = 5,
-                  size: str = "full", **options) -> list[dict]:
+def run_benchmark(
+    name: str,
+    *,
+    device: str | torch.device = "auto",
+    repeats: int = 5,
+    size: str = "full",
+    **options,
+) -> list[dict]:
     """Run benchmark ``name`` (see :data:`BENCHMARKS`) and return its table rows.
 
     ``options`` go to the benchmark (``model=`` for ``sampling``); unknown ones are an error.

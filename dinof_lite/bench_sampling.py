@@ -39,8 +39,20 @@ SAMPLING_SIZES: dict[str, tuple[int, int | None, tuple[float, ...]]] = {
     "smoke": (200, 40, (0.2, 0.6, 1.0)),
 }
 HEAD_TO_HEAD_TM = 0.6
-COLUMNS = ("case", "method", "T_m", "nfe", "wall_s", "speedup", "flow_ms", "ms/step", "mmd", "sw",
-           "gmm_nll", "note")
+COLUMNS = (
+    "case",
+    "method",
+    "T_m",
+    "nfe",
+    "wall_s",
+    "speedup",
+    "flow_ms",
+    "ms/step",
+    "mmd",
+    "sw",
+    "gmm_nll",
+    "note",
+)
 
 
 def _load(model: str | None, device: torch.device):
@@ -49,16 +61,27 @@ def _load(model: str | None, device: torch.device):
     try:
         return load_dinof(name, device=device, return_meta=True)
     except FileNotFoundError as err:
-        hint = (f"; create it with `python scripts/make_checkpoints.py --only {SAMPLING_MODEL}`"
-                if model is None else "")
+        hint = (
+            f"; create it with `python scripts/make_checkpoints.py --only {SAMPLING_MODEL}`"
+            if model is None
+            else ""
+        )
         raise ValueError(f"{err}{hint}") from err
 
 
 def _row(case: str, r: dict, note: str = "", metrics=("mmd", "sw", "gmm_nll")) -> dict:
-    return {"case": case, "method": r["method"], "T_m": r["T_m"], "nfe": r["nfe"],
-            "wall_s": r["wall_s"], "speedup": r["speedup"], "flow_ms": 1e3 * r["flow_time_s"],
-            "ms/step": 1e3 * r["sde_time_s"] / r["n_steps"], **{m: r[m] for m in metrics},
-            "note": note}
+    return {
+        "case": case,
+        "method": r["method"],
+        "T_m": r["T_m"],
+        "nfe": r["nfe"],
+        "wall_s": r["wall_s"],
+        "speedup": r["speedup"],
+        "flow_ms": 1e3 * r["flow_time_s"],
+        "ms/step": 1e3 * r["sde_time_s"] / r["n_steps"],
+        **{m: r[m] for m in metrics},
+        "note": note,
+    }
 
 
 #: size -> (samples per row, steps of the full path [eps, T], T_m sweep) for image models
@@ -75,20 +98,31 @@ def _bench_digits(net, device: torch.device, repeats: int, size: str) -> list[di
     test = torch.stack(list(load_image_dataset("digits", split="test", **kw)))
     train = torch.stack(list(load_image_dataset("digits", split="train", **kw)))
     floor = digits_fid(train[:n], test)  # the score's bias at this sample size
-    common = {"n": n, "reference": test, "n_steps_full": n_full,
-              "quality": lambda x: {"fid": digits_fid(x, test)}}
+    common = {
+        "n": n,
+        "reference": test,
+        "n_steps_full": n_full,
+        "quality": lambda x: {"fid": digits_fid(x, test)},
+    }
     head = tm_study(net, [HEAD_TO_HEAD_TM], repeats=min(repeats, 2), **common)
     sweep = tm_study(net, grid, repeats=1, **common)
     note = f"floor: {n} train images vs test {floor:.3g}"
-    rows = [_row(f"digits T_m={HEAD_TO_HEAD_TM} vs T (best of {min(repeats, 2)})", r,
-                 note if r["method"] == "baseline" else f"NFE ratio {head[-1]['nfe'] / r['nfe']:.3g}",
-                 metrics=("fid",)) for r in head]
+    rows = [
+        _row(
+            f"digits T_m={HEAD_TO_HEAD_TM} vs T (best of {min(repeats, 2)})",
+            r,
+            note if r["method"] == "baseline" else f"NFE ratio {head[-1]['nfe'] / r['nfe']:.3g}",
+            metrics=("fid",),
+        )
+        for r in head
+    ]
     rows += [_row("digits sweep", r, metrics=("fid",)) for r in sweep]
     return rows
 
 
-def bench_sampling(device: torch.device, repeats: int = 5, size: str = "full",
-                   model: str | None = None) -> list[dict]:
+def bench_sampling(
+    device: torch.device, repeats: int = 5, size: str = "full", model: str | None = None
+) -> list[dict]:
     """Rows of the head-to-head at ``T_m = 0.6`` and of the ``T_m`` sweep (see module docstring).
 
     Columns: :data:`COLUMNS`; ``speedup`` = baseline wall time / row wall time, ``flow_ms`` the
@@ -98,16 +132,21 @@ def bench_sampling(device: torch.device, repeats: int = 5, size: str = "full",
     net, meta = _load(model, device)
     if len(net.dims) == 3:
         if (meta.get("dataset") or {}).get("name") != "digits" or not net.any_T_m:
-            raise ValueError("bench sampling on images needs an any-T_m digits model "
-                             "(the shipped dinof_digits)")
+            raise ValueError(
+                "bench sampling on images needs an any-T_m digits model (the shipped dinof_digits)"
+            )
         return _bench_digits(net, device, repeats, size)
     if not net.any_T_m:
-        raise ValueError(f"bench sampling needs an any-T_m model (T_m_range=(lo, T)); "
-                         f"{model or SAMPLING_MODEL} was trained at T_m={net.T_m} only")
+        raise ValueError(
+            f"bench sampling needs an any-T_m model (T_m_range=(lo, T)); "
+            f"{model or SAMPLING_MODEL} was trained at T_m={net.T_m} only"
+        )
     dataset = (meta.get("dataset") or {}).get("name", "8gaussians")
     gmm = toy.GaussianMixture.preset(dataset) if dataset in toy.PRESETS else None
     if gmm is None:
-        raise ValueError(f"bench sampling scores samples with an exact mixture; {dataset!r} is none")
+        raise ValueError(
+            f"bench sampling scores samples with an exact mixture; {dataset!r} is none"
+        )
     reference = gmm.sample(n, torch.Generator().manual_seed(1))
     floor = noise_floor(gmm, n)
     common = {"n": n, "reference": reference, "gmm": gmm, "n_steps_full": n_full}
@@ -116,9 +155,16 @@ def bench_sampling(device: torch.device, repeats: int = 5, size: str = "full",
     sweep = tm_study(net, grid, repeats=sweep_repeats, **common)
     match = first_match(sweep, "mmd", floor)
     floor_note = f"noise floor (2 true sets, n={n}): MMD² {floor['mmd']:.2g}, SW {floor['sw']:.2g}"
-    rows = [_row(f"T_m={HEAD_TO_HEAD_TM} vs T (best of {repeats})", r,
-                 floor_note if r["method"] == "baseline" else f"NFE ratio {head[-1]['nfe'] / r['nfe']:.3g}")
-            for r in head]
+    rows = [
+        _row(
+            f"T_m={HEAD_TO_HEAD_TM} vs T (best of {repeats})",
+            r,
+            floor_note
+            if r["method"] == "baseline"
+            else f"NFE ratio {head[-1]['nfe'] / r['nfe']:.3g}",
+        )
+        for r in head
+    ]
     for r in sweep:
         note = ""
         if r is match:

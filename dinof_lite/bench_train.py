@@ -63,10 +63,14 @@ def _case(name: str, cpu_batch: int | None, device: torch.device, repeats: int) 
             opt.zero_grad(set_to_none=True)
             loss_fn().backward()
             opt.step()
+
         return step
 
-    score_only = update(lambda: dsm_loss(model.sde, model.score_fn, x0, eps=model.eps,
-                                         reduce_mean=cfg.reduce_mean, generator=gen))
+    score_only = update(
+        lambda: dsm_loss(
+            model.sde, model.score_fn, x0, eps=model.eps, reduce_mean=cfg.reduce_mean, generator=gen
+        )
+    )
     joint = update(lambda: training_loss(model, x0, gen))
     # interleave the two so drifts of a shared machine hit both alike
     ms_score, ms_joint = float("inf"), float("inf")
@@ -74,12 +78,17 @@ def _case(name: str, cpu_batch: int | None, device: torch.device, repeats: int) 
         ms_score = min(ms_score, _best_ms(score_only, device, 1))
         ms_joint = min(ms_joint, _best_ms(joint, device, 1))
     unet = sum(p.numel() for p in model.score_net.parameters())
-    return {"config": name, "batch": batch, "unet params": unet,
-            "flow params": model.flow.num_parameters(),
-            "score-only img/s": round(1e3 * batch / ms_score, 1),
-            "joint img/s": round(1e3 * batch / ms_joint, 1),
-            "score-only ms": round(ms_score, 1), "joint ms": round(ms_joint, 1),
-            "joint / score-only": round(ms_joint / ms_score, 3)}
+    return {
+        "config": name,
+        "batch": batch,
+        "unet params": unet,
+        "flow params": model.flow.num_parameters(),
+        "score-only img/s": round(1e3 * batch / ms_score, 1),
+        "joint img/s": round(1e3 * batch / ms_joint, 1),
+        "score-only ms": round(ms_score, 1),
+        "joint ms": round(ms_joint, 1),
+        "joint / score-only": round(ms_joint / ms_score, 3),
+    }
 
 
 def bench_train(device: torch.device, repeats: int = 5, size: str = "full") -> list[dict]:

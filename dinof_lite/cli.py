@@ -34,42 +34,90 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 
     names = dataset_names()
     p.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
-    p.add_argument("--dataset", default="8gaussians", metavar="NAME",
-                   help=f"2D dataset: {', '.join(names)} (default: 8gaussians)")
-    p.add_argument("--sde", default="vp", choices=("vp", "ve", "subvp"), help="forward SDE (default: vp)")
-    p.add_argument("--pretrained", action="store_true",
-                   help="load the shipped any-T_m model (8gaussians, vp) instead of training")
-    p.add_argument("--steps", type=int, default=None,
-                   help="training steps (default 2500; 150 in smoke mode, i.e. with CI or DINOF_SMOKE set)")
+    p.add_argument(
+        "--dataset",
+        default="8gaussians",
+        metavar="NAME",
+        help=f"2D dataset: {', '.join(names)} (default: 8gaussians)",
+    )
+    p.add_argument(
+        "--sde", default="vp", choices=("vp", "ve", "subvp"), help="forward SDE (default: vp)"
+    )
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="load the shipped any-T_m model (8gaussians, vp) instead of training",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps (default 2500; 150 in smoke mode, i.e. with CI or DINOF_SMOKE set)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for data, init, training and sampling")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)")
-    p.add_argument("--hidden", type=int, default=64, help="ScoreMLP and Glow coupling width (default: 64)")
+    p.add_argument(
+        "--hidden", type=int, default=64, help="ScoreMLP and Glow coupling width (default: 64)"
+    )
     p.add_argument("--flow-steps", type=int, default=8, help="Glow steps, one level (default: 8)")
-    p.add_argument("--tm-min", type=float, default=0.1,
-                   help="the model serves every T_m in [tm-min, T] (default: 0.1)")
+    p.add_argument(
+        "--tm-min",
+        type=float,
+        default=0.1,
+        help="the model serves every T_m in [tm-min, T] (default: 0.1)",
+    )
     p.add_argument("--tm", type=float, default=0.6, help="T_m of journey.png (default: 0.6)")
-    p.add_argument("--n-samples", type=int, default=None,
-                   help="samples per T_m in the study (default 1000; smoke 300)")
-    p.add_argument("--sample-steps", type=int, default=None,
-                   help="steps of the whole reverse path [eps, T] (the baseline's; DiNof takes "
-                        "round(steps*T_m)); default 500, smoke 40")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="timed runs per T_m, best kept, interleaved (default 2; smoke 1)")
-    p.add_argument("--predictor", default=None,
-                   help="PC predictor: reverse_diffusion, euler_maruyama, ancestral, none (default: "
-                        "as the paper's configs, reverse_diffusion for ve, euler_maruyama for vp/subvp)")
-    p.add_argument("--corrector", default=None,
-                   help="PC corrector: langevin or none (default: langevin for ve, none for vp/subvp)")
+    p.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        help="samples per T_m in the study (default 1000; smoke 300)",
+    )
+    p.add_argument(
+        "--sample-steps",
+        type=int,
+        default=None,
+        help="steps of the whole reverse path [eps, T] (the baseline's; DiNof takes "
+        "round(steps*T_m)); default 500, smoke 40",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed runs per T_m, best kept, interleaved (default 2; smoke 1)",
+    )
+    p.add_argument(
+        "--predictor",
+        default=None,
+        help="PC predictor: reverse_diffusion, euler_maruyama, ancestral, none (default: "
+        "as the paper's configs, reverse_diffusion for ve, euler_maruyama for vp/subvp)",
+    )
+    p.add_argument(
+        "--corrector",
+        default=None,
+        help="PC corrector: langevin or none (default: langevin for ve, none for vp/subvp)",
+    )
     p.add_argument("--snr", type=float, default=0.16, help="Langevin signal-to-noise ratio (0.16)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch.set_num_threads (default 1: these tiny nets run fastest single-threaded, "
-                        "and far faster than multi-threaded on a busy CPU); 0 keeps torch's default")
-    p.add_argument("--figure", default=None, metavar="PATH",
-                   help="also copy journey.png here (e.g. docs/figures/demo.png)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue training from OUT/checkpoint.pt instead of starting afresh")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch.set_num_threads (default 1: these tiny nets run fastest single-threaded, "
+        "and far faster than multi-threaded on a busy CPU); 0 keeps torch's default",
+    )
+    p.add_argument(
+        "--figure",
+        default=None,
+        metavar="PATH",
+        help="also copy journey.png here (e.g. docs/figures/demo.png)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue training from OUT/checkpoint.pt instead of starting afresh",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -79,16 +127,34 @@ def _demo_run(args: argparse.Namespace) -> int:
     from dinof_lite.demo import DemoConfig, dataset_names, render_markdown, run_demo
 
     if args.dataset not in dataset_names():
-        raise SystemExit(f"error: unknown dataset {args.dataset!r}; valid: {', '.join(dataset_names())}")
+        raise SystemExit(
+            f"error: unknown dataset {args.dataset!r}; valid: {', '.join(dataset_names())}"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = DemoConfig(
-        out=args.out, dataset=args.dataset, sde=args.sde, pretrained=args.pretrained, steps=args.steps,
-        batch_size=args.batch_size, lr=args.lr, hidden=args.hidden, flow_steps=args.flow_steps,
-        tm_min=args.tm_min, T_m=args.tm, n_samples=args.n_samples, sample_steps=args.sample_steps,
+        out=args.out,
+        dataset=args.dataset,
+        sde=args.sde,
+        pretrained=args.pretrained,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        hidden=args.hidden,
+        flow_steps=args.flow_steps,
+        tm_min=args.tm_min,
+        T_m=args.tm,
+        n_samples=args.n_samples,
+        sample_steps=args.sample_steps,
         repeats=args.repeats,
-        predictor=args.predictor, corrector=args.corrector, snr=args.snr, seed=args.seed,
-        device=args.device, figure=args.figure, resume=args.resume, progress=not args.no_progress,
+        predictor=args.predictor,
+        corrector=args.corrector,
+        snr=args.snr,
+        seed=args.seed,
+        device=args.device,
+        figure=args.figure,
+        resume=args.resume,
+        progress=not args.no_progress,
     )
     try:
         record = run_demo(cfg)
@@ -106,15 +172,29 @@ def _bench_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("name", metavar="NAME", help=f"benchmark: {', '.join(sorted(BENCHMARKS))}")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
-    p.add_argument("--repeats", type=int, default=5,
-                   help="timed calls per measurement (glow: median; sampling: best, interleaved)")
-    p.add_argument("--size", default="full", choices=("full", "smoke"),
-                   help="full: the real configurations; smoke: tiny ones (seconds)")
-    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed calls per measurement (glow: median; sampling: best, interleaved)",
+    )
+    p.add_argument(
+        "--size",
+        default="full",
+        choices=("full", "smoke"),
+        help="full: the real configurations; smoke: tiny ones (seconds)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)"
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="also write the rows as JSON")
-    p.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                   help="bench sampling: an any-T_m DiNof checkpoint (default: the shipped "
-                        "dinof_8gaussians_vp_anytm)")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="bench sampling: an any-T_m DiNof checkpoint (default: the shipped "
+        "dinof_8gaussians_vp_anytm)",
+    )
 
 
 def _bench_run(args: argparse.Namespace) -> int:
@@ -130,12 +210,15 @@ def _bench_run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         options = {} if args.model is None else {"model": args.model}
-        rows = run_benchmark(args.name, device=args.device, repeats=args.repeats, size=args.size,
-                             **options)
+        rows = run_benchmark(
+            args.name, device=args.device, repeats=args.repeats, size=args.size, **options
+        )
     except ValueError as err:
         raise SystemExit(f"error: {err}") from err
-    print(f"bench {args.name} on {pick_device(args.device)} ({torch.get_num_threads()} threads), "
-          f"{args.repeats} repeats:")
+    print(
+        f"bench {args.name} on {pick_device(args.device)} ({torch.get_num_threads()} threads), "
+        f"{args.repeats} repeats:"
+    )
     print(format_table(rows))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
@@ -166,7 +249,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "train": Command(
         help="train an image config (resumable; `torchrun --nproc_per_node=K -m dinof_lite train` "
-             "for K processes)",
+        "for K processes)",
         add_arguments=_lazy("train_arguments"),
         run=_lazy("train_command"),
     ),
@@ -182,7 +265,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "assignments": Command(
         help="write the executed student notebooks from notebooks/assignments/*_solution.py "
-             "(--check: exit 1 if they are out of date)",
+        "(--check: exit 1 if they are out of date)",
         add_arguments=_lazy("cli_arguments", "dinof_lite.assignments"),
         run=_lazy("cli_run", "dinof_lite.assignments"),
     ),

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from dinof_lite.nets.unet import UNetConfig
 from dinof_lite.train import TrainConfig
 
-__all__ = ["ExperimentConfig", "CONFIGS", "get_config", "config_names", "smoke_variant", "build_model"]
+__all__ = [
+    "ExperimentConfig",
+    "CONFIGS",
+    "get_config",
+    "config_names",
+    "smoke_variant",
+    "build_model",
+]
 
 
 @dataclass
@@ -81,15 +88,31 @@ class ExperimentConfig:
 
 
 def _paper_train(ema: float, n_steps: int = 1_000_000) -> TrainConfig:
-    return TrainConfig(n_steps=n_steps, batch_size=128, lr=2e-4, warmup=5000, grad_clip=1.0,
-                       ema_decay=ema, log_every=100, ckpt_every=10_000)
+    return TrainConfig(
+        n_steps=n_steps,
+        batch_size=128,
+        lr=2e-4,
+        warmup=5000,
+        grad_clip=1.0,
+        ema_decay=ema,
+        log_every=100,
+        ckpt_every=10_000,
+    )
 
 
 def cifar10_ve() -> ExperimentConfig:
     """NCSN++ cont. (VE, σ_max 50) + Glow, RD predictor + Langevin corrector, snr 0.16."""
-    return ExperimentConfig("cifar10_ve", "cifar10", 32, 3, (0.0, 1.0), "ve",
-                            UNetConfig.ncsnpp_cifar10(), {"sigma_min": 0.01, "sigma_max": 50.0},
-                            train=_paper_train(0.999))
+    return ExperimentConfig(
+        "cifar10_ve",
+        "cifar10",
+        32,
+        3,
+        (0.0, 1.0),
+        "ve",
+        UNetConfig.ncsnpp_cifar10(),
+        {"sigma_min": 0.01, "sigma_max": 50.0},
+        train=_paper_train(0.999),
+    )
 
 
 def cifar10_ve_deep() -> ExperimentConfig:
@@ -101,10 +124,20 @@ def cifar10_ve_deep() -> ExperimentConfig:
 
 def cifar10_vp() -> ExperimentConfig:
     """DDPM++ cont. (VP) + Glow, Euler–Maruyama predictor, no corrector; data on [−1, 1]."""
-    return ExperimentConfig("cifar10_vp", "cifar10", 32, 3, (-1.0, 1.0), "vp",
-                            UNetConfig.ddpmpp_cifar10(), {"beta_min": 0.1, "beta_max": 20.0},
-                            train=_paper_train(0.9999), predictor="euler_maruyama",
-                            corrector="none", reduce_mean=True)
+    return ExperimentConfig(
+        "cifar10_vp",
+        "cifar10",
+        32,
+        3,
+        (-1.0, 1.0),
+        "vp",
+        UNetConfig.ddpmpp_cifar10(),
+        {"beta_min": 0.1, "beta_max": 20.0},
+        train=_paper_train(0.9999),
+        predictor="euler_maruyama",
+        corrector="none",
+        reduce_mean=True,
+    )
 
 
 def cifar10_subvp() -> ExperimentConfig:
@@ -116,9 +149,18 @@ def cifar10_subvp() -> ExperimentConfig:
 
 def celebahq256_ve() -> ExperimentConfig:
     """NCSN++ cont. on CelebA-HQ-256 (VE, σ_max 348), snr 0.17; the paper trains with batch 8."""
-    cfg = ExperimentConfig("celebahq256_ve", "celebahq256", 256, 3, (0.0, 1.0), "ve",
-                           UNetConfig.ncsnpp_celebahq256(), {"sigma_min": 0.01, "sigma_max": 348.0},
-                           train=_paper_train(0.999, n_steps=500_000), snr=0.17)
+    cfg = ExperimentConfig(
+        "celebahq256_ve",
+        "celebahq256",
+        256,
+        3,
+        (0.0, 1.0),
+        "ve",
+        UNetConfig.ncsnpp_celebahq256(),
+        {"sigma_min": 0.01, "sigma_max": 348.0},
+        train=_paper_train(0.999, n_steps=500_000),
+        snr=0.17,
+    )
     cfg.train.batch_size = 8
     return cfg
 
@@ -129,13 +171,34 @@ def digits_cpu() -> ExperimentConfig:
     Any-T_m (``T_m ∈ [0.1, 1]``), so one CPU run serves samples at every ``T_m`` and the plain
     diffusion baseline with the same score network."""
     # ~0.2 s per step on one CPU thread: 1500 steps are ~5 minutes (EMA horizon ~200 steps)
-    train = TrainConfig(n_steps=1500, batch_size=64, lr=2e-3, warmup=100, grad_clip=1.0,
-                        ema_decay=0.995, log_every=50, ckpt_every=500)
-    return ExperimentConfig("digits_cpu", "digits", 16, 1, (0.0, 1.0), "ve",
-                            UNetConfig.tiny(image_size=16, in_channels=1),
-                            {"sigma_min": 0.01, "sigma_max": 10.0}, random_flip=False,
-                            flow_levels=2, flow_steps=4, flow_hidden=32, T_m_range=(0.1, 1.0),
-                            train=train, flow_reduction="mean", sample_every=500)
+    train = TrainConfig(
+        n_steps=1500,
+        batch_size=64,
+        lr=2e-3,
+        warmup=100,
+        grad_clip=1.0,
+        ema_decay=0.995,
+        log_every=50,
+        ckpt_every=500,
+    )
+    return ExperimentConfig(
+        "digits_cpu",
+        "digits",
+        16,
+        1,
+        (0.0, 1.0),
+        "ve",
+        UNetConfig.tiny(image_size=16, in_channels=1),
+        {"sigma_min": 0.01, "sigma_max": 10.0},
+        random_flip=False,
+        flow_levels=2,
+        flow_steps=4,
+        flow_hidden=32,
+        T_m_range=(0.1, 1.0),
+        train=train,
+        flow_reduction="mean",
+        sample_every=500,
+    )
 
 
 def smoke_variant(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -146,19 +209,21 @@ def smoke_variant(cfg: ExperimentConfig) -> ExperimentConfig:
     small.unet = UNetConfig.tiny(image_size=8, in_channels=cfg.channels)
     small.flow_levels, small.flow_steps, small.flow_hidden = 1, 2, 8
     small.sde_params = {**cfg.sde_params, "N": 20}
-    small.train = dataclasses.replace(cfg.train, n_steps=4, batch_size=4, warmup=2, log_every=1,
-                                      ckpt_every=2, progress=False)
+    small.train = dataclasses.replace(
+        cfg.train, n_steps=4, batch_size=4, warmup=2, log_every=1, ckpt_every=2, progress=False
+    )
     small.sample_every = 2
     return small
 
 
 _FULL: dict[str, Callable[[], ExperimentConfig]] = {
-    f.__name__: f for f in (cifar10_ve, cifar10_vp, cifar10_subvp, cifar10_ve_deep,
-                            celebahq256_ve, digits_cpu)
+    f.__name__: f
+    for f in (cifar10_ve, cifar10_vp, cifar10_subvp, cifar10_ve_deep, celebahq256_ve, digits_cpu)
 }
 #: name -> factory of every config (the full ones and their ``*_smoke`` twins)
 CONFIGS: dict[str, Callable[[], ExperimentConfig]] = {
-    **_FULL, **{f"{k}_smoke": (lambda f=f: smoke_variant(f())) for k, f in _FULL.items()}
+    **_FULL,
+    **{f"{k}_smoke": (lambda f=f: smoke_variant(f())) for k, f in _FULL.items()},
 }
 
 
@@ -183,7 +248,19 @@ def build_model(cfg: ExperimentConfig):
 
     sde = get_sde(cfg.sde, **cfg.sde_params)
     unet_cfg = dataclasses.replace(cfg.unet, image_size=cfg.image_size, in_channels=cfg.channels)
-    flow = Glow(cfg.shape, levels=cfg.flow_levels, steps=cfg.flow_steps, hidden=cfg.flow_hidden,
-                context_dim=DiNof.CONTEXT_DIM if cfg.T_m_range else 0)
-    return DiNof(sde, UNet.for_sde(sde, unet_cfg), flow, T_m=cfg.T_m, T_m_range=cfg.T_m_range,
-                 flow_reduction=cfg.flow_reduction, reduce_mean=cfg.reduce_mean)
+    flow = Glow(
+        cfg.shape,
+        levels=cfg.flow_levels,
+        steps=cfg.flow_steps,
+        hidden=cfg.flow_hidden,
+        context_dim=DiNof.CONTEXT_DIM if cfg.T_m_range else 0,
+    )
+    return DiNof(
+        sde,
+        UNet.for_sde(sde, unet_cfg),
+        flow,
+        T_m=cfg.T_m,
+        T_m_range=cfg.T_m_range,
+        flow_reduction=cfg.flow_reduction,
+        reduce_mean=cfg.reduce_mean,
+    )

@@ -92,24 +92,39 @@ class DemoConfig:
         cfg = DemoConfig(**asdict(self))
         cfg.steps = cfg.steps if cfg.steps is not None else (150 if smoke else 2500)
         cfg.n_samples = cfg.n_samples if cfg.n_samples is not None else (300 if smoke else 1000)
-        cfg.sample_steps = cfg.sample_steps if cfg.sample_steps is not None else (40 if smoke else 500)
+        cfg.sample_steps = (
+            cfg.sample_steps if cfg.sample_steps is not None else (40 if smoke else 500)
+        )
         cfg.repeats = cfg.repeats if cfg.repeats is not None else (1 if smoke else 2)
         pc = default_pc(make_sde(cfg.sde))  # also validates the SDE name
         cfg.predictor = cfg.predictor if cfg.predictor is not None else pc[0]
         cfg.corrector = cfg.corrector if cfg.corrector is not None else pc[1]
         if cfg.dataset not in dataset_names():
-            raise ValueError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(dataset_names())}")
-        for name in ("steps", "n_samples", "sample_steps", "repeats", "batch_size", "hidden",
-                     "flow_steps"):
+            raise ValueError(
+                f"unknown dataset {cfg.dataset!r}; valid: {', '.join(dataset_names())}"
+            )
+        for name in (
+            "steps",
+            "n_samples",
+            "sample_steps",
+            "repeats",
+            "batch_size",
+            "hidden",
+            "flow_steps",
+        ):
             if getattr(cfg, name) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(cfg, name)}")
         if not 0 < cfg.tm_min < 1 or not cfg.tm_min <= cfg.T_m <= 1:
             raise ValueError(f"need 0 < tm_min <= T_m <= 1; got tm_min={cfg.tm_min}, T_m={cfg.T_m}")
         if cfg.pretrained and (cfg.dataset, cfg.sde) not in PRETRAINED:
-            raise ValueError(f"--pretrained exists for {', '.join(map('/'.join, PRETRAINED))} only; "
-                             f"got {cfg.dataset}/{cfg.sde} (train instead: drop --pretrained)")
+            raise ValueError(
+                f"--pretrained exists for {', '.join(map('/'.join, PRETRAINED))} only; "
+                f"got {cfg.dataset}/{cfg.sde} (train instead: drop --pretrained)"
+            )
         if cfg.pretrained and cfg.resume:
-            raise ValueError("--resume continues a training run; it makes no sense with --pretrained")
+            raise ValueError(
+                "--resume continues a training run; it makes no sense with --pretrained"
+            )
         return cfg
 
     def grid(self) -> tuple[float, ...]:
@@ -134,18 +149,38 @@ def _train(cfg: DemoConfig, out: Path, data: Tensor) -> tuple[DiNof, dict]:
     """Train an any-T_m DiNof (``Trainer`` workdir ``out``); returns its EMA copy and a summary."""
     torch.manual_seed(cfg.seed)
     sde = make_sde(cfg.sde)
-    flow = Glow((2,), levels=1, steps=cfg.flow_steps, hidden=cfg.hidden, context_dim=DiNof.CONTEXT_DIM)
-    model = DiNof(sde, ScoreMLP.for_sde(sde, dim=2, hidden=cfg.hidden), flow, T_m=cfg.T_m,
-                  T_m_range=(cfg.tm_min, sde.T))
+    flow = Glow(
+        (2,), levels=1, steps=cfg.flow_steps, hidden=cfg.hidden, context_dim=DiNof.CONTEXT_DIM
+    )
+    model = DiNof(
+        sde,
+        ScoreMLP.for_sde(sde, dim=2, hidden=cfg.hidden),
+        flow,
+        T_m=cfg.T_m,
+        T_m_range=(cfg.tm_min, sde.T),
+    )
     smoke = smoke_mode()  # warm-up and EMA do not depend on --steps, so --resume may extend a run
     tcfg = TrainConfig(
-        n_steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup=10 if smoke else 100,
-        ema_decay=0.99 if smoke else 0.995, seed=cfg.seed, device=cfg.device,
-        log_every=max(1, min(100, cfg.steps // 10)), ckpt_every=500, progress=cfg.progress)
+        n_steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        warmup=10 if smoke else 100,
+        ema_decay=0.99 if smoke else 0.995,
+        seed=cfg.seed,
+        device=cfg.device,
+        log_every=max(1, min(100, cfg.steps // 10)),
+        ckpt_every=500,
+        progress=cfg.progress,
+    )
     trainer = Trainer(model, training_loss, data, tcfg, workdir=out)
     res = trainer.fit()
-    summary = {"source": "trained", "steps": res.step, "resumed_from": res.resumed_from,
-               "wall_time_s": res.wall_time, "final_loss": res.final_loss}
+    summary = {
+        "source": "trained",
+        "steps": res.step,
+        "resumed_from": res.resumed_from,
+        "wall_time_s": res.wall_time,
+        "final_loss": res.final_loss,
+    }
     return trainer.ema_model.module.eval(), summary
 
 
@@ -154,8 +189,13 @@ def _load(cfg: DemoConfig, device: torch.device) -> tuple[DiNof, dict]:
 
     name = PRETRAINED[(cfg.dataset, cfg.sde)]
     model, meta = load_dinof(name, device=device, return_meta=True)
-    return model, {"source": f"pretrained {name}", "steps": meta.get("train_steps"),
-                   "resumed_from": None, "wall_time_s": None, "final_loss": meta.get("final_loss")}
+    return model, {
+        "source": f"pretrained {name}",
+        "steps": meta.get("train_steps"),
+        "resumed_from": None,
+        "wall_time_s": None,
+        "final_loss": meta.get("final_loss"),
+    }
 
 
 def _journeys(model: DiNof, cfg: DemoConfig, device: torch.device) -> dict:
@@ -165,14 +205,23 @@ def _journeys(model: DiNof, cfg: DemoConfig, device: torch.device) -> dict:
     for t in cfg.grid():
         gen = torch.Generator(device=device).manual_seed(cfg.seed + 3)
         steps = max(1, round(cfg.sample_steps * t))
-        out[t] = model.sample(n, T_m=t, n_steps=steps, predictor=cfg.predictor,
-                              corrector=cfg.corrector, snr=cfg.snr, generator=gen,
-                              return_trajectory=True, trajectory_every=max(1, steps // 50))
+        out[t] = model.sample(
+            n,
+            T_m=t,
+            n_steps=steps,
+            predictor=cfg.predictor,
+            corrector=cfg.corrector,
+            snr=cfg.snr,
+            generator=gen,
+            return_trajectory=True,
+            trajectory_every=max(1, steps // 50),
+        )
     return out
 
 
-def _figures(out: Path, journeys: dict, rows: list[dict], floor: dict, ref: Tensor,
-             cfg: DemoConfig) -> None:
+def _figures(
+    out: Path, journeys: dict, rows: list[dict], floor: dict, ref: Tensor, cfg: DemoConfig
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,7 +235,8 @@ def _figures(out: Path, journeys: dict, rows: list[dict], floor: dict, ref: Tens
     plt.close(fig)
     title = f"DiNof on {cfg.dataset} ({cfg.sde.upper()})"
     journey_plotly(journeys, reference=ref, title=title).write_html(
-        out / "journey.html", include_plotlyjs="cdn")  # 0.3 MB; the 3.5 MB plotly.js from its CDN
+        out / "journey.html", include_plotlyjs="cdn"
+    )  # 0.3 MB; the 3.5 MB plotly.js from its CDN
     fig = plot_tm_study(rows, floor=floor)
     fig.suptitle(f"{title}: quality and cost vs $T_m$ (n = {cfg.n_samples} samples per point)")
     fig.savefig(out / "tm_study.png", dpi=110)
@@ -211,15 +261,34 @@ def run_demo(config: DemoConfig) -> dict:
         model, train = _train(cfg, out, sampler(N_TRAIN, cfg.seed))
     model = model.to(device)
     journeys = _journeys(model, cfg, device)
-    rows = tm_study(model, cfg.grid(), n=cfg.n_samples, reference=ref, gmm=gmm, seed=cfg.seed + 3,
-                    repeats=cfg.repeats, predictor=cfg.predictor, corrector=cfg.corrector,
-                    snr=cfg.snr, n_steps_full=cfg.sample_steps)
+    rows = tm_study(
+        model,
+        cfg.grid(),
+        n=cfg.n_samples,
+        reference=ref,
+        gmm=gmm,
+        seed=cfg.seed + 3,
+        repeats=cfg.repeats,
+        predictor=cfg.predictor,
+        corrector=cfg.corrector,
+        snr=cfg.snr,
+        n_steps_full=cfg.sample_steps,
+    )
     floor = noise_floor(lambda n, s: sampler(n, cfg.seed + s), cfg.n_samples)
-    entropy = gmm.entropy(200_000 if not smoke_mode() else 20_000,
-                          torch.Generator().manual_seed(cfg.seed + 4)) if gmm is not None else None
-    files = {"journey": out / "journey.png", "journey_html": out / "journey.html",
-             "tm_study": out / "tm_study.png", "metrics_md": out / "metrics.md",
-             "metrics_json": out / "metrics.json"}
+    entropy = (
+        gmm.entropy(
+            200_000 if not smoke_mode() else 20_000, torch.Generator().manual_seed(cfg.seed + 4)
+        )
+        if gmm is not None
+        else None
+    )
+    files = {
+        "journey": out / "journey.png",
+        "journey_html": out / "journey.html",
+        "tm_study": out / "tm_study.png",
+        "metrics_md": out / "metrics.md",
+        "metrics_json": out / "metrics.json",
+    }
     if not cfg.pretrained:
         files["checkpoint"] = out / CHECKPOINT_NAME
     _figures(out, journeys, rows, floor, ref, cfg)
@@ -229,17 +298,26 @@ def run_demo(config: DemoConfig) -> dict:
         files["figure_copy"] = Path(cfg.figure)
     matches = {m: first_match(rows, m, floor) for m in ("mmd", "sw")}
     record = {
-        "dataset": cfg.dataset, "sde": cfg.sde, "device": str(device), "smoke": smoke_mode(),
-        "config": asdict(cfg), "train": train, "data_entropy_nats": entropy,
-        "noise_floor": floor, "rows": rows,
-        "first_match": {m: None if r is None else {"T_m": r["T_m"], "speedup": r["speedup"]}
-                        for m, r in matches.items()},
+        "dataset": cfg.dataset,
+        "sde": cfg.sde,
+        "device": str(device),
+        "smoke": smoke_mode(),
+        "config": asdict(cfg),
+        "train": train,
+        "data_entropy_nats": entropy,
+        "noise_floor": floor,
+        "rows": rows,
+        "first_match": {
+            m: None if r is None else {"T_m": r["T_m"], "speedup": r["speedup"]}
+            for m, r in matches.items()
+        },
         "files": {k: str(v) for k, v in files.items()},
     }
     record["total_wall_time_s"] = time.perf_counter() - t_start
     (out / "metrics.md").write_text(render_markdown(record), encoding="utf-8")
-    (out / "metrics.json").write_text(json.dumps(_finite(record), indent=2, allow_nan=False),
-                                      encoding="utf-8")
+    (out / "metrics.json").write_text(
+        json.dumps(_finite(record), indent=2, allow_nan=False), encoding="utf-8"
+    )
     return record
 
 
@@ -264,18 +342,39 @@ def _fmt(v, digits: int = 4) -> str:
 
 def render_markdown(record: dict) -> str:
     """The ``metrics.md`` report: one table row per ``T_m`` plus the baseline, and a legend."""
-    cols = [("T_m", "T_m"), ("n_steps", "steps"), ("nfe", "NFE"), ("wall_s", "sampling (s)"),
-            ("speedup", "speed-up"), ("mmd", "MMD² ↓"), ("sw", "sliced W2 ↓"),
-            ("gmm_nll", "NLL under p0 (nats)")]
-    lines = [f"# dinof_lite demo: any-T_m DiNof on {record['dataset']}, {record['sde'].upper()} SDE",
-             "", "| sampler | " + " | ".join(h for _, h in cols) + " |", "|" + " --- |" * (len(cols) + 1)]
+    cols = [
+        ("T_m", "T_m"),
+        ("n_steps", "steps"),
+        ("nfe", "NFE"),
+        ("wall_s", "sampling (s)"),
+        ("speedup", "speed-up"),
+        ("mmd", "MMD² ↓"),
+        ("sw", "sliced W2 ↓"),
+        ("gmm_nll", "NLL under p0 (nats)"),
+    ]
+    lines = [
+        f"# dinof_lite demo: any-T_m DiNof on {record['dataset']}, {record['sde'].upper()} SDE",
+        "",
+        "| sampler | " + " | ".join(h for _, h in cols) + " |",
+        "|" + " --- |" * (len(cols) + 1),
+    ]
     for row in record["rows"]:
-        name = "DiNof (flow → SDE from T_m)" if row["method"] == "dinof" else "**baseline** (SDE from T)"
-        lines.append(f"| {name} | " + " | ".join(_fmt(row[k], 3 if k in ("wall_s", "speedup") else 4)
-                                                 for k, _ in cols) + " |")
+        name = (
+            "DiNof (flow → SDE from T_m)"
+            if row["method"] == "dinof"
+            else "**baseline** (SDE from T)"
+        )
+        lines.append(
+            f"| {name} | "
+            + " | ".join(_fmt(row[k], 3 if k in ("wall_s", "speedup") else 4) for k, _ in cols)
+            + " |"
+        )
     floor, tr, cfg = record["noise_floor"], record["train"], record["config"]
-    match = [f"{m.upper()}: " + ("none" if r is None else f"T_m = {r['T_m']:g} ({r['speedup']:.2f}× faster)")
-             for m, r in record["first_match"].items()]
+    match = [
+        f"{m.upper()}: "
+        + ("none" if r is None else f"T_m = {r['T_m']:g} ({r['speedup']:.2f}× faster)")
+        for m, r in record["first_match"].items()
+    ]
     lines += [
         "",
         f"- noise floor (two true sample sets of {floor['n']} points, worst of {floor['n_pairs']}): "

@@ -37,8 +37,15 @@ def get_score_fn(sde: SDE, net: nn.Module) -> ScoreFn:
     return score_fn
 
 
-def sample_times(batch: int, sde: SDE, eps: float | None = None, t_max: float | None = None,
-                 generator: torch.Generator | None = None, device=None, dtype=None) -> Tensor:
+def sample_times(
+    batch: int,
+    sde: SDE,
+    eps: float | None = None,
+    t_max: float | None = None,
+    generator: torch.Generator | None = None,
+    device=None,
+    dtype=None,
+) -> Tensor:
     """``t ~ U(eps, t_max)`` of shape ``(batch,)``; ``t_max`` defaults to ``T``."""
     eps = sde.eps if eps is None else eps
     t_max = sde.T if t_max is None else t_max
@@ -49,9 +56,16 @@ def sample_times(batch: int, sde: SDE, eps: float | None = None, t_max: float | 
 
 
 def dsm_loss(
-    sde: SDE, score_fn: ScoreFn, x0: Tensor, *, eps: float | None = None,
-    likelihood_weighting: bool = False, reduce_mean: bool | None = None,
-    t: Tensor | None = None, z: Tensor | None = None, generator: torch.Generator | None = None,
+    sde: SDE,
+    score_fn: ScoreFn,
+    x0: Tensor,
+    *,
+    eps: float | None = None,
+    likelihood_weighting: bool = False,
+    reduce_mean: bool | None = None,
+    t: Tensor | None = None,
+    z: Tensor | None = None,
+    generator: torch.Generator | None = None,
     per_example: bool = False,
 ) -> Tensor:
     """Denoising score matching loss (SPEC §1).

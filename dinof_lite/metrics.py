@@ -51,7 +51,9 @@ def _as_points(x: Tensor | np.ndarray, name: str) -> Tensor:
     if t.ndim != 2:
         raise ValueError(f"{name} must have shape (N, D); got {tuple(t.shape)}")
     if t.shape[0] == 0 or t.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty point set of shape (N, D); got {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be a non-empty point set of shape (N, D); got {tuple(t.shape)}"
+        )
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or Inf values")
     return t
@@ -117,7 +119,9 @@ def mmd(x: Tensor, y: Tensor, bandwidths: Sequence[float] | None = None) -> floa
         bandwidths = [med * f for f in DEFAULT_BANDWIDTH_FACTORS]
     hs = torch.as_tensor(list(bandwidths), dtype=torch.float64)
     if hs.ndim != 1 or hs.numel() == 0 or not bool((hs > 0).all()):
-        raise ValueError(f"bandwidths must be a non-empty sequence of positive floats; got {bandwidths}")
+        raise ValueError(
+            f"bandwidths must be a non-empty sequence of positive floats; got {bandwidths}"
+        )
     gammas = (1.0 / (2.0 * hs.square())).tolist()
 
     def kernel(d2: Tensor) -> Tensor:
@@ -166,7 +170,9 @@ def _wasserstein_1d(u: Tensor, v: Tensor, p: float) -> Tensor:
     if n == m:
         return (us - vs).abs().pow(p).mean(dim=1)
     f64 = torch.float64
-    levels = torch.cat([torch.arange(1, n + 1, dtype=f64) / n, torch.arange(1, m + 1, dtype=f64) / m])
+    levels = torch.cat(
+        [torch.arange(1, n + 1, dtype=f64) / n, torch.arange(1, m + 1, dtype=f64) / m]
+    )
     levels = torch.unique(levels)  # sorted, last = 1
     widths = torch.diff(levels, prepend=levels.new_zeros(1))
     mids = levels - widths / 2

@@ -21,8 +21,15 @@ import torch
 from scipy import linalg
 from torch import Tensor, nn
 
-__all__ = ["FORMAT", "DigitsClassifier", "frechet_distance", "digits_features", "digits_fid",
-           "save_classifier", "load_classifier"]
+__all__ = [
+    "FORMAT",
+    "DigitsClassifier",
+    "frechet_distance",
+    "digits_features",
+    "digits_fid",
+    "save_classifier",
+    "load_classifier",
+]
 
 FORMAT = "dinof_lite.digits_classifier/1"
 CLASSIFIER = "digits_classifier"  # name of the shipped checkpoint (dinof_lite.pretrained)
@@ -40,9 +47,16 @@ class DigitsClassifier(nn.Module):
         self.kwargs = {"channels": channels, "feat_dim": feat_dim}
         c = channels
         self.body = nn.Sequential(
-            nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(2 * c * 16, feat_dim), nn.ReLU())
+            nn.Conv2d(1, c, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c, 2 * c, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(2 * c * 16, feat_dim),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(feat_dim, 10)
 
     def features(self, x: Tensor) -> Tensor:
@@ -83,8 +97,15 @@ def save_classifier(path: str | os.PathLike, net: DigitsClassifier, meta: dict[s
     """Write ``net`` (float32, CPU) and ``meta`` (e.g. ``test_accuracy``) as a plain dict."""
     from dinof_lite.pretrained import _cpu_state, _plain, _write
 
-    return _write(path, {"format": FORMAT, "kwargs": dict(net.kwargs),
-                         "state_dict": _cpu_state(net), "meta": _plain(meta)})
+    return _write(
+        path,
+        {
+            "format": FORMAT,
+            "kwargs": dict(net.kwargs),
+            "state_dict": _cpu_state(net),
+            "meta": _plain(meta),
+        },
+    )
 
 
 def load_classifier(name: str | os.PathLike = CLASSIFIER, *, return_meta: bool = False):
@@ -99,16 +120,18 @@ def load_classifier(name: str | os.PathLike = CLASSIFIER, *, return_meta: bool =
 
 
 @torch.no_grad()
-def digits_features(x: Tensor, classifier: DigitsClassifier | None = None,
-                    batch_size: int = 500) -> Tensor:
+def digits_features(
+    x: Tensor, classifier: DigitsClassifier | None = None, batch_size: int = 500
+) -> Tensor:
     """Features ``(N, feat_dim)`` of images ``x (N, 1, 16, 16)`` on [0, 1] (clamped first)."""
     net = load_classifier() if classifier is None else classifier
     x = x.detach().float().cpu().clamp(0, 1)
-    return torch.cat([net.features(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    return torch.cat([net.features(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
-def digits_fid(samples: Tensor, reference: Tensor,
-               classifier: DigitsClassifier | None = None) -> float:
+def digits_fid(
+    samples: Tensor, reference: Tensor, classifier: DigitsClassifier | None = None
+) -> float:
     """FID-style score: :func:`frechet_distance` of the classifier features of two image sets
     ``(N, 1, 16, 16)`` on [0, 1]; ``classifier`` defaults to the shipped ``digits_classifier``."""
     net = load_classifier() if classifier is None else classifier

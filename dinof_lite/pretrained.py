@@ -72,15 +72,15 @@ KNOWN_MODELS: dict[str, str] = {
     "dinof_8gaussians_vp": "DiNof (ScoreMLP + vector Glow) on 8gaussians, VP SDE, T_m = 0.6",
     "dinof_8gaussians_vp_tm03": "DiNof (ScoreMLP + vector Glow) on 8gaussians, VP SDE, T_m = 0.3",
     "dinof_8gaussians_vp_anytm": "any-T_m DiNof on 8gaussians, VP SDE: one flow conditioned on "
-                                 "T_m ∈ [0.1, 1.0], score network on [eps, T]",
+    "T_m ∈ [0.1, 1.0], score network on [eps, T]",
     "dinof_digits": "any-T_m DiNof (tiny UNet + image Glow) on digits 16×16 on [0, 1], VE SDE, "
-                    "config digits_cpu",
+    "config digits_cpu",
     "diffflow_8gaussians": "DiffFlow (learned drift + score, Fourier MLPs, 30-step grid) on "
-                           "8gaussians (SPEC §6)",
+    "8gaussians (SPEC §6)",
     "diffenc_8gaussians": "DiffEnc (VDM, v-prediction, trainable encoder) on 8gaussians (SPEC §7)",
     "diffenc_digits": "DiffEnc (tiny UNet v-network + conv encoder) on digits 16×16 (SPEC §7)",
     "digits_classifier": "CNN classifier of digits 16×16 on [0, 1]; its features give the "
-                         "FID-style score of dinof_lite.metrics_images",
+    "FID-style score of dinof_lite.metrics_images",
 }
 
 _NETS: dict[str, type[nn.Module]] = {"ScoreMLP": ScoreMLP}
@@ -118,9 +118,16 @@ def _sde_spec(sde: SDE) -> dict[str, Any]:
 
 def _score_mlp_kwargs(net: ScoreMLP) -> dict[str, Any]:
     """Constructor arguments of a :class:`ScoreMLP`, read off its layers."""
-    embedding = "fourier" if type(net.embed).__name__ == "GaussianFourierEmbedding" else "sinusoidal"
-    return {"dim": net.dim, "hidden": net.inp.out_features, "n_layers": len(net.blocks),
-            "embedding": embedding, "emb_dim": net.temb[0].in_features}
+    embedding = (
+        "fourier" if type(net.embed).__name__ == "GaussianFourierEmbedding" else "sinusoidal"
+    )
+    return {
+        "dim": net.dim,
+        "hidden": net.inp.out_features,
+        "n_layers": len(net.blocks),
+        "embedding": embedding,
+        "emb_dim": net.temb[0].in_features,
+    }
 
 
 def _plain(obj: Any) -> Any:
@@ -140,9 +147,13 @@ def _plain(obj: Any) -> Any:
 # --------------------------------------------------------------------------- save / load
 
 
-def save_score_model(path: str | os.PathLike, sde: SDE, net: nn.Module,
-                     meta: dict[str, Any] | None = None,
-                     net_kwargs: dict[str, Any] | None = None) -> Path:
+def save_score_model(
+    path: str | os.PathLike,
+    sde: SDE,
+    net: nn.Module,
+    meta: dict[str, Any] | None = None,
+    net_kwargs: dict[str, Any] | None = None,
+) -> Path:
     """Write ``net`` (its current weights, float32 on the CPU) with ``sde`` and ``meta`` to ``path``.
 
     Args:
@@ -161,15 +172,22 @@ def save_score_model(path: str | os.PathLike, sde: SDE, net: nn.Module,
         raise ValueError(f"cannot save a {cls}; supported network classes: {', '.join(_NETS)}")
     if net_kwargs is None:
         net_kwargs = _score_mlp_kwargs(net)
-    ckpt = {"format": FORMAT, "net": {"class": cls, "kwargs": dict(net_kwargs)},
-            "state_dict": _cpu_state(net), "sde": _sde_spec(sde), "meta": _plain(meta or {})}
+    ckpt = {
+        "format": FORMAT,
+        "net": {"class": cls, "kwargs": dict(net_kwargs)},
+        "state_dict": _cpu_state(net),
+        "sde": _sde_spec(sde),
+        "meta": _plain(meta or {}),
+    }
     return _write(path, ckpt)
 
 
 def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """The state dict as float32 CPU tensors (integer and boolean buffers keep their dtype)."""
-    return {k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).clone()
-            for k, v in module.state_dict().items()}
+    return {
+        k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).clone()
+        for k, v in module.state_dict().items()
+    }
 
 
 def _write(path: str | os.PathLike, ckpt: dict[str, Any]) -> Path:
@@ -207,8 +225,9 @@ def _resolve(name: str | os.PathLike) -> Path:
     return path
 
 
-def load_score_model(name: str | os.PathLike, *, device: str | torch.device = "cpu",
-                     return_meta: bool = False):
+def load_score_model(
+    name: str | os.PathLike, *, device: str | torch.device = "cpu", return_meta: bool = False
+):
     """Load a shipped score model: ``(sde, net)``, or ``(sde, net, meta)`` with ``return_meta``.
 
     Args:
@@ -244,13 +263,18 @@ def save_flow(path: str | os.PathLike, flow: nn.Module, meta: dict[str, Any] | N
     cls = type(flow).__name__
     if cls not in _FLOWS:
         raise ValueError(f"cannot save a {cls}; supported flow classes: {', '.join(_FLOWS)}")
-    ckpt = {"format": FLOW_FORMAT, "flow": {"class": cls, "kwargs": _plain(flow.kwargs)},
-            "state_dict": _cpu_state(flow), "meta": _plain(meta or {})}
+    ckpt = {
+        "format": FLOW_FORMAT,
+        "flow": {"class": cls, "kwargs": _plain(flow.kwargs)},
+        "state_dict": _cpu_state(flow),
+        "meta": _plain(meta or {}),
+    }
     return _write(path, ckpt)
 
 
-def load_flow(name: str | os.PathLike, *, device: str | torch.device = "cpu",
-              return_meta: bool = False):
+def load_flow(
+    name: str | os.PathLike, *, device: str | torch.device = "cpu", return_meta: bool = False
+):
     """Load a shipped flow: ``flow`` (eval mode), or ``(flow, meta)`` with ``return_meta``.
 
     ``name`` is a name from :data:`KNOWN_MODELS` (e.g. ``"glow_digits"``) or a ``.pt`` path;
@@ -281,21 +305,31 @@ def _build_dinof_net(spec: dict[str, Any]) -> nn.Module:
     return _NETS[spec["class"]](**spec["kwargs"])
 
 
-def save_dinof(path: str | os.PathLike, model: nn.Module, meta: dict[str, Any] | None = None) -> Path:
+def save_dinof(
+    path: str | os.PathLike, model: nn.Module, meta: dict[str, Any] | None = None
+) -> Path:
     """Write a :class:`~dinof_lite.dinof.DiNof` (a ScoreMLP or UNet, and a Glow) and ``meta``."""
     for part, names in ((model.score_net, _DINOF_NETS), (model.flow, tuple(_FLOWS))):
         if type(part).__name__ not in names:
-            raise ValueError(f"cannot save a DiNof with a {type(part).__name__}; supported: "
-                             f"{', '.join([*_DINOF_NETS, *_FLOWS])}")
-    ckpt = {"format": DINOF_FORMAT, "sde": _sde_spec(model.sde),
-            "net": _dinof_net_spec(model.score_net),
-            "flow": {"class": type(model.flow).__name__, "kwargs": _plain(model.flow.kwargs)},
-            "dinof": _plain(model.kwargs), "state_dict": _cpu_state(model), "meta": _plain(meta or {})}
+            raise ValueError(
+                f"cannot save a DiNof with a {type(part).__name__}; supported: "
+                f"{', '.join([*_DINOF_NETS, *_FLOWS])}"
+            )
+    ckpt = {
+        "format": DINOF_FORMAT,
+        "sde": _sde_spec(model.sde),
+        "net": _dinof_net_spec(model.score_net),
+        "flow": {"class": type(model.flow).__name__, "kwargs": _plain(model.flow.kwargs)},
+        "dinof": _plain(model.kwargs),
+        "state_dict": _cpu_state(model),
+        "meta": _plain(meta or {}),
+    }
     return _write(path, ckpt)
 
 
-def load_dinof(name: str | os.PathLike, *, device: str | torch.device = "cpu",
-               return_meta: bool = False):
+def load_dinof(
+    name: str | os.PathLike, *, device: str | torch.device = "cpu", return_meta: bool = False
+):
     """Load a shipped DiNof model (eval mode), or ``(model, meta)`` with ``return_meta``.
 
     ``name`` is a name from :data:`KNOWN_MODELS` (e.g. ``"dinof_8gaussians_vp"``) or a ``.pt``

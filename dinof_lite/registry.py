@@ -43,4 +43,6 @@ class Registry(dict):
         try:
             return self[name]
         except (KeyError, TypeError):
-            raise ValueError(f"unknown {self.kind} {name!r}; valid: {', '.join(sorted(self))}") from None
+            raise ValueError(
+                f"unknown {self.kind} {name!r}; valid: {', '.join(sorted(self))}"
+            ) from None

@@ -38,7 +38,9 @@ class SDE(abc.ABC):
 
     def __init__(self, N: int = 1000) -> None:
         if not isinstance(N, int) or N < 1:
-            raise ValueError(f"N (number of discretisation steps) must be a positive int, got {N!r}")
+            raise ValueError(
+                f"N (number of discretisation steps) must be a positive int, got {N!r}"
+            )
         self.N = N
 
     @property
@@ -90,7 +92,10 @@ class SDE(abc.ABC):
         return batch_view(a, x0) * x0, s
 
     def perturb(
-        self, x0: Tensor, t: Tensor | float, z: Tensor | None = None,
+        self,
+        x0: Tensor,
+        t: Tensor | float,
+        z: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Draw ``x(t) = a(t) x0 + s(t) z`` from the closed-form forward marginal."""
@@ -100,8 +105,11 @@ class SDE(abc.ABC):
         return mean + batch_view(std, x0) * z
 
     def prior_sampling(
-        self, shape: tuple[int, ...], generator: torch.Generator | None = None,
-        device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+        self,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> Tensor:
         """Samples ``(B, *dims)`` from the prior ``N(0, prior_std² I)`` at ``t = T``."""
         return self.prior_std * randn(shape, generator, device, dtype)
@@ -179,8 +187,13 @@ class VESDE(SDE):
     name = "ve"
     eps = 1e-5
 
-    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, N: int = 1000,
-                 exact_marginal: bool = True) -> None:
+    def __init__(
+        self,
+        sigma_min: float = 0.01,
+        sigma_max: float = 50.0,
+        N: int = 1000,
+        exact_marginal: bool = True,
+    ) -> None:
         super().__init__(N)
         if not 0 < sigma_min < sigma_max:
             raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
@@ -218,8 +231,12 @@ class VESDE(SDE):
         return torch.zeros_like(x), (s**2 - s_prev**2).clamp(min=0).sqrt()
 
     def params(self):
-        return {"sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "N": self.N,
-                "exact_marginal": self.exact_marginal}
+        return {
+            "sigma_min": self.sigma_min,
+            "sigma_max": self.sigma_max,
+            "N": self.N,
+            "exact_marginal": self.exact_marginal,
+        }
 
 
 class VPSDE(SDE):

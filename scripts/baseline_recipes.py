@@ -43,8 +43,15 @@ from dinof_lite.metrics import gmm_nll, mmd, sliced_wasserstein
 from dinof_lite.metrics_images import digits_fid, load_classifier
 from dinof_lite.pretrained import checkpoint_path
 
-__all__ = ["DEFAULTS", "recipes", "build_diffflow", "evaluate_diffflow", "build_diffenc",
-           "evaluate_diffenc", "build_diffenc_digits"]
+__all__ = [
+    "DEFAULTS",
+    "recipes",
+    "build_diffflow",
+    "evaluate_diffflow",
+    "build_diffenc",
+    "evaluate_diffenc",
+    "build_diffenc_digits",
+]
 
 #: Per-family defaults, merged into ``make_checkpoints.DEFAULTS`` (flags override them).
 #: DiffFlow: the authors' 2D runs use Adam 1e-2 (decayed ×0.95 per epoch), batch 5000, 3000
@@ -53,15 +60,38 @@ __all__ = ["DEFAULTS", "recipes", "build_diffflow", "evaluate_diffflow", "build_
 #: file; lr 5e-3: 0.13 / 0.034 / 5e-4; 600 updates with EMA 0.999 left the EMA near its
 #: initialisation (bound 5.7 nats).
 DEFAULTS: dict[str, dict] = {
-    "diffflow": {"steps": 1500, "batch_size": 256, "lr": 2e-3, "warmup": 100,
-                 "weight_decay": 0.0, "ema": 0.995, "hidden": 128, "n_layers": 3},
+    "diffflow": {
+        "steps": 1500,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "warmup": 100,
+        "weight_decay": 0.0,
+        "ema": 0.995,
+        "hidden": 128,
+        "n_layers": 3,
+    },
     # DiffEnc's 2D example: lr 3e-3, batch 512, warm-up 100, 5000 updates (AdamW, EMA 0.9999);
     # here Adam and EMA 0.999, which suits 5000 updates.
-    "diffenc": {"steps": 5000, "batch_size": 512, "lr": 3e-3, "warmup": 100,
-                "weight_decay": 0.0, "ema": 0.999, "hidden": 128, "n_layers": 3},
+    "diffenc": {
+        "steps": 5000,
+        "batch_size": 512,
+        "lr": 3e-3,
+        "warmup": 100,
+        "weight_decay": 0.0,
+        "ema": 0.999,
+        "hidden": 128,
+        "n_layers": 3,
+    },
     # ~0.08 s per step on one CPU thread; ``hidden`` is the UNet's nf and the encoder's width
-    "diffenc_digits": {"steps": 2000, "batch_size": 64, "lr": 2e-3, "warmup": 100,
-                       "weight_decay": 0.0, "ema": 0.995, "hidden": 16},
+    "diffenc_digits": {
+        "steps": 2000,
+        "batch_size": 64,
+        "lr": 2e-3,
+        "warmup": 100,
+        "weight_decay": 0.0,
+        "ema": 0.995,
+        "hidden": 16,
+    },
 }
 N_SAMPLES = 4000  # model samples (and fresh data) per sample metric
 N_NLL = 1000  # fresh data points of the NLL bound and the ODE NLL
@@ -86,9 +116,13 @@ def evaluate_diffflow(model: DiffFlow, gmm: GaussianMixture, gen: torch.Generato
         start = time.perf_counter()
         x = model.sample(n_samples, lam=lam, generator=gen)
         seconds = time.perf_counter() - start
-        out[f"lam{lam:g}"] = {"mmd": mmd(ref, x), "sliced_wasserstein":
-                              sliced_wasserstein(ref, x, generator=gen), "gmm_nll": gmm_nll(gmm, x),
-                              "nfe": model.nfe(lam), "s_per_1000": 1000 * seconds / n_samples}
+        out[f"lam{lam:g}"] = {
+            "mmd": mmd(ref, x),
+            "sliced_wasserstein": sliced_wasserstein(ref, x, generator=gen),
+            "gmm_nll": gmm_nll(gmm, x),
+            "nfe": model.nfe(lam),
+            "s_per_1000": 1000 * seconds / n_samples,
+        }
     log_p = gmm.log_prob(data.double())
     bound = model.nll_bound(data, generator=gen).double()
     start = time.perf_counter()
@@ -100,9 +134,20 @@ def evaluate_diffflow(model: DiffFlow, gmm: GaussianMixture, gen: torch.Generato
     return out
 
 
-def _build_on_mixture(name: str, model: torch.nn.Module, loss_fn: Callable, evaluate: Callable,
-                      save: Callable, notes: dict, args: argparse.Namespace, out_dir: Path, hp: dict,
-                      *, train: Callable, common_meta: Callable) -> tuple[Path, dict, dict]:
+def _build_on_mixture(
+    name: str,
+    model: torch.nn.Module,
+    loss_fn: Callable,
+    evaluate: Callable,
+    save: Callable,
+    notes: dict,
+    args: argparse.Namespace,
+    out_dir: Path,
+    hp: dict,
+    *,
+    train: Callable,
+    common_meta: Callable,
+) -> tuple[Path, dict, dict]:
     """Train ``model`` on fresh 8gaussians samples, evaluate its EMA, save it with its meta.
 
     Returns ``(path, quality, base metrics)``; ``notes`` (sampler / nll descriptions) go into
@@ -117,18 +162,31 @@ def _build_on_mixture(name: str, model: torch.nn.Module, loss_fn: Callable, eval
     gen = torch.Generator().manual_seed(EVAL_SEED)
     entropy = gmm.entropy(200_000, gen)
     quality = {"entropy": entropy, **evaluate(ema, gmm, gen), **notes}
-    meta = common_meta(name, {"kind": "GaussianMixture.preset", "name": "8gaussians"},
-                       config, result, args)
-    meta.update({f"{type(ema).__name__.lower()}_config": dataclasses.asdict(ema.config),
-                 "quality": quality})
+    meta = common_meta(
+        name, {"kind": "GaussianMixture.preset", "name": "8gaussians"}, config, result, args
+    )
+    meta.update(
+        {f"{type(ema).__name__.lower()}_config": dataclasses.asdict(ema.config), "quality": quality}
+    )
     path = save(out_dir / f"{name}.pt", ema, meta)
-    metrics = {"train s": result.wall_time, "final loss": result.final_loss, "entropy": entropy,
-               "NLL bound": quality["nll_bound"]}
+    metrics = {
+        "train s": result.wall_time,
+        "final loss": result.final_loss,
+        "entropy": entropy,
+        "NLL bound": quality["nll_bound"],
+    }
     return path, quality, metrics
 
 
-def build_diffflow(name: str, args: argparse.Namespace, out_dir: Path, *, train: Callable,
-                   common_meta: Callable, hyper_parameters: Callable) -> tuple[Path, dict]:
+def build_diffflow(
+    name: str,
+    args: argparse.Namespace,
+    out_dir: Path,
+    *,
+    train: Callable,
+    common_meta: Callable,
+    hyper_parameters: Callable,
+) -> tuple[Path, dict]:
     """A DiffFlow on 8gaussians; metrics: see :func:`evaluate_diffflow`.
 
     ``train``, ``common_meta`` and ``hyper_parameters`` are ``make_checkpoints``' helpers.
@@ -136,13 +194,30 @@ def build_diffflow(name: str, args: argparse.Namespace, out_dir: Path, *, train:
     hp = hyper_parameters("diffflow", args)
     torch.manual_seed(args.seed)
     model = DiffFlow(DiffFlowConfig(dim=2, hidden=hp["hidden"], n_layers=hp["n_layers"]))
-    notes = {"sampler": "backward SDE, lam = 1 (lam0: Euler probability-flow ODE), N steps",
-             "nll": "bound: one forward trajectory per point; ode: dopri5 rtol=atol=1e-5"}
-    path, quality, metrics = _build_on_mixture(name, model, diffflow_loss, evaluate_diffflow,
-                                               save_diffflow, notes, args, out_dir, hp,
-                                               train=train, common_meta=common_meta)
-    metrics.update({"ODE NLL": quality["nll_ode"], "MMD2": quality["lam1"]["mmd"],
-                    "SW": quality["lam1"]["sliced_wasserstein"]})
+    notes = {
+        "sampler": "backward SDE, lam = 1 (lam0: Euler probability-flow ODE), N steps",
+        "nll": "bound: one forward trajectory per point; ode: dopri5 rtol=atol=1e-5",
+    }
+    path, quality, metrics = _build_on_mixture(
+        name,
+        model,
+        diffflow_loss,
+        evaluate_diffflow,
+        save_diffflow,
+        notes,
+        args,
+        out_dir,
+        hp,
+        train=train,
+        common_meta=common_meta,
+    )
+    metrics.update(
+        {
+            "ODE NLL": quality["nll_ode"],
+            "MMD2": quality["lam1"]["mmd"],
+            "SW": quality["lam1"]["sliced_wasserstein"],
+        }
+    )
     return path, metrics
 
 
@@ -157,15 +232,23 @@ def evaluate_diffenc(model: DiffEnc, gmm: GaussianMixture, gen: torch.Generator)
     """
     n_samples, n_nll = N_SAMPLES, DIFFENC_N_NLL  # read at call time: a smoke test may shrink them
     ref, data = gmm.sample(n_samples, gen).float(), gmm.sample(n_nll, gen).float()
-    out: dict = {"n_samples": n_samples, "n_nll": n_nll, "n_repeats": DIFFENC_REPEATS,
-                 "eval_seed": EVAL_SEED}
+    out: dict = {
+        "n_samples": n_samples,
+        "n_nll": n_nll,
+        "n_repeats": DIFFENC_REPEATS,
+        "eval_seed": EVAL_SEED,
+    }
     for steps in (1000, 100):
         start = time.perf_counter()
         x = model.sample(n_samples, n_steps=steps, generator=gen)
         seconds = time.perf_counter() - start
-        out[f"steps{steps}"] = {"mmd": mmd(ref, x), "sliced_wasserstein":
-                                sliced_wasserstein(ref, x, generator=gen), "gmm_nll": gmm_nll(gmm, x),
-                                "nfe": model.nfe(steps), "s_per_1000": 1000 * seconds / n_samples}
+        out[f"steps{steps}"] = {
+            "mmd": mmd(ref, x),
+            "sliced_wasserstein": sliced_wasserstein(ref, x, generator=gen),
+            "gmm_nll": gmm_nll(gmm, x),
+            "nfe": model.nfe(steps),
+            "s_per_1000": 1000 * seconds / n_samples,
+        }
     bound = model.nll_bound(data, generator=gen, n_repeats=DIFFENC_REPEATS).double()
     out["nll_bound"], out["nll_bound_se"] = _mean_se(bound)
     out["kl_bound"], out["kl_bound_se"] = _mean_se(bound + gmm.log_prob(data.double()))
@@ -176,19 +259,39 @@ def evaluate_diffenc(model: DiffEnc, gmm: GaussianMixture, gen: torch.Generator)
     return out
 
 
-def build_diffenc(name: str, args: argparse.Namespace, out_dir: Path, *, train: Callable,
-                  common_meta: Callable, hyper_parameters: Callable) -> tuple[Path, dict]:
+def build_diffenc(
+    name: str,
+    args: argparse.Namespace,
+    out_dir: Path,
+    *,
+    train: Callable,
+    common_meta: Callable,
+    hyper_parameters: Callable,
+) -> tuple[Path, dict]:
     """A DiffEnc (trainable encoder) on 8gaussians; metrics: see :func:`evaluate_diffenc`."""
     hp = hyper_parameters("diffenc", args)
     torch.manual_seed(args.seed)
     model = DiffEnc(DiffEncConfig(dim=2, hidden=hp["hidden"], n_layers=hp["n_layers"]))
-    notes = {"sampler": "VDM ancestral sampler with DiffEnc's Eq. 17 counter-term",
-             "nll": "variational bound recon + latent + diffusion, antithetic t"}
-    path, quality, metrics = _build_on_mixture(name, model, diffenc_loss, evaluate_diffenc,
-                                               save_diffenc, notes, args, out_dir, hp,
-                                               train=train, common_meta=common_meta)
-    metrics.update({"MMD2": quality["steps1000"]["mmd"],
-                    "SW": quality["steps1000"]["sliced_wasserstein"]})
+    notes = {
+        "sampler": "VDM ancestral sampler with DiffEnc's Eq. 17 counter-term",
+        "nll": "variational bound recon + latent + diffusion, antithetic t",
+    }
+    path, quality, metrics = _build_on_mixture(
+        name,
+        model,
+        diffenc_loss,
+        evaluate_diffenc,
+        save_diffenc,
+        notes,
+        args,
+        out_dir,
+        hp,
+        train=train,
+        common_meta=common_meta,
+    )
+    metrics.update(
+        {"MMD2": quality["steps1000"]["mmd"], "SW": quality["steps1000"]["sliced_wasserstein"]}
+    )
     return path, metrics
 
 
@@ -196,15 +299,29 @@ DIGITS_GAMMA_MIN = -8.0  # see the module docstring
 DIGITS_SAMPLES, DIGITS_STEPS, DIGITS_REPEATS = 500, 1000, 8
 
 
-def build_diffenc_digits(name: str, args: argparse.Namespace, out_dir: Path, *, train: Callable,
-                         common_meta: Callable, hyper_parameters: Callable) -> tuple[Path, dict]:
+def build_diffenc_digits(
+    name: str,
+    args: argparse.Namespace,
+    out_dir: Path,
+    *,
+    train: Callable,
+    common_meta: Callable,
+    hyper_parameters: Callable,
+) -> tuple[Path, dict]:
     """DiffEnc on 8×8 digits; metrics: test bits/dim (bound) and FID-style score of samples."""
     hp = hyper_parameters("diffenc_digits", args)
     tr = load_digits(data_range=(-1.0, 1.0), split="train")
     te = load_digits(data_range=(-1.0, 1.0), split="test")
     torch.manual_seed(args.seed)
-    model = DiffEnc(DiffEncConfig(image_shape=(1, 8, 8), n_bins=DIGITS_N_BINS, hidden=hp["hidden"],
-                                  enc_hidden=hp["hidden"], gamma_min=DIGITS_GAMMA_MIN))
+    model = DiffEnc(
+        DiffEncConfig(
+            image_shape=(1, 8, 8),
+            n_bins=DIGITS_N_BINS,
+            hidden=hp["hidden"],
+            enc_hidden=hp["hidden"],
+            gamma_min=DIGITS_GAMMA_MIN,
+        )
+    )
     config, result, ema = train(model, diffenc_loss, tr, hp, args)
     gen = torch.Generator().manual_seed(EVAL_SEED)
     bpd = ema.nll_bound(te, gen, n_repeats=DIGITS_REPEATS).double() / (64 * math.log(2))
@@ -213,30 +330,55 @@ def build_diffenc_digits(name: str, args: argparse.Namespace, out_dir: Path, *, 
     start = time.perf_counter()
     x = ema.sample(DIGITS_SAMPLES, n_steps=DIGITS_STEPS, generator=gen)
     seconds = time.perf_counter() - start
-    classifier = load_classifier(out_dir / "digits_classifier.pt"
-                                 if (out_dir / "digits_classifier.pt").is_file()
-                                 else checkpoint_path("digits_classifier"))
+    classifier = load_classifier(
+        out_dir / "digits_classifier.pt"
+        if (out_dir / "digits_classifier.pt").is_file()
+        else checkpoint_path("digits_classifier")
+    )
 
     def to_16(images: torch.Tensor) -> torch.Tensor:  # the classifier's 16×16 canvas on [0, 1]
         return torch.nn.functional.pad((images + 1) / 2, (4, 4, 4, 4))
 
-    quality = {"test_bpd": bpd.mean().item(), "test_bpd_se": (bpd.std() / len(bpd) ** 0.5).item(),
-               "n_test": len(te), "n_repeats": DIGITS_REPEATS,
-               "parts_nats": {k: v.item() for k, v in parts.items()},
-               "fid": digits_fid(to_16(x), to_16(te), classifier), "n_samples": DIGITS_SAMPLES,
-               "reference": f"test split ({len(te)} images)", "nfe": ema.nfe(DIGITS_STEPS),
-               "s_per_1000": 1000 * seconds / DIGITS_SAMPLES, "eval_seed": EVAL_SEED,
-               "sampler": "VDM ancestral sampler with DiffEnc's Eq. 17 counter-term, argmax decoder"}
-    meta = common_meta(name, {"kind": "dinof_lite.data.load_digits", "split": "train",
-                              "data_range": [-1.0, 1.0], "n_bins": DIGITS_N_BINS}, config, result, args)
+    quality = {
+        "test_bpd": bpd.mean().item(),
+        "test_bpd_se": (bpd.std() / len(bpd) ** 0.5).item(),
+        "n_test": len(te),
+        "n_repeats": DIGITS_REPEATS,
+        "parts_nats": {k: v.item() for k, v in parts.items()},
+        "fid": digits_fid(to_16(x), to_16(te), classifier),
+        "n_samples": DIGITS_SAMPLES,
+        "reference": f"test split ({len(te)} images)",
+        "nfe": ema.nfe(DIGITS_STEPS),
+        "s_per_1000": 1000 * seconds / DIGITS_SAMPLES,
+        "eval_seed": EVAL_SEED,
+        "sampler": "VDM ancestral sampler with DiffEnc's Eq. 17 counter-term, argmax decoder",
+    }
+    meta = common_meta(
+        name,
+        {
+            "kind": "dinof_lite.data.load_digits",
+            "split": "train",
+            "data_range": [-1.0, 1.0],
+            "n_bins": DIGITS_N_BINS,
+        },
+        config,
+        result,
+        args,
+    )
     meta.update(diffenc_config=dataclasses.asdict(ema.config), quality=quality)
     path = save_diffenc(out_dir / f"{name}.pt", ema, meta)
-    metrics = {"train s": result.wall_time, "final loss": result.final_loss,
-               "test bpd": quality["test_bpd"], "FID": quality["fid"]}
+    metrics = {
+        "train s": result.wall_time,
+        "final loss": result.final_loss,
+        "test bpd": quality["test_bpd"],
+        "FID": quality["fid"],
+    }
     return path, metrics
 
 
-def recipes(**helpers: Callable) -> dict[str, Callable[[str, argparse.Namespace, Path], tuple[Path, dict]]]:
+def recipes(
+    **helpers: Callable,
+) -> dict[str, Callable[[str, argparse.Namespace, Path], tuple[Path, dict]]]:
     """The baseline recipes, ``name -> builder(name, args, out_dir)``, bound to ``helpers``
     (``train``, ``common_meta``, ``hyper_parameters`` of ``make_checkpoints``)."""
     return {

@@ -38,11 +38,30 @@ __all__ = ["DEFAULTS", "EVAL_T_MS", "recipes", "build_dinof", "evaluate"]
 #: T_m = 0.6, paired KL estimate (see :func:`evaluate`): 3000 steps / EMA 0.995 gave 0.026,
 #: 6000 steps / EMA 0.999 gave 0.013 (116 s on one thread).
 DEFAULTS: dict[str, dict] = {
-    "dinof": {"steps": 6000, "batch_size": 256, "lr": 2e-3, "warmup": 100, "weight_decay": 0.0,
-              "ema": 0.999, "hidden": 64, "n_layers": 3, "levels": 1, "flow_steps": 8},
-    "dinof_anytm": {"steps": 10_000, "batch_size": 256, "lr": 2e-3, "warmup": 100,
-                    "weight_decay": 0.0, "ema": 0.999, "hidden": 64, "n_layers": 3, "levels": 1,
-                    "flow_steps": 8},
+    "dinof": {
+        "steps": 6000,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "warmup": 100,
+        "weight_decay": 0.0,
+        "ema": 0.999,
+        "hidden": 64,
+        "n_layers": 3,
+        "levels": 1,
+        "flow_steps": 8,
+    },
+    "dinof_anytm": {
+        "steps": 10_000,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "warmup": 100,
+        "weight_decay": 0.0,
+        "ema": 0.999,
+        "hidden": 64,
+        "n_layers": 3,
+        "levels": 1,
+        "flow_steps": 8,
+    },
 }
 SCORE_EMB_DIM = 32  # time-embedding width of the ScoreMLP (64 put the any-T_m file over 400 KB)
 EVAL_T_MS = tuple(round(0.1 * k, 1) for k in range(1, 11))  # T_m served by the any-T_m model
@@ -68,21 +87,38 @@ def evaluate(model: DiNof, gmm: GaussianMixture, T_m: float, gen: torch.Generato
     ref, data = gmm.sample(n_samples, gen), gmm.sample(n_nll, gen)
     nll = -model.log_likelihood(data, T_m=T_m).detach()
     excess = nll + gmm.log_prob(data)  # paired with the true density: KL(p || model) estimate
-    return {"T_m": T_m, "mmd": mmd(ref, x), "sliced_wasserstein": sliced_wasserstein(ref, x, generator=gen),
-            "gmm_nll": gmm_nll(gmm, x), "nll": nll.mean().item(),
-            "nll_se": (nll.std() / n_nll**0.5).item(), "kl": excess.mean().item(),
-            "kl_se": (excess.std() / n_nll**0.5).item()}
+    return {
+        "T_m": T_m,
+        "mmd": mmd(ref, x),
+        "sliced_wasserstein": sliced_wasserstein(ref, x, generator=gen),
+        "gmm_nll": gmm_nll(gmm, x),
+        "nll": nll.mean().item(),
+        "nll_se": (nll.std() / n_nll**0.5).item(),
+        "kl": excess.mean().item(),
+        "kl_se": (excess.std() / n_nll**0.5).item(),
+    }
 
 
 def baseline(model: DiNof, gmm: GaussianMixture, gen: torch.Generator) -> dict:
     """Plain diffusion with the model's score network: Euler–Maruyama from ``p_T`` to ``eps``."""
     n_samples = N_SAMPLES
-    x = pc_sample(model.sde, model.score_fn, (n_samples, *model.dims), n_steps=BASELINE_STEPS,
-                  predictor="euler_maruyama", corrector="none", eps=model.eps, generator=gen)
+    x = pc_sample(
+        model.sde,
+        model.score_fn,
+        (n_samples, *model.dims),
+        n_steps=BASELINE_STEPS,
+        predictor="euler_maruyama",
+        corrector="none",
+        eps=model.eps,
+        generator=gen,
+    )
     ref = gmm.sample(n_samples, gen)
-    return {"sampler": f"euler_maruyama from p_T, {BASELINE_STEPS} steps",
-            "mmd": mmd(ref, x), "sliced_wasserstein": sliced_wasserstein(ref, x, generator=gen),
-            "gmm_nll": gmm_nll(gmm, x)}
+    return {
+        "sampler": f"euler_maruyama from p_T, {BASELINE_STEPS} steps",
+        "mmd": mmd(ref, x),
+        "sliced_wasserstein": sliced_wasserstein(ref, x, generator=gen),
+        "gmm_nll": gmm_nll(gmm, x),
+    }
 
 
 def _init_actnorm(model: DiNof, gmm: GaussianMixture, seed: int) -> None:
@@ -100,9 +136,17 @@ def _init_actnorm(model: DiNof, gmm: GaussianMixture, seed: int) -> None:
         model.flow(x_Tm, model.context(T_m, INIT_BATCH))
 
 
-def build_dinof(name: str, args: argparse.Namespace, out_dir: Path, *, T_m: float,
-                T_m_range: tuple[float, float] | None, train: Callable, common_meta: Callable,
-                hyper_parameters: Callable) -> tuple[Path, dict]:
+def build_dinof(
+    name: str,
+    args: argparse.Namespace,
+    out_dir: Path,
+    *,
+    T_m: float,
+    T_m_range: tuple[float, float] | None,
+    train: Callable,
+    common_meta: Callable,
+    hyper_parameters: Callable,
+) -> tuple[Path, dict]:
     """A DiNof on 8gaussians (VP SDE); metrics: quality at each served ``T_m`` (see :func:`evaluate`).
 
     ``train``, ``common_meta`` and ``hyper_parameters`` are ``make_checkpoints``' helpers.
@@ -112,10 +156,16 @@ def build_dinof(name: str, args: argparse.Namespace, out_dir: Path, *, T_m: floa
     sde = get_sde("vp")
     gmm = GaussianMixture.preset("8gaussians")
     torch.manual_seed(args.seed)
-    net = ScoreMLP.for_sde(sde, dim=2, hidden=hp["hidden"], n_layers=hp["n_layers"],
-                           emb_dim=SCORE_EMB_DIM)
-    flow = Glow((2,), levels=hp["levels"], steps=hp["flow_steps"], hidden=hp["hidden"],
-                context_dim=0 if T_m_range is None else DiNof.CONTEXT_DIM)
+    net = ScoreMLP.for_sde(
+        sde, dim=2, hidden=hp["hidden"], n_layers=hp["n_layers"], emb_dim=SCORE_EMB_DIM
+    )
+    flow = Glow(
+        (2,),
+        levels=hp["levels"],
+        steps=hp["flow_steps"],
+        hidden=hp["hidden"],
+        context_dim=0 if T_m_range is None else DiNof.CONTEXT_DIM,
+    )
     model = DiNof(sde, net, flow, T_m=T_m, T_m_range=T_m_range)
     _init_actnorm(model, gmm, args.seed + 1)
 
@@ -126,32 +176,46 @@ def build_dinof(name: str, args: argparse.Namespace, out_dir: Path, *, T_m: floa
     per_tm = [evaluate(ema, gmm, t, gen) for t in served]
     for row in per_tm:
         row["nll_gap"] = row["nll"] - entropy
-    quality = {"n_samples": N_SAMPLES, "n_nll": N_NLL, "eval_seed": EVAL_SEED, "entropy": entropy,
-               "sampler": "DiNof default (euler_maruyama, round(N*T_m) steps)",
-               "nll": "-model.log_likelihood(x).mean(), exact divergence, dopri5 rtol=atol=1e-5",
-               "per_T_m": per_tm}
+    quality = {
+        "n_samples": N_SAMPLES,
+        "n_nll": N_NLL,
+        "eval_seed": EVAL_SEED,
+        "entropy": entropy,
+        "sampler": "DiNof default (euler_maruyama, round(N*T_m) steps)",
+        "nll": "-model.log_likelihood(x).mean(), exact divergence, dopri5 rtol=atol=1e-5",
+        "per_T_m": per_tm,
+    }
     if ema.any_T_m:
         quality["baseline"] = baseline(ema, gmm, gen)
-    meta = common_meta(name, {"kind": "GaussianMixture.preset", "name": "8gaussians"},
-                       config, result, args)
-    meta.update(T_m=T_m, T_m_range=None if T_m_range is None else list(T_m_range),
-                quality=quality)
+    meta = common_meta(
+        name, {"kind": "GaussianMixture.preset", "name": "8gaussians"}, config, result, args
+    )
+    meta.update(T_m=T_m, T_m_range=None if T_m_range is None else list(T_m_range), quality=quality)
     path = save_dinof(out_dir / f"{name}.pt", ema, meta)
     main = next(r for r in per_tm if abs(r["T_m"] - T_m) < 1e-9)
-    metrics = {"train s": result.wall_time, "final loss": result.final_loss,
-               f"NLL@{T_m}": main["nll"], "entropy": entropy, f"MMD@{T_m}": main["mmd"]}
+    metrics = {
+        "train s": result.wall_time,
+        "final loss": result.final_loss,
+        f"NLL@{T_m}": main["nll"],
+        "entropy": entropy,
+        f"MMD@{T_m}": main["mmd"],
+    }
     if ema.any_T_m:
         metrics["baseline MMD"] = quality["baseline"]["mmd"]
     return path, metrics
 
 
-def recipes(**helpers: Callable) -> dict[str, Callable[[str, argparse.Namespace, Path], tuple[Path, dict]]]:
+def recipes(
+    **helpers: Callable,
+) -> dict[str, Callable[[str, argparse.Namespace, Path], tuple[Path, dict]]]:
     """The DiNof recipes, ``name -> builder(name, args, out_dir)``, bound to ``helpers``
     (``train``, ``common_meta``, ``hyper_parameters`` of ``make_checkpoints``)."""
     return {
         "dinof_8gaussians_vp": functools.partial(build_dinof, T_m=0.6, T_m_range=None, **helpers),
-        "dinof_8gaussians_vp_tm03": functools.partial(build_dinof, T_m=0.3, T_m_range=None,
-                                                      **helpers),
-        "dinof_8gaussians_vp_anytm": functools.partial(build_dinof, T_m=0.6, T_m_range=(0.1, 1.0),
-                                                       **helpers),
+        "dinof_8gaussians_vp_tm03": functools.partial(
+            build_dinof, T_m=0.3, T_m_range=None, **helpers
+        ),
+        "dinof_8gaussians_vp_anytm": functools.partial(
+            build_dinof, T_m=0.6, T_m_range=(0.1, 1.0), **helpers
+        ),
     }

@@ -79,13 +79,39 @@ from dinof_lite.viz.diagnostics import score_error  # noqa: E402
 
 #: Per-family default hyper-parameters; the command-line flags of the same name override them.
 DEFAULTS: dict[str, dict] = {
-    "score": {"steps": 8000, "batch_size": 512, "lr": 2e-3, "warmup": 200, "weight_decay": 0.0,
-              "ema": 0.999, "hidden": 128, "n_layers": 3},
-    "glow_2d": {"steps": 8000, "batch_size": 512, "lr": 2e-3, "warmup": 200, "weight_decay": 0.0,
-                "ema": 0.999, "hidden": 64, "levels": 1, "flow_steps": 8},
+    "score": {
+        "steps": 8000,
+        "batch_size": 512,
+        "lr": 2e-3,
+        "warmup": 200,
+        "weight_decay": 0.0,
+        "ema": 0.999,
+        "hidden": 128,
+        "n_layers": 3,
+    },
+    "glow_2d": {
+        "steps": 8000,
+        "batch_size": 512,
+        "lr": 2e-3,
+        "warmup": 200,
+        "weight_decay": 0.0,
+        "ema": 0.999,
+        "hidden": 64,
+        "levels": 1,
+        "flow_steps": 8,
+    },
     # 1500 training images over-fit fast (test bpd rises after ~2k steps without weight decay)
-    "glow_digits": {"steps": 3000, "batch_size": 128, "lr": 2e-3, "warmup": 200,
-                    "weight_decay": 3e-4, "ema": 0.998, "hidden": 64, "levels": 2, "flow_steps": 8},
+    "glow_digits": {
+        "steps": 3000,
+        "batch_size": 128,
+        "lr": 2e-3,
+        "warmup": 200,
+        "weight_decay": 3e-4,
+        "ema": 0.998,
+        "hidden": 64,
+        "levels": 2,
+        "flow_steps": 8,
+    },
     **dinof_recipes.DEFAULTS,
     **digits_recipe.DEFAULTS,
     **baseline_recipes.DEFAULTS,
@@ -112,21 +138,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--levels", type=int, help="Glow levels L")
     p.add_argument("--flow-steps", type=int, help="Glow steps of flow K per level")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)"
+    )
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
 
 def hyper_parameters(family: str, args: argparse.Namespace) -> dict:
     """The family's :data:`DEFAULTS`, overridden by the flags given on the command line."""
-    return {k: v if getattr(args, k) is None else getattr(args, k) for k, v in DEFAULTS[family].items()}
+    return {
+        k: v if getattr(args, k) is None else getattr(args, k) for k, v in DEFAULTS[family].items()
+    }
 
 
 def binned(losses: list[float], width: int) -> tuple[list[int], list[float]]:
     """Mean loss over consecutive bins of ``width`` steps: (last step of each bin, mean)."""
     steps, means = [], []
     for start in range(0, len(losses), width):
-        chunk = losses[start:start + width]
+        chunk = losses[start : start + width]
         steps.append(start + len(chunk))
         means.append(sum(chunk) / len(chunk))
     return steps, means
@@ -134,10 +164,20 @@ def binned(losses: list[float], width: int) -> tuple[list[int], list[float]]:
 
 def train(model, loss_fn, data, hp: dict, args: argparse.Namespace):
     """Fit ``model`` with the :class:`Trainer`: ``(config, result, EMA model in eval mode)``."""
-    config = TrainConfig(n_steps=hp["steps"], batch_size=hp["batch_size"], lr=hp["lr"],
-                         warmup=hp["warmup"], weight_decay=hp["weight_decay"], grad_clip=1.0,
-                         ema_decay=hp["ema"], seed=args.seed, device="cpu", log_every=100,
-                         ckpt_every=None, progress=not args.no_progress)
+    config = TrainConfig(
+        n_steps=hp["steps"],
+        batch_size=hp["batch_size"],
+        lr=hp["lr"],
+        warmup=hp["warmup"],
+        weight_decay=hp["weight_decay"],
+        grad_clip=1.0,
+        ema_decay=hp["ema"],
+        seed=args.seed,
+        device="cpu",
+        log_every=100,
+        ckpt_every=None,
+        progress=not args.no_progress,
+    )
     trainer = Trainer(model, loss_fn, data, config, workdir=None)
     result = trainer.fit()
     return config, result, trainer.ema_model.module.eval()
@@ -166,8 +206,9 @@ def common_meta(name: str, dataset: dict, config: TrainConfig, result, args) -> 
     }
 
 
-def build_score(name: str, args: argparse.Namespace, out_dir: Path, *, sde_name: str,
-                sde_kwargs: dict) -> tuple[Path, dict]:
+def build_score(
+    name: str, args: argparse.Namespace, out_dir: Path, *, sde_name: str, sde_kwargs: dict
+) -> tuple[Path, dict]:
     """A ScoreMLP on 8gaussians for the SDE ``sde_name``; metric: score error vs the oracle."""
     hp = hyper_parameters("score", args)
     sde = get_sde(sde_name, **sde_kwargs)
@@ -186,19 +227,34 @@ def build_score(name: str, args: argparse.Namespace, out_dir: Path, *, sde_name:
 
     config, result, ema = train(net, loss_fn, data, hp, args)
     gen = torch.Generator().manual_seed(EVAL_SEED)
-    err = score_error(sde, get_score_fn(sde, ema), gmm.score_fn(sde), gmm.sample(N_TEST, gen),
-                      t_range=(0.05, 1.0), generator=gen)
-    meta = common_meta(name, {"kind": "GaussianMixture.preset", "name": "8gaussians"},
-                       config, result, args)
-    meta["score_error"] = {"t_range": [0.05, 1.0], "n": N_TEST, "value": err,
-                           "definition": "E_{t~U(0.05,1), x_t}[s(t)^2 ||score - oracle||^2]"}
+    err = score_error(
+        sde,
+        get_score_fn(sde, ema),
+        gmm.score_fn(sde),
+        gmm.sample(N_TEST, gen),
+        t_range=(0.05, 1.0),
+        generator=gen,
+    )
+    meta = common_meta(
+        name, {"kind": "GaussianMixture.preset", "name": "8gaussians"}, config, result, args
+    )
+    meta["score_error"] = {
+        "t_range": [0.05, 1.0],
+        "n": N_TEST,
+        "value": err,
+        "definition": "E_{t~U(0.05,1), x_t}[s(t)^2 ||score - oracle||^2]",
+    }
     path = save_score_model(out_dir / f"{name}.pt", sde, ema, meta, net_kwargs=net_kwargs)
-    return path, {"train s": result.wall_time, "final loss": result.final_loss,
-                  "score error E[s^2|score-oracle|^2]": err}
+    return path, {
+        "train s": result.wall_time,
+        "final loss": result.final_loss,
+        "score error E[s^2|score-oracle|^2]": err,
+    }
 
 
-def build_glow_2d(name: str, args: argparse.Namespace, out_dir: Path, *,
-                  dataset: str) -> tuple[Path, dict]:
+def build_glow_2d(
+    name: str, args: argparse.Namespace, out_dir: Path, *, dataset: str
+) -> tuple[Path, dict]:
     """A vector Glow on the toy ``dataset`` by maximum likelihood; metric: test NLL (nats)."""
     hp = hyper_parameters("glow_2d", args)
     gen = torch.Generator().manual_seed(EVAL_SEED)
@@ -214,8 +270,12 @@ def build_glow_2d(name: str, args: argparse.Namespace, out_dir: Path, *,
             return toy.sample(dataset, batch_size, seed=seed)
 
         test = toy.sample(dataset, N_TEST, seed=EVAL_SEED)
-        info = {"kind": "dinof_lite.data.toy.sample", "name": dataset,
-                "train": "fresh samples, seed drawn per batch", "test_seed": EVAL_SEED}
+        info = {
+            "kind": "dinof_lite.data.toy.sample",
+            "name": dataset,
+            "train": "fresh samples, seed drawn per batch",
+            "test_seed": EVAL_SEED,
+        }
     torch.manual_seed(args.seed)
     flow = Glow((2,), levels=hp["levels"], steps=hp["flow_steps"], hidden=hp["hidden"])
     with torch.no_grad():  # ActNorm's data-dependent initialisation, on a large batch
@@ -231,8 +291,11 @@ def build_glow_2d(name: str, args: argparse.Namespace, out_dir: Path, *,
     meta["test_nll"] = nll.mean().item()
     meta["test_nll_se"] = (nll.std() / N_TEST**0.5).item()
     meta["n_test"] = N_TEST
-    metrics = {"train s": result.wall_time, "final loss": result.final_loss,
-               "test NLL": meta["test_nll"]}
+    metrics = {
+        "train s": result.wall_time,
+        "final loss": result.final_loss,
+        "test NLL": meta["test_nll"],
+    }
     if dataset == "8gaussians":
         meta["entropy"] = gmm.entropy(200_000, gen)
         metrics["entropy"] = meta["entropy"]
@@ -242,9 +305,17 @@ def build_glow_2d(name: str, args: argparse.Namespace, out_dir: Path, *,
 def mean_bpd(flow: Glow, x: torch.Tensor, generator: torch.Generator, draws: int = 4) -> float:
     """Bits/dim of ``x`` averaged over the images and ``draws`` dequantisations."""
     with torch.no_grad():
-        return sum(flow.bits_per_dim(x, n_bins=DIGITS_N_BINS, data_range=DIGITS_RANGE,
-                                     generator=generator).mean().item()
-                   for _ in range(draws)) / draws
+        return (
+            sum(
+                flow.bits_per_dim(
+                    x, n_bins=DIGITS_N_BINS, data_range=DIGITS_RANGE, generator=generator
+                )
+                .mean()
+                .item()
+                for _ in range(draws)
+            )
+            / draws
+        )
 
 
 def build_glow_digits(name: str, args: argparse.Namespace, out_dir: Path) -> tuple[Path, dict]:
@@ -255,22 +326,47 @@ def build_glow_digits(name: str, args: argparse.Namespace, out_dir: Path) -> tup
     torch.manual_seed(args.seed)
     flow = Glow((1, 8, 8), levels=hp["levels"], steps=hp["flow_steps"], hidden=hp["hidden"])
     with torch.no_grad():  # ActNorm's initialisation on the whole (dequantised) train split
-        flow(dequantize(train_x, n_bins=DIGITS_N_BINS, data_range=DIGITS_RANGE,
-                        generator=torch.Generator().manual_seed(args.seed + 1)))
+        flow(
+            dequantize(
+                train_x,
+                n_bins=DIGITS_N_BINS,
+                data_range=DIGITS_RANGE,
+                generator=torch.Generator().manual_seed(args.seed + 1),
+            )
+        )
 
     def loss_fn(model, x0, generator):  # mean bits/dim of the uniformly dequantised batch
-        return model.bits_per_dim(x0, n_bins=DIGITS_N_BINS, data_range=DIGITS_RANGE,
-                                  generator=generator).mean()
+        return model.bits_per_dim(
+            x0, n_bins=DIGITS_N_BINS, data_range=DIGITS_RANGE, generator=generator
+        ).mean()
 
     config, result, ema = train(flow, loss_fn, train_x, hp, args)
     gen = torch.Generator().manual_seed(EVAL_SEED)
-    meta = common_meta(name, {"kind": "dinof_lite.data.load_digits", "split": "train",
-                              "n_train": len(train_x), "n_test": len(test_x),
-                              "data_range": list(DIGITS_RANGE)}, config, result, args)
-    meta.update(n_bins=DIGITS_N_BINS, data_range=list(DIGITS_RANGE),
-                train_bpd=mean_bpd(ema, train_x, gen), test_bpd=mean_bpd(ema, test_x, gen))
-    metrics = {"train s": result.wall_time, "final loss": result.final_loss,
-               "train bpd": meta["train_bpd"], "test bpd": meta["test_bpd"]}
+    meta = common_meta(
+        name,
+        {
+            "kind": "dinof_lite.data.load_digits",
+            "split": "train",
+            "n_train": len(train_x),
+            "n_test": len(test_x),
+            "data_range": list(DIGITS_RANGE),
+        },
+        config,
+        result,
+        args,
+    )
+    meta.update(
+        n_bins=DIGITS_N_BINS,
+        data_range=list(DIGITS_RANGE),
+        train_bpd=mean_bpd(ema, train_x, gen),
+        test_bpd=mean_bpd(ema, test_x, gen),
+    )
+    metrics = {
+        "train s": result.wall_time,
+        "final loss": result.final_loss,
+        "train bpd": meta["train_bpd"],
+        "test bpd": meta["test_bpd"],
+    }
     return save_flow(out_dir / f"{name}.pt", ema, meta), metrics
 
 
@@ -278,15 +374,21 @@ def build_glow_digits(name: str, args: argparse.Namespace, out_dir: Path) -> tup
 RECIPES: dict[str, Callable[[str, argparse.Namespace, Path], tuple[Path, dict]]] = {
     "score_mlp_8gaussians_vp": functools.partial(build_score, sde_name="vp", sde_kwargs={}),
     # VE uses σ_max = 10 ≈ the largest pairwise distance of the data.
-    "score_mlp_8gaussians_ve": functools.partial(build_score, sde_name="ve",
-                                                 sde_kwargs={"sigma_max": 10.0}),
+    "score_mlp_8gaussians_ve": functools.partial(
+        build_score, sde_name="ve", sde_kwargs={"sigma_max": 10.0}
+    ),
     "glow_8gaussians": functools.partial(build_glow_2d, dataset="8gaussians"),
     "glow_moons": functools.partial(build_glow_2d, dataset="moons"),
     "glow_digits": build_glow_digits,
-    **dinof_recipes.recipes(train=train, common_meta=common_meta, hyper_parameters=hyper_parameters),
-    **digits_recipe.recipes(train=train, common_meta=common_meta, hyper_parameters=hyper_parameters),
-    **baseline_recipes.recipes(train=train, common_meta=common_meta,
-                               hyper_parameters=hyper_parameters),
+    **dinof_recipes.recipes(
+        train=train, common_meta=common_meta, hyper_parameters=hyper_parameters
+    ),
+    **digits_recipe.recipes(
+        train=train, common_meta=common_meta, hyper_parameters=hyper_parameters
+    ),
+    **baseline_recipes.recipes(
+        train=train, common_meta=common_meta, hyper_parameters=hyper_parameters
+    ),
 }
 
 
@@ -300,8 +402,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         path, metrics = RECIPES[name](name, args, out_dir)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        print(f"{name}: {path} ({path.stat().st_size / 1024:.0f} KiB), {shown} "
-              f"(total {time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"{name}: {path} ({path.stat().st_size / 1024:.0f} KiB), {shown} "
+            f"(total {time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
     return 0
 
 

@@ -38,7 +38,9 @@ print(f)
 def test_make_student_replaces_each_region_with_a_named_raise():
     out = make_student(SOURCE)
     assert "2 * x" not in out and "BEGIN SOLUTION" not in out and "END SOLUTION" not in out
-    assert '    """Double x."""\n    raise NotImplementedError("write the body of `f`, then run' in out
+    assert (
+        '    """Double x."""\n    raise NotImplementedError("write the body of `f`, then run' in out
+    )
     assert out.startswith("import torch\n") and out.endswith("\n\nprint(f)\n")
     namespace: dict = {}
     exec(compile(out.replace("import torch\n", ""), "student", "exec"), namespace)
@@ -50,14 +52,24 @@ def test_make_student_leaves_text_without_markers_alone():
     assert make_student("a = 1\n# a comment\n") == "a = 1\n# a comment\n"
 
 
-@pytest.mark.parametrize(("text", "error"), [
-    ("# BEGIN SOLUTION\nx = 1\n", r"line 1: '# BEGIN SOLUTION' is never closed"),
-    ("x = 1\n# END SOLUTION\n", r"line 2: '# END SOLUTION' without a matching"),
-    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", r"line 2: .* inside the region opened "
-                                                               r"on line 1 \(regions cannot nest\)"),
-    ("x = 1  # BEGIN SOLUTION\n", r"line 1: a solution marker must be alone on its line"),
-    ("def f():\n    # BEGIN SOLUTION\n    return 1\n# END SOLUTION\n", r"line 4: .* not indented"),
-], ids=["unclosed", "unopened", "nested", "inline", "misindented"])
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("# BEGIN SOLUTION\nx = 1\n", r"line 1: '# BEGIN SOLUTION' is never closed"),
+        ("x = 1\n# END SOLUTION\n", r"line 2: '# END SOLUTION' without a matching"),
+        (
+            "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n",
+            r"line 2: .* inside the region opened "
+            r"on line 1 \(regions cannot nest\)",
+        ),
+        ("x = 1  # BEGIN SOLUTION\n", r"line 1: a solution marker must be alone on its line"),
+        (
+            "def f():\n    # BEGIN SOLUTION\n    return 1\n# END SOLUTION\n",
+            r"line 4: .* not indented",
+        ),
+    ],
+    ids=["unclosed", "unopened", "nested", "inline", "misindented"],
+)
 def test_make_student_rejects_bad_markers(text, error):
     with pytest.raises(ValueError, match=error):
         make_student(text)
@@ -87,7 +99,8 @@ def test_check_command_names_stale_and_missing_notebooks(tmp_path, capsys):
     assert main(["assignments", "--check", "--root", str(root)]) == 0
     first, second = solution_notebooks(root)[:2]
     solution_only = first.read_text(encoding="utf-8").replace(
-        "# END SOLUTION", "    pass\n    # END SOLUTION", 1)
+        "# END SOLUTION", "    pass\n    # END SOLUTION", 1
+    )
     first.write_text(solution_only, encoding="utf-8")  # a change inside a region: still in sync
     assert main(["assignments", "--check", "--root", str(root)]) == 0
     first.write_text(solution_only + "\n# %%\nx = 1\n", encoding="utf-8")
@@ -102,8 +115,11 @@ def test_check_command_names_stale_and_missing_notebooks(tmp_path, capsys):
 
 def test_generate_without_execution_writes_in_sync_notebooks(tmp_path, capsys):
     root = tmp_path / "repo"
-    shutil.copytree(ROOT / "notebooks" / "assignments", root / "notebooks" / "assignments",
-                    ignore=shutil.ignore_patterns("student"))
+    shutil.copytree(
+        ROOT / "notebooks" / "assignments",
+        root / "notebooks" / "assignments",
+        ignore=shutil.ignore_patterns("student"),
+    )
     assert main(["assignments", "--no-execute", "--root", str(root)]) == 0
     problems = stale_students(root)
     assert len(problems) == len(SOLUTIONS), problems

@@ -61,8 +61,22 @@ def coupling_inverse(y, net):
     return torch.cat([y[:, :k], y[:, k:] * (-log_s).exp() - shift], 1), -log_s.sum(1)
 
 
-def dinof_sample(flow, score_fn, sde, n, T_m, generator, eps=1e-3, *, start=None, t0=None,
-                 steps=None, backwards=True, denoise=True, use_flow=True):
+def dinof_sample(
+    flow,
+    score_fn,
+    sde,
+    n,
+    T_m,
+    generator,
+    eps=1e-3,
+    *,
+    start=None,
+    t0=None,
+    steps=None,
+    backwards=True,
+    denoise=True,
+    use_flow=True,
+):
     z = torch.randn((n, *flow.in_shape), generator=generator)
     x = flow.inverse(z) if use_flow else z
     t0 = T_m if t0 is None else t0
@@ -78,11 +92,15 @@ def dinof_sample(flow, score_fn, sde, n, T_m, generator, eps=1e-3, *, start=None
 
 
 RIGHT = {
-    checks.check_vp_marginal: vp_marginal, checks.check_ve_marginal: ve_marginal,
-    checks.check_forward_sample: forward_sample, checks.check_dsm_loss: dsm_loss,
-    checks.check_em_step: em_step, checks.check_langevin_step: langevin_step,
+    checks.check_vp_marginal: vp_marginal,
+    checks.check_ve_marginal: ve_marginal,
+    checks.check_forward_sample: forward_sample,
+    checks.check_dsm_loss: dsm_loss,
+    checks.check_em_step: em_step,
+    checks.check_langevin_step: langevin_step,
     checks.check_coupling_forward: coupling_forward,
-    checks.check_coupling_inverse: coupling_inverse, checks.check_dinof_sample: dinof_sample,
+    checks.check_coupling_inverse: coupling_inverse,
+    checks.check_dinof_sample: dinof_sample,
 }
 CHECKS = list(RIGHT)
 
@@ -131,9 +149,11 @@ def _w(fn, **kw):
 
 def _sde_wrong(fn):
     """em_step variants: ``fn(x, t, dt, z, f, g, score)``."""
+
     def step(x, t, dt, z, sde, score_fn):
         f, g = sde.sde(x, t)
         return fn(x, dt, z, f, g[:, None], score_fn(x, t))
+
     return step
 
 
@@ -142,6 +162,7 @@ def _langevin_wrong(eps_fn, noise_fn=lambda e: torch.sqrt(2 * e)):
         score = score_fn(x, t)
         eps = eps_fn(score, z, snr, alpha)[:, None]
         return x + eps * score + noise_fn(eps) * z
+
     return step
 
 
@@ -154,6 +175,7 @@ def _coupling(y_fn, ld_fn):
         k = x.shape[1] - x.shape[1] // 2
         shift, log_s = net(x[:, :k])
         return torch.cat([x[:, :k], y_fn(x[:, k:], shift, log_s)], 1), ld_fn(log_s)
+
     return fwd
 
 
@@ -162,73 +184,168 @@ WRONG = [
     (checks.check_vp_marginal, _w(vp_marginal, exp_sign=1.0), "sign in the exponent"),
     (checks.check_vp_marginal, _w(vp_marginal, scale=2.0), "missing the ½"),
     (checks.check_vp_marginal, lambda *a: vp_marginal(*a)[::-1], "mean and std swapped"),
-    (checks.check_vp_marginal, lambda *a: (vp_marginal(*a)[0], vp_marginal(*a)[1][:, None]),
-     "wrong shape"),
-    (checks.check_ve_marginal, lambda x0, t, lo, hi: (x0 * lo * (hi / lo) ** t[:, None],
-                                                      ve_marginal(x0, t, lo, hi)[1]),
-     "VE mean scaled"),
-    (checks.check_ve_marginal, lambda x0, t, lo, hi: (x0, ve_marginal(x0, t, lo, hi)[1] ** 2),
-     "missing sqrt"),
+    (
+        checks.check_vp_marginal,
+        lambda *a: (vp_marginal(*a)[0], vp_marginal(*a)[1][:, None]),
+        "wrong shape",
+    ),
+    (
+        checks.check_ve_marginal,
+        lambda x0, t, lo, hi: (x0 * lo * (hi / lo) ** t[:, None], ve_marginal(x0, t, lo, hi)[1]),
+        "VE mean scaled",
+    ),
+    (
+        checks.check_ve_marginal,
+        lambda x0, t, lo, hi: (x0, ve_marginal(x0, t, lo, hi)[1] ** 2),
+        "missing sqrt",
+    ),
     (checks.check_ve_marginal, lambda x0, t, lo, hi: (x0, lo * (hi / lo) ** t), "exact marginal"),
-    (checks.check_forward_sample,
-     lambda x0, t, z, sde: sde.marginal_prob(x0, t)[0] + sde.marginal_prob(x0, t)[1][:, None] ** 2 * z,
-     "missing sqrt"),
-    (checks.check_forward_sample, lambda x0, t, z, sde: sde.marginal_prob(x0, t)[1][:, None] * z,
-     "x0 is ignored"),
-    (checks.check_forward_sample, lambda x0, t, z, sde: sde.marginal_prob(x0, t)[0] + z,
-     "not scaled"),
+    (
+        checks.check_forward_sample,
+        lambda x0, t, z, sde: (
+            sde.marginal_prob(x0, t)[0] + sde.marginal_prob(x0, t)[1][:, None] ** 2 * z
+        ),
+        "missing sqrt",
+    ),
+    (
+        checks.check_forward_sample,
+        lambda x0, t, z, sde: sde.marginal_prob(x0, t)[1][:, None] * z,
+        "x0 is ignored",
+    ),
+    (
+        checks.check_forward_sample,
+        lambda x0, t, z, sde: sde.marginal_prob(x0, t)[0] + z,
+        "not scaled",
+    ),
     (checks.check_dsm_loss, _w(dsm_loss, target_sign=-1.0), "sign of the target"),
-    (checks.check_dsm_loss,
-     lambda sf, x0, t, z, sde: dsm_loss(sf, x0, t, z, sde) * 2, "summed over dimensions"),
-    (checks.check_dsm_loss,
-     lambda sf, x0, t, z, sde: (((sf(sde.perturb(x0, t, z), t) + z / sde.marginal_coeffs(t)[1][:, None])
-                                 ** 2).mean()), "missing the λ(t) = s(t)² weighting"),
-    (checks.check_dsm_loss, lambda sf, x0, t, z, sde: dsm_loss(sf, x0, t, z, sde).item(),
-     "torch scalar"),
-    (checks.check_dsm_loss,
-     lambda sf, x0, t, z, sde: ((sde.marginal_coeffs(t)[1][:, None] * sf(sde.perturb(x0, t, z), t)
-                                 + z) ** 2).mean(1), "one loss per example"),
-    (checks.check_em_step, _sde_wrong(lambda x, dt, z, f, g, s: x - (f - g**2 * s) * dt
-                                      + g * math.sqrt(-dt) * z), "sign of dt"),
-    (checks.check_em_step, _sde_wrong(lambda x, dt, z, f, g, s: x + (f - g * s) * dt
-                                      + g * math.sqrt(-dt) * z), "g instead of g²"),
-    (checks.check_em_step, _sde_wrong(lambda x, dt, z, f, g, s: x + (f - g**2 * s) * dt + g * z),
-     "missing sqrt(|dt|)"),
-    (checks.check_em_step, _sde_wrong(lambda x, dt, z, f, g, s: x + (f - g**2 * s) * dt),
-     "missing noise"),
-    (checks.check_langevin_step, _langevin_wrong(lambda s, z, r, a: a * (r * _ratio(s, z)) ** 2),
-     "missing the 2"),
-    (checks.check_langevin_step, _langevin_wrong(lambda s, z, r, a: 2 * (r * _ratio(s, z)) ** 2
-                                                 * torch.ones_like(a)), "missing α"),
-    (checks.check_langevin_step, _langevin_wrong(lambda s, z, r, a: 2 * a * r * _ratio(s, z) ** 2),
-     "snr not squared"),
+    (
+        checks.check_dsm_loss,
+        lambda sf, x0, t, z, sde: dsm_loss(sf, x0, t, z, sde) * 2,
+        "summed over dimensions",
+    ),
+    (
+        checks.check_dsm_loss,
+        lambda sf, x0, t, z, sde: (
+            (sf(sde.perturb(x0, t, z), t) + z / sde.marginal_coeffs(t)[1][:, None]) ** 2
+        ).mean(),
+        "missing the λ(t) = s(t)² weighting",
+    ),
+    (
+        checks.check_dsm_loss,
+        lambda sf, x0, t, z, sde: dsm_loss(sf, x0, t, z, sde).item(),
+        "torch scalar",
+    ),
+    (
+        checks.check_dsm_loss,
+        lambda sf, x0, t, z, sde: (
+            (sde.marginal_coeffs(t)[1][:, None] * sf(sde.perturb(x0, t, z), t) + z) ** 2
+        ).mean(1),
+        "one loss per example",
+    ),
+    (
+        checks.check_em_step,
+        _sde_wrong(lambda x, dt, z, f, g, s: x - (f - g**2 * s) * dt + g * math.sqrt(-dt) * z),
+        "sign of dt",
+    ),
+    (
+        checks.check_em_step,
+        _sde_wrong(lambda x, dt, z, f, g, s: x + (f - g * s) * dt + g * math.sqrt(-dt) * z),
+        "g instead of g²",
+    ),
+    (
+        checks.check_em_step,
+        _sde_wrong(lambda x, dt, z, f, g, s: x + (f - g**2 * s) * dt + g * z),
+        "missing sqrt(|dt|)",
+    ),
+    (
+        checks.check_em_step,
+        _sde_wrong(lambda x, dt, z, f, g, s: x + (f - g**2 * s) * dt),
+        "missing noise",
+    ),
+    (
+        checks.check_langevin_step,
+        _langevin_wrong(lambda s, z, r, a: a * (r * _ratio(s, z)) ** 2),
+        "missing the 2",
+    ),
+    (
+        checks.check_langevin_step,
+        _langevin_wrong(lambda s, z, r, a: 2 * (r * _ratio(s, z)) ** 2 * torch.ones_like(a)),
+        "missing α",
+    ),
+    (
+        checks.check_langevin_step,
+        _langevin_wrong(lambda s, z, r, a: 2 * a * r * _ratio(s, z) ** 2),
+        "snr not squared",
+    ),
     (checks.check_langevin_step, _langevin_wrong(langevin_step_size, torch.sqrt), "sqrt(ε)·z"),
-    (checks.check_coupling_forward, _coupling(lambda xb, sh, ls: (xb + sh) * ls.exp(),
-                                              lambda ls: -ls.sum(1)), "log-det sign"),
-    (checks.check_coupling_forward, _coupling(lambda xb, sh, ls: (xb + sh) * ls.exp(),
-                                              lambda ls: ls), "log-det not summed"),
-    (checks.check_coupling_forward, _coupling(lambda xb, sh, ls: (xb + sh) * ls.exp(),
-                                              lambda ls: ls.sum()), "summed over the batch"),
-    (checks.check_coupling_forward, _coupling(lambda xb, sh, ls: (xb + sh) * ls,
-                                              lambda ls: ls.sum(1)), "using log_s as the scale"),
-    (checks.check_coupling_forward, _coupling(lambda xb, sh, ls: (xb + sh) * ls.exp(),
-                                              lambda ls: ls.exp().sum(1)), "not s = exp(log_s)"),
-    (checks.check_coupling_inverse,
-     lambda y, net: (coupling_inverse(y, net)[0], -coupling_inverse(y, net)[1]), "log-det sign"),
-    (checks.check_coupling_inverse, lambda y, net: (y, coupling_inverse(y, net)[1]),
-     "inverse not inverting"),
-    (checks.check_coupling_inverse, lambda y, net: coupling_forward(y, net), "inverse not inverting"),
-    (checks.check_ve_marginal, lambda x0, t, lo, hi: ve_marginal(x0, 1 - t, lo, hi), "must grow with t"),
-    (checks.check_dsm_loss,
-     lambda sf, x0, t, z, sde: (sde.marginal_coeffs(t)[1][:, None] * (sf(sde.perturb(x0, t, z), t)
-                                + z / sde.marginal_coeffs(t)[1][:, None]) ** 2).mean(),
-     "weighted by λ(t) = s(t) instead of s(t)²"),
-    (checks.check_em_step, _sde_wrong(lambda x, dt, z, f, g, s: x + (f + g**2 * s) * dt
-                                      + g * math.sqrt(-dt) * z), "sign of the score term"),
-    (checks.check_langevin_step, _langevin_wrong(
-        lambda s, z, r, a: 2 * a * (r * z.norm(dim=1) / s.norm(dim=1)) ** 2), "per-example norms"),
-    (checks.check_coupling_forward, _coupling(lambda xb, sh, ls: xb * ls.exp() + sh,
-                                              lambda ls: ls.sum(1)), "order of shift and scale"),
+    (
+        checks.check_coupling_forward,
+        _coupling(lambda xb, sh, ls: (xb + sh) * ls.exp(), lambda ls: -ls.sum(1)),
+        "log-det sign",
+    ),
+    (
+        checks.check_coupling_forward,
+        _coupling(lambda xb, sh, ls: (xb + sh) * ls.exp(), lambda ls: ls),
+        "log-det not summed",
+    ),
+    (
+        checks.check_coupling_forward,
+        _coupling(lambda xb, sh, ls: (xb + sh) * ls.exp(), lambda ls: ls.sum()),
+        "summed over the batch",
+    ),
+    (
+        checks.check_coupling_forward,
+        _coupling(lambda xb, sh, ls: (xb + sh) * ls, lambda ls: ls.sum(1)),
+        "using log_s as the scale",
+    ),
+    (
+        checks.check_coupling_forward,
+        _coupling(lambda xb, sh, ls: (xb + sh) * ls.exp(), lambda ls: ls.exp().sum(1)),
+        "not s = exp(log_s)",
+    ),
+    (
+        checks.check_coupling_inverse,
+        lambda y, net: (coupling_inverse(y, net)[0], -coupling_inverse(y, net)[1]),
+        "log-det sign",
+    ),
+    (
+        checks.check_coupling_inverse,
+        lambda y, net: (y, coupling_inverse(y, net)[1]),
+        "inverse not inverting",
+    ),
+    (
+        checks.check_coupling_inverse,
+        lambda y, net: coupling_forward(y, net),
+        "inverse not inverting",
+    ),
+    (
+        checks.check_ve_marginal,
+        lambda x0, t, lo, hi: ve_marginal(x0, 1 - t, lo, hi),
+        "must grow with t",
+    ),
+    (
+        checks.check_dsm_loss,
+        lambda sf, x0, t, z, sde: (
+            sde.marginal_coeffs(t)[1][:, None]
+            * (sf(sde.perturb(x0, t, z), t) + z / sde.marginal_coeffs(t)[1][:, None]) ** 2
+        ).mean(),
+        "weighted by λ(t) = s(t) instead of s(t)²",
+    ),
+    (
+        checks.check_em_step,
+        _sde_wrong(lambda x, dt, z, f, g, s: x + (f + g**2 * s) * dt + g * math.sqrt(-dt) * z),
+        "sign of the score term",
+    ),
+    (
+        checks.check_langevin_step,
+        _langevin_wrong(lambda s, z, r, a: 2 * a * (r * z.norm(dim=1) / s.norm(dim=1)) ** 2),
+        "per-example norms",
+    ),
+    (
+        checks.check_coupling_forward,
+        _coupling(lambda xb, sh, ls: xb * ls.exp() + sh, lambda ls: ls.sum(1)),
+        "order of shift and scale",
+    ),
     (checks.check_dinof_sample, _w(dinof_sample, use_flow=False), "starts from N(0, I)"),
     (checks.check_dinof_sample, _w(dinof_sample, t0=1.0), "integrates from T = 1, not T_m"),
     (checks.check_dinof_sample, _w(dinof_sample, steps=100), "wrong number of steps"),
@@ -237,8 +354,11 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize(("check", "wrong", "mistake"), WRONG,
-                         ids=[f"{c.__name__.removeprefix('check_')}-{m}" for c, _, m in WRONG])
+@pytest.mark.parametrize(
+    ("check", "wrong", "mistake"),
+    WRONG,
+    ids=[f"{c.__name__.removeprefix('check_')}-{m}" for c, _, m in WRONG],
+)
 def test_wrong_answer_fails_naming_the_mistake(check, wrong, mistake):
     res = check(wrong)
     assert res.status == "failed", str(res)

@@ -27,19 +27,44 @@ def all_numbers(obj):
         yield obj
 
 
-DEMO_FILES = ("journey.png", "journey.html", "tm_study.png", "metrics.md", "metrics.json",
-              "checkpoint.pt", "metrics.jsonl")
+DEMO_FILES = (
+    "journey.png",
+    "journey.html",
+    "tm_study.png",
+    "metrics.md",
+    "metrics.json",
+    "checkpoint.pt",
+    "metrics.jsonl",
+)
 
 
 def test_demo_smoke_subprocess(tmp_path):
     """The real entry point, in smoke mode, writes every artefact with finite metrics."""
     out = tmp_path / "demo"
-    env = dict(os.environ, DINOF_SMOKE="1", PYTHONPATH=os.pathsep.join(
-        [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        DINOF_SMOKE="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "dinof_lite", "demo", "--out", str(out), "--threads", "1",
-         "--no-progress", "--steps", "60"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "dinof_lite",
+            "demo",
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+            "--no-progress",
+            "--steps",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     for name in DEMO_FILES:
@@ -52,7 +77,10 @@ def test_demo_smoke_subprocess(tmp_path):
     assert [r["method"] for r in rows] == ["dinof"] * 10 + ["baseline"]
     assert [r["T_m"] for r in rows] == pytest.approx([0.1 * k for k in range(1, 11)] + [1.0])
     # VP default (paper's DDPM++ config): Euler–Maruyama, no corrector -> 1 evaluation per step
-    assert record["config"]["predictor"] == "euler_maruyama" and record["config"]["corrector"] == "none"
+    assert (
+        record["config"]["predictor"] == "euler_maruyama"
+        and record["config"]["corrector"] == "none"
+    )
     assert rows[-1]["nfe"] == 40 and [r["nfe"] for r in rows[:-1]] == [4 * k for k in range(1, 11)]
     for row in rows:
         assert row["n"] == 300 and row["n_nonfinite"] == 0
@@ -63,9 +91,13 @@ def test_demo_smoke_subprocess(tmp_path):
     assert set(record["first_match"]) == {"mmd", "sw"}
     numbers = list(all_numbers(record))
     assert numbers and all(math.isfinite(v) for v in numbers)
-    assert record["data_entropy_nats"] == pytest.approx(2.82, abs=0.1)  # 8gaussians: log(8)+log(2πe/8)
+    assert record["data_entropy_nats"] == pytest.approx(
+        2.82, abs=0.1
+    )  # 8gaussians: log(8)+log(2πe/8)
     md = (out / "metrics.md").read_text()
-    assert md.count("| DiNof (flow → SDE from T_m) |") == 10 and "| **baseline** (SDE from T) |" in md
+    assert (
+        md.count("| DiNof (flow → SDE from T_m) |") == 10 and "| **baseline** (SDE from T) |" in md
+    )
     assert "noise floor" in md and "first T_m matching the baseline" in md
     assert "| **baseline** (SDE from T) | 1 | 40 | 40 |" in proc.stdout
     assert str(out / "metrics.json") in proc.stdout
@@ -81,9 +113,28 @@ def test_demo_non_mixture_dataset_figure_copy_and_resume(tmp_path, monkeypatch, 
     monkeypatch.setenv("DINOF_SMOKE", "1")
     figure = tmp_path / "docs" / "figures" / "demo.png"
     out = tmp_path / "moons"
-    argv = ["demo", "--out", str(out), "--dataset", "moons", "--steps", "20", "--n-samples", "100",
-            "--sample-steps", "20", "--no-progress", "--figure", str(figure), "--device", "cpu",
-            "--tm-min", "0.5", "--tm", "0.55"]
+    argv = [
+        "demo",
+        "--out",
+        str(out),
+        "--dataset",
+        "moons",
+        "--steps",
+        "20",
+        "--n-samples",
+        "100",
+        "--sample-steps",
+        "20",
+        "--no-progress",
+        "--figure",
+        str(figure),
+        "--device",
+        "cpu",
+        "--tm-min",
+        "0.5",
+        "--tm",
+        "0.55",
+    ]
     assert main(argv) == 0
     record = json.loads((out / "metrics.json").read_text())
     assert [r["T_m"] for r in record["rows"]] == [0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0]
@@ -92,8 +143,26 @@ def test_demo_non_mixture_dataset_figure_copy_and_resume(tmp_path, monkeypatch, 
     assert figure.read_bytes() == (out / "journey.png").read_bytes()
     assert "—" in (out / "metrics.md").read_text()
     assert "moons" in capsys.readouterr().out
-    assert main([*argv[:5], "--steps", "30", "--n-samples", "100", "--sample-steps", "20",
-                 "--no-progress", "--tm-min", "0.5", "--tm", "0.55", "--resume"]) == 0
+    assert (
+        main(
+            [
+                *argv[:5],
+                "--steps",
+                "30",
+                "--n-samples",
+                "100",
+                "--sample-steps",
+                "20",
+                "--no-progress",
+                "--tm-min",
+                "0.5",
+                "--tm",
+                "0.55",
+                "--resume",
+            ]
+        )
+        == 0
+    )
     train = json.loads((out / "metrics.json").read_text())["train"]
     assert (train["steps"], train["resumed_from"]) == (30, 20)
 
@@ -114,8 +183,22 @@ def test_demo_pretrained_loads_instead_of_training(tmp_path, monkeypatch):
     monkeypatch.setenv("DINOF_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
     _tiny_anytm(tmp_path / "ckpt" / "dinof_8gaussians_vp_anytm.pt")
     out = tmp_path / "out"
-    assert main(["demo", "--out", str(out), "--pretrained", "--no-progress", "--n-samples", "100",
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(out),
+                "--pretrained",
+                "--no-progress",
+                "--n-samples",
+                "100",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "metrics.json").read_text())
     assert record["train"]["source"] == "pretrained dinof_8gaussians_vp_anytm"
     assert len(record["rows"]) == 11 and "checkpoint" not in record["files"]
@@ -159,14 +242,35 @@ def test_bad_sample_steps_is_a_clear_error(tmp_path):
 def test_parser_is_extensible():
     parser = build_parser()
     args = parser.parse_args(["demo", "--steps", "5", "--seed", "3"])
-    assert (args.command, args.steps, args.seed, args.dataset, args.sde) == ("demo", 5, 3, "8gaussians", "vp")
+    assert (args.command, args.steps, args.seed, args.dataset, args.sde) == (
+        "demo",
+        5,
+        3,
+        "8gaussians",
+        "vp",
+    )
 
 
 def test_bench_glow_smoke_prints_ratios(tmp_path, capsys):
 
     out = tmp_path / "bench.json"
-    assert main(["bench", "glow", "--size", "smoke", "--repeats", "1", "--device", "cpu",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "glow",
+                "--size",
+                "smoke",
+                "--repeats",
+                "1",
+                "--device",
+                "cpu",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "sample / log_prob" in text and "trace / sample" in text
     rows = json.loads(out.read_text())
@@ -203,21 +307,46 @@ def test_bench_sampling_smoke(tmp_path, capsys):
     """Head to head at T_m = 0.6 and the sweep, from one checkpoint, in one run."""
     ckpt = _tiny_anytm(tmp_path / "tiny.pt")
     out = tmp_path / "bench.json"
-    assert main(["bench", "sampling", "--size", "smoke", "--repeats", "1", "--device", "cpu",
-                 "--model", str(ckpt), "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "sampling",
+                "--size",
+                "smoke",
+                "--repeats",
+                "1",
+                "--device",
+                "cpu",
+                "--model",
+                str(ckpt),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "T_m=0.6 vs T" in text and "noise floor" in text and "NFE ratio 1.67" in text
     rows = json.loads(out.read_text())
     assert [(r["method"], r["T_m"], r["nfe"]) for r in rows] == [
-        ("dinof", 0.6, 24), ("baseline", 1.0, 40),
-        ("dinof", 0.2, 8), ("dinof", 0.6, 24), ("dinof", 1.0, 40), ("baseline", 1.0, 40)]
+        ("dinof", 0.6, 24),
+        ("baseline", 1.0, 40),
+        ("dinof", 0.2, 8),
+        ("dinof", 0.6, 24),
+        ("dinof", 1.0, 40),
+        ("baseline", 1.0, 40),
+    ]
     for r in rows:
         assert r["wall_s"] > 0 and math.isfinite(r["mmd"]) and math.isfinite(r["gmm_nll"])
-        assert r["speedup"] == pytest.approx(rows[1 if r["case"].startswith("T_m") else -1]["wall_s"]
-                                             / r["wall_s"])
+        assert r["speedup"] == pytest.approx(
+            rows[1 if r["case"].startswith("T_m") else -1]["wall_s"] / r["wall_s"]
+        )
 
 
 def test_bench_sampling_missing_checkpoint_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.setenv("DINOF_CHECKPOINT_DIR", str(tmp_path))
-    with pytest.raises(SystemExit, match="scripts/make_checkpoints.py --only dinof_8gaussians_vp_anytm"):
+    with pytest.raises(
+        SystemExit, match="scripts/make_checkpoints.py --only dinof_8gaussians_vp_anytm"
+    ):
         main(["bench", "sampling", "--size", "smoke", "--device", "cpu"])

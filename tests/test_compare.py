@@ -32,8 +32,13 @@ def test_the_true_model_scores_zero_kl_and_noise_level_mmd():
 
 
 def test_a_shifted_model_and_a_loose_bound_show_up():
-    rows = compare([_oracle(), _oracle("shifted", shift=0.5), _oracle("bound", nll_offset=0.3, kind="bound")],
-                   GMM, n_samples=800, n_nll=200, seed=0)
+    rows = compare(
+        [_oracle(), _oracle("shifted", shift=0.5), _oracle("bound", nll_offset=0.3, kind="bound")],
+        GMM,
+        n_samples=800,
+        n_nll=200,
+        seed=0,
+    )
     good, shifted, bound = rows
     assert shifted["MMD²"] > 20 * max(abs(good["MMD²"]), 1e-4)
     assert shifted["SW"] > 0.3 > good["SW"]
@@ -62,8 +67,9 @@ def test_errors_name_the_problem():
 
 
 def test_without_nll_the_columns_are_nan():
-    (row,) = compare([Contender("s", lambda n, g: GMM.sample(n, g).float(), 1)], GMM,
-                     n_samples=50, n_nll=5)
+    (row,) = compare(
+        [Contender("s", lambda n, g: GMM.sample(n, g).float(), 1)], GMM, n_samples=50, n_nll=5
+    )
     assert math.isnan(row["NLL"]) and row["NLL kind"] == "—"
 
 

@@ -8,7 +8,14 @@ import torch
 
 from dinof_lite.configs import CONFIGS, build_model, config_names, get_config
 
-FULL = ["cifar10_ve", "cifar10_vp", "cifar10_subvp", "cifar10_ve_deep", "celebahq256_ve", "digits_cpu"]
+FULL = [
+    "cifar10_ve",
+    "cifar10_vp",
+    "cifar10_subvp",
+    "cifar10_ve_deep",
+    "celebahq256_ve",
+    "digits_cpu",
+]
 
 
 def test_registry_has_every_config_and_its_smoke_twin():
@@ -28,11 +35,19 @@ def test_paper_settings(name):
     assert (cfg.flow_levels, cfg.flow_steps, cfg.flow_hidden) == (3, 16, 256)
     if cfg.sde == "ve":
         assert (cfg.predictor, cfg.corrector, cfg.data_range, t.ema_decay) == (
-            "reverse_diffusion", "langevin", (0.0, 1.0), 0.999)
+            "reverse_diffusion",
+            "langevin",
+            (0.0, 1.0),
+            0.999,
+        )
         assert cfg.snr == (0.17 if name.startswith("celebahq") else 0.16)
     else:
         assert (cfg.predictor, cfg.corrector, cfg.data_range, t.ema_decay) == (
-            "euler_maruyama", "none", (-1.0, 1.0), 0.9999)
+            "euler_maruyama",
+            "none",
+            (-1.0, 1.0),
+            0.9999,
+        )
     assert t.batch_size == (8 if name.startswith("celebahq") else 128)
     assert cfg.shape == ((3, 256, 256) if name.startswith("celebahq") else (3, 32, 32))
     assert cfg.unet.num_res_blocks == {"cifar10_ve_deep": 8, "celebahq256_ve": 2}.get(name, 4)

@@ -58,8 +58,9 @@ def test_score_error_by_time_weighted_and_relative():
     assert w.shape == (3,) and w.dtype == torch.float64 and torch.all(w == 0)
     rel = dg.score_error_by_time(sde, _zero, oracle, x0, times, kind="relative")
     assert torch.allclose(rel, torch.ones(3, dtype=torch.float64))
-    half = dg.score_error_by_time(sde, lambda x, t: 0.5 * oracle(x, t), oracle, x0, times,
-                                  kind="relative")
+    half = dg.score_error_by_time(
+        sde, lambda x, t: 0.5 * oracle(x, t), oracle, x0, times, kind="relative"
+    )
     assert torch.allclose(half, torch.full((3,), 0.25, dtype=torch.float64), atol=1e-5)
 
 
@@ -129,8 +130,9 @@ def test_plot_score_error():
 def test_score_field_comparison_grid():
     sde = VPSDE()
     fns = {"oracle": GMM.score_fn(sde), "zero-ish": lambda x, t: -x}
-    fig = dg.score_field_comparison(fns, [0.1, 0.5], n_grid=5,
-                                    log_prob_fns=[GMM.marginal(sde, t).log_prob for t in (0.1, 0.5)])
+    fig = dg.score_field_comparison(
+        fns, [0.1, 0.5], n_grid=5, log_prob_fns=[GMM.marginal(sde, t).log_prob for t in (0.1, 0.5)]
+    )
     assert isinstance(fig, Figure) and len(fig.axes) == 4
     assert fig.axes[0].get_ylabel() == "oracle"
     with pytest.raises(ValueError, match="non-empty mapping"):
@@ -141,8 +143,11 @@ def test_score_field_comparison_grid():
 
 def test_pc_grid_figure_layout_and_notes():
     x = _x0(50)
-    samples = {("euler_maruyama", "langevin"): x, ("euler_maruyama", "none"): x,
-               ("ancestral", "none"): x}
+    samples = {
+        ("euler_maruyama", "langevin"): x,
+        ("euler_maruyama", "none"): x,
+        ("ancestral", "none"): x,
+    }
     fig = dg.pc_grid_figure(samples, reference=x, notes={("ancestral", "none"): "MMD 0.001"})
     axes = np.array(fig.axes).reshape(2, 2)
     assert not axes[1, 0].get_visible()  # ancestral + langevin was not given
@@ -162,24 +167,35 @@ def test_pc_grid_figure_layout_and_notes():
 
 
 def test_plot_sweep_with_and_without_seeds():
-    ax = dg.plot_sweep(None, [0.05, 0.16, 0.5], {"mmd": [0.01, 0.005, 0.02],
-                                                 "sw": np.ones((3, 4))},
-                       xlabel="snr", ylabel="metric", log_x=True, reference={"floor": 0.001})
+    ax = dg.plot_sweep(
+        None,
+        [0.05, 0.16, 0.5],
+        {"mmd": [0.01, 0.005, 0.02], "sw": np.ones((3, 4))},
+        xlabel="snr",
+        ylabel="metric",
+        log_x=True,
+        reference={"floor": 0.001},
+    )
     assert ax.get_xscale() == "log" and len(ax.get_legend().get_texts()) == 3
     with pytest.raises(ValueError, match=r"results\['mmd'\] must have shape"):
         dg.plot_sweep(None, [1, 2], {"mmd": [1.0, 2.0, 3.0]}, xlabel="n", ylabel="m")
     with pytest.raises(ValueError, match="non-empty mapping"):
         dg.plot_sweep(None, [1, 2], {}, xlabel="n", ylabel="m")
-    ax = dg.plot_sweep(None, [1, 2], {"nll": [3.0, 2.9]}, yerr={"nll": [0.1, 0.1]}, xlabel="n",
-                       ylabel="m")
+    ax = dg.plot_sweep(
+        None, [1, 2], {"nll": [3.0, 2.9]}, yerr={"nll": [0.1, 0.1]}, xlabel="n", ylabel="m"
+    )
     assert len(ax.containers) == 1 and ax.containers[0].has_yerr
     with pytest.raises(ValueError, match=r"yerr\['nll'\] must have shape"):
-        dg.plot_sweep(None, [1, 2], {"nll": [3.0, 2.9]}, yerr={"nll": [0.1]}, xlabel="n", ylabel="m")
+        dg.plot_sweep(
+            None, [1, 2], {"nll": [3.0, 2.9]}, yerr={"nll": [0.1]}, xlabel="n", ylabel="m"
+        )
 
 
 def test_format_table():
-    rows = [{"sampler": "em", "mmd": 0.001234567, "nfe": 500},
-            {"sampler": "reverse_diffusion", "mmd": float("nan"), "nfe": 1000}]
+    rows = [
+        {"sampler": "em", "mmd": 0.001234567, "nfe": 500},
+        {"sampler": "reverse_diffusion", "mmd": float("nan"), "nfe": 1000},
+    ]
     text = dg.format_table(rows, digits={"mmd": 2})
     lines = text.splitlines()
     assert lines[0].split() == ["sampler", "mmd", "nfe"] and len(lines) == 4

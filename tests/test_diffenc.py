@@ -95,8 +95,10 @@ def test_nontrainable_bound_matches_quadrature_and_exceeds_entropy(oracle_model)
     nodes, weights = (torch.from_numpy(a) for a in np.polynomial.legendre.leggauss(16))
     ts, ws = (nodes + 1) / 2, weights / 2
     gen = _gen(3)
-    diffusion = sum(w.item() * _closed_form_diffusion(oracle_model, t.item(), 3000, gen)[0]
-                    for t, w in zip(ts, ws, strict=True))
+    diffusion = sum(
+        w.item() * _closed_form_diffusion(oracle_model, t.item(), 3000, gen)[0]
+        for t, w in zip(ts, ws, strict=True)
+    )
     g0, g1 = torch.tensor(-13.3, dtype=torch.float64), torch.tensor(5.0, dtype=torch.float64)
     a1, s1 = _coeffs(g1)
     x = GMM.sample(20_000, gen).double()
@@ -131,7 +133,9 @@ def test_trainable_encoder_starts_as_nontrainable():
     assert y.abs().max() == 0 and dy.abs().max() == 0
     torch.testing.assert_close(trainable.encode(x, gamma), torch.sigmoid(-gamma)[:, None] * x)
     torch.testing.assert_close(trainable.loss(x, _gen(2)), fixed.loss(x, _gen(2)))
-    trainable.loss(x, _gen(2)).backward()  # ... but the encoder does learn: its last layer gets a gradient
+    trainable.loss(
+        x, _gen(2)
+    ).backward()  # ... but the encoder does learn: its last layer gets a gradient
     assert trainable.encoder.net[-1].weight.grad.abs().sum() > 0
 
 
@@ -148,7 +152,10 @@ def test_encoder_derivative_term():
     fd = (model.encoder(x, gamma + h) - model.encoder(x, gamma - h)) / (2 * h)
     torch.testing.assert_close(dy, fd, rtol=1e-5, atol=1e-8)
     assert dy.abs().mean() > 1e-3
-    t, eps = torch.rand(64, generator=_gen(2), dtype=torch.float64), torch.randn(64, 2, dtype=torch.float64)
+    t, eps = (
+        torch.rand(64, generator=_gen(2), dtype=torch.float64),
+        torch.randn(64, 2, dtype=torch.float64),
+    )
     g = model.gamma(t)
     y, dy = model.inner_encoder(x, g)
     s2 = torch.sigmoid(g)[:, None]
@@ -168,8 +175,18 @@ def test_encoder_derivative_term():
 def trained() -> DiffEnc:
     torch.manual_seed(0)
     model = DiffEnc(DiffEncConfig(hidden=64, n_layers=2))
-    cfg = TrainConfig(n_steps=400, batch_size=512, lr=3e-3, betas=(0.9, 0.99), warmup=100,
-                      ema_decay=0.99, seed=0, device="cpu", progress=False, ckpt_every=None)
+    cfg = TrainConfig(
+        n_steps=400,
+        batch_size=512,
+        lr=3e-3,
+        betas=(0.9, 0.99),
+        warmup=100,
+        ema_decay=0.99,
+        seed=0,
+        device="cpu",
+        progress=False,
+        ckpt_every=None,
+    )
     trainer = Trainer(model, diffenc_loss, GMM.sample, cfg)
     trainer.fit()
     return trainer.ema_model.module.eval()
@@ -212,7 +229,9 @@ def test_save_load_roundtrip(trained, tmp_path):
         torch.save({"format": "other"}, tmp_path / "bad.pt")
         load_diffenc(tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="networks built from their config"):
-        save_diffenc(tmp_path / "o.pt", DiffEnc(DiffEncConfig(trainable_encoder=False), v_net=OracleV()))
+        save_diffenc(
+            tmp_path / "o.pt", DiffEnc(DiffEncConfig(trainable_encoder=False), v_net=OracleV())
+        )
 
 
 def test_input_errors(trained):
@@ -257,7 +276,9 @@ def test_discretised_reconstruction_matches_quadrature():
     for k in (0, 1, 3, 4):  # z_0/α_0 = α_0² x + e^{γ_0/2} ε for the non-trainable encoder
         z = a2 * levels[k] + sd * nodes
         logits = -0.5 * math.exp(3.0) * (z[:, None] - levels).square()
-        expected += -(weights * torch.log_softmax(logits, 1)[:, k]).sum().item() / math.sqrt(2 * math.pi)
+        expected += -(weights * torch.log_softmax(logits, 1)[:, k]).sum().item() / math.sqrt(
+            2 * math.pi
+        )
     se = recon.std().item() / math.sqrt(len(recon))
     assert abs(recon.mean().item() - expected) < 4 * se + 1e-3, (recon.mean().item(), expected, se)
     assert 0.3 < expected < 3  # a loose decoder: the test has teeth
@@ -269,8 +290,10 @@ def test_discretised_reconstruction_matches_quadrature():
 def digits():
     from dinof_lite.data import load_digits
 
-    return (load_digits(data_range=(-1.0, 1.0), split="train"),
-            load_digits(data_range=(-1.0, 1.0), split="test"))
+    return (
+        load_digits(data_range=(-1.0, 1.0), split="train"),
+        load_digits(data_range=(-1.0, 1.0), split="test"),
+    )
 
 
 def test_digits_tiny_config_trains_and_samples(digits, tmp_path):
@@ -279,11 +302,21 @@ def test_digits_tiny_config_trains_and_samples(digits, tmp_path):
     cfg = DiffEncConfig(image_shape=(1, 8, 8), n_bins=17, hidden=8, enc_hidden=8)
     model = DiffEnc(cfg)
     gamma = model.gamma(torch.rand(8, generator=_gen(0)))
-    torch.testing.assert_close(model.encode(test_x[:8], gamma),
-                               torch.sigmoid(-gamma)[:, None, None, None] * test_x[:8])
+    torch.testing.assert_close(
+        model.encode(test_x[:8], gamma), torch.sigmoid(-gamma)[:, None, None, None] * test_x[:8]
+    )
     before = model.bits_per_dim(test_x, _gen(1))
-    tcfg = TrainConfig(n_steps=60, batch_size=32, lr=2e-3, warmup=20, ema_decay=0.9, seed=0,
-                       device="cpu", progress=False, ckpt_every=None)
+    tcfg = TrainConfig(
+        n_steps=60,
+        batch_size=32,
+        lr=2e-3,
+        warmup=20,
+        ema_decay=0.9,
+        seed=0,
+        device="cpu",
+        progress=False,
+        ckpt_every=None,
+    )
     trainer = Trainer(model, diffenc_loss, train_x, tcfg)
     trainer.fit()
     ema = trainer.ema_model.module.eval()
@@ -296,7 +329,9 @@ def test_digits_tiny_config_trains_and_samples(digits, tmp_path):
     assert torch.equal(samples, ema.sample(3, n_steps=20, generator=_gen(3)))
     loaded = load_diffenc(save_diffenc(tmp_path / "d.pt", ema))
     assert loaded.config.image_shape == (1, 8, 8)
-    torch.testing.assert_close(loaded.nll_bound(test_x[:4], _gen(4)), ema.nll_bound(test_x[:4], _gen(4)))
+    torch.testing.assert_close(
+        loaded.nll_bound(test_x[:4], _gen(4)), ema.nll_bound(test_x[:4], _gen(4))
+    )
     with pytest.raises(ValueError, match=r"shape \(batch, 1, 8, 8\)"):
         ema.loss(torch.zeros(2, 1, 16, 16))
 
@@ -319,11 +354,27 @@ def script():
 @pytest.mark.parametrize("name", ["diffenc_8gaussians", "diffenc_digits"])
 def test_tiny_diffenc_recipes_write_loadable_checkpoints(script, tmp_path, monkeypatch, name):
     recipes = script.baseline_recipes  # shrink the evaluation: the numbers only need to exist
-    for attr, value in (("N_SAMPLES", 64), ("DIFFENC_N_NLL", 64), ("DIGITS_SAMPLES", 4),
-                        ("DIGITS_STEPS", 5), ("DIGITS_REPEATS", 1)):
+    for attr, value in (
+        ("N_SAMPLES", 64),
+        ("DIFFENC_N_NLL", 64),
+        ("DIGITS_SAMPLES", 4),
+        ("DIGITS_STEPS", 5),
+        ("DIGITS_REPEATS", 1),
+    ):
         monkeypatch.setattr(recipes, attr, value)
-    argv = ["--only", name, "--steps", "2", "--batch-size", "16", "--hidden", "8",
-            "--out-dir", str(tmp_path), "--no-progress"]
+    argv = [
+        "--only",
+        name,
+        "--steps",
+        "2",
+        "--batch-size",
+        "16",
+        "--hidden",
+        "8",
+        "--out-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert script.main(argv) == 0
     model, meta = load_diffenc(tmp_path / f"{name}.pt", return_meta=True)
     assert not model.training and model.encoder is not None and meta["train_steps"] == 2

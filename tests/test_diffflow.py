@@ -60,11 +60,13 @@ class OracleScore(nn.Module):
         return self.gmm.score(x, t, self.sde)
 
 
-def oracle_flow(gmm: GaussianMixture, n_steps: int, g: float, T: float, data_var: float,
-                exp: float = 0.5) -> DiffFlow:
+def oracle_flow(
+    gmm: GaussianMixture, n_steps: int, g: float, T: float, data_var: float, exp: float = 0.5
+) -> DiffFlow:
     """Zero drift + exact score: a plain (VE-like) diffusion model, prior N(0, data_var + g²T)."""
-    cfg = DiffFlowConfig(dim=2, n_steps=n_steps, t0=0.0, T=T, exp=exp, g=g,
-                         prior_std=math.sqrt(data_var + g * g * T))
+    cfg = DiffFlowConfig(
+        dim=2, n_steps=n_steps, t0=0.0, T=T, exp=exp, g=g, prior_std=math.sqrt(data_var + g * g * T)
+    )
     return DiffFlow(cfg, ZeroDrift(), OracleScore(gmm, g, 0.0))
 
 
@@ -73,8 +75,16 @@ def trained():
     """A small DiffFlow (32 wide) trained on fresh 8-Gaussians samples (authors' grid, g = 0.2)."""
     torch.manual_seed(0)
     model = DiffFlow(DiffFlowConfig(dim=2, hidden=32, n_layers=1))
-    cfg = TrainConfig(n_steps=150, batch_size=256, lr=1e-2, warmup=20, ema_decay=0.9,
-                      device="cpu", ckpt_every=None, progress=False)
+    cfg = TrainConfig(
+        n_steps=150,
+        batch_size=256,
+        lr=1e-2,
+        warmup=20,
+        ema_decay=0.9,
+        device="cpu",
+        ckpt_every=None,
+        progress=False,
+    )
     trainer = Trainer(model, diffflow_loss, lambda n, g: GMM.sample(n, g).float(), cfg)
     trainer.fit()
     return trainer.ema_model.module.eval()
@@ -102,7 +112,9 @@ def test_flexible_times_stay_in_their_bins():
     assert torch.equal(model._train_times(gen(0), False), fixed)
     x0 = GMM.sample(16, gen(2)).float()  # bound and evaluation-mode loss: the fixed grid
     torch.testing.assert_close(model.eval().loss(x0, gen(3)), model.nll_bound(x0, gen(3)).mean())
-    assert model.train().loss(x0, gen(3)).item() != pytest.approx(model.eval().loss(x0, gen(3)).item())
+    assert model.train().loss(x0, gen(3)).item() != pytest.approx(
+        model.eval().loss(x0, gen(3)).item()
+    )
 
 
 def test_bound_matches_an_independent_path_computation():
@@ -121,8 +133,10 @@ def test_bound_matches_an_independent_path_computation():
         for i in range(6):
             dt, x, y = times[i + 1] - times[i], path[i], path[i + 1]
             f_x = model.drift_net(x.float(), times[i].float()).double()
-            back = (model.drift_net(y.float(), times[i + 1].float())
-                    - g**2 * model.score_net(y.float(), times[i + 1].float())).double()
+            back = (
+                model.drift_net(y.float(), times[i + 1].float())
+                - g**2 * model.score_net(y.float(), times[i + 1].float())
+            ).double()
             std = g * dt.sqrt()
             log_f = torch.distributions.Normal(x + f_x * dt, std).log_prob(y).sum(1)
             log_b = torch.distributions.Normal(y - back * dt, std).log_prob(x).sum(1)
@@ -165,7 +179,11 @@ def test_zero_drift_and_oracle_score_is_plain_diffusion_and_recovers_the_mixture
     assert torch.equal(traj[-1], y)
     for i in reversed(range(100)):
         dt = times[i + 1] - times[i]
-        y = y + g**2 * score(y, times[i + 1]) * dt + g * dt.sqrt() * torch.randn(y.shape, generator=g0)
+        y = (
+            y
+            + g**2 * score(y, times[i + 1]) * dt
+            + g * dt.sqrt() * torch.randn(y.shape, generator=g0)
+        )
     torch.testing.assert_close(x, y)
     assert traj.shape == (101, 1000, 2) and torch.equal(traj[0], x)
     ref = GMM.sample(1000, gen(1))  # MMD² of two fresh data sets of this size: about ±5e-4
@@ -181,7 +199,9 @@ def test_trained_bound_never_falls_below_the_entropy(trained):
     assert gap.mean().item() > -3 * se
     assert bound.mean().item() < 4.5  # it learned: N(0, I) on the raw data costs ≈ 5.9 nats
     ode = -trained.log_likelihood(x0[:300]).double()
-    assert ode.mean().item() < bound[:300].mean().item() + 0.3  # the ODE sits near or under the bound
+    assert (
+        ode.mean().item() < bound[:300].mean().item() + 0.3
+    )  # the ODE sits near or under the bound
 
 
 def test_trained_samples_match_the_mixture_and_are_reproducible(trained):
@@ -197,10 +217,16 @@ def test_trained_samples_match_the_mixture_and_are_reproducible(trained):
 def test_progressive_n_changes_the_grid_during_training():
     torch.manual_seed(0)
     model = DiffFlow(DiffFlowConfig(n_steps=4, hidden=8, n_layers=0))
-    cfg = TrainConfig(n_steps=4, batch_size=8, lr=1e-3, device="cpu", ckpt_every=None,
-                      progress=False)
-    trainer = Trainer(model, diffflow_loss, lambda n, g: GMM.sample(n, g).float(), cfg,
-                      callbacks=[progressive_n({2: 8})])
+    cfg = TrainConfig(
+        n_steps=4, batch_size=8, lr=1e-3, device="cpu", ckpt_every=None, progress=False
+    )
+    trainer = Trainer(
+        model,
+        diffflow_loss,
+        lambda n, g: GMM.sample(n, g).float(),
+        cfg,
+        callbacks=[progressive_n({2: 8})],
+    )
     trainer.fit()
     assert model.n_steps == trainer.ema_model.module.n_steps == 8
     assert model.time_grid().shape == (9,) and model.nfe() == 16
@@ -213,8 +239,9 @@ def test_save_load_roundtrip(tmp_path):
     loaded, meta = load_diffflow(path, return_meta=True)
     assert meta == {"note": "x", "path": str(tmp_path)} and not loaded.training
     assert loaded.config == model.config
-    torch.testing.assert_close(loaded.sample(50, generator=gen(0)),
-                               model.sample(50, generator=gen(0)))
+    torch.testing.assert_close(
+        loaded.sample(50, generator=gen(0)), model.sample(50, generator=gen(0))
+    )
     with pytest.raises(ValueError, match="FourierMLP"):
         save_diffflow(tmp_path / "z.pt", DiffFlow(drift_net=ZeroDrift()))
     with pytest.raises(ValueError, match="unknown pretrained model"):
@@ -264,9 +291,26 @@ def test_a_tiny_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch):
     spec.loader.exec_module(script)
     monkeypatch.setattr(script.baseline_recipes, "N_SAMPLES", 50)
     monkeypatch.setattr(script.baseline_recipes, "N_NLL", 20)
-    assert script.main(["--only", "diffflow_8gaussians", "--steps", "3", "--batch-size", "16",
-                        "--hidden", "8", "--n-layers", "1", "--out-dir", str(tmp_path),
-                        "--no-progress"]) == 0
+    assert (
+        script.main(
+            [
+                "--only",
+                "diffflow_8gaussians",
+                "--steps",
+                "3",
+                "--batch-size",
+                "16",
+                "--hidden",
+                "8",
+                "--n-layers",
+                "1",
+                "--out-dir",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     model, meta = load_diffflow(tmp_path / "diffflow_8gaussians.pt", return_meta=True)
     assert model.config == DiffFlowConfig(hidden=8, n_layers=1) and meta["train_steps"] == 3
     q = meta["quality"]

@@ -63,16 +63,19 @@ def test_returned_tensors_do_not_alias_the_cache():
     assert x2.max() == 1.0 and y2.max() == 9
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    ({"split": "valid"}, ValueError, "valid: all, train, test"),
-    ({"pad_to": 6}, ValueError, "pad_to"),
-    ({"pad_to": 11}, ValueError, "even"),
-    ({"pad_to": 16.0}, TypeError, "pad_to"),
-    ({"data_range": (1.0, 1.0)}, ValueError, "hi > lo"),
-    ({"data_range": (1.0, 0.0)}, ValueError, "hi > lo"),
-    ({"data_range": 1.0}, ValueError, "data_range"),
-    ({"dtype": torch.int64}, TypeError, "floating"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"split": "valid"}, ValueError, "valid: all, train, test"),
+        ({"pad_to": 6}, ValueError, "pad_to"),
+        ({"pad_to": 11}, ValueError, "even"),
+        ({"pad_to": 16.0}, TypeError, "pad_to"),
+        ({"data_range": (1.0, 1.0)}, ValueError, "hi > lo"),
+        ({"data_range": (1.0, 0.0)}, ValueError, "hi > lo"),
+        ({"data_range": 1.0}, ValueError, "data_range"),
+        ({"dtype": torch.int64}, TypeError, "floating"),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         load_digits(**kwargs)

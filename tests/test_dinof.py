@@ -25,8 +25,9 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def _fit(model, data, steps: int, lr: float = 3e-3, loss=None):
-    cfg = TrainConfig(n_steps=steps, lr=lr, batch_size=256, warmup=50, ema_decay=0.99,
-                      progress=False, seed=0)
+    cfg = TrainConfig(
+        n_steps=steps, lr=lr, batch_size=256, warmup=50, ema_decay=0.99, progress=False, seed=0
+    )
     trainer = Trainer(model, loss or training_loss, data, cfg)
     trainer.fit()
     return trainer.ema_model.module.eval()
@@ -35,8 +36,13 @@ def _fit(model, data, steps: int, lr: float = 3e-3, loss=None):
 def _small(sde, T_m=T_M, T_m_range=None, hidden=16, seed=0) -> DiNof:
     torch.manual_seed(seed)
     ctx = CONTEXT_DIM if T_m_range is not None else 0
-    return DiNof(sde, ScoreMLP.for_sde(sde, hidden=hidden, n_layers=1),
-                 Glow((2,), 1, 2, hidden, context_dim=ctx), T_m=T_m, T_m_range=T_m_range)
+    return DiNof(
+        sde,
+        ScoreMLP.for_sde(sde, hidden=hidden, n_layers=1),
+        Glow((2,), 1, 2, hidden, context_dim=ctx),
+        T_m=T_m,
+        T_m_range=T_m_range,
+    )
 
 
 # --------------------------------------------------------------------------- oracle ground truth
@@ -46,12 +52,18 @@ def oracle_model():
     sde, gmm = VPSDE(), GaussianMixture.preset("8gaussians")
     p_tm = gmm.marginal(sde, T_M)
     torch.manual_seed(0)
-    flow = _fit(Glow((2,), 1, 4, 32), lambda n, g: p_tm.sample(n, g).float(), 800,
-                loss=lambda m, x, g: -m.log_prob(x).mean())
+    flow = _fit(
+        Glow((2,), 1, 4, 32),
+        lambda n, g: p_tm.sample(n, g).float(),
+        800,
+        loss=lambda m, x, g: -m.log_prob(x).mean(),
+    )
     return DiNof(sde, OracleScoreNet(gmm, sde), flow, T_m=T_M).eval(), gmm, p_tm
 
 
-@pytest.mark.parametrize("sde", [VPSDE(), subVPSDE(), VESDE(sigma_max=10.0)], ids=["vp", "subvp", "ve"])
+@pytest.mark.parametrize(
+    "sde", [VPSDE(), subVPSDE(), VESDE(sigma_max=10.0)], ids=["vp", "subvp", "ve"]
+)
 def test_oracle_net_gives_the_exact_score(sde):
     gmm = GaussianMixture.preset("aniso")
     x, t = torch.randn(64, 2, dtype=torch.float64), torch.rand(64, dtype=torch.float64) * 0.9 + 0.05
@@ -74,8 +86,14 @@ def test_oracle_dinof_log_likelihood_matches_the_mixture(oracle_model):
     x0 = gmm.sample(200, _gen(3)).float()
     res = model.log_likelihood(x0, return_info=True)
     # the ODE part is exact: with the exact prior p_{T_m} it reproduces p_eps to solver accuracy
-    exact = ode_log_likelihood(model.sde, model.score_fn, x0, t_start=model.eps, t_end=T_M,
-                               prior_logp=lambda h: p_tm.log_prob(h).to(h.dtype))
+    exact = ode_log_likelihood(
+        model.sde,
+        model.score_fn,
+        x0,
+        t_start=model.eps,
+        t_end=T_M,
+        prior_logp=lambda h: p_tm.log_prob(h).to(h.dtype),
+    )
     p_eps = gmm.marginal(model.sde, model.eps).log_prob(x0).float()
     assert (exact - p_eps).abs().max() < 2e-3
     # DiNof's value = that + the flow's error at the latent x(T_m) (change of variables)
@@ -119,13 +137,20 @@ def test_trainer_trains_both_networks_with_one_optimizer():
     sde, gmm = VPSDE(N=50), GaussianMixture.preset("2gaussians")
     model = _small(sde)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = Trainer(model, training_loss, lambda n, g: gmm.sample(n, g).float(),
-                      TrainConfig(n_steps=3, progress=False, batch_size=32))
+    trainer = Trainer(
+        model,
+        training_loss,
+        lambda n, g: gmm.sample(n, g).float(),
+        TrainConfig(n_steps=3, progress=False, batch_size=32),
+    )
     trainer.fit()
     assert len(trainer.optimizer.param_groups[0]["params"]) == len(list(model.parameters()))
     for prefix in ("score_net.", "flow."):
-        moved = [k for k, v in model.state_dict().items() if k.startswith(prefix)
-                 and v.is_floating_point() and not torch.equal(v, before[k])]
+        moved = [
+            k
+            for k, v in model.state_dict().items()
+            if k.startswith(prefix) and v.is_floating_point() and not torch.equal(v, before[k])
+        ]
         assert moved, prefix
     assert isinstance(trainer.ema_model.module, DiNof)
     assert bool(trainer.ema_model.module.flow.flows[0][0].actnorm.initialized)
@@ -203,8 +228,13 @@ def test_sampling_is_reproducible_with_a_seed():
 def test_any_tm_samples_several_tm_without_retraining():
     sde, gmm = VPSDE(N=200), GaussianMixture.preset("2gaussians")
     torch.manual_seed(0)
-    model = DiNof(sde, ScoreMLP.for_sde(sde, hidden=32, n_layers=2),
-                  Glow((2,), 1, 4, 32, context_dim=CONTEXT_DIM), T_m=0.5, T_m_range=(0.2, 1.0))
+    model = DiNof(
+        sde,
+        ScoreMLP.for_sde(sde, hidden=32, n_layers=2),
+        Glow((2,), 1, 4, 32, context_dim=CONTEXT_DIM),
+        T_m=0.5,
+        T_m_range=(0.2, 1.0),
+    )
     model = _fit(model, lambda n, g: gmm.sample(n, g).float(), 1000)
     ref = gmm.sample(1500, _gen(1)).float()
     for T_m in (0.2, 0.5, 0.9):
@@ -302,6 +332,8 @@ def test_training_resumes_exactly_from_a_checkpoint(tmp_path):
     straight = run(tmp_path / "a")
     run(tmp_path / "b", stop=3)
     resumed = run(tmp_path / "b")
-    for a, b in zip(straight.ema_model.state_dict().values(), resumed.ema_model.state_dict().values()):
+    for a, b in zip(
+        straight.ema_model.state_dict().values(), resumed.ema_model.state_dict().values()
+    ):
         assert torch.equal(a, b)
     assert straight.losses == resumed.losses

@@ -26,11 +26,30 @@ pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distribut
 
 
 def torchrun(workdir: Path, *extra: str) -> list[dict]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
-        [str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-           "-m", "dinof_lite", "train", "--config", "digits_cpu_smoke", "--workdir", str(workdir),
-           "--device", "cpu", "--no-progress", "--rank-report", *extra]
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--standalone",
+        "-m",
+        "dinof_lite",
+        "train",
+        "--config",
+        "digits_cpu_smoke",
+        "--workdir",
+        str(workdir),
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--rank-report",
+        *extra,
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return [json.loads((workdir / f"rank{r}.json").read_text()) for r in (0, 1)]

@@ -31,8 +31,17 @@ from dinof_lite.train.checkpoint import load_checkpoint
 
 
 def train(workdir, config="digits_cpu_smoke", *extra):
-    argv = ["train", "--config", config, "--workdir", str(workdir), "--no-progress",
-            "--device", "cpu", *extra]
+    argv = [
+        "train",
+        "--config",
+        config,
+        "--workdir",
+        str(workdir),
+        "--no-progress",
+        "--device",
+        "cpu",
+        *extra,
+    ]
     assert main(argv) == 0
 
 
@@ -129,8 +138,23 @@ def test_sample_writes_grid_and_npz_in_chunks(digits_run, tmp_path, monkeypatch,
 
     monkeypatch.setattr(DiNof, "sample", spy)
     grid, npz = tmp_path / "grid.png", tmp_path / "s.npz"
-    argv = ["sample", "--workdir", str(digits_run), "--T_m", "0.3", "--n", "10", "--chunk", "4",
-            "--out", str(grid), "--npz", str(npz), "--device", "cpu"]
+    argv = [
+        "sample",
+        "--workdir",
+        str(digits_run),
+        "--T_m",
+        "0.3",
+        "--n",
+        "10",
+        "--chunk",
+        "4",
+        "--out",
+        str(grid),
+        "--npz",
+        str(npz),
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert sizes == [4, 4, 2] and info["chunks"] == 3 and info["n"] == 10
@@ -139,8 +163,24 @@ def test_sample_writes_grid_and_npz_in_chunks(digits_run, tmp_path, monkeypatch,
     assert Image.open(grid).size[0] >= 4 * 8  # a 4×3 grid of the 10 samples
     # without --npz only the grid's first <= 64 samples are drawn, still chunk by chunk
     sizes.clear()
-    assert main(["sample", "--workdir", str(digits_run), "--n", "100", "--chunk", "48",
-                 "--out", str(grid), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--workdir",
+                str(digits_run),
+                "--n",
+                "100",
+                "--chunk",
+                "48",
+                "--out",
+                str(grid),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert sizes == [48, 48]
 
 
@@ -157,8 +197,19 @@ def test_sample_needs_a_run(tmp_path):
 
 
 def test_eval_prints_finite_bits_per_dim(fake_run, capsys):
-    argv = ["eval", "--workdir", str(fake_run), "--n-bpd", "4", "--batch-size", "4",
-            "--rtol", "1e-3", "--device", "cpu"]
+    argv = [
+        "eval",
+        "--workdir",
+        str(fake_run),
+        "--n-bpd",
+        "4",
+        "--batch-size",
+        "4",
+        "--rtol",
+        "1e-3",
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert math.isfinite(record["bpd"]) and record["bpd"] > 0 and record["n"] == 4
@@ -185,8 +236,9 @@ def test_trainer_autocast_hook():
         return (y**2).mean()
 
     cfg = TrainConfig(n_steps=2, batch_size=4, device="cpu", progress=False, ckpt_every=0)
-    trainer = Trainer(torch.nn.Linear(3, 3), loss_fn, torch.randn(16, 3), cfg,
-                      autocast=torch.bfloat16)
+    trainer = Trainer(
+        torch.nn.Linear(3, 3), loss_fn, torch.randn(16, 3), cfg, autocast=torch.bfloat16
+    )
     result = trainer.fit()
     assert seen == [torch.bfloat16] * 2 and all(math.isfinite(v) for v in result.losses)
     assert trainer.module is trainer.model  # not wrapped: the module is the model itself

@@ -84,9 +84,10 @@ def test_logdet_matches_autograd_jacobian(key, context_dim, dtype):
     ctx = None if ctx is None else ctx[:3].to(dtype)
     _, logdet = flow(x, ctx)
     for i in range(3):
-        c_i = None if ctx is None else ctx[i:i + 1]
+        c_i = None if ctx is None else ctx[i : i + 1]
         jac = torch.autograd.functional.jacobian(
-            lambda v, c_i=c_i: flow(v.unsqueeze(0), c_i)[0].flatten(), x[i])
+            lambda v, c_i=c_i: flow(v.unsqueeze(0), c_i)[0].flatten(), x[i]
+        )
         ref = torch.linalg.slogdet(jac.double().reshape(flow.dim, flow.dim))[1]
         rel = abs(logdet[i].item() - ref.item()) / max(abs(ref.item()), 1.0)
         assert rel <= 1e-4, (logdet[i].item(), ref.item(), rel)
@@ -100,7 +101,9 @@ def test_intermediates_trace_every_layer_both_ways():
     z, logdet, states = flow(x, ctx, return_intermediates=True)
     names = flow.layer_names()
     assert len(states) == len(names) + 1 == 3 * 3 * 2 + 2 + 1 + 1
-    assert names[:3] == ["L1.K1.actnorm", "L1.K1.invconv", "L1.K1.coupling"] and names[-1] == "prior"
+    assert (
+        names[:3] == ["L1.K1.actnorm", "L1.K1.invconv", "L1.K1.coupling"] and names[-1] == "prior"
+    )
     assert all(s.shape == x.shape and not s.requires_grad for s in states)
     assert torch.equal(states[0], x) and torch.equal(states[-1], z.detach())
     x_back, back = flow.inverse(z, ctx, return_intermediates=True)
@@ -150,9 +153,19 @@ def trained_2d():
     torch.manual_seed(0)
     gmm = GaussianMixture.preset(MIXTURE)
     flow = Glow((2,), levels=1, steps=4, hidden=32)
-    config = TrainConfig(n_steps=1200, batch_size=512, lr=2e-3, warmup=100, grad_clip=1.0,
-                         ema_decay=0.99, seed=0, device="cpu", log_every=100, ckpt_every=None,
-                         progress=False)
+    config = TrainConfig(
+        n_steps=1200,
+        batch_size=512,
+        lr=2e-3,
+        warmup=100,
+        grad_clip=1.0,
+        ema_decay=0.99,
+        seed=0,
+        device="cpu",
+        log_every=100,
+        ckpt_every=None,
+        progress=False,
+    )
 
     def loss_fn(model, x0, generator):
         return -model.log_prob(x0).mean()
@@ -284,7 +297,9 @@ def test_readme_glow_example_runs():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "Glow.paper()" in b]
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "Glow.paper()" in b
+    ]
     assert len(blocks) == 1, "README should show one Glow example"
     scope: dict = {}
     exec(compile(blocks[0], "README.md", "exec"), scope)
@@ -296,4 +311,6 @@ def test_num_parameters_counts_frozen_copies_too(trained_2d):
     _, trainer = trained_2d
     live, ema = trainer.model, trainer.ema_model.module
     assert not any(p.requires_grad for p in ema.parameters())
-    assert ema.num_parameters() == live.num_parameters() == sum(p.numel() for p in live.parameters())
+    assert (
+        ema.num_parameters() == live.num_parameters() == sum(p.numel() for p in live.parameters())
+    )

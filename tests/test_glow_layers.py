@@ -71,8 +71,8 @@ def test_layer_inverse_and_logdet(name, image, context_dim):
     assert torch.allclose(x_back, x, atol=1e-10)
     assert torch.allclose(logdet_inv, -logdet, atol=1e-10)
     for i in range(4):
-        c_i = None if ctx is None else ctx[i:i + 1]
-        ref = _jacobian_logdet(lambda v, c_i=c_i: layer(v, c_i)[0], x[i:i + 1])
+        c_i = None if ctx is None else ctx[i : i + 1]
+        ref = _jacobian_logdet(lambda v, c_i=c_i: layer(v, c_i)[0], x[i : i + 1])
         assert torch.allclose(logdet[i], ref[0], rtol=1e-8, atol=1e-8), (logdet[i], ref)
 
 
@@ -85,19 +85,23 @@ def test_split_inverse_and_logdet(image):
     ctx = torch.randn(3, 3, dtype=torch.float64)
     kept, z, logdet = split(x, ctx)
     assert kept.shape[1] == (2 if image else 3) and z.shape[1] == 2
-    assert torch.equal(kept, x[:, :kept.shape[1]])
+    assert torch.equal(kept, x[:, : kept.shape[1]])
     x_back, logdet_inv = split.inverse(kept, z, ctx)
     assert torch.allclose(x_back, x, atol=1e-12) and torch.allclose(logdet_inv, -logdet)
     for i in range(3):
         ref = _jacobian_logdet(
-            lambda v, i=i: torch.cat([t.flatten(1) for t in split(v, ctx[i:i + 1])[:2]], 1), x[i:i + 1])
+            lambda v, i=i: torch.cat([t.flatten(1) for t in split(v, ctx[i : i + 1])[:2]], 1),
+            x[i : i + 1],
+        )
         assert torch.allclose(logdet[i], ref[0], atol=1e-9)
 
 
 @pytest.mark.parametrize("shape", [(64, 3), (8, 2, 5, 5)], ids=["vector", "image"])
 def test_actnorm_data_dependent_init(shape):
     torch.manual_seed(2)
-    x = 3.0 + 5.0 * torch.randn(shape) * torch.arange(1, shape[1] + 1).view(1, -1, *[1] * (len(shape) - 2))
+    x = 3.0 + 5.0 * torch.randn(shape) * torch.arange(1, shape[1] + 1).view(
+        1, -1, *[1] * (len(shape) - 2)
+    )
     layer = ActNorm(shape[1])
     assert not bool(layer.initialized)
     y, logdet = layer(x)
@@ -134,7 +138,9 @@ def test_invconv_lu_weight():
     torch.manual_seed(4)
     layer = InvConv(6).double()
     w = layer.weight()
-    assert torch.allclose(w @ w.T, torch.eye(6, dtype=torch.float64), atol=1e-6)  # orthogonal init (float32)
+    assert torch.allclose(
+        w @ w.T, torch.eye(6, dtype=torch.float64), atol=1e-6
+    )  # orthogonal init (float32)
     _perturb(layer)
     w, w_inv = layer.weight(), layer.inverse_weight()
     assert torch.allclose(w_inv @ w, torch.eye(6, dtype=torch.float64), atol=1e-10)

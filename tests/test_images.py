@@ -45,8 +45,12 @@ def no_network(monkeypatch):
 def _batch(seed: int, n: int = N_PER_BATCH) -> dict:
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-    return {b"batch_label": b"fake", b"labels": [int(v) for v in rng.integers(0, 10, n)],
-            b"data": data, b"filenames": [b"x.png"] * n}
+    return {
+        b"batch_label": b"fake",
+        b"labels": [int(v) for v in rng.integers(0, 10, n)],
+        b"data": data,
+        b"filenames": [b"x.png"] * n,
+    }
 
 
 @pytest.fixture
@@ -195,25 +199,33 @@ def test_missing_data_say_where_and_how(tmp_path):
     assert str(tmp_path) in str(err.value) and "Kaggle" in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    ({"name": "mnist"}, ValueError, "valid: digits, cifar10, celebahq256"),
-    ({"name": "cifar10", "pad_to": 16}, ValueError, "pad_to"),
-    ({"name": "digits", "size": 8}, ValueError, "size"),
-    ({"name": "digits", "max_items": 0}, ValueError, "max_items"),
-    ({"name": "digits", "data_range": (1, 0)}, ValueError, "hi > lo"),
-    ({"name": "digits", "split": "valid"}, ValueError, "split"),
-    ({"name": "celebahq256", "download": True}, ValueError, "cannot be downloaded"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"name": "mnist"}, ValueError, "valid: digits, cifar10, celebahq256"),
+        ({"name": "cifar10", "pad_to": 16}, ValueError, "pad_to"),
+        ({"name": "digits", "size": 8}, ValueError, "size"),
+        ({"name": "digits", "max_items": 0}, ValueError, "max_items"),
+        ({"name": "digits", "data_range": (1, 0)}, ValueError, "hi > lo"),
+        ({"name": "digits", "split": "valid"}, ValueError, "split"),
+        ({"name": "celebahq256", "download": True}, ValueError, "cannot be downloaded"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match, tmp_path):
     with pytest.raises(error, match=match):
         load_image_dataset(root=tmp_path, **kwargs)
 
 
-@pytest.mark.parametrize("payload", [b"not a pickle at all", pickle.dumps([1, 2, 3]),
-                                     pickle.dumps({b"data": np.zeros((2, 10), np.uint8),
-                                                   b"labels": [0, 1]}),
-                                     pickle.dumps({b"fine_labels": [0]}),
-                                     pickle.dumps({b"data": shutil.copyfile})])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not a pickle at all",
+        pickle.dumps([1, 2, 3]),
+        pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]}),
+        pickle.dumps({b"fine_labels": [0]}),
+        pickle.dumps({b"data": shutil.copyfile}),
+    ],
+)
 def test_corrupt_or_foreign_pickles_raise_value_error(cifar_root, payload):
     (cifar_root / cifar10.CIFAR10_FOLDER / "data_batch_2").write_bytes(payload)
     with pytest.raises(ValueError, match="data_batch_2 is not a CIFAR-10 batch"):
@@ -295,8 +307,9 @@ def test_image_dataset_validates_inputs():
 def test_numpy1_style_pickles_load(cifar_root):
     """The real files were pickled by numpy 1.x, whose arrays reference numpy.core.multiarray."""
     path = cifar_root / cifar10.CIFAR10_FOLDER / "test_batch"
-    old = pickle.dumps(_batch(5), protocol=2).replace(b"numpy._core.multiarray",
-                                                       b"numpy.core.multiarray")
+    old = pickle.dumps(_batch(5), protocol=2).replace(
+        b"numpy._core.multiarray", b"numpy.core.multiarray"
+    )
     assert b"numpy.core.multiarray" in old
     path.write_bytes(old)
     ds = load_image_dataset("cifar10", cifar_root, split="test")

@@ -56,8 +56,9 @@ def test_dinof_likelihood_with_exact_prior_at_t_m(gmm, x):
     sde = get_sde("vp")
     t_m = 0.4
     prior = gmm.marginal(sde, t_m)
-    logp, latent = ode_log_likelihood(sde, gmm.score_fn(sde), x, t_end=t_m,
-                                      prior_logp=prior.log_prob, return_latent=True)
+    logp, latent = ode_log_likelihood(
+        sde, gmm.score_fn(sde), x, t_end=t_m, prior_logp=prior.log_prob, return_latent=True
+    )
     assert (logp - gmm.log_prob(x)).abs().mean() < 0.01
     # the SDE's N(0, I) prior at T_m would be badly wrong: it is not the marginal there
     wrong = ode_log_likelihood(sde, gmm.score_fn(sde), x, t_end=t_m)
@@ -71,18 +72,28 @@ def test_dinof_likelihood_with_exact_prior_at_t_m(gmm, x):
 def test_hutchinson_is_unbiased(gmm, x, probe):
     sde = get_sde("vp")
     exact = ode_log_likelihood(sde, gmm.score_fn(sde), x)
-    runs = torch.stack([
-        ode_log_likelihood(sde, gmm.score_fn(sde), x, exact_divergence=False, probe=probe,
-                           generator=gen(s))
-        for s in range(3)
-    ])
+    runs = torch.stack(
+        [
+            ode_log_likelihood(
+                sde, gmm.score_fn(sde), x, exact_divergence=False, probe=probe, generator=gen(s)
+            )
+            for s in range(3)
+        ]
+    )
     err = runs - exact
     # one probe: per-sample error std ~1 nat; the mean over 600 estimates is within ~0.05
     assert err.std() > 0.1  # it really is a stochastic estimate
     assert err.mean().abs() < 0.15
     # more probes -> smaller per-sample error (std falls like 1/sqrt(n_probes))
-    many = ode_log_likelihood(sde, gmm.score_fn(sde), x, exact_divergence=False, probe=probe,
-                              n_probes=16, generator=gen(9))
+    many = ode_log_likelihood(
+        sde,
+        gmm.score_fn(sde),
+        x,
+        exact_divergence=False,
+        probe=probe,
+        n_probes=16,
+        generator=gen(9),
+    )
     assert (many - exact).std() < err[0].std() / 2.5
 
 
@@ -122,8 +133,9 @@ def test_works_under_no_grad_and_returns_no_graph(gmm, x):
 
 def test_fixed_grid_solver_via_options(gmm, x):
     sde = get_sde("vp")
-    logp = ode_log_likelihood(sde, gmm.score_fn(sde), x[:50], method="rk4",
-                              options={"step_size": 0.01})
+    logp = ode_log_likelihood(
+        sde, gmm.score_fn(sde), x[:50], method="rk4", options={"step_size": 0.01}
+    )
     assert (logp - gmm.log_prob(x[:50])).abs().mean() < 0.05
 
 

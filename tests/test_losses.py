@@ -40,8 +40,11 @@ def test_oracle_minimises_dsm(sde):
     z = torch.randn(x0.shape, generator=gen)
     oracle = gmm.score_fn(sde)
     base = dsm_loss(sde, oracle, x0, t=t, z=z).item()
-    for wrong in (lambda x, t: 1.1 * oracle(x, t), lambda x, t: oracle(x, t) + 0.1,
-                  lambda x, t: oracle(x, t).flip(1)):
+    for wrong in (
+        lambda x, t: 1.1 * oracle(x, t),
+        lambda x, t: oracle(x, t) + 0.1,
+        lambda x, t: oracle(x, t).flip(1),
+    ):
         assert dsm_loss(sde, wrong, x0, t=t, z=z).item() > base * 1.0005
 
 

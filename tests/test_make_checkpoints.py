@@ -31,19 +31,38 @@ def test_flags_override_only_what_they_name(script):
     assert {"glow_8gaussians", "glow_moons", "glow_digits"} <= set(script.RECIPES)
 
 
-@pytest.mark.parametrize("name,metrics", [
-    ("glow_moons", ("test_nll",)),
-    ("glow_digits", ("train_bpd", "test_bpd")),
-])
+@pytest.mark.parametrize(
+    "name,metrics",
+    [
+        ("glow_moons", ("test_nll",)),
+        ("glow_digits", ("train_bpd", "test_bpd")),
+    ],
+)
 def test_a_tiny_glow_recipe_writes_a_loadable_checkpoint(script, tmp_path, name, metrics):
-    argv = ["--only", name, "--steps", "3", "--batch-size", "64", "--out-dir", str(tmp_path),
-            "--no-progress"]
+    argv = [
+        "--only",
+        name,
+        "--steps",
+        "3",
+        "--batch-size",
+        "64",
+        "--out-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert script.main(argv) == 0
     flow, meta = load_flow(tmp_path / f"{name}.pt", return_meta=True)
     assert isinstance(flow, Glow) and not flow.training
     assert all(bool(m.initialized) for m in flow.modules() if hasattr(m, "initialized"))
-    for key in ("train_steps", "train_time_s", "loss_curve", "dataset", "train_config",
-                "provenance", *metrics):
+    for key in (
+        "train_steps",
+        "train_time_s",
+        "loss_curve",
+        "dataset",
+        "train_config",
+        "provenance",
+        *metrics,
+    ):
         assert key in meta, key
     assert meta["train_steps"] == 3 and meta["train_config"]["batch_size"] == 64
     assert len(meta["loss_curve"]["steps"]) == len(meta["loss_curve"]["loss"]) == 1
@@ -53,20 +72,37 @@ def test_a_tiny_glow_recipe_writes_a_loadable_checkpoint(script, tmp_path, name,
     assert x.shape == (16, *flow.in_shape) and torch.isfinite(x).all()
 
 
-@pytest.mark.parametrize("name,any_tm", [("dinof_8gaussians_vp_tm03", False),
-                                          ("dinof_8gaussians_vp_anytm", True)])
-def test_a_tiny_dinof_recipe_writes_a_loadable_checkpoint(script, tmp_path, monkeypatch, name,
-                                                          any_tm):
+@pytest.mark.parametrize(
+    "name,any_tm", [("dinof_8gaussians_vp_tm03", False), ("dinof_8gaussians_vp_anytm", True)]
+)
+def test_a_tiny_dinof_recipe_writes_a_loadable_checkpoint(
+    script, tmp_path, monkeypatch, name, any_tm
+):
     from dinof_lite.dinof import DiNof
     from dinof_lite.pretrained import load_dinof
 
     recipes = script.dinof_recipes  # shrink the evaluation: the numbers only need to exist
-    for attr, value in (("N_SAMPLES", 64), ("N_NLL", 8), ("EVAL_T_MS", (0.3, 0.6)),
-                        ("BASELINE_STEPS", 20)):
+    for attr, value in (
+        ("N_SAMPLES", 64),
+        ("N_NLL", 8),
+        ("EVAL_T_MS", (0.3, 0.6)),
+        ("BASELINE_STEPS", 20),
+    ):
         monkeypatch.setattr(recipes, attr, value)
     assert script.hyper_parameters("dinof", script.parse_args([])) == script.DEFAULTS["dinof"]
-    argv = ["--only", name, "--steps", "3", "--batch-size", "32", "--hidden", "16",
-            "--out-dir", str(tmp_path), "--no-progress"]
+    argv = [
+        "--only",
+        name,
+        "--steps",
+        "3",
+        "--batch-size",
+        "32",
+        "--hidden",
+        "16",
+        "--out-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert script.main(argv) == 0
     model, meta = load_dinof(tmp_path / f"{name}.pt", return_meta=True)
     assert isinstance(model, DiNof) and not model.training and model.any_T_m == any_tm
@@ -90,12 +126,29 @@ def test_tiny_digits_recipes_write_a_classifier_and_a_unet_dinof(script, tmp_pat
     from dinof_lite.pretrained import load_dinof
 
     recipes = script.digits_recipe  # shrink the evaluation: the numbers only need to exist
-    for attr, value in (("N_SAMPLES", 12), ("N_BPD", 2), ("EVAL_T_MS", (0.3,)), ("STEPS_PER_UNIT", 10)):
+    for attr, value in (
+        ("N_SAMPLES", 12),
+        ("N_BPD", 2),
+        ("EVAL_T_MS", (0.3,)),
+        ("STEPS_PER_UNIT", 10),
+    ):
         monkeypatch.setattr(recipes, attr, value)
-    assert script.hyper_parameters("dinof_digits", script.parse_args([]))["steps"] == \
-        get_config("digits_cpu").train.n_steps
-    argv = ["--only", "digits_classifier", "dinof_digits", "--steps", "3", "--batch-size", "8",
-            "--out-dir", str(tmp_path), "--no-progress"]
+    assert (
+        script.hyper_parameters("dinof_digits", script.parse_args([]))["steps"]
+        == get_config("digits_cpu").train.n_steps
+    )
+    argv = [
+        "--only",
+        "digits_classifier",
+        "dinof_digits",
+        "--steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--out-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert script.main(argv) == 0
     net, cmeta = load_classifier(tmp_path / "digits_classifier.pt", return_meta=True)
     assert isinstance(net, DigitsClassifier) and 0 <= cmeta["test_accuracy"] <= 1
@@ -104,6 +157,10 @@ def test_tiny_digits_recipes_write_a_classifier_and_a_unet_dinof(script, tmp_pat
     assert meta["train_steps"] == 3 and meta["config"] == "digits_cpu"
     quality = meta["quality"]
     assert [row["T_m"] for row in quality["per_T_m"]] == [0.3]
-    values = [quality["per_T_m"][0]["fid"], quality["baseline"]["fid"], quality["noise_fid"],
-              quality["test_bpd"]]
+    values = [
+        quality["per_T_m"][0]["fid"],
+        quality["baseline"]["fid"],
+        quality["noise_fid"],
+        quality["test_bpd"],
+    ]
     assert all(math.isfinite(v) for v in values), quality

@@ -72,7 +72,9 @@ def test_wasserstein2_three_points_brute_force():
     x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
     y = torch.tensor([[0.0, 1.0], [1.0, 1.0], [5.0, 0.0]])
     cost = torch.cdist(x.double(), y.double()).square()
-    best = min(sum(cost[i, j] for i, j in enumerate(perm)) / 3 for perm in itertools.permutations(range(3)))
+    best = min(
+        sum(cost[i, j] for i, j in enumerate(perm)) / 3 for perm in itertools.permutations(range(3))
+    )
     # Hand value: pair (0,0)-(0,1), (1,0)-(1,1), (2,0)-(5,0): (1 + 1 + 9)/3 = 11/3.
     assert float(best) == pytest.approx(11 / 3)
     assert wasserstein2(x, y, squared=True) == pytest.approx(11 / 3, rel=1e-12)
@@ -113,9 +115,7 @@ def test_mmd_same_distribution_small_and_grows_with_shift():
     shifts = [mmd(x, y + s) for s in (0.25, 0.5, 1.0, 2.0)]
     assert abs(same) < 0.1 * shifts[0]
     assert all(a < b for a, b in zip(shifts, shifts[1:]))
-    assert mmd(x, y, bandwidths=[1.0]) == pytest.approx(
-        mmd(x, y, bandwidths=(1.0,)), rel=1e-12
-    )
+    assert mmd(x, y, bandwidths=[1.0]) == pytest.approx(mmd(x, y, bandwidths=(1.0,)), rel=1e-12)
 
 
 def test_mmd_matches_naive_unbiased_estimator():

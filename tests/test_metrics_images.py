@@ -84,7 +84,7 @@ def test_shipped_classifier_is_accurate(shipped):
     net, meta = shipped
     te = load_image_dataset("digits", split="test", data_range=(0.0, 1.0), pad_to=16)
     with torch.no_grad():
-        acc = (net(te.batch(torch.arange(len(te)))).argmax(1) == torch.as_tensor(te.labels))
+        acc = net(te.batch(torch.arange(len(te)))).argmax(1) == torch.as_tensor(te.labels)
     assert acc.float().mean().item() == pytest.approx(meta["test_accuracy"], abs=1e-6)
     assert meta["test_accuracy"] >= 0.95
 
@@ -96,6 +96,8 @@ def test_fid_of_train_vs_test_is_small_and_noise_is_far(shipped):
     te = load_image_dataset("digits", split="test", **kw)
     x_tr, x_te = tr.batch(torch.arange(len(tr))), te.batch(torch.arange(len(te)))
     real = digits_fid(x_tr, x_te, net)
-    noise = digits_fid(torch.rand(500, 1, 16, 16, generator=torch.Generator().manual_seed(0)), x_te, net)
+    noise = digits_fid(
+        torch.rand(500, 1, 16, 16, generator=torch.Generator().manual_seed(0)), x_te, net
+    )
     assert real < 0.05 * noise, (real, noise)
     assert digits_fid(x_te, x_te) == pytest.approx(0.0, abs=1e-3)  # default: the shipped net

@@ -18,10 +18,16 @@ jupytext = pytest.importorskip("jupytext")
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
-REQUIRED = ("01_forward_and_reverse_sdes.py", "02_score_matching_and_pc_sampling.py",
-            "03_glow_normalizing_flows.py", "04_dinof_2d.py", "05_dinof_digits_cpu.py",
-            "06_cifar10_gpu.py", "07_celebahq256_gpu.py",
-            "08_dinof_diffflow_diffenc.py")
+REQUIRED = (
+    "01_forward_and_reverse_sdes.py",
+    "02_score_matching_and_pc_sampling.py",
+    "03_glow_normalizing_flows.py",
+    "04_dinof_2d.py",
+    "05_dinof_digits_cpu.py",
+    "06_cifar10_gpu.py",
+    "07_celebahq256_gpu.py",
+    "08_dinof_diffflow_diffenc.py",
+)
 MAX_IPYNB_BYTES = 2 * 1024 * 1024
 COLAB_URL = "https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/"
 HEADER_CELLS = 4  # the badge and the install cell must come within the first cells
@@ -98,7 +104,9 @@ def test_ipynb_is_small(ipynb: Path):
     assert size < MAX_IPYNB_BYTES, f"{ipynb.name} is {size / 2**20:.2f} MiB (limit 2 MiB)"
 
 
-@pytest.mark.parametrize("py", PY_NOTEBOOKS + STUDENT_IPYNBS, ids=_ids(PY_NOTEBOOKS + STUDENT_IPYNBS))
+@pytest.mark.parametrize(
+    "py", PY_NOTEBOOKS + STUDENT_IPYNBS, ids=_ids(PY_NOTEBOOKS + STUDENT_IPYNBS)
+)
 def test_notebook_opens_with_colab_badge_and_install_cell(py: Path):
     head = jupytext.read(py).cells[:HEADER_CELLS]
     badge = COLAB_URL + py.with_suffix(".ipynb").relative_to(NB_DIR).as_posix()
@@ -108,10 +116,15 @@ def test_notebook_opens_with_colab_badge_and_install_cell(py: Path):
     # a Colab-only cell that installs the package from the repository (`pip install` as a magic
     # or through subprocess) and turns on Colab's widget manager
     install = re.compile(r"\bpip\b\W+install\b", re.S)
-    needed = ('"google.colab" in sys.modules', "github.com/dinof-lite/dinof_lite",
-              "enable_custom_widget_manager")
-    assert any(c.cell_type == "code" and install.search(c.source) and all(n in c.source for n in needed)
-               for c in head), (
+    needed = (
+        '"google.colab" in sys.modules',
+        "github.com/dinof-lite/dinof_lite",
+        "enable_custom_widget_manager",
+    )
+    assert any(
+        c.cell_type == "code" and install.search(c.source) and all(n in c.source for n in needed)
+        for c in head
+    ), (
         f"none of the first {HEADER_CELLS} cells of {py.name} is the Colab install cell "
         f"(pip install from the repository, guarded by {needed[0]!r}, enabling the widget manager)"
     )

@@ -40,7 +40,8 @@ def _outputs(sde, net, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    "sde", [VPSDE(beta_max=15.0, N=500), VESDE(sigma_max=10.0, exact_marginal=False), subVPSDE()],
+    "sde",
+    [VPSDE(beta_max=15.0, N=500), VESDE(sigma_max=10.0, exact_marginal=False), subVPSDE()],
     ids=lambda s: s.name,
 )
 def test_round_trip_gives_identical_outputs(tmp_path, sde):
@@ -53,8 +54,12 @@ def test_round_trip_gives_identical_outputs(tmp_path, sde):
     assert getattr(sde2, "exact_marginal", None) == getattr(sde, "exact_marginal", None)
     assert not net2.training
     assert torch.equal(_outputs(sde, net), _outputs(sde2, net2))
-    assert meta2 == {"note": "tiny", "version": str(torch.__version__), "path": str(tmp_path),
-                     "curve": [1.0, 0.5]}
+    assert meta2 == {
+        "note": "tiny",
+        "version": str(torch.__version__),
+        "path": str(tmp_path),
+        "curve": [1.0, 0.5],
+    }
     # plain types only: loadable without unpickling arbitrary classes
     assert torch.load(path, weights_only=True)["format"] == pretrained.FORMAT
 
@@ -69,8 +74,11 @@ def test_load_by_name_from_the_checkpoint_dir(ckpt_dir):
 
 
 def test_unknown_name_lists_the_valid_ones(ckpt_dir):
-    with pytest.raises(ValueError, match=r"unknown pretrained model 'nope'; valid: .*"
-                                         r"score_mlp_8gaussians_vp"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown pretrained model 'nope'; valid: .*"
+        r"score_mlp_8gaussians_vp",
+    ):
         pretrained.load_score_model("nope")
 
 
@@ -110,15 +118,27 @@ def test_shipped_checkpoint_is_small_documented_and_close_to_the_oracle(monkeypa
 
     gmm = GaussianMixture.preset("8gaussians")
     g = torch.Generator().manual_seed(2024)
-    err = score_error(sde, get_score_fn(sde, net), gmm.score_fn(sde), gmm.sample(4096, g),
-                      t_range=(0.05, 1.0), generator=g)
+    err = score_error(
+        sde,
+        get_score_fn(sde, net),
+        gmm.score_fn(sde),
+        gmm.sample(4096, g),
+        t_range=(0.05, 1.0),
+        generator=g,
+    )
     assert err < SCORE_ERROR_BOUND[name], f"{name}: E[s^2 |score - oracle|^2] = {err:.4f}"
     stored = meta["score_error"]["value"]  # 20 000 points, another seed
     assert abs(err - stored) < 0.25 * stored, (err, stored)
     # far better than knowing nothing: the zero score has error E|ε*|², of order D = 2
     g = torch.Generator().manual_seed(2024)
-    zero = score_error(sde, lambda x, t: torch.zeros_like(x), gmm.score_fn(sde),
-                       gmm.sample(4096, g), t_range=(0.05, 1.0), generator=g)
+    zero = score_error(
+        sde,
+        lambda x, t: torch.zeros_like(x),
+        gmm.score_fn(sde),
+        gmm.sample(4096, g),
+        t_range=(0.05, 1.0),
+        generator=g,
+    )
     assert err < 0.02 * zero, (err, zero)
 
 
@@ -130,8 +150,9 @@ def test_flow_round_trip_is_exact(tmp_path, in_shape, context_dim):
     from dinof_lite.nets.glow import Glow
 
     torch.manual_seed(0)
-    flow = Glow(in_shape, levels=2 if len(in_shape) == 3 else 1, steps=2, hidden=8,
-                context_dim=context_dim)
+    flow = Glow(
+        in_shape, levels=2 if len(in_shape) == 3 else 1, steps=2, hidden=8, context_dim=context_dim
+    )
     x = torch.rand(16, *in_shape)
     ctx = torch.rand(16, context_dim) if context_dim else None
     flow(x, ctx)  # ActNorm init
@@ -139,7 +160,9 @@ def test_flow_round_trip_is_exact(tmp_path, in_shape, context_dim):
         for p in flow.parameters():
             p.add_(0.1 * torch.randn_like(p))
         expected = flow.log_prob(x, ctx)
-    path = pretrained.save_flow(tmp_path / "sub" / "flow.pt", flow, {"note": "test", "path": tmp_path})
+    path = pretrained.save_flow(
+        tmp_path / "sub" / "flow.pt", flow, {"note": "test", "path": tmp_path}
+    )
     assert path.is_file() and not list(path.parent.glob(".*.tmp"))
     loaded, meta = pretrained.load_flow(path, return_meta=True)
     assert not loaded.training and meta == {"note": "test", "path": str(tmp_path)}
@@ -148,7 +171,9 @@ def test_flow_round_trip_is_exact(tmp_path, in_shape, context_dim):
 
 
 def test_flow_files_are_checked(tmp_path):
-    pretrained.save_score_model(tmp_path / "score.pt", VPSDE(), ScoreMLP(dim=2, hidden=8, n_layers=1))
+    pretrained.save_score_model(
+        tmp_path / "score.pt", VPSDE(), ScoreMLP(dim=2, hidden=8, n_layers=1)
+    )
     with pytest.raises(ValueError, match="not a dinof_lite.flow/1 checkpoint"):
         pretrained.load_flow(tmp_path / "score.pt")
     with pytest.raises(ValueError, match="supported flow classes: Glow"):
@@ -217,7 +242,9 @@ def test_shipped_dinof_is_documented(monkeypatch, name):
     assert -3 * main["kl_se"] < main["kl"] < 0.05, main
     assert -3 * main["nll_se"] < main["nll_gap"] < 0.05 + 3 * main["nll_se"], main
     if model.any_T_m:
-        assert [row["T_m"] for row in quality["per_T_m"]] == [round(0.1 * k, 1) for k in range(1, 11)]
+        assert [row["T_m"] for row in quality["per_T_m"]] == [
+            round(0.1 * k, 1) for k in range(1, 11)
+        ]
         assert main["mmd"] < max(2 * quality["baseline"]["mmd"], 2e-3), (main, quality["baseline"])
 
 
@@ -233,9 +260,15 @@ def test_single_tm_dinof_refuses_another_tm(monkeypatch):
 DINOF_MMD_BOUND = 3e-3
 
 
-@pytest.mark.parametrize("name,T_m", [("dinof_8gaussians_vp", None), ("dinof_8gaussians_vp_tm03", None),
-                                       ("dinof_8gaussians_vp_anytm", 0.3),
-                                       ("dinof_8gaussians_vp_anytm", 0.9)])
+@pytest.mark.parametrize(
+    "name,T_m",
+    [
+        ("dinof_8gaussians_vp", None),
+        ("dinof_8gaussians_vp_tm03", None),
+        ("dinof_8gaussians_vp_anytm", 0.3),
+        ("dinof_8gaussians_vp_anytm", 0.9),
+    ],
+)
 def test_shipped_dinof_samples_match_the_data(monkeypatch, name, T_m):
     from dinof_lite.metrics import mmd
 
@@ -288,8 +321,10 @@ def test_unet_dinof_round_trip_gives_identical_outputs(ckpt_dir):
     t = torch.full((2,), 0.3)
     with torch.no_grad():
         assert torch.equal(model.score_fn(x, t), model2.score_fn(x, t))
-    assert torch.equal(model.sample(2, T_m=0.5, generator=torch.Generator().manual_seed(0)),
-                       model2.sample(2, T_m=0.5, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(
+        model.sample(2, T_m=0.5, generator=torch.Generator().manual_seed(0)),
+        model2.sample(2, T_m=0.5, generator=torch.Generator().manual_seed(0)),
+    )
 
 
 def test_shipped_dinof_digits_is_small_documented_and_beats_noise(monkeypatch):
@@ -297,7 +332,9 @@ def test_shipped_dinof_digits_is_small_documented_and_beats_noise(monkeypatch):
 
     monkeypatch.delenv("DINOF_CHECKPOINT_DIR", raising=False)
     path = SHIPPED / "dinof_digits.pt"
-    assert path.is_file(), f"{path} missing: run `python scripts/make_checkpoints.py --only dinof_digits`"
+    assert path.is_file(), (
+        f"{path} missing: run `python scripts/make_checkpoints.py --only dinof_digits`"
+    )
     assert path.stat().st_size < 2 * MAX_BYTES
     model, meta = pretrained.load_dinof("dinof_digits", return_meta=True)
     assert isinstance(model.score_net, UNet) and model.any_T_m and model.sde.name == "ve"
@@ -312,6 +349,7 @@ def test_shipped_dinof_digits_is_small_documented_and_beats_noise(monkeypatch):
     assert 0 < quality["test_bpd"] < 0.5 * math.log2(17)
     # T_m = 0.6 beats plain diffusion from p_T with the same network and 60% of the NFE
     assert quality["per_T_m"][1]["fid"] < quality["baseline"]["fid"]
-    x = model.sample(4, T_m=0.6, n_steps=10, corrector="none",
-                     generator=torch.Generator().manual_seed(0))
+    x = model.sample(
+        4, T_m=0.6, n_steps=10, corrector="none", generator=torch.Generator().manual_seed(0)
+    )
     assert x.shape == (4, 1, 16, 16) and torch.isfinite(x).all()

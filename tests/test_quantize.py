@@ -10,16 +10,22 @@ import torch
 from dinof_lite.data.quantize import bits_per_dim, dequantize
 
 
-@pytest.mark.parametrize("n_bins,data_range", [(256, (0.0, 1.0)), (256, (-1.0, 1.0)), (17, (0.0, 1.0))])
+@pytest.mark.parametrize(
+    "n_bins,data_range", [(256, (0.0, 1.0)), (256, (-1.0, 1.0)), (17, (0.0, 1.0))]
+)
 def test_dequantize_stays_in_its_bin(n_bins, data_range):
     lo, hi = data_range
     k = torch.randint(0, n_bins, (4000,), generator=torch.Generator().manual_seed(0))
     x = lo + (hi - lo) * k.double() / (n_bins - 1)
-    y = dequantize(x, n_bins=n_bins, data_range=data_range, generator=torch.Generator().manual_seed(1))
+    y = dequantize(
+        x, n_bins=n_bins, data_range=data_range, generator=torch.Generator().manual_seed(1)
+    )
     u = (y - lo) / (hi - lo) * n_bins - k.double()  # the uniform noise, recovered
     assert u.min() >= 0 and u.max() < 1
     assert abs(u.mean().item() - 0.5) < 0.02 and abs(u.var().item() - 1 / 12) < 0.005
-    again = dequantize(x, n_bins=n_bins, data_range=data_range, generator=torch.Generator().manual_seed(1))
+    again = dequantize(
+        x, n_bins=n_bins, data_range=data_range, generator=torch.Generator().manual_seed(1)
+    )
     assert torch.equal(y, again)
 
 
@@ -30,7 +36,9 @@ def test_bits_per_dim_offsets():
     assert torch.allclose(bits_per_dim(zero, 10, data_range=(-1, 1)), torch.full((3,), 7.0))
     assert torch.allclose(bits_per_dim(zero, 10, n_bins=17), torch.full((3,), math.log2(17)))
     # one nat per dimension more likelihood is 1/ln 2 bits per dimension less
-    assert torch.allclose(bits_per_dim(torch.full((1,), 10.0), 10), torch.tensor([8 - 1 / math.log(2)]))
+    assert torch.allclose(
+        bits_per_dim(torch.full((1,), 10.0), 10), torch.tensor([8 - 1 / math.log(2)])
+    )
 
 
 def test_uniform_model_codes_uniform_data_at_its_entropy():

@@ -69,7 +69,9 @@ def test_registries_list_the_standard_names():
 
 
 def test_unknown_names_list_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown predictor 'heun'.*euler_maruyama.*reverse_diffusion"):
+    with pytest.raises(
+        ValueError, match=r"unknown predictor 'heun'.*euler_maruyama.*reverse_diffusion"
+    ):
         get_predictor("heun")
     with pytest.raises(ValueError, match=r"unknown corrector 'ald'.*langevin.*none"):
         get_corrector("ald")
@@ -175,7 +177,9 @@ def test_langevin_step_size_hand_computation():
     expected = 2 * alpha * (0.2 * 1.5 / 3.0) ** 2  # = [0.02, 0.01]
     torch.testing.assert_close(eps, expected)
     # a zero score (a zero-initialised network) gives no step, not an infinite one
-    assert torch.equal(langevin_step_size(torch.zeros(2, 2), z, snr=0.2, alpha=alpha), torch.zeros(2))
+    assert torch.equal(
+        langevin_step_size(torch.zeros(2, 2), z, snr=0.2, alpha=alpha), torch.zeros(2)
+    )
 
     # one corrector update on a VP SDE, with the noise the generator will produce
     sde = get_sde("vp", N=100)
@@ -252,16 +256,27 @@ def test_pc_probability_flow_predictor_recovers_mixture(gmm, data):
 
 @pytest.mark.parametrize(
     "sde_name,t_m,predictor,corrector",
-    [("ve", 0.6, "reverse_diffusion", "langevin"), ("vp", 0.4, "euler_maruyama", "none"),
-     ("subvp", 0.4, "euler_maruyama", "none")],
+    [
+        ("ve", 0.6, "reverse_diffusion", "langevin"),
+        ("vp", 0.4, "euler_maruyama", "none"),
+        ("subvp", 0.4, "euler_maruyama", "none"),
+    ],
 )
 def test_pc_from_exact_marginal_at_t_m(gmm, data, sde_name, t_m, predictor, corrector):
     """DiNof sampling: start at T_m from p_{T_m} (here exact) and run round(N T_m) steps."""
     sde = get_sde(sde_name, N=200)
     x_tm = sde.perturb(gmm.sample(N_SAMPLES, gen(5)), t_m, generator=gen(6))
     assert mmd(data, x_tm) > MMD_BAD  # the start really is far from the data
-    res = pc_sample(sde, gmm.score_fn(sde), x_tm, t_start=t_m, predictor=predictor,
-                    corrector=corrector, generator=gen(1), return_info=True)
+    res = pc_sample(
+        sde,
+        gmm.score_fn(sde),
+        x_tm,
+        t_start=t_m,
+        predictor=predictor,
+        corrector=corrector,
+        generator=gen(1),
+        return_info=True,
+    )
     evals = 1 + (corrector == "langevin")
     assert res.nfe == round(200 * t_m) * evals
     assert abs(mmd(data, res.x)) < MMD_OK
@@ -280,12 +295,20 @@ def test_trajectory_shapes_and_endpoints():
     sde = get_sde("vp", N=50)
     x0 = torch.randn(16, 2, generator=gen(0))
     score_fn = lambda x, t: -x
-    x, traj = pc_sample(sde, score_fn, x0, return_trajectory=True, trajectory_every=10,
-                        generator=gen(1))
+    x, traj = pc_sample(
+        sde, score_fn, x0, return_trajectory=True, trajectory_every=10, generator=gen(1)
+    )
     assert traj.shape == (50 // 10 + 1, 16, 2)
     assert torch.equal(traj[0], x0) and torch.equal(traj[-1], x)
-    res = pc_sample(sde, score_fn, x0, return_trajectory=True, trajectory_every=7,
-                    generator=gen(1), return_info=True)
+    res = pc_sample(
+        sde,
+        score_fn,
+        x0,
+        return_trajectory=True,
+        trajectory_every=7,
+        generator=gen(1),
+        return_info=True,
+    )
     assert isinstance(res, SampleResult)
     assert res.trajectory.shape == (math.ceil(50 / 7) + 1, 16, 2)  # steps 7..49, plus first/last
     expected_times = [1.0, *(1.0 - k * (1.0 - sde.eps) / 50 for k in range(7, 50, 7)), sde.eps]
@@ -311,14 +334,27 @@ def test_denoise_returns_last_predictor_mean():
 
 @pytest.mark.parametrize(
     "predictor,corrector,n_corr,per_step",
-    [("reverse_diffusion", "langevin", 1, 2), ("euler_maruyama", "langevin", 3, 4),
-     ("ancestral", "none", 1, 1), ("none", "langevin", 2, 2), ("none", "none", 1, 0)],
+    [
+        ("reverse_diffusion", "langevin", 1, 2),
+        ("euler_maruyama", "langevin", 3, 4),
+        ("ancestral", "none", 1, 1),
+        ("none", "langevin", 2, 2),
+        ("none", "none", 1, 0),
+    ],
 )
 def test_nfe_accounting(predictor, corrector, n_corr, per_step):
     sde = get_sde("vp", N=1000)
-    res = pc_sample(sde, lambda x, t: -x, (4, 2), n_steps=13, predictor=predictor,
-                    corrector=corrector, n_corrector_steps=n_corr, return_info=True,
-                    generator=gen(0))
+    res = pc_sample(
+        sde,
+        lambda x, t: -x,
+        (4, 2),
+        n_steps=13,
+        predictor=predictor,
+        corrector=corrector,
+        n_corrector_steps=n_corr,
+        return_info=True,
+        generator=gen(0),
+    )
     assert res.nfe == 13 * per_step
 
 
@@ -354,20 +390,35 @@ def test_progress_bar_and_no_grad():
 @pytest.mark.parametrize("sde_name", ["ve", "vp"])
 def test_ode_sample_oracle_recovers_mixture(gmm, wrong_gmm, data, sde_name):
     sde = get_sde(sde_name)
-    res = ode_sample(sde, gmm.score_fn(sde), (N_SAMPLES, 2), generator=gen(1), return_info=True,
-                     rtol=1e-4, atol=1e-4)
+    res = ode_sample(
+        sde,
+        gmm.score_fn(sde),
+        (N_SAMPLES, 2),
+        generator=gen(1),
+        return_info=True,
+        rtol=1e-4,
+        atol=1e-4,
+    )
     assert abs(mmd(data, res.x)) < MMD_OK
     assert 20 < res.nfe < 400  # adaptive solver: far fewer than the N = 1000 SDE steps
-    bad = ode_sample(sde, wrong_gmm.score_fn(sde), (N_SAMPLES, 2), generator=gen(1),
-                     rtol=1e-4, atol=1e-4)
+    bad = ode_sample(
+        sde, wrong_gmm.score_fn(sde), (N_SAMPLES, 2), generator=gen(1), rtol=1e-4, atol=1e-4
+    )
     assert mmd(data, bad) > MMD_BAD
 
 
 def test_ode_sample_from_t_m_and_trajectory(gmm, data):
     sde = get_sde("vp")
     x_tm = sde.perturb(gmm.sample(N_SAMPLES, gen(5)), 0.5, generator=gen(6))
-    res = ode_sample(sde, gmm.score_fn(sde), x_tm, t_start=0.5, return_trajectory=True,
-                     trajectory_times=[0.1, 0.3], return_info=True)
+    res = ode_sample(
+        sde,
+        gmm.score_fn(sde),
+        x_tm,
+        t_start=0.5,
+        return_trajectory=True,
+        trajectory_times=[0.1, 0.3],
+        return_info=True,
+    )
     assert res.trajectory.shape == (4, N_SAMPLES, 2)
     torch.testing.assert_close(res.times, torch.tensor([0.5, 0.3, 0.1, sde.eps]))
     assert torch.equal(res.trajectory[0], x_tm) and torch.equal(res.trajectory[-1], res.x)
@@ -376,12 +427,19 @@ def test_ode_sample_from_t_m_and_trajectory(gmm, data):
     assert traj.shape == (11, 8, 2)
     # float32 grids that include the end points (1e-3 is 0.0010000000474 in float32) are fine
     f32 = torch.linspace(0.5, sde.eps, 6, dtype=torch.float32)
-    _, traj = ode_sample(sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5, return_trajectory=True,
-                         trajectory_times=f32)
+    _, traj = ode_sample(
+        sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5, return_trajectory=True, trajectory_times=f32
+    )
     assert traj.shape == (6, 8, 2)
     with pytest.raises(ValueError, match="trajectory_times"):
-        ode_sample(sde, gmm.score_fn(sde), x_tm, t_start=0.5, return_trajectory=True,
-                   trajectory_times=[0.7])
+        ode_sample(
+            sde,
+            gmm.score_fn(sde),
+            x_tm,
+            t_start=0.5,
+            return_trajectory=True,
+            trajectory_times=[0.7],
+        )
 
 
 # --------------------------------------------------------------------------- bad input

@@ -24,15 +24,25 @@ def weighted_score_error(sde, score_fn, gmm, n=4000, t_min=0.05, seed=0):
         return ((score_fn(x_t, t) - gmm.score(x_t, t, sde)) * s).pow(2).sum(1).mean().item()
 
 
-@pytest.fixture(scope="module", params=[VPSDE(N=500), VESDE(sigma_max=10.0, N=500)],
-                ids=lambda s: s.name)
+@pytest.fixture(
+    scope="module", params=[VPSDE(N=500), VESDE(sigma_max=10.0, N=500)], ids=lambda s: s.name
+)
 def trained(request):
     sde = request.param
     torch.manual_seed(0)
     gmm = GaussianMixture.preset("8gaussians")
     net = ScoreMLP.for_sde(sde, hidden=64, n_layers=3)
-    config = TrainConfig(n_steps=4000, batch_size=256, lr=2e-3, warmup=100, ema_decay=0.995,
-                         seed=0, device="cpu", progress=False, ckpt_every=None)
+    config = TrainConfig(
+        n_steps=4000,
+        batch_size=256,
+        lr=2e-3,
+        warmup=100,
+        ema_decay=0.995,
+        seed=0,
+        device="cpu",
+        progress=False,
+        ckpt_every=None,
+    )
     loss_fn = lambda model, x0, gen: dsm_loss(sde, get_score_fn(sde, model), x0, generator=gen)  # noqa: E731
     trainer = Trainer(net, loss_fn, lambda n, gen: gmm.sample(n, gen), config)
     trainer.fit()
@@ -52,8 +62,9 @@ def test_trained_score_is_close_to_the_oracle(trained):
 def test_trained_pc_samples_match_the_mixture(trained):
     sde, gmm, score_fn, _ = trained
     gen = torch.Generator().manual_seed(1)
-    x = pc_sample(sde, score_fn, (2000, 2), predictor="reverse_diffusion", corrector="none",
-                  generator=gen)
+    x = pc_sample(
+        sde, score_fn, (2000, 2), predictor="reverse_diffusion", corrector="none", generator=gen
+    )
     data, data2 = gmm.sample(2000, gen), gmm.sample(2000, gen)
     ref, got = mmd(data, data2), mmd(data, x)  # data first: the kernel width comes from it
     # measured: data-vs-data -0.0001, samples -0.0002 (vp) / -0.00003 (ve); blurring the modes (std 0.35) by

@@ -19,8 +19,11 @@ def _simulate(sde, x0, n_paths, n_steps, gen):
     for i in range(n_steps):
         t = torch.full((n_paths,), (i + 0.5) * dt, dtype=x.dtype)  # midpoint rule in time
         drift, g = sde.sde(x, t)
-        x = x + drift * dt + g[:, None] * math.sqrt(dt) * torch.randn(x.shape, generator=gen,
-                                                                      dtype=x.dtype)
+        x = (
+            x
+            + drift * dt
+            + g[:, None] * math.sqrt(dt) * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+        )
         for tc in CHECK_TIMES:
             if abs((i + 1) * dt - tc) < 1e-9:
                 out[tc] = x.clone()
@@ -46,7 +49,7 @@ def test_ve_exact_versus_code_marginal():
     exact, code = VESDE(), VESDE(exact_marginal=False)
     t = torch.tensor([0.0, 0.1, 0.5])
     s_exact, s_code = exact.marginal_coeffs(t)[1], code.marginal_coeffs(t)[1]
-    sigma = 0.01 * 5000 ** t
+    sigma = 0.01 * 5000**t
     assert torch.allclose(s_code, sigma)
     assert torch.allclose(s_exact, (sigma**2 - 1e-4).sqrt())
     assert s_exact[0] == 0.0
@@ -143,8 +146,11 @@ def test_bad_inputs_raise_clear_errors():
     assert isinstance(get_sde("sub-VP"), subVPSDE) and get_sde("ve", sigma_max=348).sigma_max == 348
 
 
-@pytest.mark.parametrize("sde", [VESDE(sigma_max=7.0, N=50, exact_marginal=False), VPSDE(beta_max=15.0),
-                                 subVPSDE(N=20)], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "sde",
+    [VESDE(sigma_max=7.0, N=50, exact_marginal=False), VPSDE(beta_max=15.0), subVPSDE(N=20)],
+    ids=lambda s: s.name,
+)
 def test_params_rebuild_an_identical_sde(sde):
     clone = get_sde(sde.name, **sde.params())
     assert type(clone) is type(sde) and clone.params() == sde.params()

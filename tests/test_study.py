@@ -15,8 +15,22 @@ from dinof_lite.nets.mlp import ScoreMLP
 from dinof_lite.sde import VPSDE
 
 GMM = toy.GaussianMixture.preset("8gaussians")
-KEYS = {"method", "T_m", "n", "n_steps", "nfe", "wall_s", "flow_time_s", "sde_time_s", "mmd", "sw",
-        "gmm_nll", "nll", "n_nonfinite", "speedup"}
+KEYS = {
+    "method",
+    "T_m",
+    "n",
+    "n_steps",
+    "nfe",
+    "wall_s",
+    "flow_time_s",
+    "sde_time_s",
+    "mmd",
+    "sw",
+    "gmm_nll",
+    "nll",
+    "n_nonfinite",
+    "speedup",
+}
 
 
 def tiny(any_T_m: bool = True) -> DiNof:
@@ -35,7 +49,11 @@ def study() -> list[dict]:
 
 
 def test_rows_keys_order_and_nfe(study):
-    assert [(r["method"], r["T_m"]) for r in study] == [("dinof", 0.2), ("dinof", 0.6), ("baseline", 1.0)]
+    assert [(r["method"], r["T_m"]) for r in study] == [
+        ("dinof", 0.2),
+        ("dinof", 0.6),
+        ("baseline", 1.0),
+    ]
     for r in study:
         assert set(r) == KEYS and r["n"] == 200 and r["n_nonfinite"] == 0
         assert math.isfinite(r["mmd"]) and r["sw"] >= 0 and math.isfinite(r["gmm_nll"])
@@ -56,8 +74,9 @@ def test_same_seed_same_quality_and_options():
     b = tm_study(model, [0.5], n=100, reference=ref, baseline=False, n_steps_full=20)
     assert len(a) == 1 and a[0]["nfe"] == 10 and a[0]["speedup"] is None and a[0]["gmm_nll"] is None
     assert a[0]["mmd"] == b[0]["mmd"] and a[0]["sw"] == b[0]["sw"]
-    lang = tm_study(model, [0.5], n=50, reference=ref, baseline=False, n_steps_full=20,
-                    corrector="langevin")
+    lang = tm_study(
+        model, [0.5], n=50, reference=ref, baseline=False, n_steps_full=20, corrector="langevin"
+    )
     assert lang[0]["nfe"] == 20  # one predictor + one corrector evaluation per step
 
 
@@ -73,7 +92,12 @@ def test_single_tm_model_runs_its_own_tm_and_refuses_the_baseline():
 
 def test_noise_floor_from_gmm_or_sampler():
     fl = noise_floor(GMM, 300, n_pairs=2)
-    assert set(fl) == {"n", "n_pairs", "mmd", "sw"} and fl["n"] == 300 and fl["mmd"] >= 0 and fl["sw"] > 0
+    assert (
+        set(fl) == {"n", "n_pairs", "mmd", "sw"}
+        and fl["n"] == 300
+        and fl["mmd"] >= 0
+        and fl["sw"] > 0
+    )
     same = noise_floor(lambda n, s: GMM.sample(n, torch.Generator().manual_seed(s)), 300, n_pairs=2)
     assert same == fl  # a gmm draws with Generator().manual_seed(seed) too
 
@@ -83,8 +107,13 @@ def _row(method, T_m, mmd, sw=0.1):
 
 
 def test_first_match_rule():
-    rows = [_row("dinof", 0.4, 0.030), _row("dinof", 0.2, 0.050), _row("dinof", 0.6, 0.012),
-            _row("dinof", 0.8, 0.009), _row("baseline", 1.0, 0.010)]
+    rows = [
+        _row("dinof", 0.4, 0.030),
+        _row("dinof", 0.2, 0.050),
+        _row("dinof", 0.6, 0.012),
+        _row("dinof", 0.8, 0.009),
+        _row("baseline", 1.0, 0.010),
+    ]
     assert first_match(rows, "mmd")["T_m"] == 0.8  # strictly no worse than the baseline
     assert first_match(rows, "mmd", floor=0.002)["T_m"] == 0.6  # within the noise floor
     assert first_match(rows, "mmd", floor={"mmd": 0.025, "sw": 0.0})["T_m"] == 0.4

@@ -29,7 +29,8 @@ def test_unknown_toy_lists_valid_names():
 def _torch_mixture(gmm):
     return torch.distributions.MixtureSameFamily(
         torch.distributions.Categorical(gmm.weights),
-        torch.distributions.MultivariateNormal(gmm.means, gmm.covs))
+        torch.distributions.MultivariateNormal(gmm.means, gmm.covs),
+    )
 
 
 @pytest.mark.parametrize("preset", toy.PRESETS)
@@ -43,7 +44,9 @@ def test_sample_moments():
     gmm = GaussianMixture.preset("aniso")
     x = gmm.sample(200_000, torch.Generator().manual_seed(0)).double()
     mean = (gmm.weights[:, None] * gmm.means).sum(0)
-    second = (gmm.weights[:, None, None] * (gmm.covs + gmm.means[:, :, None] * gmm.means[:, None])).sum(0)
+    second = (
+        gmm.weights[:, None, None] * (gmm.covs + gmm.means[:, :, None] * gmm.means[:, None])
+    ).sum(0)
     cov = second - mean[:, None] * mean[None]
     assert torch.allclose(x.mean(0), mean, atol=0.02)
     assert torch.allclose(torch.cov(x.T), cov, atol=0.03)

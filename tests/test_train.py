@@ -49,14 +49,26 @@ DATA = torch.randn(256, 2, generator=torch.Generator().manual_seed(1))
 
 
 def cfg(**kw) -> TrainConfig:
-    base = dict(n_steps=40, batch_size=32, lr=1e-2, warmup=5, ema_decay=0.9, seed=3,
-                device="cpu", log_every=5, ckpt_every=10, progress=False)
+    base = dict(
+        n_steps=40,
+        batch_size=32,
+        lr=1e-2,
+        warmup=5,
+        ema_decay=0.9,
+        seed=3,
+        device="cpu",
+        log_every=5,
+        ckpt_every=10,
+        progress=False,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 def flat_state(trainer: Trainer) -> list[torch.Tensor]:
-    tensors = list(trainer.model.state_dict().values()) + list(trainer.ema_model.state_dict().values())
+    tensors = list(trainer.model.state_dict().values()) + list(
+        trainer.ema_model.state_dict().values()
+    )
     for st in trainer.optimizer.state_dict()["state"].values():
         tensors += [v for v in st.values() if torch.is_tensor(v)]
     return tensors
@@ -89,8 +101,14 @@ def test_resume_is_bitwise_identical(tmp_path, how):
         if step == stop_at:
             raise KeyboardInterrupt if how == "keyboard_interrupt" else RuntimeError("boom")
 
-    first = Trainer(tiny_mlp(), denoise_loss, DATA, cfg(), work,
-                    callbacks=[] if how == "max_steps" else [interrupt])
+    first = Trainer(
+        tiny_mlp(),
+        denoise_loss,
+        DATA,
+        cfg(),
+        work,
+        callbacks=[] if how == "max_steps" else [interrupt],
+    )
     if how == "max_steps":
         assert first.fit(max_steps=stop_at).step == stop_at
     else:
@@ -130,11 +148,17 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
         return loss * math.nan if calls["n"] == 13 else loss
 
     trainer = Trainer(tiny_mlp(), loss_fn, DATA, cfg(ckpt_every=5), tmp_path)
-    with pytest.raises(FloatingPointError, match=r"loss became nan at step 13; last good checkpoint") as exc:
+    with pytest.raises(
+        FloatingPointError, match=r"loss became nan at step 13; last good checkpoint"
+    ) as exc:
         trainer.fit()
     err = exc.value
     assert isinstance(err, NonFiniteLossError)
-    assert err.step == 13 and err.checkpoint_step == 10 and err.checkpoint == tmp_path / "checkpoint.pt"
+    assert (
+        err.step == 13
+        and err.checkpoint_step == 10
+        and err.checkpoint == tmp_path / "checkpoint.pt"
+    )
     assert str(tmp_path / "checkpoint.pt") in str(err)
     ckpt = load_checkpoint(tmp_path)
     assert ckpt["step"] == 10 and len(ckpt["losses"]) == 10
@@ -156,8 +180,13 @@ def test_warmup_schedule_values():
     assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert warmup_factor(0, 0) == 1.0
     lrs = []
-    trainer = Trainer(tiny_mlp(), denoise_loss, DATA, cfg(n_steps=6, warmup=4, lr=0.1),
-                      callbacks=[lambda t, s, loss: lrs.append(t.last_lr)])
+    trainer = Trainer(
+        tiny_mlp(),
+        denoise_loss,
+        DATA,
+        cfg(n_steps=6, warmup=4, lr=0.1),
+        callbacks=[lambda t, s, loss: lrs.append(t.last_lr)],
+    )
     trainer.fit()
     assert lrs == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1, 0.1], rel=1e-12)
 
@@ -171,8 +200,12 @@ def test_grad_clip_applied(clip):
 
     def check(trainer, step, loss):
         grads = [p.grad for p in trainer.model.parameters()]
-        seen.append((float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))),
-                     trainer.last_grad_norm))
+        seen.append(
+            (
+                float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))),
+                trainer.last_grad_norm,
+            )
+        )
 
     Trainer(tiny_mlp(), big_loss, DATA, cfg(n_steps=5, grad_clip=clip), callbacks=[check]).fit()
     for after, before in seen:
@@ -195,8 +228,9 @@ def test_ema_matches_hand_computation():
         return m(x0).square().mean()
 
     d = 0.8
-    trainer = Trainer(model, loss_fn, DATA, cfg(n_steps=6, ema_decay=d, warmup=0, lr=0.05),
-                      callbacks=[snap])
+    trainer = Trainer(
+        model, loss_fn, DATA, cfg(n_steps=6, ema_decay=d, warmup=0, lr=0.05), callbacks=[snap]
+    )
     trainer.fit()
     ema_state = trainer.ema_model.module.state_dict()
     for key in ema_state:
@@ -229,8 +263,12 @@ class DataInit(nn.Module):
 
 def test_ema_captures_data_dependent_init():
     data = torch.randn(256, 2, generator=torch.Generator().manual_seed(0)) + 5.0
-    trainer = Trainer(DataInit(), lambda m, x, g: m(x).square().mean(), data,
-                      cfg(n_steps=3, ema_decay=0.999, lr=1e-6, warmup=0))
+    trainer = Trainer(
+        DataInit(),
+        lambda m, x, g: m(x).square().mean(),
+        data,
+        cfg(n_steps=3, ema_decay=0.999, lr=1e-6, warmup=0),
+    )
     trainer.fit()
     ema = trainer.ema_model.module
     assert bool(ema.initialized)
@@ -310,7 +348,9 @@ def test_sigkill_mid_training_then_resume_is_bitwise_identical(tmp_path):
     """A hard kill (no cleanup, no except block runs) loses only the steps since the checkpoint."""
     workdir = tmp_path / "run"
     script = _KILLED_RUN.format(tests=str(Path(__file__).parent), workdir=str(workdir))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert load_checkpoint(workdir / "checkpoint.pt")["step"] == 10
     assert not [p for p in workdir.iterdir() if p.name != "checkpoint.pt" and "tmp" in p.name]

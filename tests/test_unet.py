@@ -69,7 +69,7 @@ def test_time_conditioning_changes_output(embedding):
     cfg = UNetConfig.tiny(8, embedding=embedding, init_scale=1.0)  # no zero-init
     net = UNet(cfg).eval()
     x, _ = _inputs(cfg)
-    lo, hi = ((0.05, 20.0) if embedding == "fourier" else (50.0, 900.0))
+    lo, hi = (0.05, 20.0) if embedding == "fourier" else (50.0, 900.0)
     with torch.no_grad():
         a, b = net(x, torch.full((2,), lo)), net(x, torch.full((2,), hi))
     assert (a - b).abs().mean() > 1e-3

@@ -77,8 +77,9 @@ def test_plot_score_field_draws_one_arrow_per_grid_point(color):
     assert quiver.N == 49
     u = np.stack([quiver.U, quiver.V], 1)
     assert np.allclose(np.linalg.norm(u[np.abs(quiver.X) + np.abs(quiver.Y) > 0], axis=1), 1.0)
-    ax = viz.plot_score_field(None, _linear_score, 0.5, n_grid=7, log_prob_fn=_gaussian_log_prob,
-                              normalize=False)
+    ax = viz.plot_score_field(
+        None, _linear_score, 0.5, n_grid=7, log_prob_fn=_gaussian_log_prob, normalize=False
+    )
     assert len(_of_type(ax, AxesImage)) == 1 and len(_of_type(ax, Quiver)) == 1
 
 
@@ -97,16 +98,24 @@ def test_plot_score_field_passes_time_and_checks_the_output_shape():
 
 def test_plot_score_field_with_the_oracle():
     gmm, sde = GaussianMixture.preset("8gaussians"), VPSDE()
-    ax = viz.plot_score_field(None, gmm.score_fn(sde), 0.1, n_grid=5,
-                              log_prob_fn=gmm.marginal(sde, 0.1).log_prob)
+    ax = viz.plot_score_field(
+        None, gmm.score_fn(sde), 0.1, n_grid=5, log_prob_fn=gmm.marginal(sde, 0.1).log_prob
+    )
     assert len(_of_type(ax, Quiver)) == 1
 
 
 @pytest.mark.parametrize(("kind", "rows"), [("both", 2), ("samples", 1), ("density", 1)])
 def test_plot_marginals_over_time_from_a_mixture(kind, rows):
     gmm = GaussianMixture.preset("2gaussians")
-    fig = viz.plot_marginals_over_time(VPSDE(), gmm, [0.0, 0.5, 1.0], kind=kind, n_samples=20,
-                                       n_grid=8, generator=torch.Generator().manual_seed(0))
+    fig = viz.plot_marginals_over_time(
+        VPSDE(),
+        gmm,
+        [0.0, 0.5, 1.0],
+        kind=kind,
+        n_samples=20,
+        n_grid=8,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert len(fig.axes) == 3 * rows
     assert [ax.get_title() for ax in fig.axes[:3]] == ["$t = 0$", "$t = 0.5$", "$t = 1$"]
 

@@ -63,8 +63,12 @@ def test_plot_flow_stages_default_has_six_panels_and_wraps_rows():
 def test_plot_flow_stages_colours_follow_the_points():
     states = _trajectory()
     fig = viz.plot_flow_stages(states, stages=[0, 3, 8])
-    colours = [c.get_facecolors() for ax in _visible(fig) for c in ax.get_children()
-               if isinstance(c, PathCollection)]
+    colours = [
+        c.get_facecolors()
+        for ax in _visible(fig)
+        for c in ax.get_children()
+        if isinstance(c, PathCollection)
+    ]
     assert len(colours) == 3
     assert len(np.unique(colours[0].round(3), axis=0)) > 10  # a rainbow, not one colour
     for c in colours[1:]:
@@ -76,7 +80,11 @@ def test_plot_flow_stages_colours_follow_the_points():
 @pytest.mark.parametrize("color", ["red", "values", "rgb"])
 def test_plot_flow_stages_accepts_colour_specs(color):
     states = _trajectory(b=12)
-    spec = {"red": "red", "values": torch.arange(12.0), "rgb": np.random.default_rng(0).random((12, 3))}
+    spec = {
+        "red": "red",
+        "values": torch.arange(12.0),
+        "rgb": np.random.default_rng(0).random((12, 3)),
+    }
     fig = viz.plot_flow_stages(states, color=spec[color], stages=[0, 1])
     (pts,) = [c for c in fig.axes[0].get_children() if isinstance(c, PathCollection)]
     assert pts.get_facecolors().shape[0] == 12
@@ -131,8 +139,9 @@ def test_glow_trajectory_draws_end_to_end():
 def test_flow_image_strip_grid(channels):
     torch.manual_seed(0)
     states = [torch.rand(5, channels, 4, 4) * (k + 1) for k in range(7)]
-    fig = viz.flow_image_strip(states, [f"s{k}" for k in range(7)], stages=[0, 3, 6], n_images=2,
-                               title="strip")
+    fig = viz.flow_image_strip(
+        states, [f"s{k}" for k in range(7)], stages=[0, 3, 6], n_images=2, title="strip"
+    )
     assert len(fig.axes) == 2 * 3 and fig.get_suptitle() == "strip"
     assert [ax.get_title() for ax in fig.axes[:3]] == ["s0", "s3", "s6"]
     for ax in fig.axes:
@@ -141,8 +150,9 @@ def test_flow_image_strip_grid(channels):
         assert arr.shape == ((4, 4) if channels == 1 else (4, 4, 3))
         assert arr.min() >= 0.0 and arr.max() <= 1.0  # each column rescaled into [0, 1]
     # a fixed value_range maps lo → 0 and hi → 1 exactly
-    fig = viz.flow_image_strip([torch.tensor([[[[0.0, 0.5], [1.0, 2.0]]]])], value_range=(0, 1),
-                               n_images=1)
+    fig = viz.flow_image_strip(
+        [torch.tensor([[[[0.0, 0.5], [1.0, 2.0]]]])], value_range=(0, 1), n_images=1
+    )
     (img,) = [c for c in fig.axes[0].get_children() if isinstance(c, AxesImage)]
     np.testing.assert_allclose(np.asarray(img.get_array()), [[0.0, 0.5], [1.0, 1.0]])
 
@@ -161,25 +171,67 @@ def test_flow_image_strip_default_stages():
         (lambda: viz.plot_flow_stages(torch.zeros(4, 2)), ValueError, r"stacked states tensor"),
         (lambda: viz.plot_flow_stages(5), TypeError, "list of"),
         (lambda: viz.plot_flow_stages([torch.zeros(4, 3)]), ValueError, r"\(B, 2\)"),
-        (lambda: viz.plot_flow_stages([torch.zeros(4, 2), torch.zeros(5, 2)]), ValueError,
-         r"same shape.*states\[1\]"),
-        (lambda: viz.plot_flow_stages([torch.zeros(4, 2)] * 3, ["a"]), ValueError, "one entry per state"),
-        (lambda: viz.plot_flow_stages([torch.zeros(4, 2)] * 3, stages=[3]), ValueError, "out of range"),
-        (lambda: viz.plot_flow_stages([torch.zeros(4, 2)] * 3, stages=[]), ValueError, "at least one"),
+        (
+            lambda: viz.plot_flow_stages([torch.zeros(4, 2), torch.zeros(5, 2)]),
+            ValueError,
+            r"same shape.*states\[1\]",
+        ),
+        (
+            lambda: viz.plot_flow_stages([torch.zeros(4, 2)] * 3, ["a"]),
+            ValueError,
+            "one entry per state",
+        ),
+        (
+            lambda: viz.plot_flow_stages([torch.zeros(4, 2)] * 3, stages=[3]),
+            ValueError,
+            "out of range",
+        ),
+        (
+            lambda: viz.plot_flow_stages([torch.zeros(4, 2)] * 3, stages=[]),
+            ValueError,
+            "at least one",
+        ),
         (lambda: viz.plot_flow_stages([torch.zeros(4, 2)], color=np.zeros(3)), ValueError, "color"),
         (lambda: viz.plot_flow_stages([torch.zeros(4, 2)], ncols=0), ValueError, "ncols"),
         (lambda: viz.plot_flow_paths(None, [torch.zeros(4, 2)], n_paths=0), ValueError, "n_paths"),
         (lambda: viz.plot_flow_paths(None, [torch.zeros(0, 2)]), ValueError, "B >= 1"),
-        (lambda: viz.plot_flow_paths(None, [torch.zeros(4, 2)], stages=[1]), ValueError, "out of range"),
+        (
+            lambda: viz.plot_flow_paths(None, [torch.zeros(4, 2)], stages=[1]),
+            ValueError,
+            "out of range",
+        ),
         (lambda: viz.flow_image_strip([torch.zeros(2, 2, 4, 4)]), ValueError, "1 or 3 channels"),
         (lambda: viz.flow_image_strip([torch.zeros(2, 4, 4)]), ValueError, r"\(B, C, H, W\)"),
-        (lambda: viz.flow_image_strip([torch.zeros(2, 1, 4, 4)], n_images=3), ValueError, "n_images"),
-        (lambda: viz.flow_image_strip([torch.zeros(2, 1, 4, 4)], value_range=(1, 0)), ValueError,
-         "value_range"),
+        (
+            lambda: viz.flow_image_strip([torch.zeros(2, 1, 4, 4)], n_images=3),
+            ValueError,
+            "n_images",
+        ),
+        (
+            lambda: viz.flow_image_strip([torch.zeros(2, 1, 4, 4)], value_range=(1, 0)),
+            ValueError,
+            "value_range",
+        ),
     ],
-    ids=["empty", "stacked-2d", "not-a-list", "not-2d", "mismatch", "names", "stage-range",
-         "no-stages", "colour", "ncols", "n_paths", "no-points", "path-stages", "channels", "image-dims",
-         "n_images", "value_range"],
+    ids=[
+        "empty",
+        "stacked-2d",
+        "not-a-list",
+        "not-2d",
+        "mismatch",
+        "names",
+        "stage-range",
+        "no-stages",
+        "colour",
+        "ncols",
+        "n_paths",
+        "no-points",
+        "path-stages",
+        "channels",
+        "image-dims",
+        "n_images",
+        "value_range",
+    ],
 )
 def test_bad_inputs_raise_clear_errors(call, error, match):
     with pytest.raises(error, match=match):

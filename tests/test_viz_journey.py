@@ -24,8 +24,9 @@ def model(tiny_any_tm_dinof) -> DiNof:
 
 
 def _sample(model, T_m: float = 0.5, n: int = 60, **kw):
-    return model.sample(n, T_m=T_m, return_trajectory=True,
-                        generator=torch.Generator().manual_seed(1), **kw)
+    return model.sample(
+        n, T_m=T_m, return_trajectory=True, generator=torch.Generator().manual_seed(1), **kw
+    )
 
 
 def _split(values) -> list[np.ndarray]:
@@ -50,7 +51,9 @@ def test_plot_journey_draws_flow_and_sde_paths(model):
         np.testing.assert_allclose(flow_lc.get_segments()[i], fs[:, i], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(sde_lc.get_segments()[i], ss[:, i], rtol=1e-5, atol=1e-6)
     # the flow ends where the SDE starts: x(T_m)
-    np.testing.assert_allclose(flow_lc.get_segments()[0][-1], sde_lc.get_segments()[0][0], atol=1e-6)
+    np.testing.assert_allclose(
+        flow_lc.get_segments()[0][-1], sde_lc.get_segments()[0][0], atol=1e-6
+    )
     flow_rgb, sde_rgb = flow_lc.get_colors()[0][:3], sde_lc.get_colors()[0][:3]
     np.testing.assert_allclose(flow_rgb, to_rgba(viz.FLOW_COLOR)[:3])
     np.testing.assert_allclose(sde_rgb, to_rgba(viz.SDE_COLOR)[:3])
@@ -72,8 +75,9 @@ def test_plot_journey_count_text(model):
     texts = [t.get_text() for t in ax.texts]
     assert len(texts) == 1
     n_layers = len(s.flow_states) - 1
-    assert texts[0] == (f"flow: {n_layers} layers, 1 pass\nSDE: 30 steps, {s.nfe} score evals"
-                        " · T_m = 0.3")
+    assert texts[0] == (
+        f"flow: {n_layers} layers, 1 pass\nSDE: 30 steps, {s.nfe} score evals · T_m = 0.3"
+    )
     assert s.n_steps == 30 and str(s.nfe) in texts[0]
     assert viz.journey_counts(s).startswith(f"flow: {n_layers} layers, 1 pass · SDE: 30 steps")
     ax = viz.plot_journey(None, s, show_counts=False, lim=2.0)
@@ -142,21 +146,43 @@ def test_journey_plotly_html_is_small(model):
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda s: viz.plot_journey(None, dataclasses.replace(s, flow_states=None)),
-         r"sample has no trajectory; call model.sample\(..., return_trajectory=True\)"),
+        (
+            lambda s: viz.plot_journey(None, dataclasses.replace(s, flow_states=None)),
+            r"sample has no trajectory; call model.sample\(..., return_trajectory=True\)",
+        ),
         (lambda s: viz.journey_figure(dataclasses.replace(s, sde_states=None)), "no trajectory"),
-        (lambda s: viz.journey_plotly({0.5: dataclasses.replace(s, sde_states=None)}), "no trajectory"),
-        (lambda s: viz.plot_journey(None, dataclasses.replace(
-            s, flow_states=torch.zeros(3, 5, 1, 4, 4))), r"2D data.*\(K, B, 2\)"),
+        (
+            lambda s: viz.journey_plotly({0.5: dataclasses.replace(s, sde_states=None)}),
+            "no trajectory",
+        ),
+        (
+            lambda s: viz.plot_journey(
+                None, dataclasses.replace(s, flow_states=torch.zeros(3, 5, 1, 4, 4))
+            ),
+            r"2D data.*\(K, B, 2\)",
+        ),
         (lambda s: viz.journey_plotly({}), "non-empty mapping"),
         (lambda s: viz.journey_plotly([s]), "non-empty mapping"),
         (lambda s: viz.journey_plotly({0.5: s, 0.5000001: s}), "print the same"),
         (lambda s: viz.plot_journey(None, s, n_paths=0), "n_paths"),
         (lambda s: viz.journey_figure(s, n_points=0), "n_points"),
-        (lambda s: viz.journey_figure(s, reference=torch.zeros(4, 3)), r"reference must have shape"),
+        (
+            lambda s: viz.journey_figure(s, reference=torch.zeros(4, 3)),
+            r"reference must have shape",
+        ),
     ],
-    ids=["no-flow", "no-sde", "plotly-no-traj", "images", "empty", "not-mapping", "duplicate", "n_paths",
-         "n_points", "reference"],
+    ids=[
+        "no-flow",
+        "no-sde",
+        "plotly-no-traj",
+        "images",
+        "empty",
+        "not-mapping",
+        "duplicate",
+        "n_paths",
+        "n_points",
+        "reference",
+    ],
 )
 def test_bad_inputs_raise_clear_errors(model, call, match):
     s = _sample(model, n=8)

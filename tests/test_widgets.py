@@ -76,8 +76,9 @@ def test_same_seed_gives_identical_samples(any_model):
 
 
 def test_precompute_and_plotly(any_model):
-    e = viz.TmExplorer(any_model, T_m_values=[0.2, 0.6], n=30, n_paths=3,
-                       sample_kwargs={"n_steps": 7})
+    e = viz.TmExplorer(
+        any_model, T_m_values=[0.2, 0.6], n=30, n_paths=3, sample_kwargs={"n_steps": 7}
+    )
     assert e.precompute(progress=False) is e
     assert all(e.is_cached(t) for t in (0.2, 0.6))
     assert e.update(0.6)["cached"] is True and e.update(0.6)["n_steps"] == 7

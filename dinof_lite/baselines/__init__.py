@@ -33,7 +33,20 @@ from dinof_lite.baselines.diffflow import (
 )
 
 __all__ = [
-    "DiffFlow", "DiffFlowConfig", "diffflow_loss", "progressive_n", "save_diffflow", "load_diffflow",
-    "DiffEnc", "DiffEncConfig", "diffenc_loss", "save_diffenc", "load_diffenc",
-    "Contender", "compare", "dinof_contender", "diffflow_contender", "diffenc_contender",
+    "DiffFlow",
+    "DiffFlowConfig",
+    "diffflow_loss",
+    "progressive_n",
+    "save_diffflow",
+    "load_diffflow",
+    "DiffEnc",
+    "DiffEncConfig",
+    "diffenc_loss",
+    "save_diffenc",
+    "load_diffenc",
+    "Contender",
+    "compare",
+    "dinof_contender",
+    "diffflow_contender",
+    "diffenc_contender",
 ]

@@ -66,8 +66,9 @@ def dinof_contender(model, name: str = "DiNof", *, T_m: float | None = None) -> 
     return Contender(f"{name} (T_m={T_m:g})", sample, probe.nfe, nll, "exact")
 
 
-def diffflow_contender(model, name: str = "DiffFlow", *, lam: float = 1.0,
-                       nll: str = "ode", n_repeats: int = 8) -> Contender:
+def diffflow_contender(
+    model, name: str = "DiffFlow", *, lam: float = 1.0, nll: str = "ode", n_repeats: int = 8
+) -> Contender:
     """A DiffFlow: backward SDE with noise ``lam`` (SPEC §6); NLL by the λ=0 ODE or the bound.
 
     The bound is a one-trajectory estimate per point; ``n_repeats`` trajectories are averaged.
@@ -79,9 +80,11 @@ def diffflow_contender(model, name: str = "DiffFlow", *, lam: float = 1.0,
         return model.sample(n, lam=lam, generator=g)
 
     if nll == "ode":
+
         def nll_fn(x: Tensor, g: torch.Generator) -> Tensor:
             return -model.log_likelihood(x)
     else:
+
         def nll_fn(x: Tensor, g: torch.Generator) -> Tensor:
             return torch.stack([model.nll_bound(x, generator=g) for _ in range(n_repeats)]).mean(0)
 
@@ -89,8 +92,9 @@ def diffflow_contender(model, name: str = "DiffFlow", *, lam: float = 1.0,
     return Contender(f"{name} (λ={lam:g})", sample, model.nfe(lam=lam), nll_fn, kind)
 
 
-def diffenc_contender(model, name: str = "DiffEnc", *, n_steps: int = 1000,
-                      n_repeats: int = 16) -> Contender:
+def diffenc_contender(
+    model, name: str = "DiffEnc", *, n_steps: int = 1000, n_repeats: int = 16
+) -> Contender:
     """A DiffEnc: VDM ancestral sampler with ``n_steps`` steps; NLL is the variational bound.
 
     The bound of one point is a one-draw Monte-Carlo estimate over ``t`` and the noise with a
@@ -116,11 +120,15 @@ def _timed(fn: Callable[[], Tensor]) -> tuple[Tensor, float]:
 def _sample_metrics(c: Contender, data: Tensor, n: int, seed: int) -> dict[str, float]:
     x, seconds = _timed(lambda: c.sample(n, make_generator(seed)))
     if x.shape != (n, data.shape[1]):
-        raise ValueError(f"{c.name}: sample(n) returned shape {tuple(x.shape)}, expected "
-                         f"{(n, data.shape[1])}")
+        raise ValueError(
+            f"{c.name}: sample(n) returned shape {tuple(x.shape)}, expected {(n, data.shape[1])}"
+        )
     x = x.detach().float().cpu()
-    return {"MMD²": mmd(x, data), "SW": sliced_wasserstein(x, data, generator=make_generator(seed)),
-            "s / 1000 samples": 1000.0 * seconds / n}
+    return {
+        "MMD²": mmd(x, data),
+        "SW": sliced_wasserstein(x, data, generator=make_generator(seed)),
+        "s / 1000 samples": 1000.0 * seconds / n,
+    }
 
 
 def _nll_metrics(c: Contender, gmm: GaussianMixture, x: Tensor, seed: int) -> dict[str, object]:
@@ -129,15 +137,26 @@ def _nll_metrics(c: Contender, gmm: GaussianMixture, x: Tensor, seed: int) -> di
     with torch.enable_grad():  # ODE likelihoods need autograd for the divergence
         nll = c.nll(x, make_generator(seed)).detach().double().cpu()
     if nll.shape != (x.shape[0],):
-        raise ValueError(f"{c.name}: nll(x) returned shape {tuple(nll.shape)}, expected "
-                         f"{(x.shape[0],)}")
+        raise ValueError(
+            f"{c.name}: nll(x) returned shape {tuple(nll.shape)}, expected {(x.shape[0],)}"
+        )
     kl = nll + gmm.log_prob(x.double())
-    return {"NLL": nll.mean().item(), "NLL kind": c.nll_kind, "KL": kl.mean().item(),
-            "± SE": kl.std().item() / math.sqrt(len(kl))}
+    return {
+        "NLL": nll.mean().item(),
+        "NLL kind": c.nll_kind,
+        "KL": kl.mean().item(),
+        "± SE": kl.std().item() / math.sqrt(len(kl)),
+    }
 
 
-def compare(contenders: Sequence[Contender], gmm: GaussianMixture, *, n_samples: int = 2000,
-            n_nll: int = 500, seed: int = 0) -> list[dict[str, object]]:
+def compare(
+    contenders: Sequence[Contender],
+    gmm: GaussianMixture,
+    *,
+    n_samples: int = 2000,
+    n_nll: int = 500,
+    seed: int = 0,
+) -> list[dict[str, object]]:
     """Measure every contender on the same data; one row (a dict) per contender.
 
     Columns: ``model, NFE, s / 1000 samples, MMD², SW, NLL, NLL kind, KL, ± SE`` — NLL in nats

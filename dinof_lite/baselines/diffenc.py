@@ -74,7 +74,9 @@ class DiffEncConfig:
             if len(self.image_shape) != 3 or min(self.image_shape) < 1:
                 raise ValueError(f"image_shape must be (C, H, W); got {self.image_shape}")
         if self.n_bins is not None and (not isinstance(self.n_bins, int) or self.n_bins < 2):
-            raise ValueError(f"n_bins must be None (continuous data) or an int >= 2; got {self.n_bins!r}")
+            raise ValueError(
+                f"n_bins must be None (continuous data) or an int >= 2; got {self.n_bins!r}"
+            )
         if not isinstance(self.trainable_encoder, bool):
             raise TypeError(f"trainable_encoder must be a bool; got {self.trainable_encoder!r}")
         if self.dim < 1:
@@ -106,8 +108,13 @@ class DiffEnc(nn.Module):
     (already squashed, e.g. ``tanh``). ``encoder`` is ``None`` for the non-trainable model.
     """
 
-    def __init__(self, config: DiffEncConfig | None = None, *, v_net: nn.Module | None = None,
-                 encoder: nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        config: DiffEncConfig | None = None,
+        *,
+        v_net: nn.Module | None = None,
+        encoder: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         config = config or DiffEncConfig()
         if not isinstance(config, DiffEncConfig):
@@ -137,8 +144,9 @@ class DiffEnc(nn.Module):
             raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
         shape = self.config.data_shape
         if tuple(x.shape[1:]) != shape or x.shape[0] < 1:
-            raise ValueError(f"x must have shape (batch, {', '.join(map(str, shape))}); "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (batch, {', '.join(map(str, shape))}); got {tuple(x.shape)}"
+            )
 
     def inner_encoder(self, x: Tensor, gamma: Tensor) -> tuple[Tensor, Tensor]:
         """``(y_φ, ∂y_φ/∂γ)``, both ``(B, D)``; zeros for the non-trainable encoder (Eq. 16)."""
@@ -204,7 +212,9 @@ class DiffEnc(nn.Module):
         idx = ((x + 1) * (self.config.n_bins - 1) / 2).round().long()
         inside = bool(idx.min() >= 0) and bool(idx.max() < len(levels))
         if not inside or (levels[idx.clamp(0, len(levels) - 1)] - x).abs().max() > 1e-4:
-            raise ValueError(f"discrete data must lie on the {self.config.n_bins} levels of [-1, 1]")
+            raise ValueError(
+                f"discrete data must lie on the {self.config.n_bins} levels of [-1, 1]"
+            )
         eps = randn(x.shape, generator, device=x.device, dtype=x.dtype)
         z_scaled = self.encode(x, g0) + math.exp(0.5 * self.config.gamma_min) * eps
         logits = -0.5 * math.exp(-self.config.gamma_min) * (z_scaled[..., None] - levels).square()
@@ -229,8 +239,9 @@ class DiffEnc(nn.Module):
         diff = self.diffusion_loss(xr, t, eps).reshape(n_repeats, b).mean(0)
         return self.recon_loss(x0, generator), self.latent_loss(x0), diff
 
-    def loss(self, x0: Tensor, generator: torch.Generator | int | None = None,
-             return_parts: bool = False):
+    def loss(
+        self, x0: Tensor, generator: torch.Generator | int | None = None, return_parts: bool = False
+    ):
         """Mean bound ``recon + latent + diffusion`` over the batch ``x0 (B, D)``, nats/example.
 
         With ``return_parts``: ``(loss, {"recon", "latent", "diffusion"})``, the batch means as
@@ -240,13 +251,17 @@ class DiffEnc(nn.Module):
         loss = (recon + latent + diff).mean()
         if not return_parts:
             return loss
-        parts = {"recon": recon.mean().detach(), "latent": latent.mean().detach(),
-                 "diffusion": diff.mean().detach()}
+        parts = {
+            "recon": recon.mean().detach(),
+            "latent": latent.mean().detach(),
+            "diffusion": diff.mean().detach(),
+        }
         return loss, parts
 
     @torch.no_grad()
-    def nll_bound(self, x0: Tensor, generator: torch.Generator | int | None = None,
-                  n_repeats: int = 1) -> Tensor:
+    def nll_bound(
+        self, x0: Tensor, generator: torch.Generator | int | None = None, n_repeats: int = 1
+    ) -> Tensor:
         """Per-example upper bound on ``−log p(x0)``, nats: ``(B,)``; ``n_repeats`` draws of
         ``(t, ε)`` per example average down the diffusion term's Monte-Carlo noise."""
         recon, latent, diff = self._terms(x0, generator, n_repeats)
@@ -264,8 +279,14 @@ class DiffEnc(nn.Module):
         return n_steps
 
     @torch.no_grad()
-    def sample(self, n: int, *, n_steps: int = 1000, generator: torch.Generator | int | None = None,
-               return_trajectory: bool = False):
+    def sample(
+        self,
+        n: int,
+        *,
+        n_steps: int = 1000,
+        generator: torch.Generator | int | None = None,
+        return_trajectory: bool = False,
+    ):
         """VDM ancestral sampling with DiffEnc's counter-term (Eq. 17): ``(n, *data_shape)``.
 
         From ``z_1 ~ N(0, I)``, for ``t = i/N → s = (i−1)/N``::
@@ -295,8 +316,11 @@ class DiffEnc(nn.Module):
             em1 = torch.expm1(g_s - g_t)  # SNR_t/SNR_s − 1 < 0
             v_hat = self.v_net(z, torch.full((n,), float(g_t), device=device, dtype=dtype))
             x_hat = float(a_t) * z - float(sig_t) * v_hat
-            mean = (float(a_s / a_t * (em1 + 1)) * z - float(a_s * em1) * x_hat
-                    - float(a_s * (g_s - g_t) * s2_t) * x_hat)
+            mean = (
+                float(a_s / a_t * (em1 + 1)) * z
+                - float(a_s * em1) * x_hat
+                - float(a_s * (g_s - g_t) * s2_t) * x_hat
+            )
             noise = randn(z.shape, generator, device=device, dtype=dtype)
             z = mean + float(sig_s * (-em1).sqrt()) * noise
             if traj is not None:
@@ -321,20 +345,33 @@ def diffenc_loss(model: DiffEnc, x0: Tensor, generator: torch.Generator | None) 
     return model.loss(x0, generator)
 
 
-def save_diffenc(path: str | os.PathLike, model: DiffEnc, meta: dict[str, Any] | None = None) -> Path:
+def save_diffenc(
+    path: str | os.PathLike, model: DiffEnc, meta: dict[str, Any] | None = None
+) -> Path:
     """Write ``{"format", "config", "state_dict", "meta"}`` atomically to ``path``."""
     if not isinstance(model, DiffEnc):
         raise TypeError(f"model must be a DiffEnc; got {type(model).__name__}")
     if not isinstance(model.v_net, (VNetMLP, VNetUNet)) or not (
-            model.encoder is None or isinstance(model.encoder, (EncoderMLP, EncoderConv))):
-        raise ValueError("only DiffEnc models with the networks built from their config can be saved")
-    ckpt = {"format": DIFFENC_FORMAT, "config": _plain(dataclasses.asdict(model.config)),
-            "state_dict": _cpu_state(model), "meta": _plain(meta or {})}
+        model.encoder is None or isinstance(model.encoder, (EncoderMLP, EncoderConv))
+    ):
+        raise ValueError(
+            "only DiffEnc models with the networks built from their config can be saved"
+        )
+    ckpt = {
+        "format": DIFFENC_FORMAT,
+        "config": _plain(dataclasses.asdict(model.config)),
+        "state_dict": _cpu_state(model),
+        "meta": _plain(meta or {}),
+    }
     return _write(path, ckpt)
 
 
-def load_diffenc(name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu",
-                 return_meta: bool = False):
+def load_diffenc(
+    name_or_path: str | os.PathLike,
+    *,
+    device: str | torch.device = "cpu",
+    return_meta: bool = False,
+):
     """A saved :class:`DiffEnc` in eval mode (a name in ``data/checkpoints`` or a ``.pt`` path);
     ``(model, meta)`` with ``return_meta``."""
     ckpt = _read(_resolve(name_or_path), DIFFENC_FORMAT)

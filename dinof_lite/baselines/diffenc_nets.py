@@ -31,8 +31,9 @@ __all__ = ["VNetMLP", "EncoderMLP", "VNetUNet", "EncoderConv", "build_nets"]
 
 def _check(x: Tensor, gamma: Tensor, shape: tuple[int, ...]) -> None:
     if x.dim() != 1 + len(shape) or tuple(x.shape[1:]) != shape:
-        raise ValueError(f"input must have shape (batch, {', '.join(map(str, shape))}), "
-                         f"got {tuple(x.shape)}")
+        raise ValueError(
+            f"input must have shape (batch, {', '.join(map(str, shape))}), got {tuple(x.shape)}"
+        )
     if gamma.shape != (x.shape[0],):
         raise ValueError(f"gamma must have shape ({x.shape[0]},), got {tuple(gamma.shape)}")
 
@@ -51,8 +52,15 @@ def _zero_init(layer: nn.Module) -> nn.Module:
 class VNetMLP(nn.Module):
     """``v̂ = net(z, γ)``: ``z (B, dim)``, ``γ (B,)`` → ``(B, dim)`` (v-prediction, SPEC §7)."""
 
-    def __init__(self, dim: int = 2, hidden: int = 128, n_layers: int = 3, emb_dim: int = 64,
-                 gamma_min: float = -13.3, gamma_max: float = 5.0) -> None:
+    def __init__(
+        self,
+        dim: int = 2,
+        hidden: int = 128,
+        n_layers: int = 3,
+        emb_dim: int = 64,
+        gamma_min: float = -13.3,
+        gamma_max: float = 5.0,
+    ) -> None:
         super().__init__()
         if not gamma_max > gamma_min:
             raise ValueError(f"need gamma_max > gamma_min; got {gamma_min}, {gamma_max}")
@@ -71,11 +79,19 @@ class EncoderMLP(nn.Module):
     (DiffEnc §4: the trainable encoder starts as the non-trainable one).
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 64, n_layers: int = 2,
-                 gamma_min: float = -13.3, gamma_max: float = 5.0) -> None:
+    def __init__(
+        self,
+        dim: int = 2,
+        hidden: int = 64,
+        n_layers: int = 2,
+        gamma_min: float = -13.3,
+        gamma_max: float = 5.0,
+    ) -> None:
         super().__init__()
         if dim < 1 or hidden < 1 or n_layers < 1:
-            raise ValueError(f"dim, hidden and n_layers must be >= 1, got {dim}, {hidden}, {n_layers}")
+            raise ValueError(
+                f"dim, hidden and n_layers must be >= 1, got {dim}, {hidden}, {n_layers}"
+            )
         if not gamma_max > gamma_min:
             raise ValueError(f"need gamma_max > gamma_min; got {gamma_min}, {gamma_max}")
         self.dim, self.gamma_min, self.gamma_max = dim, gamma_min, gamma_max
@@ -95,8 +111,13 @@ class EncoderMLP(nn.Module):
 class VNetUNet(nn.Module):
     """``v̂ = UNet(z, 999·(γ − γ_min)/(γ_max − γ_min))``: ``z (B, C, H, W)``, ``γ (B,)``."""
 
-    def __init__(self, image_shape: tuple[int, int, int], nf: int = 16,
-                 gamma_min: float = -13.3, gamma_max: float = 5.0) -> None:
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        nf: int = 16,
+        gamma_min: float = -13.3,
+        gamma_max: float = 5.0,
+    ) -> None:
         super().__init__()
         c, h, w = image_shape
         if h != w:
@@ -114,8 +135,14 @@ class EncoderConv(nn.Module):
     channels on the image with ``γ̃ ∈ [−1, 1]`` as an extra channel, then a zero-initialised 3×3
     conv: ``x (B, C, H, W)``, ``γ (B,)`` → ``(B, C, H, W)``."""
 
-    def __init__(self, image_shape: tuple[int, int, int], hidden: int = 32, n_layers: int = 2,
-                 gamma_min: float = -13.3, gamma_max: float = 5.0) -> None:
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        hidden: int = 32,
+        n_layers: int = 2,
+        gamma_min: float = -13.3,
+        gamma_max: float = 5.0,
+    ) -> None:
         super().__init__()
         if hidden < 1 or n_layers < 1:
             raise ValueError(f"hidden and n_layers must be >= 1, got {hidden}, {n_layers}")
@@ -125,7 +152,9 @@ class EncoderConv(nn.Module):
         for _ in range(n_layers):
             layers += [nn.Conv2d(width, hidden, 3, padding=1), nn.SiLU()]
             width = hidden
-        self.net = nn.Sequential(*layers, _zero_init(nn.Conv2d(width, image_shape[0], 3, padding=1)))
+        self.net = nn.Sequential(
+            *layers, _zero_init(nn.Conv2d(width, image_shape[0], 3, padding=1))
+        )
 
     def forward(self, x: Tensor, gamma: Tensor) -> Tensor:
         _check(x, gamma, self.shape)

@@ -45,8 +45,16 @@ from dinof_lite.sampling.ode import solver_options
 from dinof_lite.train import atomic_save
 from dinof_lite.utils import rand, randn
 
-__all__ = ["FORMAT", "DiffFlowConfig", "DiffFlow", "time_grid", "diffflow_loss", "progressive_n",
-           "save_diffflow", "load_diffflow"]
+__all__ = [
+    "FORMAT",
+    "DiffFlowConfig",
+    "DiffFlow",
+    "time_grid",
+    "diffflow_loss",
+    "progressive_n",
+    "save_diffflow",
+    "load_diffflow",
+]
 
 FORMAT = "dinof_lite.diffflow/1"
 
@@ -78,14 +86,21 @@ class DiffFlowConfig:
     flexible_times: bool = False
 
     def __post_init__(self) -> None:
-        checks = [("dim", self.dim >= 1, ">= 1"), ("n_steps", self.n_steps >= 1, ">= 1"),
-                  ("t0", 0 <= self.t0 < self.T, "in [0, T)"), ("exp", self.exp > 0, "> 0"),
-                  ("g", self.g > 0, "> 0"), ("prior_std", self.prior_std > 0, "> 0"),
-                  ("hidden", self.hidden >= 1, ">= 1"), ("n_layers", self.n_layers >= 0, ">= 0")]
+        checks = [
+            ("dim", self.dim >= 1, ">= 1"),
+            ("n_steps", self.n_steps >= 1, ">= 1"),
+            ("t0", 0 <= self.t0 < self.T, "in [0, T)"),
+            ("exp", self.exp > 0, "> 0"),
+            ("g", self.g > 0, "> 0"),
+            ("prior_std", self.prior_std > 0, "> 0"),
+            ("hidden", self.hidden >= 1, ">= 1"),
+            ("n_layers", self.n_layers >= 0, ">= 0"),
+        ]
         for name, ok, expected in checks:
             if not ok:
-                raise ValueError(f"DiffFlowConfig.{name} must be {expected}; "
-                                 f"got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"DiffFlowConfig.{name} must be {expected}; got {getattr(self, name)!r}"
+                )
 
 
 def time_grid(n_steps: int, t0: float, T: float, exp: float) -> Tensor:
@@ -103,8 +118,12 @@ class DiffFlow(nn.Module):
             default a :class:`FourierMLP` each. (Tests plug in a zero drift and the exact score.)
     """
 
-    def __init__(self, config: DiffFlowConfig | None = None, drift_net: nn.Module | None = None,
-                 score_net: nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        config: DiffFlowConfig | None = None,
+        drift_net: nn.Module | None = None,
+        score_net: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.config = cfg = config if config is not None else DiffFlowConfig()
         if not isinstance(cfg, DiffFlowConfig):
@@ -147,8 +166,13 @@ class DiffFlow(nn.Module):
         var = self.config.prior_std**2
         return -0.5 * (z.pow(2).sum(1) / var + z.shape[1] * math.log(2 * math.pi * var))
 
-    def _path(self, x0: Tensor, generator: torch.Generator | None, keep: bool = False,
-              flexible: bool = False) -> tuple[Tensor, Tensor, list[Tensor]]:
+    def _path(
+        self,
+        x0: Tensor,
+        generator: torch.Generator | None,
+        keep: bool = False,
+        flexible: bool = False,
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
         """Simulate the forward SDE from ``x0``: ``(x_N, Σ_i ½(‖δ^B‖² − ‖δ^F‖²) (B,), states)``."""
         x, g = self._check_x(x0), self.config.g
         times = self._train_times(generator, flexible).to(x.device)
@@ -168,8 +192,9 @@ class DiffFlow(nn.Module):
                 states.append(x)
         return x, path, states
 
-    def loss(self, x0: Tensor, generator: torch.Generator | None = None,
-             return_parts: bool = False):
+    def loss(
+        self, x0: Tensor, generator: torch.Generator | None = None, return_parts: bool = False
+    ):
         """Mean of :meth:`nll_bound`'s ``L(x_0)`` over the batch (nats/example), with gradients
         (in training mode on a random grid if ``flexible_times``).
 
@@ -196,8 +221,14 @@ class DiffFlow(nn.Module):
         return torch.stack(self._path(x0, generator, keep=True)[2])
 
     @torch.no_grad()
-    def sample(self, n: int, *, lam: float = 1.0, generator: torch.Generator | None = None,
-               return_trajectory: bool = False):
+    def sample(
+        self,
+        n: int,
+        *,
+        lam: float = 1.0,
+        generator: torch.Generator | None = None,
+        return_trajectory: bool = False,
+    ):
         """``(n, D)`` samples of the backward SDE with noise ``lam`` from ``N(0, prior_std² I)``.
 
         Step ``i`` (from ``N − 1`` down to 0): ``x_i = x_{i+1} − [f − (1+λ²)/2 g² s](x_{i+1},
@@ -221,8 +252,9 @@ class DiffFlow(nn.Module):
             states.append(x)
         return (x, torch.stack(states[::-1])) if return_trajectory else x
 
-    def log_likelihood(self, x0: Tensor, *, rtol: float = 1e-5, atol: float = 1e-5,
-                       method: str = "dopri5") -> Tensor:
+    def log_likelihood(
+        self, x0: Tensor, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5"
+    ) -> Tensor:
         """``(B,)`` ``log p(x0)`` in nats by the λ = 0 probability-flow ODE (SPEC §6).
 
         ``dx/dt = v = f(x, t) − ½ g² s(x, t)`` from ``t_0`` to ``T`` with ``torchdiffeq``; then
@@ -242,8 +274,15 @@ class DiffFlow(nn.Module):
 
         times = torch.tensor([cfg.t0, cfg.T], dtype=x.dtype, device=x.device)
         with torch.no_grad():
-            xs, deltas = odeint(func, (x, x.new_zeros(x.shape[0])), times, rtol=rtol, atol=atol,
-                                method=method, options=solver_options(method, times, None))
+            xs, deltas = odeint(
+                func,
+                (x, x.new_zeros(x.shape[0])),
+                times,
+                rtol=rtol,
+                atol=atol,
+                method=method,
+                options=solver_options(method, times, None),
+            )
             return self.prior_logp(xs[-1]) + deltas[-1]
 
     @staticmethod
@@ -277,21 +316,29 @@ def progressive_n(schedule: Mapping[int, int]):
     return callback
 
 
-def save_diffflow(path: str | os.PathLike, model: DiffFlow,
-                  meta: dict[str, Any] | None = None) -> Path:
+def save_diffflow(
+    path: str | os.PathLike, model: DiffFlow, meta: dict[str, Any] | None = None
+) -> Path:
     """Write ``{"format", "config", "state_dict", "meta"}`` atomically; FourierMLP nets only."""
     nets = (model.drift_net, model.score_net)
     if not all(type(net) is FourierMLP for net in nets):
-        raise ValueError("save_diffflow stores FourierMLP drift and score networks only; got "
-                         f"{', '.join(type(net).__name__ for net in nets)}")
+        raise ValueError(
+            "save_diffflow stores FourierMLP drift and score networks only; got "
+            f"{', '.join(type(net).__name__ for net in nets)}"
+        )
     config = dataclasses.replace(model.config, n_steps=model.n_steps)
-    ckpt = {"format": FORMAT, "config": dataclasses.asdict(config), "state_dict": _cpu_state(model),
-            "meta": _plain(meta or {})}
+    ckpt = {
+        "format": FORMAT,
+        "config": dataclasses.asdict(config),
+        "state_dict": _cpu_state(model),
+        "meta": _plain(meta or {}),
+    }
     return atomic_save(ckpt, path)
 
 
-def load_diffflow(name: str | os.PathLike, *, device: str | torch.device = "cpu",
-                  return_meta: bool = False):
+def load_diffflow(
+    name: str | os.PathLike, *, device: str | torch.device = "cpu", return_meta: bool = False
+):
     """A saved DiffFlow (eval mode) from a checkpoint name (``"diffflow_8gaussians"``) or a
     ``.pt`` path; ``(model, meta)`` with ``return_meta``. Errors as in
     :func:`dinof_lite.pretrained.load_score_model`."""

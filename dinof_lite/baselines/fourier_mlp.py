@@ -25,18 +25,25 @@ class FourierMLP(nn.Module):
         freq_range: ``(lowest, highest)`` time frequency ``c_j`` (authors: 0.1 to 100).
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 128, n_layers: int = 3,
-                 freq_range: tuple[float, float] = (0.1, 100.0)) -> None:
+    def __init__(
+        self,
+        dim: int = 2,
+        hidden: int = 128,
+        n_layers: int = 3,
+        freq_range: tuple[float, float] = (0.1, 100.0),
+    ) -> None:
         super().__init__()
         if dim < 1 or hidden < 1 or n_layers < 0:
-            raise ValueError(f"need dim >= 1, hidden >= 1, n_layers >= 0; got {dim}, {hidden}, "
-                             f"{n_layers}")
+            raise ValueError(
+                f"need dim >= 1, hidden >= 1, n_layers >= 0; got {dim}, {hidden}, {n_layers}"
+            )
         self.dim = dim
         self.register_buffer("freqs", torch.linspace(*freq_range, hidden))
         self.phase = nn.Parameter(torch.randn(hidden))
         self.x_embed = nn.Linear(dim, hidden)
-        self.t_embed = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.GELU(),
-                                     nn.Linear(hidden, hidden))
+        self.t_embed = nn.Sequential(
+            nn.Linear(2 * hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden)
+        )
         layers: list[nn.Module] = [nn.GELU()]
         for _ in range(n_layers):
             layers += [nn.Linear(hidden, hidden), nn.GELU()]
@@ -49,8 +56,9 @@ class FourierMLP(nn.Module):
         if t.dim() == 0:  # one time for the whole batch: embed it once, broadcast the result
             t = t.reshape(1)
         elif t.shape != (x.shape[0],):
-            raise ValueError(f"t must be a float or have shape ({x.shape[0]},), got "
-                             f"{tuple(t.shape)}")
+            raise ValueError(
+                f"t must be a float or have shape ({x.shape[0]},), got {tuple(t.shape)}"
+            )
         args = t[:, None] * self.freqs + self.phase  # (B or 1, hidden)
         temb = self.t_embed(torch.cat([args.sin(), args.cos()], dim=1))
         return self.layers(self.x_embed(x) + temb)

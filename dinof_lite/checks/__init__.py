@@ -30,8 +30,20 @@ from dinof_lite.checks.pc_step import check_em_step, check_langevin_step
 from dinof_lite.checks.score_matching import check_dsm_loss
 
 __all__ = [
-    "CheckResult", "run_check", "summary", "results", "reset", "yours_or_library", "passed",
-    "check_vp_marginal", "check_ve_marginal", "check_forward_sample", "check_dsm_loss",
-    "check_em_step", "check_langevin_step", "check_coupling_forward", "check_coupling_inverse",
+    "CheckResult",
+    "run_check",
+    "summary",
+    "results",
+    "reset",
+    "yours_or_library",
+    "passed",
+    "check_vp_marginal",
+    "check_ve_marginal",
+    "check_forward_sample",
+    "check_dsm_loss",
+    "check_em_step",
+    "check_langevin_step",
+    "check_coupling_forward",
+    "check_coupling_inverse",
     "check_dinof_sample",
 ]

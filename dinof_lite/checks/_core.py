@@ -21,13 +21,29 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-__all__ = ["CheckResult", "Failed", "run_check", "summary", "results", "reset", "fmt", "close",
-           "expect_tensor", "diagnose", "yours_or_library", "passed"]
+__all__ = [
+    "CheckResult",
+    "Failed",
+    "run_check",
+    "summary",
+    "results",
+    "reset",
+    "fmt",
+    "close",
+    "expect_tensor",
+    "diagnose",
+    "yours_or_library",
+    "passed",
+]
 
 STATUSES = ("passed", "failed", "not attempted", "error")
 _ICONS = {"passed": "✅", "failed": "❌", "not attempted": "⏳", "error": "💥"}
-_COLOURS = {"passed": "#e6f4ea", "failed": "#fce8e6", "not attempted": "#fef7e0",
-            "error": "#fce8e6"}
+_COLOURS = {
+    "passed": "#e6f4ea",
+    "failed": "#fce8e6",
+    "not attempted": "#fef7e0",
+    "error": "#fce8e6",
+}
 _RESULTS: dict[str, CheckResult] = {}
 
 
@@ -66,9 +82,11 @@ class CheckResult:
 
     def _repr_html_(self) -> str:
         body = html.escape(self.message).replace("\n", "<br>")
-        return (f'<div style="background:{_COLOURS[self.status]};padding:6px 10px;'
-                f'border-radius:4px;color:#202124"><b>{_ICONS[self.status]} '
-                f"<code>{html.escape(self.name)}</code>: {self.status}.</b> {body}</div>")
+        return (
+            f'<div style="background:{_COLOURS[self.status]};padding:6px 10px;'
+            f'border-radius:4px;color:#202124"><b>{_ICONS[self.status]} '
+            f"<code>{html.escape(self.name)}</code>: {self.status}.</b> {body}</div>"
+        )
 
 
 class Failed(Exception):
@@ -88,14 +106,16 @@ def close(a: Tensor, b: Tensor, tol: float = 1e-5) -> bool:
     return bool(torch.isfinite(a).all()) and bool(((a - b).abs() <= tol * (1 + b.abs())).all())
 
 
-def expect_tensor(got: object, shape: tuple[int, ...], what: str, advice: str = "",
-                  finite: bool = True) -> Tensor:
+def expect_tensor(
+    got: object, shape: tuple[int, ...], what: str, advice: str = "", finite: bool = True
+) -> Tensor:
     """Fail unless ``got`` is a (``finite``) tensor of ``shape``; ``advice`` explains the shape."""
     if not isinstance(got, Tensor):
         raise Failed(f"{what} should be a torch.Tensor of shape {shape}, got {type(got).__name__}.")
     if tuple(got.shape) != tuple(shape):
-        raise Failed(f"wrong shape: {what} has shape {tuple(got.shape)}, expected {tuple(shape)}. "
-                     + advice)
+        raise Failed(
+            f"wrong shape: {what} has shape {tuple(got.shape)}, expected {tuple(shape)}. " + advice
+        )
     if finite and not torch.isfinite(got).all():
         raise Failed(f"{what} contains NaN or inf.")
     return got
@@ -126,8 +146,9 @@ def _display(result: CheckResult) -> None:
         result._shown[0] = True
 
 
-def run_check(name: str, exercise: str, grade: Callable[[], str], *, hint: str = "",
-              show: bool = True) -> CheckResult:
+def run_check(
+    name: str, exercise: str, grade: Callable[[], str], *, hint: str = "", show: bool = True
+) -> CheckResult:
     """Run ``grade()`` (which calls the student's function) and record the outcome.
 
     Args:
@@ -140,10 +161,13 @@ def run_check(name: str, exercise: str, grade: Callable[[], str], *, hint: str =
     try:
         result = CheckResult(name, "passed", grade())
     except NotImplementedError:
-        result = CheckResult(name, "not attempted",
-                             f"Exercise {exercise} `{name}` is not done yet: replace the "
-                             "`raise NotImplementedError` in its cell with your code and run "
-                             "the cell and this check again.")
+        result = CheckResult(
+            name,
+            "not attempted",
+            f"Exercise {exercise} `{name}` is not done yet: replace the "
+            "`raise NotImplementedError` in its cell with your code and run "
+            "the cell and this check again.",
+        )
     except Failed as err:
         result = CheckResult(name, "failed", str(err))
     except Exception as err:  # noqa: BLE001 - any student crash becomes a report

@@ -32,8 +32,10 @@ from dinof_lite.nets.glow.coupling import AffineCoupling
 __all__ = ["check_coupling_forward", "check_coupling_inverse", "reference_coupling"]
 
 _B, _C = 4, 5
-_HINT = (f"with C = {_C} channels x_a = x[:, :C - C // 2] has 3 and x_b = x[:, C - C // 2:] has 2; "
-         "net(x_a) returns (shift, log_s), each shaped like x_b.")
+_HINT = (
+    f"with C = {_C} channels x_a = x[:, :C - C // 2] has 3 and x_b = x[:, C - C // 2:] has 2; "
+    "net(x_a) returns (shift, log_s), each shaped like x_b."
+)
 
 
 def reference_coupling(seed: int = 0, channels: int = _C) -> tuple[AffineCoupling, Callable]:
@@ -56,11 +58,15 @@ def _pair(out: object, name: str, what: str) -> tuple[Tensor, Tensor]:
     y, logdet = out
     y = expect_tensor(y, (_B, _C), what, "The coupling keeps the input's shape.")
     if isinstance(logdet, Tensor) and logdet.shape == (_B, _C // 2):
-        raise Failed("log-det not summed: return one log-determinant per example, Σ_j log_s_j "
-                     f"over the moved dimensions, shape ({_B},); yours is {tuple(logdet.shape)}.")
+        raise Failed(
+            "log-det not summed: return one log-determinant per example, Σ_j log_s_j "
+            f"over the moved dimensions, shape ({_B},); yours is {tuple(logdet.shape)}."
+        )
     if isinstance(logdet, Tensor) and logdet.dim() == 0:
-        raise Failed("log-det summed over the batch: sum over the moved dimensions only, one "
-                     f"value per example, shape ({_B},).")
+        raise Failed(
+            "log-det summed over the batch: sum over the moved dimensions only, one "
+            f"value per example, shape ({_B},)."
+        )
     return y, expect_tensor(logdet, (_B,), "logdet", "One log-determinant per example.")
 
 
@@ -86,28 +92,40 @@ def check_coupling_forward(coupling_forward: Callable) -> CheckResult:
             x_a, x_b = x[:, :k], x[:, k:]
             shift, log_s = net(x_a)
         if not close(y, ref_y):
-            diagnose(y, {
-                "using log_s as the scale: multiply by s = exp(log_s), not by log_s.":
-                    torch.cat([x_a, (x_b + shift) * log_s], 1),
-                "order of shift and scale: this Glow shifts first, y_b = (x_b + shift)·s "
-                "(you computed x_b·s + shift).": torch.cat([x_a, x_b * log_s.exp() + shift], 1),
-                "dividing instead of multiplying: y_b = (x_b + shift)·exp(log_s).":
-                    torch.cat([x_a, (x_b + shift) * (-log_s).exp()], 1),
-                "halves swapped: keep the conditioning half x_a first, unchanged: y = [x_a, y_b].":
-                    torch.cat([(x_b + shift) * log_s.exp(), x_a], 1),
-            })
-            raise Failed(f"y differs from AffineCoupling's output by up to "
-                         f"{fmt((y - ref_y).abs().max())}.")
+            diagnose(
+                y,
+                {
+                    "using log_s as the scale: multiply by s = exp(log_s), not by log_s.": torch.cat(
+                        [x_a, (x_b + shift) * log_s], 1
+                    ),
+                    "order of shift and scale: this Glow shifts first, y_b = (x_b + shift)·s "
+                    "(you computed x_b·s + shift).": torch.cat([x_a, x_b * log_s.exp() + shift], 1),
+                    "dividing instead of multiplying: y_b = (x_b + shift)·exp(log_s).": torch.cat(
+                        [x_a, (x_b + shift) * (-log_s).exp()], 1
+                    ),
+                    "halves swapped: keep the conditioning half x_a first, unchanged: "
+                    "y = [x_a, y_b].": torch.cat([(x_b + shift) * log_s.exp(), x_a], 1),
+                },
+            )
+            raise Failed(
+                f"y differs from AffineCoupling's output by up to {fmt((y - ref_y).abs().max())}."
+            )
         if not close(logdet, ref_ld):
-            diagnose(logdet, {
-                "log-det sign: the forward map scales by s, so log|det| = +Σ log_s.": -ref_ld,
-                "wrong log-det: sum log_s, not s = exp(log_s).": log_s.exp().sum(1),
-                "wrong log-det: take the sum over the moved dimensions, not the mean.":
-                    log_s.mean(1),
-            })
+            diagnose(
+                logdet,
+                {
+                    "log-det sign: the forward map scales by s, so log|det| = +Σ log_s.": -ref_ld,
+                    "wrong log-det: sum log_s, not s = exp(log_s).": log_s.exp().sum(1),
+                    "wrong log-det: take the sum over the moved dimensions, not the mean.": log_s.mean(
+                        1
+                    ),
+                },
+            )
             jac = _jacobian_logdet(lambda v: coupling_forward(v, net)[0], x)
-            raise Failed(f"wrong log-det: autograd's log|det ∂y/∂x| of your map is "
-                         f"{fmt(jac[0])} for the first example, your logdet is {fmt(logdet[0])}.")
+            raise Failed(
+                f"wrong log-det: autograd's log|det ∂y/∂x| of your map is "
+                f"{fmt(jac[0])} for the first example, your logdet is {fmt(logdet[0])}."
+            )
         jac = _jacobian_logdet(lambda v: coupling_forward(v, net)[0], x)
         if not close(jac, logdet, 1e-4):
             raise Failed("the log-det does not match autograd's Jacobian of your map.")
@@ -130,26 +148,40 @@ def check_coupling_inverse(coupling_inverse: Callable) -> CheckResult:
             shift, log_s = net(y_a)
         x_rec, logdet = _pair(coupling_inverse(y.clone(), net), "coupling_inverse", "x")
         if not close(x_rec, x, 1e-4):
-            diagnose(x_rec, {
-                "inverse not inverting: undo the steps in reverse order, first divide by s "
-                "then subtract the shift: x_b = y_b·exp(−log_s) − shift.":
-                    torch.cat([y_a, (y_b - shift) * (-log_s).exp()], 1),
-                "inverse not inverting: divide by s = exp(log_s), i.e. multiply by "
-                "exp(−log_s).": torch.cat([y_a, y_b * log_s.exp() - shift], 1),
-                "inverse not inverting: add the shift back with a minus sign, x_b = "
-                "y_b·exp(−log_s) − shift.": torch.cat([y_a, y_b * (-log_s).exp() + shift], 1),
-                "inverse not inverting: you applied the forward map again.":
-                    torch.cat([y_a, (y_b + shift) * log_s.exp()], 1),
-            }, tol=1e-4)
-            raise Failed(f"inverse not inverting: f⁻¹(f(x)) differs from x by up to "
-                         f"{fmt((x_rec - x).abs().max())}.")
+            diagnose(
+                x_rec,
+                {
+                    "inverse not inverting: undo the steps in reverse order, first divide by s "
+                    "then subtract the shift: x_b = y_b·exp(−log_s) − shift.": torch.cat(
+                        [y_a, (y_b - shift) * (-log_s).exp()], 1
+                    ),
+                    "inverse not inverting: divide by s = exp(log_s), i.e. multiply by "
+                    "exp(−log_s).": torch.cat([y_a, y_b * log_s.exp() - shift], 1),
+                    "inverse not inverting: add the shift back with a minus sign, x_b = "
+                    "y_b·exp(−log_s) − shift.": torch.cat([y_a, y_b * (-log_s).exp() + shift], 1),
+                    "inverse not inverting: you applied the forward map again.": torch.cat(
+                        [y_a, (y_b + shift) * log_s.exp()], 1
+                    ),
+                },
+                tol=1e-4,
+            )
+            raise Failed(
+                f"inverse not inverting: f⁻¹(f(x)) differs from x by up to "
+                f"{fmt((x_rec - x).abs().max())}."
+            )
         if not close(logdet, -ld, 1e-4):
-            diagnose(logdet, {
-                "log-det sign: the inverse's log-det is −Σ log_s (it undoes the scaling).": ld,
-                "wrong log-det: −Σ log_s, not a sum of s = exp(log_s).": -log_s.exp().sum(1),
-            }, tol=1e-4)
-            raise Failed(f"wrong log-det: expected −Σ log_s = {fmt(-ld[0])} for the first example, "
-                         f"got {fmt(logdet[0])}.")
+            diagnose(
+                logdet,
+                {
+                    "log-det sign: the inverse's log-det is −Σ log_s (it undoes the scaling).": ld,
+                    "wrong log-det: −Σ log_s, not a sum of s = exp(log_s).": -log_s.exp().sum(1),
+                },
+                tol=1e-4,
+            )
+            raise Failed(
+                f"wrong log-det: expected −Σ log_s = {fmt(-ld[0])} for the first example, "
+                f"got {fmt(logdet[0])}."
+            )
         return "f⁻¹(f(x)) = x and the inverse's log-det is −(forward log-det)."
 
     return run_check("coupling_inverse", "(d)", grade, hint=_HINT)

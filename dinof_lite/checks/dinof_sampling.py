@@ -26,9 +26,11 @@ from dinof_lite.utils import randn
 __all__ = ["check_dinof_sample", "SpyFlow", "SpyScore", "default_model"]
 
 _N_SAMPLES, _N_SDE = 256, 100
-_HINT = ("draw z with torch.randn((n, *flow.in_shape), generator=generator), map it with "
-         "flow.inverse(z), and step with EulerMaruyamaPredictor(sde, score_fn).update(x, t, dt, "
-         "generator), where t is a (n,) tensor.")
+_HINT = (
+    "draw z with torch.randn((n, *flow.in_shape), generator=generator), map it with "
+    "flow.inverse(z), and step with EulerMaruyamaPredictor(sde, score_fn).update(x, t, dt, "
+    "generator), where t is a (n,) tensor."
+)
 
 
 class SpyFlow:
@@ -89,32 +91,46 @@ def default_model() -> nn.Module:
         return DiNof(sde, net, flow, T_m=0.6).eval()
 
 
-def _structure(spy_flow: SpyFlow, spy: SpyScore, T_m: float, eps: float, n_steps: int,
-               N: int) -> None:
+def _structure(
+    spy_flow: SpyFlow, spy: SpyScore, T_m: float, eps: float, n_steps: int, N: int
+) -> None:
     """Diagnose the sampler's structure from what the spies saw."""
     if spy_flow.inverse_calls == 0:
-        what = ("you called flow(z), the data → latent direction; sampling needs flow.inverse(z)"
-                if spy_flow.forward_calls else "flow.inverse was never called")
-        raise Failed(f"starts from N(0, I), not the flow: {what}. DiNof's reverse SDE starts "
-                     "from x(T_m) = flow⁻¹(z).")
+        what = (
+            "you called flow(z), the data → latent direction; sampling needs flow.inverse(z)"
+            if spy_flow.forward_calls
+            else "flow.inverse was never called"
+        )
+        raise Failed(
+            f"starts from N(0, I), not the flow: {what}. DiNof's reverse SDE starts "
+            "from x(T_m) = flow⁻¹(z)."
+        )
     times = spy.times
     if not times:
         raise Failed("score_fn was never called: run the reverse SDE from T_m down to eps.")
     if len(times) > 1 and times[1] > times[0]:
-        raise Failed(f"time running the wrong way: the score was evaluated at t = {fmt(times[0])}, "
-                     f"then {fmt(times[1])}; the reverse SDE goes from T_m = {T_m} down to eps.")
+        raise Failed(
+            f"time running the wrong way: the score was evaluated at t = {fmt(times[0])}, "
+            f"then {fmt(times[1])}; the reverse SDE goes from T_m = {T_m} down to eps."
+        )
     if abs(times[0] - T_m) > 1e-4:
         where = "T = 1, not T_m" if abs(times[0] - 1.0) < 1e-4 else f"t = {fmt(times[0])}"
-        raise Failed(f"integrates from {where}: the flow gives x(T_m), so the first step must be "
-                     f"at t = T_m = {T_m}.")
+        raise Failed(
+            f"integrates from {where}: the flow gives x(T_m), so the first step must be "
+            f"at t = T_m = {T_m}."
+        )
     if len(times) != n_steps:
         extra = " (the full sampler's N steps)" if len(times) == N else ""
-        raise Failed(f"wrong number of steps: {len(times)} score evaluations{extra}, expected "
-                     f"round(N·T_m) = round({N}·{T_m}) = {n_steps}.")
+        raise Failed(
+            f"wrong number of steps: {len(times)} score evaluations{extra}, expected "
+            f"round(N·T_m) = round({N}·{T_m}) = {n_steps}."
+        )
     dt = (eps - T_m) / n_steps
     if abs(times[-1] - (eps - dt)) > 1e-4:
-        raise Failed(f"wrong time grid: the last step should start at t = eps + |dt| = "
-                     f"{fmt(eps - dt)} and land on eps = {eps}; yours starts at {fmt(times[-1])}.")
+        raise Failed(
+            f"wrong time grid: the last step should start at t = eps + |dt| = "
+            f"{fmt(eps - dt)} and land on eps = {eps}; yours starts at {fmt(times[-1])}."
+        )
 
 
 def check_dinof_sample(dinof_sample: Callable, model: nn.Module | None = None) -> CheckResult:
@@ -133,13 +149,20 @@ def check_dinof_sample(dinof_sample: Callable, model: nn.Module | None = None) -
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():
             got = dinof_sample(spy_flow, spy, sde, _N_SAMPLES, T_m, gen, eps)
-        got = expect_tensor(got, (_N_SAMPLES, *model.dims), "the samples",
-                            "Return x of shape (n, *flow.in_shape).")
-        ref = ref_model.sample(_N_SAMPLES, generator=torch.Generator().manual_seed(0),
-                               predictor="euler_maruyama", corrector="none")
+        got = expect_tensor(
+            got, (_N_SAMPLES, *model.dims), "the samples", "Return x of shape (n, *flow.in_shape)."
+        )
+        ref = ref_model.sample(
+            _N_SAMPLES,
+            generator=torch.Generator().manual_seed(0),
+            predictor="euler_maruyama",
+            corrector="none",
+        )
         if close(got, ref, 1e-3):
-            return (f"matches DiNof.sample with the same seed: flow at T_m = {T_m}, then {n_steps} "
-                    f"Euler–Maruyama steps to eps and a final denoise.")
+            return (
+                f"matches DiNof.sample with the same seed: flow at T_m = {T_m}, then {n_steps} "
+                f"Euler–Maruyama steps to eps and a final denoise."
+            )
         _structure(spy_flow, spy, T_m, eps, n_steps, _N_SDE)
         _, x_last, t_last = spy.calls[-1]
         with torch.no_grad():
@@ -148,15 +171,21 @@ def check_dinof_sample(dinof_sample: Callable, model: nn.Module | None = None) -
         x_mean = x_last + drift * dt
         noise_std = float(g.mean()) * abs(dt) ** 0.5
         if not close(got, x_mean, 1e-3) and 0.5 < float((got - x_mean).std()) / noise_std < 2:
-            raise Failed("missing final denoise: the last step added noise; return that step's "
-                         "x_mean (predictor.update returns (x, x_mean)).")
+            raise Failed(
+                "missing final denoise: the last step added noise; return that step's "
+                "x_mean (predictor.update returns (x, x_mean))."
+            )
         with torch.no_grad():
             lib = ref_model.sample(1000, generator=torch.Generator().manual_seed(1))
         if mmd(lib, got) < 0.01:
-            return ("right structure (flow, then round(N·T_m) steps from T_m) and the samples "
-                    "match DiNof.sample in distribution; not draw for draw, so your noise draws "
-                    "differ in order or kind from the library's.")
-        raise Failed(f"the structure is right (flow, {n_steps} steps from T_m) but the samples "
-                     "differ from DiNof.sample: check the predictor step and the noise.")
+            return (
+                "right structure (flow, then round(N·T_m) steps from T_m) and the samples "
+                "match DiNof.sample in distribution; not draw for draw, so your noise draws "
+                "differ in order or kind from the library's."
+            )
+        raise Failed(
+            f"the structure is right (flow, {n_steps} steps from T_m) but the samples "
+            "differ from DiNof.sample: check the predictor step and the noise."
+        )
 
     return run_check("dinof_sample", "(e)", grade, hint=_HINT)

@@ -49,8 +49,12 @@ def check_em_step(em_step: Callable) -> CheckResult:
         gmm = GaussianMixture.preset("8gaussians")
         for sde, dt in ((VPSDE(), -0.01), (VESDE(sigma_max=10.0), -0.02)):
             score_fn = gmm.score_fn(sde)
-            got = expect_tensor(em_step(x.clone(), t.clone(), dt, z.clone(), sde, score_fn),
-                                (_B, _D), "x_new", "One step keeps the shape of x.")
+            got = expect_tensor(
+                em_step(x.clone(), t.clone(), dt, z.clone(), sde, score_fn),
+                (_B, _D),
+                "x_new",
+                "One step keeps the shape of x.",
+            )
             f, g = sde.sde(x, t)
             g = g[:, None]
             score = score_fn(x, t)
@@ -60,27 +64,37 @@ def check_em_step(em_step: Callable) -> CheckResult:
             if close(got, ref, 1e-4):
                 continue
             noise = g * (-dt) ** 0.5 * z
-            diagnose(got, {
-                "sign of dt: dt is already negative (time runs backwards), so x_mean = x + "
-                "(f − g²·score)·dt; you stepped forward in time.": x - rev * dt + noise,
-                "missing noise: x_new = x_mean + g·sqrt(|dt|)·z; you returned x_mean.": ref_mean,
-                "missing sqrt(|dt|) on the noise: its std over one step is g·sqrt(|dt|), you "
-                "used g·|dt|.": ref_mean + g * (-dt) * z,
-                "missing sqrt(|dt|) on the noise: scale z by g·sqrt(|dt|), you used g alone.":
-                    ref_mean + g * z,
-                "g instead of g²: the reverse drift is f − g(t)²·score.":
-                    x + (f - g * score) * dt + noise,
-                "g instead of g on the noise: the noise is g·sqrt(|dt|)·z, you used g².":
-                    ref_mean + g**2 * (-dt) ** 0.5 * z,
-                "sign of the score term: the reverse drift is f − g²·score, you added it.":
-                    x + (f + g**2 * score) * dt + noise,
-                "the ½ belongs to the probability-flow ODE; the reverse SDE's drift is f − g²·score.":
-                    x + (f - 0.5 * g**2 * score) * dt + noise,
-                "missing the forward drift f(x, t) in the reverse drift f − g²·score.":
-                    x - g**2 * score * dt + noise,
-            }, tol=1e-4)
-            raise Failed(f"on the {sde.name.upper()} SDE x_new differs from x + (f − g² score) dt "
-                         f"+ g sqrt(|dt|) z by up to {fmt((got - ref).abs().max())}.")
+            diagnose(
+                got,
+                {
+                    "sign of dt: dt is already negative (time runs backwards), so x_mean = x + "
+                    "(f − g²·score)·dt; you stepped forward in time.": x - rev * dt + noise,
+                    "missing noise: x_new = x_mean + g·sqrt(|dt|)·z; you returned x_mean.": ref_mean,
+                    "missing sqrt(|dt|) on the noise: its std over one step is g·sqrt(|dt|), you "
+                    "used g·|dt|.": ref_mean + g * (-dt) * z,
+                    "missing sqrt(|dt|) on the noise: scale z by g·sqrt(|dt|), you used g alone.": ref_mean
+                    + g * z,
+                    "g instead of g²: the reverse drift is f − g(t)²·score.": x
+                    + (f - g * score) * dt
+                    + noise,
+                    "g instead of g on the noise: the noise is g·sqrt(|dt|)·z, you used g².": ref_mean
+                    + g**2 * (-dt) ** 0.5 * z,
+                    "sign of the score term: the reverse drift is f − g²·score, you added it.": x
+                    + (f + g**2 * score) * dt
+                    + noise,
+                    "the ½ belongs to the probability-flow ODE; the reverse SDE's drift is f − g²·score.": x
+                    + (f - 0.5 * g**2 * score) * dt
+                    + noise,
+                    "missing the forward drift f(x, t) in the reverse drift f − g²·score.": x
+                    - g**2 * score * dt
+                    + noise,
+                },
+                tol=1e-4,
+            )
+            raise Failed(
+                f"on the {sde.name.upper()} SDE x_new differs from x + (f − g² score) dt "
+                f"+ g sqrt(|dt|) z by up to {fmt((got - ref).abs().max())}."
+            )
         return "matches the reverse-SDE Euler–Maruyama step on VP and VE."
 
     return run_check("em_step", "(c)", grade, hint=_HINT)
@@ -95,8 +109,12 @@ def check_langevin_step(langevin_step: Callable) -> CheckResult:
         score_fn = GaussianMixture.preset("8gaussians").score_fn(sde)
         alpha = sde.discrete_alpha(t, 0.1)  # (B,), far from 1 so a missing α shows
         snr = 0.16
-        got = expect_tensor(langevin_step(x.clone(), t.clone(), z.clone(), snr, alpha.clone(),
-                                          score_fn), (_B, _D), "x_new", "A step keeps x's shape.")
+        got = expect_tensor(
+            langevin_step(x.clone(), t.clone(), z.clone(), snr, alpha.clone(), score_fn),
+            (_B, _D),
+            "x_new",
+            "A step keeps x's shape.",
+        )
         score = score_fn(x, t)
         eps = langevin_step_size(score, z, snr, alpha)[:, None]
         ref = x + eps * score + (2 * eps).sqrt() * z
@@ -108,29 +126,45 @@ def check_langevin_step(langevin_step: Callable) -> CheckResult:
         def step(e: Tensor, noise: Tensor | None = None) -> Tensor:
             return x + e * score + ((2 * e).sqrt() if noise is None else noise) * z
 
-        per_example = 2 * a * (snr * z.norm(dim=1, keepdim=True) / score.norm(dim=1, keepdim=True)) ** 2
-        diagnose(got, {
-            "missing the 2 in ε = 2α(snr‖z‖/‖score‖)².": step(eps / 2),
-            "missing α in ε = 2α(snr‖z‖/‖score‖)² (α_i = 1 − β_i for VP).": step(eps / a),
-            "snr not squared: ε = 2α(snr·‖z‖/‖score‖)², the whole ratio is squared.":
-                step(2 * a * snr * ratio),
-            "ratio not squared: ε = 2α(snr‖z‖/‖score‖)², you used 2α·snr‖z‖/‖score‖.":
-                step(2 * a * snr * ratio.sqrt()),
-            "ratio upside down: ε = 2α(snr‖z‖/‖score‖)², the noise norm is on top.":
-                step(2 * a * (snr / ratio.sqrt()) ** 2),
-            "per-example norms: average ‖z‖ and ‖score‖ over the batch first (one ε for the "
-            "batch, times α_i).": step(per_example),
-            "noise scale: the Langevin noise is sqrt(2ε)·z, you used sqrt(ε)·z.":
-                step(eps, eps.sqrt()),
-            "noise scale: the Langevin noise is sqrt(2ε)·z, you used 2ε·z (missing sqrt).":
-                step(eps, 2 * eps),
-            "noise scale: the Langevin noise is sqrt(2ε)·z, you used ε·z (missing sqrt).":
-                step(eps, eps),
-            "missing noise: x_new = x + ε·score + sqrt(2ε)·z.": step(eps, torch.zeros_like(eps)),
-            "sign of the score step: Langevin climbs log p, x + ε·score.":
-                x - eps * score + (2 * eps).sqrt() * z,
-        }, tol=1e-4)
-        raise Failed(f"x_new differs from x + ε·score + sqrt(2ε)·z by up to "
-                     f"{fmt((got - ref).abs().max())}.")
+        per_example = (
+            2 * a * (snr * z.norm(dim=1, keepdim=True) / score.norm(dim=1, keepdim=True)) ** 2
+        )
+        diagnose(
+            got,
+            {
+                "missing the 2 in ε = 2α(snr‖z‖/‖score‖)².": step(eps / 2),
+                "missing α in ε = 2α(snr‖z‖/‖score‖)² (α_i = 1 − β_i for VP).": step(eps / a),
+                "snr not squared: ε = 2α(snr·‖z‖/‖score‖)², the whole ratio is squared.": step(
+                    2 * a * snr * ratio
+                ),
+                "ratio not squared: ε = 2α(snr‖z‖/‖score‖)², you used 2α·snr‖z‖/‖score‖.": step(
+                    2 * a * snr * ratio.sqrt()
+                ),
+                "ratio upside down: ε = 2α(snr‖z‖/‖score‖)², the noise norm is on top.": step(
+                    2 * a * (snr / ratio.sqrt()) ** 2
+                ),
+                "per-example norms: average ‖z‖ and ‖score‖ over the batch first (one ε for the "
+                "batch, times α_i).": step(per_example),
+                "noise scale: the Langevin noise is sqrt(2ε)·z, you used sqrt(ε)·z.": step(
+                    eps, eps.sqrt()
+                ),
+                "noise scale: the Langevin noise is sqrt(2ε)·z, you used 2ε·z (missing sqrt).": step(
+                    eps, 2 * eps
+                ),
+                "noise scale: the Langevin noise is sqrt(2ε)·z, you used ε·z (missing sqrt).": step(
+                    eps, eps
+                ),
+                "missing noise: x_new = x + ε·score + sqrt(2ε)·z.": step(
+                    eps, torch.zeros_like(eps)
+                ),
+                "sign of the score step: Langevin climbs log p, x + ε·score.": x
+                - eps * score
+                + (2 * eps).sqrt() * z,
+            },
+            tol=1e-4,
+        )
+        raise Failed(
+            f"x_new differs from x + ε·score + sqrt(2ε)·z by up to {fmt((got - ref).abs().max())}."
+        )
 
     return run_check("langevin_step", "(c)", grade, hint=_HINT)

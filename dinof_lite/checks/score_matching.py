@@ -24,8 +24,10 @@ from dinof_lite.sde import SDE, VESDE, VPSDE
 
 __all__ = ["check_dsm_loss"]
 
-_HINT = ("per-example numbers such as s(t) are (B,): use `s[:, None]` to broadcast them "
-         "against x0 (B, D), and return a scalar tensor.")
+_HINT = (
+    "per-example numbers such as s(t) are (B,): use `s[:, None]` to broadcast them "
+    "against x0 (B, D), and return a scalar tensor."
+)
 
 
 def _score_fn(sde: SDE) -> tuple[Callable[[Tensor, Tensor], Tensor], torch.nn.Parameter]:
@@ -45,18 +47,22 @@ def _wrong_answers(sde: SDE, score_fn, x0: Tensor, t: Tensor, z: Tensor) -> dict
         "s·score + z (you have s·score − z).": ((s * score - z) ** 2).mean(),
         "missing the λ(t) = s(t)² weighting: ‖score + z/s‖² blows up as t → 0; multiply by "
         "s(t)² (i.e. use (s·score + z)²).": ((score + z / s) ** 2).mean(),
-        "weighted by λ(t) = s(t) instead of s(t)²: use (s·score + z)² = s²·‖score + z/s‖².":
-            (s * (score + z / s) ** 2).mean(),
+        "weighted by λ(t) = s(t) instead of s(t)²: use (s·score + z)² = s²·‖score + z/s‖².": (
+            s * (score + z / s) ** 2
+        ).mean(),
         "summed over dimensions: take the mean over dimensions as well as over the batch "
         f"(yours is {D}× too large).": ((s * score + z) ** 2).sum(1).mean(),
-        "½ × the sum over dimensions is the VE convention; here average over dimensions.":
-            0.5 * ((s * score + z) ** 2).sum(1).mean(),
-        "x_t uses the variance s(t)² as the noise scale (missing sqrt): x_t = a·x0 + s·z.":
-            ((s * score_fn(a * x0 + s**2 * z, t) + z) ** 2).mean(),
-        "x_t forgets the mean coefficient: x_t = a(t)·x0 + s(t)·z, not x0 + s(t)·z.":
-            ((s * score_fn(x0 + s * z, t) + z) ** 2).mean(),
-        "the score is evaluated at x0; evaluate it at the noisy x_t.":
-            ((s * score_fn(x0, t) + z) ** 2).mean(),
+        "½ × the sum over dimensions is the VE convention; here average over dimensions.": 0.5
+        * ((s * score + z) ** 2).sum(1).mean(),
+        "x_t uses the variance s(t)² as the noise scale (missing sqrt): x_t = a·x0 + s·z.": (
+            (s * score_fn(a * x0 + s**2 * z, t) + z) ** 2
+        ).mean(),
+        "x_t forgets the mean coefficient: x_t = a(t)·x0 + s(t)·z, not x0 + s(t)·z.": (
+            (s * score_fn(x0 + s * z, t) + z) ** 2
+        ).mean(),
+        "the score is evaluated at x0; evaluate it at the noisy x_t.": (
+            (s * score_fn(x0, t) + z) ** 2
+        ).mean(),
     }
 
 
@@ -73,28 +79,39 @@ def check_dsm_loss(dsm_loss: Callable) -> CheckResult:
             score_fn, w = _score_fn(sde)
             got = dsm_loss(score_fn, x0.clone(), t.clone(), z.clone(), sde)
             if not isinstance(got, Tensor):
-                raise Failed(f"return a torch scalar tensor (keep it differentiable, no .item()), "
-                             f"got {type(got).__name__}.")
+                raise Failed(
+                    f"return a torch scalar tensor (keep it differentiable, no .item()), "
+                    f"got {type(got).__name__}."
+                )
             if got.shape == (8,):
-                raise Failed("wrong shape: you returned one loss per example (8,); return their "
-                             "mean, a scalar of shape ().")
+                raise Failed(
+                    "wrong shape: you returned one loss per example (8,); return their "
+                    "mean, a scalar of shape ()."
+                )
             if got.shape != ():
-                raise Failed(f"wrong shape: the loss must be a scalar of shape (), got "
-                             f"{tuple(got.shape)}.")
+                raise Failed(
+                    f"wrong shape: the loss must be a scalar of shape (), got {tuple(got.shape)}."
+                )
             if not got.requires_grad:
-                raise Failed("the loss is detached from the score function's parameters (did you "
-                             "call .item(), .detach() or torch.no_grad()?): training needs its "
-                             "gradient.")
+                raise Failed(
+                    "the loss is detached from the score function's parameters (did you "
+                    "call .item(), .detach() or torch.no_grad()?): training needs its "
+                    "gradient."
+                )
             ref = losses.dsm_loss(sde, score_fn, x0, t=t, z=z, reduce_mean=True)
             if not close(got, ref, 1e-4):
                 with torch.no_grad():
                     diagnose(got, _wrong_answers(sde, score_fn, x0, t, z), tol=1e-4)
-                raise Failed(f"on the {sde.name.upper()} SDE the loss is {fmt(got)}, expected "
-                             f"{fmt(ref)} (dinof_lite.losses.dsm_loss).")
+                raise Failed(
+                    f"on the {sde.name.upper()} SDE the loss is {fmt(got)}, expected "
+                    f"{fmt(ref)} (dinof_lite.losses.dsm_loss)."
+                )
             grad = torch.autograd.grad(got, w)[0]
             if not close(grad, torch.autograd.grad(ref, w)[0], 1e-4):
-                raise Failed("the loss value is right but its gradient is not: is part of the "
-                             "computation detached?")
+                raise Failed(
+                    "the loss value is right but its gradient is not: is part of the "
+                    "computation detached?"
+                )
         return "matches dinof_lite.losses.dsm_loss (value and gradient) on VP and VE."
 
     return run_check("dsm_loss", "(b)", grade, hint=_HINT)

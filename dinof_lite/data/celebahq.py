@@ -40,12 +40,14 @@ def _natural_key(path: Path) -> list:
 
 def missing_message(root: Path) -> str:
     """Where the images must go and how to get them (the text of the missing-data errors)."""
-    return (f"CelebA-HQ-256 not found: expected the images (.png/.jpg) directly in "
-            f"{root / CELEBAHQ_FOLDER}/. It cannot be downloaded automatically: get the 256×256 "
-            f"CelebA-HQ release (30 000 images, Karras et al. 2018; e.g. a Kaggle mirror) and "
-            f"copy the images there, e.g.\n    mkdir -p {root / CELEBAHQ_FOLDER} && "
-            f"cp /path/to/celebahq256/*.jpg {root / CELEBAHQ_FOLDER}/\n"
-            f"(set $DINOF_DATA_DIR or pass root= to use another folder).")
+    return (
+        f"CelebA-HQ-256 not found: expected the images (.png/.jpg) directly in "
+        f"{root / CELEBAHQ_FOLDER}/. It cannot be downloaded automatically: get the 256×256 "
+        f"CelebA-HQ release (30 000 images, Karras et al. 2018; e.g. a Kaggle mirror) and "
+        f"copy the images there, e.g.\n    mkdir -p {root / CELEBAHQ_FOLDER} && "
+        f"cp /path/to/celebahq256/*.jpg {root / CELEBAHQ_FOLDER}/\n"
+        f"(set $DINOF_DATA_DIR or pass root= to use another folder)."
+    )
 
 
 def celebahq_files(root: str | os.PathLike, split: str = "train") -> list[Path]:
@@ -65,17 +67,24 @@ def celebahq_files(root: str | os.PathLike, split: str = "train") -> list[Path]:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(splits)}")
     root = Path(root)
     folder = root / CELEBAHQ_FOLDER
-    files = sorted((p for p in folder.iterdir() if p.is_file()
-                    and p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key) \
-        if folder.is_dir() else []
+    files = (
+        sorted(
+            (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+            key=_natural_key,
+        )
+        if folder.is_dir()
+        else []
+    )
     if not files:
         raise FileNotFoundError(missing_message(root))
     if split == "all":
         return files
     n_test = CELEBAHQ_N_TEST
     if len(files) <= n_test:
-        raise ValueError(f"{folder} holds {len(files)} images; the train/test split needs more "
-                         f"than {n_test} (the last {n_test} are the test set); use split='all'")
+        raise ValueError(
+            f"{folder} holds {len(files)} images; the train/test split needs more "
+            f"than {n_test} (the last {n_test} are the test set); use split='all'"
+        )
     return files[:-n_test] if split == "train" else files[-n_test:]
 
 

@@ -38,10 +38,15 @@ _FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batc
 _FILES["all"] = _FILES["train"] + _FILES["test"]
 # what a CIFAR pickle may reference: numpy array reconstruction (numpy 1.x and 2.x names, pickle
 # protocols 2-5) and the byte-string codec of protocol-2 pickles; nothing else is ever imported
-_ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")} | {
-    (mod, name) for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
-    for name in ("_reconstruct", "scalar")
-} | {(mod, "_frombuffer") for mod in ("numpy.core.numeric", "numpy._core.numeric")}
+_ALLOWED = (
+    {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    | {
+        (mod, name)
+        for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
+        for name in ("_reconstruct", "scalar")
+    }
+    | {(mod, "_frombuffer") for mod in ("numpy.core.numeric", "numpy._core.numeric")}
+)
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -54,11 +59,13 @@ class _ArrayUnpickler(pickle.Unpickler):
 def missing_message(root: Path) -> str:
     """Where the files must go and how to get them (the text of the missing-data errors)."""
     folder = root / CIFAR10_FOLDER
-    return (f"CIFAR-10 not found: expected {folder}/data_batch_1 … data_batch_5 and "
-            f"{folder}/test_batch (the official 'CIFAR-10 python version'). Either call "
-            f"load_image_dataset('cifar10', download=True), or from a shell run\n"
-            f"    mkdir -p {root} && curl -L {CIFAR10_URL} | tar -xz -C {root}\n"
-            f"(set $DINOF_DATA_DIR or pass root= to use another folder).")
+    return (
+        f"CIFAR-10 not found: expected {folder}/data_batch_1 … data_batch_5 and "
+        f"{folder}/test_batch (the official 'CIFAR-10 python version'). Either call "
+        f"load_image_dataset('cifar10', download=True), or from a shell run\n"
+        f"    mkdir -p {root} && curl -L {CIFAR10_URL} | tar -xz -C {root}\n"
+        f"(set $DINOF_DATA_DIR or pass root= to use another folder)."
+    )
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -66,26 +73,45 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as fh:
             d = _ArrayUnpickler(io.BytesIO(fh.read()), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            ImportError, IndexError, KeyError) as err:
-        raise ValueError(f"{path} is not a CIFAR-10 batch file (cannot unpickle it: {err})") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+    ) as err:
+        raise ValueError(
+            f"{path} is not a CIFAR-10 batch file (cannot unpickle it: {err})"
+        ) from None
     data = d.get(b"data") if isinstance(d, dict) else None
     labels = d.get(b"labels") if isinstance(d, dict) else None
     if not isinstance(data, np.ndarray) or labels is None:
         keys = sorted(d) if isinstance(d, dict) else type(d).__name__
-        raise ValueError(f"{path} is not a CIFAR-10 batch file: expected a dict with b'data' and "
-                         f"b'labels', got {keys}")
+        raise ValueError(
+            f"{path} is not a CIFAR-10 batch file: expected a dict with b'data' and "
+            f"b'labels', got {keys}"
+        )
     labels = np.asarray(labels, dtype=np.int64)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or \
-            labels.shape != (data.shape[0],):
-        raise ValueError(f"{path} is not a CIFAR-10 batch file: b'data' must be (N, 3072) uint8 "
-                         f"and b'labels' N ints; got {data.dtype} {data.shape} and "
-                         f"{labels.shape[0]} labels")
+    if (
+        data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3072
+        or labels.shape != (data.shape[0],)
+    ):
+        raise ValueError(
+            f"{path} is not a CIFAR-10 batch file: b'data' must be (N, 3072) uint8 "
+            f"and b'labels' N ints; got {data.dtype} {data.shape} and "
+            f"{labels.shape[0]} labels"
+        )
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def read_cifar10(root: str | os.PathLike, split: str = "train",
-                 max_items: int | None = None) -> tuple[Tensor, Tensor]:
+def read_cifar10(
+    root: str | os.PathLike, split: str = "train", max_items: int | None = None
+) -> tuple[Tensor, Tensor]:
     """Read a split from ``root/cifar-10-batches-py``.
 
     Args:
@@ -137,12 +163,14 @@ def _extract(archive: Path, root: Path) -> None:
             target = (base / m.name).resolve()
             if not (m.isfile() or m.isdir()) or base not in (target, *target.parents):
                 raise ValueError(f"refusing to extract {m.name!r} from {archive} (unsafe member)")
-        tar.extractall(base, members=members, **({"filter": "data"}
-                                                  if hasattr(tarfile, "data_filter") else {}))
+        tar.extractall(
+            base, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {})
+        )
 
 
-def download_cifar10(root: str | os.PathLike, *, url: str = CIFAR10_URL,
-                     md5: str | None = None) -> Path:
+def download_cifar10(
+    root: str | os.PathLike, *, url: str = CIFAR10_URL, md5: str | None = None
+) -> Path:
     """Fetch and unpack the CIFAR-10 archive into ``root`` (skipped if already there).
 
     Args:
@@ -170,13 +198,16 @@ def download_cifar10(root: str | os.PathLike, *, url: str = CIFAR10_URL,
             urllib.request.urlretrieve(url, part)
         except (urllib.error.URLError, OSError) as err:
             part.unlink(missing_ok=True)
-            raise FileNotFoundError(f"downloading {url} failed ({err}). "
-                                    + missing_message(root)) from None
+            raise FileNotFoundError(
+                f"downloading {url} failed ({err}). " + missing_message(root)
+            ) from None
         got = _md5(part)
         if got != expected:
             part.unlink()
-            raise ValueError(f"md5 of the download from {url} is {got}, expected {expected}: "
-                             f"corrupt or wrong file (deleted); try again")
+            raise ValueError(
+                f"md5 of the download from {url} is {got}, expected {expected}: "
+                f"corrupt or wrong file (deleted); try again"
+            )
         part.replace(archive)
     _extract(archive, root)
     return folder

@@ -47,7 +47,9 @@ def _check(data_range, pad_to, split, dtype) -> tuple[float, float, int]:
     try:
         lo, hi = (float(v) for v in data_range)
     except (TypeError, ValueError):
-        raise ValueError(f"data_range must be a pair (lo, hi) of numbers, got {data_range!r}") from None
+        raise ValueError(
+            f"data_range must be a pair (lo, hi) of numbers, got {data_range!r}"
+        ) from None
     if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
         raise ValueError(f"data_range must be (lo, hi) with finite hi > lo, got {data_range!r}")
     if pad_to is None:
@@ -55,16 +57,23 @@ def _check(data_range, pad_to, split, dtype) -> tuple[float, float, int]:
     if isinstance(pad_to, bool) or not isinstance(pad_to, (int, np.integer)):
         raise TypeError(f"pad_to must be an int (or None), got {type(pad_to).__name__}")
     if pad_to < _SIZE or (pad_to - _SIZE) % 2:
-        raise ValueError(f"pad_to must be ≥ {_SIZE} with pad_to − {_SIZE} even (the digit is "
-                         f"centred), e.g. 8, 16 or 32; got {pad_to}")
+        raise ValueError(
+            f"pad_to must be ≥ {_SIZE} with pad_to − {_SIZE} even (the digit is "
+            f"centred), e.g. 8, 16 or 32; got {pad_to}"
+        )
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     return lo, hi, int(pad_to)
 
 
-def load_digits(*, data_range: tuple[float, float] = (0.0, 1.0), pad_to: int | None = None,
-                split: str = "all", dtype: torch.dtype = torch.float32,
-                return_labels: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+def load_digits(
+    *,
+    data_range: tuple[float, float] = (0.0, 1.0),
+    pad_to: int | None = None,
+    split: str = "all",
+    dtype: torch.dtype = torch.float32,
+    return_labels: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """sklearn's digits as images ``(N, 1, S, S)`` on the 17-level grid of ``data_range``.
 
     Args:

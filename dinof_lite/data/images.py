@@ -74,23 +74,38 @@ class ImageDataset(Dataset):
         n_bins, data_range, flip, labels, dims ``(C, H, W)``, shape ``(N, C, H, W)``.
     """
 
-    def __init__(self, images: Tensor | Sequence[str | os.PathLike], *,
-                 labels: Tensor | None = None, n_bins: int = 256,
-                 data_range: tuple[float, float] = (0.0, 1.0), flip: bool = False,
-                 generator: torch.Generator | None = None, size: int | None = None,
-                 dtype: torch.dtype = torch.float32, name: str = "images") -> None:
+    def __init__(
+        self,
+        images: Tensor | Sequence[str | os.PathLike],
+        *,
+        labels: Tensor | None = None,
+        n_bins: int = 256,
+        data_range: tuple[float, float] = (0.0, 1.0),
+        flip: bool = False,
+        generator: torch.Generator | None = None,
+        size: int | None = None,
+        dtype: torch.dtype = torch.float32,
+        name: str = "images",
+    ) -> None:
         if not 2 <= n_bins <= 256:
             raise ValueError(f"n_bins must be in 2..256 (uint8 levels), got {n_bins}")
         if not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
         self.data_range = _check_range(data_range)
-        self.n_bins, self.flip, self.generator, self.dtype, self.name = \
-            int(n_bins), bool(flip), generator, dtype, name
+        self.n_bins, self.flip, self.generator, self.dtype, self.name = (
+            int(n_bins),
+            bool(flip),
+            generator,
+            dtype,
+            name,
+        )
         self.size = size
         if isinstance(images, Tensor):
             if images.dtype != torch.uint8 or images.ndim != 4:
-                raise ValueError(f"images must be a uint8 tensor (N, C, H, W), got {images.dtype} "
-                                 f"{tuple(images.shape)}")
+                raise ValueError(
+                    f"images must be a uint8 tensor (N, C, H, W), got {images.dtype} "
+                    f"{tuple(images.shape)}"
+                )
             if images.numel() and int(images.max()) >= n_bins:
                 raise ValueError(f"images hold level {int(images.max())} ≥ n_bins = {n_bins}")
             self._images: Tensor | None = images
@@ -111,8 +126,10 @@ class ImageDataset(Dataset):
 
     def __repr__(self) -> str:
         where = "in memory" if self.files is None else f"lazy from {self.files[0].parent}"
-        return (f"ImageDataset({self.name!r}, shape={self.shape}, n_bins={self.n_bins}, "
-                f"data_range={self.data_range}, flip={self.flip}, {where})")
+        return (
+            f"ImageDataset({self.name!r}, shape={self.shape}, n_bins={self.n_bins}, "
+            f"data_range={self.data_range}, flip={self.flip}, {where})"
+        )
 
     def raw(self, index: int | slice | Sequence[int] | Tensor) -> Tensor:
         """The uint8 levels ``(B, C, H, W)`` of the indexed images (unflipped, unscaled)."""
@@ -125,8 +142,10 @@ class ImageDataset(Dataset):
         imgs = [celebahq.read_image(self.files[i], self.size) for i in idx]
         for i, im in zip(idx, imgs):
             if tuple(im.shape) != self.dims:
-                raise ValueError(f"image {self.files[i]} is {tuple(im.shape)}, expected "
-                                 f"{self.dims} like the first one; pass size= to resize")
+                raise ValueError(
+                    f"image {self.files[i]} is {tuple(im.shape)}, expected "
+                    f"{self.dims} like the first one; pass size= to resize"
+                )
         return torch.stack(imgs) if imgs else torch.empty(0, *self.dims, dtype=torch.uint8)
 
     def scale(self, levels: Tensor) -> Tensor:
@@ -140,8 +159,9 @@ class ImageDataset(Dataset):
         mirror = rand((x.shape[0],), generator, device=x.device) < 0.5
         return torch.where(mirror[:, None, None, None], x.flip(-1), x)
 
-    def batch(self, index: Sequence[int] | Tensor,
-              generator: torch.Generator | None = None) -> Tensor:
+    def batch(
+        self, index: Sequence[int] | Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Images ``(B, C, H, W)`` scaled to ``data_range`` (flipped with ``generator`` if ``flip``)."""
         return self._flip(self.scale(self.raw(index)), generator)
 
@@ -158,19 +178,33 @@ class ImageDataset(Dataset):
 
 
 def _digits(split, data_range, pad_to, max_items, **kw) -> ImageDataset:
-    k, y = load_digits(data_range=(0, DIGITS_N_BINS - 1), pad_to=pad_to, split=split,
-                       dtype=torch.float64, return_labels=True)
+    k, y = load_digits(
+        data_range=(0, DIGITS_N_BINS - 1),
+        pad_to=pad_to,
+        split=split,
+        dtype=torch.float64,
+        return_labels=True,
+    )
     k = k.round().to(torch.uint8)[:max_items]
-    return ImageDataset(k, labels=y[:max_items], n_bins=DIGITS_N_BINS, data_range=data_range,
-                        name="digits", **kw)
+    return ImageDataset(
+        k, labels=y[:max_items], n_bins=DIGITS_N_BINS, data_range=data_range, name="digits", **kw
+    )
 
 
-def load_image_dataset(name: str, root: str | os.PathLike | None = None, *, split: str = "train",
-                       data_range: tuple[float, float] = (0.0, 1.0), download: bool = False,
-                       size: int | None = None, pad_to: int | None = None,
-                       max_items: int | None = None, flip: bool = False,
-                       generator: torch.Generator | None = None,
-                       dtype: torch.dtype = torch.float32) -> ImageDataset:
+def load_image_dataset(
+    name: str,
+    root: str | os.PathLike | None = None,
+    *,
+    split: str = "train",
+    data_range: tuple[float, float] = (0.0, 1.0),
+    download: bool = False,
+    size: int | None = None,
+    pad_to: int | None = None,
+    max_items: int | None = None,
+    flip: bool = False,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> ImageDataset:
     """Load one of :data:`IMAGE_DATASETS` as an :class:`ImageDataset`.
 
     Args:
@@ -192,16 +226,19 @@ def load_image_dataset(name: str, root: str | os.PathLike | None = None, *, spli
     """
     if name not in IMAGE_DATASETS:
         raise ValueError(f"unknown image dataset {name!r}; valid: {', '.join(IMAGE_DATASETS)}")
-    if max_items is not None and (isinstance(max_items, bool) or int(max_items) != max_items
-                                  or max_items < 1):
+    if max_items is not None and (
+        isinstance(max_items, bool) or int(max_items) != max_items or max_items < 1
+    ):
         raise ValueError(f"max_items must be a positive int or None, got {max_items!r}")
     if pad_to is not None and name != "digits":
         raise ValueError(f"pad_to applies to 'digits' only, not {name!r}")
     if size is not None and name != "celebahq256":
         raise ValueError(f"size applies to 'celebahq256' only, not {name!r}")
     if download and name == "celebahq256":
-        raise ValueError("download=True is not supported for 'celebahq256'. "
-                         + celebahq.missing_message(Path(root or default_data_dir())))
+        raise ValueError(
+            "download=True is not supported for 'celebahq256'. "
+            + celebahq.missing_message(Path(root or default_data_dir()))
+        )
     kw = {"flip": flip, "generator": generator, "dtype": dtype}
     if name == "digits":
         return _digits(split, data_range, pad_to, max_items, **kw)

@@ -28,8 +28,13 @@ def _check_range(data_range: tuple[float, float]) -> tuple[float, float]:
     return lo, hi
 
 
-def dequantize(x: Tensor, *, n_bins: int = 256, data_range: tuple[float, float] = (0.0, 1.0),
-               generator: torch.Generator | None = None) -> Tensor:
+def dequantize(
+    x: Tensor,
+    *,
+    n_bins: int = 256,
+    data_range: tuple[float, float] = (0.0, 1.0),
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Spread grid values uniformly over their bins.
 
     Args:
@@ -44,24 +49,35 @@ def dequantize(x: Tensor, *, n_bins: int = 256, data_range: tuple[float, float] 
     """
     lo, hi = _check_range(data_range)
     if not x.is_floating_point():
-        raise TypeError(f"dequantize expects a floating tensor scaled to {data_range}, got "
-                        f"{x.dtype}; for 8-bit images use x.float() / 255")
+        raise TypeError(
+            f"dequantize expects a floating tensor scaled to {data_range}, got "
+            f"{x.dtype}; for 8-bit images use x.float() / 255"
+        )
     levels = (x - lo) / (hi - lo) * (n_bins - 1)
     k = torch.round(levels)
     if (k < 0).any() or (k > n_bins - 1).any():
-        raise ValueError(f"x has values outside data_range={data_range} "
-                         f"(min {x.min().item():.4g}, max {x.max().item():.4g})")
+        raise ValueError(
+            f"x has values outside data_range={data_range} "
+            f"(min {x.min().item():.4g}, max {x.max().item():.4g})"
+        )
     off = (levels - k).abs().max().item() if x.numel() else 0.0
     if off > 1e-3:
-        raise ValueError(f"x is not on the {n_bins}-level grid of data_range={data_range} (off by "
-                         f"up to {off:.3g} levels); for continuous data skip dequantisation "
-                         f"(Glow.bits_per_dim(..., dequantize_data=False))")
+        raise ValueError(
+            f"x is not on the {n_bins}-level grid of data_range={data_range} (off by "
+            f"up to {off:.3g} levels); for continuous data skip dequantisation "
+            f"(Glow.bits_per_dim(..., dequantize_data=False))"
+        )
     u = rand(x.shape, generator, device=x.device, dtype=x.dtype)
     return lo + (hi - lo) * (k + u) / n_bins
 
 
-def bits_per_dim(log_prob: Tensor, n_dims: int, *, n_bins: int = 256,
-                 data_range: tuple[float, float] = (0.0, 1.0)) -> Tensor:
+def bits_per_dim(
+    log_prob: Tensor,
+    n_dims: int,
+    *,
+    n_bins: int = 256,
+    data_range: tuple[float, float] = (0.0, 1.0),
+) -> Tensor:
     """Bits per dimension of discrete data from ``log p`` (nats) of its dequantised version.
 
     Args:

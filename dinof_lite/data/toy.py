@@ -26,7 +26,14 @@ from dinof_lite.sde import SDE
 __all__ = ["DATASETS", "PRESETS", "sample", "GaussianMixture"]
 
 DATASETS: tuple[str, ...] = (
-    "8gaussians", "moons", "swissroll", "circles", "rings", "pinwheel", "2spirals", "checkerboard",
+    "8gaussians",
+    "moons",
+    "swissroll",
+    "circles",
+    "rings",
+    "pinwheel",
+    "2spirals",
+    "checkerboard",
 )
 
 
@@ -92,8 +99,13 @@ def _checkerboard(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 _SAMPLERS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
-    "moons": _moons, "swissroll": _swissroll, "circles": _circles, "rings": _rings,
-    "pinwheel": _pinwheel, "2spirals": _2spirals, "checkerboard": _checkerboard,
+    "moons": _moons,
+    "swissroll": _swissroll,
+    "circles": _circles,
+    "rings": _rings,
+    "pinwheel": _pinwheel,
+    "2spirals": _2spirals,
+    "checkerboard": _checkerboard,
 }
 
 
@@ -104,19 +116,27 @@ def _presets() -> dict[str, tuple[Tensor, Tensor, Tensor]]:
     ring = (4 / math.sqrt(2)) * torch.stack([ang.cos(), ang.sin()], 1)
     grid = torch.cartesian_prod(*(torch.tensor([-2.5, 0.0, 2.5], dtype=torch.float64),) * 2)
     rot = torch.tensor([[0.8, 0.6], [-0.6, 0.8]], dtype=torch.float64)
-    aniso = torch.stack([
-        rot @ torch.diag(torch.tensor([0.5, 0.05], dtype=torch.float64)) @ rot.T,
-        torch.tensor([[0.2, 0.1], [0.1, 0.3]], dtype=torch.float64),
-        0.1 * eye,
-    ])
+    aniso = torch.stack(
+        [
+            rot @ torch.diag(torch.tensor([0.5, 0.05], dtype=torch.float64)) @ rot.T,
+            torch.tensor([[0.2, 0.1], [0.1, 0.3]], dtype=torch.float64),
+            0.1 * eye,
+        ]
+    )
     return {
         # FFJORD's 8gaussians: centres at radius 4/√2, component std 0.5/√2.
         "8gaussians": (ring, (0.125 * eye).expand(8, 2, 2), torch.full((8,), 1 / 8)),
-        "2gaussians": (torch.tensor([[-2.0, 0.0], [2.0, 0.0]], dtype=torch.float64),
-                       (0.25 * eye).expand(2, 2, 2), torch.tensor([0.5, 0.5])),
+        "2gaussians": (
+            torch.tensor([[-2.0, 0.0], [2.0, 0.0]], dtype=torch.float64),
+            (0.25 * eye).expand(2, 2, 2),
+            torch.tensor([0.5, 0.5]),
+        ),
         "grid": (grid, (0.09 * eye).expand(9, 2, 2), torch.full((9,), 1 / 9)),
-        "aniso": (torch.tensor([[-2.0, -1.0], [1.5, 1.5], [2.0, -2.0]], dtype=torch.float64),
-                  aniso, torch.tensor([0.5, 0.3, 0.2])),
+        "aniso": (
+            torch.tensor([[-2.0, -1.0], [1.5, 1.5], [2.0, -2.0]], dtype=torch.float64),
+            aniso,
+            torch.tensor([0.5, 0.3, 0.2]),
+        ),
     }
 
 
@@ -145,8 +165,10 @@ class GaussianMixture:
         elif covs.shape == (K, D):
             covs = torch.diag_embed(covs)
         elif covs.shape != (K, D, D):
-            raise ValueError(f"covs must have shape ({K},), ({K}, {D}) or ({K}, {D}, {D}), "
-                             f"got {tuple(covs.shape)}")
+            raise ValueError(
+                f"covs must have shape ({K},), ({K}, {D}) or ({K}, {D}, {D}), "
+                f"got {tuple(covs.shape)}"
+            )
         weights = torch.full((K,), 1.0 / K) if weights is None else weights
         weights = torch.as_tensor(weights, dtype=torch.float64)
         if weights.shape != (K,) or (weights < 0).any() or weights.sum() <= 0:

@@ -20,7 +20,22 @@ from dinof_lite.dinof.study import (
     tm_study,
 )
 
-__all__ = ["DiNof", "DiNofSample", "tm_context", "training_loss", "dinof_sample",
-           "dinof_log_likelihood", "dinof_bits_per_dim", "default_pc", "PC_DEFAULTS",
-           "CONTEXT_DIM", "FLOW_REDUCTIONS", "tm_study", "noise_floor", "first_match",
-           "plot_tm_study", "STUDY_METRICS", "TM_GRID"]
+__all__ = [
+    "DiNof",
+    "DiNofSample",
+    "tm_context",
+    "training_loss",
+    "dinof_sample",
+    "dinof_log_likelihood",
+    "dinof_bits_per_dim",
+    "default_pc",
+    "PC_DEFAULTS",
+    "CONTEXT_DIM",
+    "FLOW_REDUCTIONS",
+    "tm_study",
+    "noise_floor",
+    "first_match",
+    "plot_tm_study",
+    "STUDY_METRICS",
+    "TM_GRID",
+]

@@ -51,15 +51,27 @@ def dinof_log_likelihood(
     def flow_logp(h: Tensor) -> Tensor:
         return model.flow.log_prob(h, ctx)
 
-    res = ode_log_likelihood(model.sde, model.score_fn, x0, t_start=model.eps, t_end=T_m,
-                             prior_logp=flow_logp, exact_divergence=exact_divergence,
-                             n_probes=n_probes, rtol=rtol, atol=atol, method=method,
-                             generator=generator, return_info=True)
+    res = ode_log_likelihood(
+        model.sde,
+        model.score_fn,
+        x0,
+        t_start=model.eps,
+        t_end=T_m,
+        prior_logp=flow_logp,
+        exact_divergence=exact_divergence,
+        n_probes=n_probes,
+        rtol=rtol,
+        atol=atol,
+        method=method,
+        generator=generator,
+        return_info=True,
+    )
     return res if return_info else res.logp
 
 
-def dinof_bits_per_dim(model, x: Tensor, *, n_bins: int = 256,
-                       data_range: tuple[float, float] = (0.0, 1.0), **kwargs) -> Tensor:
+def dinof_bits_per_dim(
+    model, x: Tensor, *, n_bins: int = 256, data_range: tuple[float, float] = (0.0, 1.0), **kwargs
+) -> Tensor:
     """Bits per dimension ``(B,)`` of already dequantised data ``x`` (SPEC §2):
     ``−log p / (D ln 2) + log2(n_bins) − log2(hi − lo)``; ``kwargs`` as in
     :func:`dinof_log_likelihood`."""

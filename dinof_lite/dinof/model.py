@@ -78,10 +78,20 @@ class DiNof(nn.Module):
 
     CONTEXT_DIM = CONTEXT_DIM
 
-    def __init__(self, sde: SDE, score_net: nn.Module, flow: nn.Module, T_m: float = 0.6, *,
-                 T_m_range: tuple[float, float] | None = None, eps: float | None = None,
-                 flow_weight: float = 1.0, flow_reduction: str = "sum",
-                 reduce_mean: bool | None = None, likelihood_weighting: bool = False) -> None:
+    def __init__(
+        self,
+        sde: SDE,
+        score_net: nn.Module,
+        flow: nn.Module,
+        T_m: float = 0.6,
+        *,
+        T_m_range: tuple[float, float] | None = None,
+        eps: float | None = None,
+        flow_weight: float = 1.0,
+        flow_reduction: str = "sum",
+        reduce_mean: bool | None = None,
+        likelihood_weighting: bool = False,
+    ) -> None:
         super().__init__()
         self.sde, self.score_net, self.flow = sde, score_net, flow
         self.eps = float(sde.eps if eps is None else eps)
@@ -89,20 +99,27 @@ class DiNof(nn.Module):
         if self.T_m_range is not None:
             lo, hi = self.T_m_range
             if len(T_m_range) != 2 or not self.eps < lo < hi <= sde.T:
-                raise ValueError(f"T_m_range must be (lo, hi) with eps = {self.eps} < lo < hi <= "
-                                 f"T = {sde.T}; got {T_m_range}")
+                raise ValueError(
+                    f"T_m_range must be (lo, hi) with eps = {self.eps} < lo < hi <= "
+                    f"T = {sde.T}; got {T_m_range}"
+                )
         self.T_m = self._check_T_m(T_m)
         want = CONTEXT_DIM if self.any_T_m else 0
         got = int(getattr(flow, "context_dim", 0))
         if got != want:
             raise ValueError(
                 f"the flow has context_dim={got} but DiNof needs {want}: "
-                + (f"an any-T_m model conditions its flow on tm_context, build it with "
-                   f"context_dim=DiNof.CONTEXT_DIM ({CONTEXT_DIM})" if want
-                   else "a single-T_m model takes an unconditional flow (or pass T_m_range)"))
+                + (
+                    f"an any-T_m model conditions its flow on tm_context, build it with "
+                    f"context_dim=DiNof.CONTEXT_DIM ({CONTEXT_DIM})"
+                    if want
+                    else "a single-T_m model takes an unconditional flow (or pass T_m_range)"
+                )
+            )
         if flow_reduction not in FLOW_REDUCTIONS:
-            raise ValueError(f"unknown flow_reduction {flow_reduction!r}; valid: "
-                             f"{', '.join(FLOW_REDUCTIONS)}")
+            raise ValueError(
+                f"unknown flow_reduction {flow_reduction!r}; valid: {', '.join(FLOW_REDUCTIONS)}"
+            )
         if not flow_weight >= 0:
             raise ValueError(f"flow_weight must be >= 0; got {flow_weight}")
         self.flow_weight, self.flow_reduction = float(flow_weight), flow_reduction
@@ -112,10 +129,15 @@ class DiNof(nn.Module):
     @property
     def kwargs(self) -> dict:
         """The keyword arguments that rebuild this model around the same sde, nets and flow."""
-        return {"T_m": self.T_m, "T_m_range": None if self.T_m_range is None else list(self.T_m_range),
-                "eps": self.eps, "flow_weight": self.flow_weight,
-                "flow_reduction": self.flow_reduction, "reduce_mean": self.reduce_mean,
-                "likelihood_weighting": self.likelihood_weighting}
+        return {
+            "T_m": self.T_m,
+            "T_m_range": None if self.T_m_range is None else list(self.T_m_range),
+            "eps": self.eps,
+            "flow_weight": self.flow_weight,
+            "flow_reduction": self.flow_reduction,
+            "reduce_mean": self.reduce_mean,
+            "likelihood_weighting": self.likelihood_weighting,
+        }
 
     # ------------------------------------------------------------------ T_m handling
     @property
@@ -135,8 +157,10 @@ class DiNof(nn.Module):
         if self.any_T_m:
             lo, hi = self.T_m_range
             if not lo - 1e-9 <= T_m <= hi + 1e-9:
-                raise ValueError(f"T_m={T_m} is outside the range this model was trained on, "
-                                 f"T_m_range=[{lo}, {hi}]")
+                raise ValueError(
+                    f"T_m={T_m} is outside the range this model was trained on, "
+                    f"T_m_range=[{lo}, {hi}]"
+                )
         return T_m
 
     def resolve_T_m(self, T_m: float | None) -> float:
@@ -149,9 +173,11 @@ class DiNof(nn.Module):
             return self.T_m
         T_m = self._check_T_m(T_m)
         if not self.any_T_m and not math.isclose(T_m, self.T_m, abs_tol=1e-9):
-            raise ValueError(f"this DiNof was trained at T_m={self.T_m} only; its flow models "
-                             f"p_{{T_m}} at that time. Train with T_m_range=(lo, hi) (any-T_m mode) "
-                             f"to sample at T_m={T_m}")
+            raise ValueError(
+                f"this DiNof was trained at T_m={self.T_m} only; its flow models "
+                f"p_{{T_m}} at that time. Train with T_m_range=(lo, hi) (any-T_m mode) "
+                f"to sample at T_m={T_m}"
+            )
         return T_m
 
     def context(self, T_m: Tensor | float, batch: int) -> Tensor | None:
@@ -164,14 +190,21 @@ class DiNof(nn.Module):
         return tm_context(self.sde, T_m, self.T_m_range)
 
     def _check_x(self, x0: Tensor, what: str = "x0") -> None:
-        if not isinstance(x0, Tensor) or tuple(x0.shape[1:]) != self.dims or x0.dim() != len(self.dims) + 1:
+        if (
+            not isinstance(x0, Tensor)
+            or tuple(x0.shape[1:]) != self.dims
+            or x0.dim() != len(self.dims) + 1
+        ):
             got = tuple(x0.shape) if isinstance(x0, Tensor) else type(x0).__name__
-            raise ValueError(f"{what} must have shape (B, {', '.join(map(str, self.dims))}) "
-                             f"to match the flow; got {got}")
+            raise ValueError(
+                f"{what} must have shape (B, {', '.join(map(str, self.dims))}) "
+                f"to match the flow; got {got}"
+            )
 
     # ------------------------------------------------------------------ training
-    def loss(self, x0: Tensor, generator: torch.Generator | None = None, *,
-             return_parts: bool = False):
+    def loss(
+        self, x0: Tensor, generator: torch.Generator | None = None, *, return_parts: bool = False
+    ):
         """The joint DiNof loss on a minibatch ``x0 (B, *dims)`` (SPEC §4; authors' code)::
 
             T_m   = self.T_m, or U(lo, hi) per example (any-T_m)
@@ -195,8 +228,15 @@ class DiNof(nn.Module):
         else:
             T_m, t_max = torch.full((B,), self.T_m, device=dev, dtype=dt), self.T_m
         t = self.eps + (t_max - self.eps) * rand((B,), generator, dev, dt)
-        dsm = dsm_loss(self.sde, self.score_fn, x0, t=t, z=z, reduce_mean=self.reduce_mean,
-                       likelihood_weighting=self.likelihood_weighting)
+        dsm = dsm_loss(
+            self.sde,
+            self.score_fn,
+            x0,
+            t=t,
+            z=z,
+            reduce_mean=self.reduce_mean,
+            likelihood_weighting=self.likelihood_weighting,
+        )
         a, s = self.sde.marginal_coeffs(T_m)
         x_Tm = batch_view(a, x0) * x0 + batch_view(s, x0) * z
         nll = -self.flow.log_prob(x_Tm, self.context(T_m, B))
@@ -221,7 +261,9 @@ class DiNof(nn.Module):
 
     def extra_repr(self) -> str:
         mode = f"T_m_range={self.T_m_range}" if self.any_T_m else f"T_m={self.T_m}"
-        return f"sde={self.sde.name}, {mode}, eps={self.eps}, flow_reduction={self.flow_reduction!r}"
+        return (
+            f"sde={self.sde.name}, {mode}, eps={self.eps}, flow_reduction={self.flow_reduction!r}"
+        )
 
 
 def training_loss(model: nn.Module, x0: Tensor, generator: torch.Generator) -> Tensor:

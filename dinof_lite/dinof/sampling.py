@@ -20,8 +20,11 @@ __all__ = ["DiNofSample", "dinof_sample", "PC_DEFAULTS", "default_pc"]
 
 #: (predictor, corrector) per SDE, as in the authors' configs (SPEC §4): NCSN++ (VE) uses reverse
 #: diffusion + Langevin, DDPM++ (VP, sub-VP) Euler–Maruyama alone.
-PC_DEFAULTS = {"ve": ("reverse_diffusion", "langevin"), "vp": ("euler_maruyama", "none"),
-               "subvp": ("euler_maruyama", "none")}
+PC_DEFAULTS = {
+    "ve": ("reverse_diffusion", "langevin"),
+    "vp": ("euler_maruyama", "none"),
+    "subvp": ("euler_maruyama", "none"),
+}
 
 
 def default_pc(sde) -> tuple[str, str]:
@@ -67,8 +70,10 @@ class DiNofSample:
 def _flow_labels(flow, every: int) -> list[str]:
     names = flow.layer_names()
     m = len(names)
-    return ["z" if i == 0 else "x(T_m)" if i == m else f"{names[m - i]}⁻¹"
-            for i in flow.intermediate_indices(every)]
+    return [
+        "z" if i == 0 else "x(T_m)" if i == m else f"{names[m - i]}⁻¹"
+        for i in flow.intermediate_indices(every)
+    ]
 
 
 def _sync(device: torch.device) -> None:
@@ -140,19 +145,44 @@ def dinof_sample(
     _sync(ref.device)
     t1 = time.perf_counter()
     if not torch.isfinite(x_Tm).all():
-        raise FloatingPointError(f"the flow's inverse produced NaN/inf at T_m={T_m} (an untrained "
-                                 "or diverged flow); try a lower temperature")
-    res = pc_sample(model.sde, model.score_fn, x_Tm, t_start=T_m, n_steps=n_steps,
-                    predictor=predictor or default_pred, corrector=corrector or default_corr,
-                    snr=snr, n_corrector_steps=n_corrector_steps, eps=model.eps, denoise=denoise,
-                    return_trajectory=return_trajectory, trajectory_every=trajectory_every,
-                    return_info=True, generator=generator, progress=progress)
+        raise FloatingPointError(
+            f"the flow's inverse produced NaN/inf at T_m={T_m} (an untrained "
+            "or diverged flow); try a lower temperature"
+        )
+    res = pc_sample(
+        model.sde,
+        model.score_fn,
+        x_Tm,
+        t_start=T_m,
+        n_steps=n_steps,
+        predictor=predictor or default_pred,
+        corrector=corrector or default_corr,
+        snr=snr,
+        n_corrector_steps=n_corrector_steps,
+        eps=model.eps,
+        denoise=denoise,
+        return_trajectory=return_trajectory,
+        trajectory_every=trajectory_every,
+        return_info=True,
+        generator=generator,
+        progress=progress,
+    )
     _sync(ref.device)
     t2 = time.perf_counter()
     if not (return_trajectory or return_info):
         return res.x
-    return DiNofSample(x=res.x, x_Tm=x_Tm, z=z, T_m=T_m, n_steps=int(n_steps), nfe=res.nfe,
-                       n_flow_layers=len(model.flow.layer_names()),
-                       flow_states=flow_states, flow_layers=flow_layers,
-                       sde_states=res.trajectory, sde_times=res.times,
-                       flow_time_s=t1 - t0, sde_time_s=t2 - t1)
+    return DiNofSample(
+        x=res.x,
+        x_Tm=x_Tm,
+        z=z,
+        T_m=T_m,
+        n_steps=int(n_steps),
+        nfe=res.nfe,
+        n_flow_layers=len(model.flow.layer_names()),
+        flow_states=flow_states,
+        flow_layers=flow_layers,
+        sde_states=res.trajectory,
+        sde_times=res.times,
+        flow_time_s=t1 - t0,
+        sde_time_s=t2 - t1,
+    )

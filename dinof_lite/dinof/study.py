@@ -50,23 +50,41 @@ def _quality(x: Tensor, reference: Tensor, gmm, seed: int) -> dict:
     x = x.detach().to("cpu", torch.float64)
     finite = torch.isfinite(x).all(dim=1)
     x = x[finite]
-    row = {"n_nonfinite": int((~finite).sum()), "mmd": math.nan, "sw": math.nan,
-           "gmm_nll": None if gmm is None else math.nan}
+    row = {
+        "n_nonfinite": int((~finite).sum()),
+        "mmd": math.nan,
+        "sw": math.nan,
+        "gmm_nll": None if gmm is None else math.nan,
+    }
     if x.shape[0] >= 2:
         g = torch.Generator().manual_seed(seed)
         row["mmd"] = metrics.mmd(reference, x)
-        row["sw"] = metrics.sliced_wasserstein(reference, x, n_projections=SW_PROJECTIONS, generator=g)
+        row["sw"] = metrics.sliced_wasserstein(
+            reference, x, n_projections=SW_PROJECTIONS, generator=g
+        )
         if gmm is not None:
             row["gmm_nll"] = metrics.gmm_nll(gmm, x)
     return row
 
 
 @torch.no_grad()
-def tm_study(model, T_m_values: Sequence[float], *, n: int = 2000, reference: Tensor, gmm=None,
-             seed: int = 0, baseline: bool = True, n_likelihood: int = 0, repeats: int = 1,
-             predictor: str | None = None, corrector: str | None = None, snr: float = 0.16,
-             n_steps_full: int | None = None,
-             quality: Callable[[Tensor], dict] | None = None) -> list[dict]:
+def tm_study(
+    model,
+    T_m_values: Sequence[float],
+    *,
+    n: int = 2000,
+    reference: Tensor,
+    gmm=None,
+    seed: int = 0,
+    baseline: bool = True,
+    n_likelihood: int = 0,
+    repeats: int = 1,
+    predictor: str | None = None,
+    corrector: str | None = None,
+    snr: float = 0.16,
+    n_steps_full: int | None = None,
+    quality: Callable[[Tensor], dict] | None = None,
+) -> list[dict]:
     """Sample ``model`` at each ``T_m`` (and the plain diffusion baseline), score and time it.
 
     Args:
@@ -107,9 +125,11 @@ def tm_study(model, T_m_values: Sequence[float], *, n: int = 2000, reference: Te
         model.resolve_T_m(t)  # a clear error before any sampling
     trained_to = model.T_m_range[1] if model.any_T_m else model.T_m
     if baseline and trained_to < T - 1e-9:
-        raise ValueError(f"the baseline samples from p_T with the score network, which was "
-                         f"trained on [eps, {trained_to:g}] only (T = {T:g}); train an any-T_m "
-                         f"model with T_m_range=(lo, {T:g}) or pass baseline=False")
+        raise ValueError(
+            f"the baseline samples from p_T with the score network, which was "
+            f"trained on [eps, {trained_to:g}] only (T = {T:g}); train an any-T_m "
+            f"model with T_m_range=(lo, {T:g}) or pass baseline=False"
+        )
     N = int(n_steps_full or sde.N)
     pred, corr = default_pc(sde)
     pred, corr = predictor or pred, corrector or corr
@@ -119,24 +139,56 @@ def tm_study(model, T_m_values: Sequence[float], *, n: int = 2000, reference: Te
     def run_dinof(t: float) -> dict:
         gen = torch.Generator(device=device).manual_seed(seed)
         start = time.perf_counter()
-        s = model.sample(n, T_m=t, n_steps=max(1, round(N * t / T)), predictor=pred,
-                         corrector=corr, snr=snr, generator=gen, return_info=True)
+        s = model.sample(
+            n,
+            T_m=t,
+            n_steps=max(1, round(N * t / T)),
+            predictor=pred,
+            corrector=corr,
+            snr=snr,
+            generator=gen,
+            return_info=True,
+        )
         _sync(device)
-        return {"x": s.x, "wall_s": time.perf_counter() - start, "n_steps": s.n_steps,
-                "nfe": s.nfe, "flow_time_s": s.flow_time_s, "sde_time_s": s.sde_time_s}
+        return {
+            "x": s.x,
+            "wall_s": time.perf_counter() - start,
+            "n_steps": s.n_steps,
+            "nfe": s.nfe,
+            "flow_time_s": s.flow_time_s,
+            "sde_time_s": s.sde_time_s,
+        }
 
     def run_baseline() -> dict:
         gen = torch.Generator(device=device).manual_seed(seed)
         start = time.perf_counter()
-        res = pc_sample(sde, model.score_fn, (n, *dims), n_steps=N, predictor=pred, corrector=corr,
-                        snr=snr, eps=model.eps, generator=gen, device=device, return_info=True)
+        res = pc_sample(
+            sde,
+            model.score_fn,
+            (n, *dims),
+            n_steps=N,
+            predictor=pred,
+            corrector=corr,
+            snr=snr,
+            eps=model.eps,
+            generator=gen,
+            device=device,
+            return_info=True,
+        )
         _sync(device)
         wall = time.perf_counter() - start
-        return {"x": res.x, "wall_s": wall, "n_steps": N, "nfe": res.nfe, "flow_time_s": 0.0,
-                "sde_time_s": wall}
+        return {
+            "x": res.x,
+            "wall_s": wall,
+            "n_steps": N,
+            "nfe": res.nfe,
+            "flow_time_s": 0.0,
+            "sde_time_s": wall,
+        }
 
     jobs: list[tuple[str, float, Callable[[], dict]]] = [
-        ("dinof", t, lambda t=t: run_dinof(t)) for t in values]
+        ("dinof", t, lambda t=t: run_dinof(t)) for t in values
+    ]
     if baseline:
         jobs.append(("baseline", T, run_baseline))
     best: list[dict | None] = [None] * len(jobs)
@@ -150,11 +202,18 @@ def tm_study(model, T_m_values: Sequence[float], *, n: int = 2000, reference: Te
     held_out = reference[:n_likelihood]
     rows = []
     for (method, t, _), res in zip(jobs, best):
-        row = {"method": method, "T_m": t, "n": n, "n_steps": res["n_steps"], "nfe": res["nfe"],
-               "wall_s": res["wall_s"], "flow_time_s": res["flow_time_s"],
-               "sde_time_s": res["sde_time_s"],
-               **(quality(res["x"]) if quality else _quality(res["x"], reference, gmm, seed)),
-               "nll": None}
+        row = {
+            "method": method,
+            "T_m": t,
+            "n": n,
+            "n_steps": res["n_steps"],
+            "nfe": res["nfe"],
+            "wall_s": res["wall_s"],
+            "flow_time_s": res["flow_time_s"],
+            "sde_time_s": res["sde_time_s"],
+            **(quality(res["x"]) if quality else _quality(res["x"], reference, gmm, seed)),
+            "nll": None,
+        }
         if n_likelihood > 0 and method == "dinof":
             x = held_out.to(device=device, dtype=ref_param.dtype)
             row["nll"] = float(-model.log_likelihood(x, T_m=t).mean())
@@ -178,11 +237,14 @@ def noise_floor(source, n: int, seed: int = 0, n_pairs: int = 3) -> dict:
         ``{"n", "n_pairs", "mmd", "sw"}``: the largest ``|MMD²|`` and sliced W2 over the pairs.
     """
     if hasattr(source, "sample"):
+
         def draw(s: int) -> Tensor:
             return source.sample(n, torch.Generator().manual_seed(s))
     else:
+
         def draw(s: int) -> Tensor:
             return source(n, s)
+
     out = {"n": n, "n_pairs": n_pairs, "mmd": 0.0, "sw": 0.0}
     for k in range(n_pairs):
         a = draw(seed + 1000 + 2 * k).to(torch.float64)
@@ -207,13 +269,17 @@ def first_match(rows: Sequence[Mapping], metric: str = "mmd", floor: float | Map
     if not base or base[0].get(metric) is None:
         return None
     limit = base[0][metric] + tol
-    ok = [r for r in rows if r["method"] == "dinof" and r.get(metric) is not None
-          and r[metric] <= limit]
+    ok = [
+        r
+        for r in rows
+        if r["method"] == "dinof" and r.get(metric) is not None and r[metric] <= limit
+    ]
     return min(ok, key=lambda r: r["T_m"]) if ok else None
 
 
-def plot_tm_study(rows: Sequence[Mapping], *, axes: Sequence[Axes] | None = None,
-                  floor: Mapping | None = None) -> Figure:
+def plot_tm_study(
+    rows: Sequence[Mapping], *, axes: Sequence[Axes] | None = None, floor: Mapping | None = None
+) -> Figure:
     """Three panels over ``T_m``: MMD², sliced W2 (baseline dashed, ``± floor`` band) and the
     wall time (left axis) with the NFE (right axis). ``axes``: three Axes to draw into."""
     import matplotlib.pyplot as plt
@@ -230,10 +296,17 @@ def plot_tm_study(rows: Sequence[Mapping], *, axes: Sequence[Axes] | None = None
     for ax, key, label in ((axes[0], "mmd", "MMD² ↓"), (axes[1], "sw", "sliced W2 ↓")):
         ax.plot(tm, [r[key] for r in dinof], "o-", color="C1", label="DiNof from $T_m$")
         if base is not None:
-            ax.axhline(base[key], color="k", ls="--", lw=1, label=f"diffusion from T ({base['nfe']} NFE)")
+            ax.axhline(
+                base[key], color="k", ls="--", lw=1, label=f"diffusion from T ({base['nfe']} NFE)"
+            )
             if floor is not None:
-                ax.axhspan(base[key] - floor[key], base[key] + floor[key], color="0.85", zorder=0,
-                           label="± noise floor")
+                ax.axhspan(
+                    base[key] - floor[key],
+                    base[key] + floor[key],
+                    color="0.85",
+                    zorder=0,
+                    label="± noise floor",
+                )
         ax.set(xlabel="$T_m$", ylabel=label, title=label.split(" ↓")[0] + " vs $T_m$")
         ax.legend(fontsize=7)
     ax = axes[2]

@@ -12,6 +12,18 @@ from dinof_lite.experiment.evaluate import FidUnavailable, evaluate_bpd, evaluat
 from dinof_lite.experiment.run import TrainOptions, config_from_dict, load_run, train_run
 from dinof_lite.experiment.sample import make_grid, sample_run, save_grid, to_uint8
 
-__all__ = ["experiment_dataset", "fake_image_dataset", "FidUnavailable", "evaluate_bpd",
-           "evaluate_fid", "TrainOptions", "config_from_dict", "load_run", "train_run",
-           "make_grid", "sample_run", "save_grid", "to_uint8"]
+__all__ = [
+    "experiment_dataset",
+    "fake_image_dataset",
+    "FidUnavailable",
+    "evaluate_bpd",
+    "evaluate_fid",
+    "TrainOptions",
+    "config_from_dict",
+    "load_run",
+    "train_run",
+    "make_grid",
+    "sample_run",
+    "save_grid",
+    "to_uint8",
+]

@@ -13,8 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["train_arguments", "train_command", "sample_arguments", "sample_command",
-           "eval_arguments", "eval_command"]
+__all__ = [
+    "train_arguments",
+    "train_command",
+    "sample_arguments",
+    "sample_command",
+    "eval_arguments",
+    "eval_command",
+]
 
 
 def _fail(err: Exception) -> SystemExit:
@@ -25,31 +31,60 @@ def _fail(err: Exception) -> SystemExit:
 def train_arguments(p: argparse.ArgumentParser) -> None:
     from dinof_lite.configs import config_names
 
-    p.add_argument("--config", required=True, metavar="NAME",
-                   help=f"experiment config: {', '.join(config_names())}")
-    p.add_argument("--workdir", required=True, metavar="DIR",
-                   help="run directory (resumed if it holds checkpoint.pt)")
-    p.add_argument("--steps", type=int, default=None, help="total training steps (default: config's)")
+    p.add_argument(
+        "--config",
+        required=True,
+        metavar="NAME",
+        help=f"experiment config: {', '.join(config_names())}",
+    )
+    p.add_argument(
+        "--workdir",
+        required=True,
+        metavar="DIR",
+        help="run directory (resumed if it holds checkpoint.pt)",
+    )
+    p.add_argument(
+        "--steps", type=int, default=None, help="total training steps (default: config's)"
+    )
     p.add_argument("--seed", type=int, default=None, help="training seed (default: config's)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
     p.add_argument("--compile", action="store_true", help="torch.compile the score network")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast of the loss (default: on for CUDA, off otherwise)")
-    p.add_argument("--fake-data", action="store_true",
-                   help="train on seeded random images of the config's shape (smoke tests)")
+    p.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast of the loss (default: on for CUDA, off otherwise)",
+    )
+    p.add_argument(
+        "--fake-data",
+        action="store_true",
+        help="train on seeded random images of the config's shape (smoke tests)",
+    )
     p.add_argument("--data-root", default=None, metavar="DIR", help="where the datasets live")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--rank-report", action="store_true",
-                   help="debug: each rank writes DIR/rank{r}.json with digests of its weights")
+    p.add_argument(
+        "--rank-report",
+        action="store_true",
+        help="debug: each rank writes DIR/rank{r}.json with digests of its weights",
+    )
 
 
 def train_command(args: argparse.Namespace) -> int:
     from dinof_lite.experiment.run import TrainOptions, train_run
 
-    opts = TrainOptions(config=args.config, workdir=args.workdir, steps=args.steps, seed=args.seed,
-                        device=args.device, compile=args.compile, amp=args.amp,
-                        fake_data=args.fake_data, data_root=args.data_root,
-                        progress=not args.no_progress, rank_report=args.rank_report)
+    opts = TrainOptions(
+        config=args.config,
+        workdir=args.workdir,
+        steps=args.steps,
+        seed=args.seed,
+        device=args.device,
+        compile=args.compile,
+        amp=args.amp,
+        fake_data=args.fake_data,
+        data_root=args.data_root,
+        progress=not args.no_progress,
+        rank_report=args.rank_report,
+    )
     try:
         summary = train_run(opts)
     except (ValueError, FileNotFoundError) as err:
@@ -62,17 +97,37 @@ def train_command(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- sample
 def sample_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", required=True, metavar="DIR", help="a run written by `train`")
-    p.add_argument("--T_m", "--tm", dest="T_m", type=float, default=None,
-                   help="hand-over time (default: the config's T_m)")
-    p.add_argument("--n", type=int, default=64,
-                   help="number of samples (default: 64); without --npz only the grid's are drawn")
-    p.add_argument("--out", default=None, metavar="PATH",
-                   help="grid PNG of the first <= 64 samples (default: DIR/samples/T_m{T_m}.png)")
+    p.add_argument(
+        "--T_m",
+        "--tm",
+        dest="T_m",
+        type=float,
+        default=None,
+        help="hand-over time (default: the config's T_m)",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        default=64,
+        help="number of samples (default: 64); without --npz only the grid's are drawn",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PATH",
+        help="grid PNG of the first <= 64 samples (default: DIR/samples/T_m{T_m}.png)",
+    )
     p.add_argument("--chunk", type=int, default=256, help="samples drawn at a time (default: 256)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--npz", nargs="?", const="", default=None, metavar="PATH",
-                   help="also write all samples as uint8 arr_0 (N, H, W, C) to PATH "
-                        "(default: DIR/samples_T_m{T_m}_n{n}.npz)")
+    p.add_argument(
+        "--npz",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="also write all samples as uint8 arr_0 (N, H, W, C) to PATH "
+        "(default: DIR/samples_T_m{T_m}_n{n}.npz)",
+    )
     p.add_argument("--device", default="auto")
 
 
@@ -88,8 +143,9 @@ def sample_command(args: argparse.Namespace) -> int:
         npz = None
         if args.npz is not None:
             npz = args.npz or workdir / f"samples_T_m{T_m:g}_n{args.n}.npz"
-        info = sample_run(model, cfg, args.n, T_m=T_m, chunk=args.chunk, seed=args.seed,
-                          grid=grid, npz=npz)
+        info = sample_run(
+            model, cfg, args.n, T_m=T_m, chunk=args.chunk, seed=args.seed, grid=grid, npz=npz
+        )
     except (ValueError, FileNotFoundError) as err:
         raise _fail(err) from err
     print(json.dumps(info))
@@ -129,17 +185,30 @@ def eval_command(args: argparse.Namespace) -> int:
         cfg, model = load_run(workdir, args.device)
         T_m = model.resolve_T_m(args.T_m)
         meta = load_run_options(workdir)
-        test = experiment_dataset(cfg, "test", fake=meta.get("fake_data", False),
-                                  root=meta.get("data_root"))
+        test = experiment_dataset(
+            cfg, "test", fake=meta.get("fake_data", False), root=meta.get("data_root")
+        )
         record: dict = {"eval": True, "T_m": T_m}
         if args.n_bpd > 0:
-            record.update(evaluate_bpd(model, cfg, test, n=args.n_bpd, batch_size=args.batch_size,
-                                       seed=args.seed, T_m=T_m, rtol=args.rtol, atol=args.rtol))
+            record.update(
+                evaluate_bpd(
+                    model,
+                    cfg,
+                    test,
+                    n=args.n_bpd,
+                    batch_size=args.batch_size,
+                    seed=args.seed,
+                    T_m=T_m,
+                    rtol=args.rtol,
+                    atol=args.rtol,
+                )
+            )
         if args.fid:
             npz = workdir / f"samples_T_m{T_m:g}_n{args.n_fid}.npz"
             if not npz.exists():
-                sample_run(model, cfg, args.n_fid, T_m=T_m, chunk=args.chunk, seed=args.seed,
-                           npz=npz)
+                sample_run(
+                    model, cfg, args.n_fid, T_m=T_m, chunk=args.chunk, seed=args.seed, npz=npz
+                )
             device = next(model.parameters()).device
             record.update(evaluate_fid(npz, test, device=device))
     except FidUnavailable as err:

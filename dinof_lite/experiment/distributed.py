@@ -31,8 +31,15 @@ from dinof_lite.train import Trainer
 from dinof_lite.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from dinof_lite.utils import pick_device
 
-__all__ = ["DistInfo", "init_distributed", "cleanup_distributed", "wrap_ddp", "RankTrainer",
-           "param_digest", "write_rank_report"]
+__all__ = [
+    "DistInfo",
+    "init_distributed",
+    "cleanup_distributed",
+    "wrap_ddp",
+    "RankTrainer",
+    "param_digest",
+    "write_rank_report",
+]
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,10 @@ class DistInfo:
     def split_batch(self, batch_size: int) -> int:
         """The per-rank batch ``B / K`` of a global batch ``B``."""
         if batch_size % self.world_size:
-            raise ValueError(f"the global batch size {batch_size} is not divisible by the "
-                             f"{self.world_size} processes")
+            raise ValueError(
+                f"the global batch size {batch_size} is not divisible by the "
+                f"{self.world_size} processes"
+            )
         return batch_size // self.world_size
 
 
@@ -160,8 +169,13 @@ def write_rank_report(trainer: Trainer, info: DistInfo, run_dir: str | os.PathLi
     digest of the weights and of the EMA, and its losses; equal digests across ranks show that
     gradients were all-reduced (the ranks saw different minibatches)."""
     path = Path(run_dir) / f"rank{info.rank}.json"
-    record = {"rank": info.rank, "world_size": info.world_size, "step": trainer.step,
-              "params": param_digest(trainer.module), "ema": param_digest(trainer.ema_model),
-              "losses": trainer.losses}
+    record = {
+        "rank": info.rank,
+        "world_size": info.world_size,
+        "step": trainer.step,
+        "params": param_digest(trainer.module),
+        "ema": param_digest(trainer.ema_model),
+        "losses": trainer.losses,
+    }
     path.write_text(json.dumps(record), encoding="utf-8")
     return path

@@ -23,18 +23,30 @@ from dinof_lite.dinof import dinof_bits_per_dim
 
 __all__ = ["FID_HELP", "FidUnavailable", "evaluate_bpd", "evaluate_fid"]
 
-FID_HELP = ('FID / IS need torch-fidelity: pip install -e ".[fid]" (install a torchvision that '
-            "matches your torch first). Its Inception weights download on first use, which "
-            "needs internet access.")
+FID_HELP = (
+    'FID / IS need torch-fidelity: pip install -e ".[fid]" (install a torchvision that '
+    "matches your torch first). Its Inception weights download on first use, which "
+    "needs internet access."
+)
 
 
 class FidUnavailable(RuntimeError):
     """torch-fidelity or its Inception weights are not available (message: how to get them)."""
 
 
-def evaluate_bpd(model, cfg: ExperimentConfig, test: ImageDataset, *, n: int = 256,
-                 batch_size: int = 64, seed: int = 0, T_m: float | None = None,
-                 n_probes: int = 1, rtol: float = 1e-5, atol: float = 1e-5) -> dict:
+def evaluate_bpd(
+    model,
+    cfg: ExperimentConfig,
+    test: ImageDataset,
+    *,
+    n: int = 256,
+    batch_size: int = 64,
+    seed: int = 0,
+    T_m: float | None = None,
+    n_probes: int = 1,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+) -> dict:
     """Mean bits/dim of the first ``n`` test images (``{"bpd", "bpd_std", "n", "T_m"}``).
 
     Each image ``(C, H, W)`` is dequantised with ``test.n_bins`` levels on ``cfg.data_range``;
@@ -47,13 +59,26 @@ def evaluate_bpd(model, cfg: ExperimentConfig, test: ImageDataset, *, n: int = 2
     for start in range(0, n, batch_size):
         x = test.scale(test.raw(range(start, min(n, start + batch_size)))).to(dev)
         x = dequantize(x, n_bins=test.n_bins, data_range=cfg.data_range, generator=g)
-        bpd = dinof_bits_per_dim(model, x, n_bins=test.n_bins, data_range=cfg.data_range,
-                                 T_m=T_m, exact_divergence=False, n_probes=n_probes,
-                                 rtol=rtol, atol=atol, generator=g)
+        bpd = dinof_bits_per_dim(
+            model,
+            x,
+            n_bins=test.n_bins,
+            data_range=cfg.data_range,
+            T_m=T_m,
+            exact_divergence=False,
+            n_probes=n_probes,
+            rtol=rtol,
+            atol=atol,
+            generator=g,
+        )
         values.append(bpd.detach().double().cpu())
     v = torch.cat(values)
-    return {"bpd": float(v.mean()), "bpd_std": float(v.std()) if n > 1 else math.nan, "n": n,
-            "T_m": model.resolve_T_m(T_m)}
+    return {
+        "bpd": float(v.mean()),
+        "bpd_std": float(v.std()) if n > 1 else math.nan,
+        "n": n,
+        "T_m": model.resolve_T_m(T_m),
+    }
 
 
 class _Uint8Images(torch.utils.data.Dataset):
@@ -70,8 +95,9 @@ class _Uint8Images(torch.utils.data.Dataset):
         return x.expand(3, -1, -1).contiguous() if x.shape[0] == 1 else x
 
 
-def evaluate_fid(samples_npz: str | os.PathLike, test: ImageDataset, *,
-                 device: torch.device) -> dict:
+def evaluate_fid(
+    samples_npz: str | os.PathLike, test: ImageDataset, *, device: torch.device
+) -> dict:
     """FID (samples vs the test split) and Inception Score of the samples' ``arr_0``.
 
     Raises:
@@ -86,11 +112,20 @@ def evaluate_fid(samples_npz: str | os.PathLike, test: ImageDataset, *,
     if real.dtype != np.uint8 or test.n_bins != 256:  # e.g. 17-level digits: spread to 0..255
         real = np.round(real.astype(np.float64) * 255 / (test.n_bins - 1)).astype(np.uint8)
     try:
-        m = torch_fidelity.calculate_metrics(input1=_Uint8Images(fake), input2=_Uint8Images(real),
-                                             fid=True, isc=True, cuda=device.type == "cuda",
-                                             verbose=False)
+        m = torch_fidelity.calculate_metrics(
+            input1=_Uint8Images(fake),
+            input2=_Uint8Images(real),
+            fid=True,
+            isc=True,
+            cuda=device.type == "cuda",
+            verbose=False,
+        )
     except (OSError, RuntimeError) as err:  # weights download failed (no internet) and the like
         raise FidUnavailable(f"{FID_HELP} ({type(err).__name__}: {err})") from err
-    return {"fid": float(m["frechet_inception_distance"]),
-            "is": float(m["inception_score_mean"]), "is_std": float(m["inception_score_std"]),
-            "n_fid": len(fake), "n_real": len(real)}
+    return {
+        "fid": float(m["frechet_inception_distance"]),
+        "is": float(m["inception_score_mean"]),
+        "is_std": float(m["inception_score_std"]),
+        "n_fid": len(fake),
+        "n_real": len(real),
+    }

@@ -42,12 +42,25 @@ from dinof_lite.nets.unet import UNetConfig
 from dinof_lite.train import TrainConfig, load_weights
 from dinof_lite.utils import pick_device
 
-__all__ = ["TrainOptions", "train_run", "load_run", "load_run_options", "config_from_dict",
-           "config_mismatch", "append_metrics"]
+__all__ = [
+    "TrainOptions",
+    "train_run",
+    "load_run",
+    "load_run_options",
+    "config_from_dict",
+    "config_mismatch",
+    "append_metrics",
+]
 
 #: config keys that may change when a run is resumed (length, logging, device)
-RESUME_FREE = {"train.n_steps", "train.device", "train.progress", "train.log_every",
-               "train.ckpt_every", "sample_every"}
+RESUME_FREE = {
+    "train.n_steps",
+    "train.device",
+    "train.progress",
+    "train.log_every",
+    "train.ckpt_every",
+    "sample_every",
+}
 
 
 @dataclass
@@ -73,6 +86,7 @@ class TrainOptions:
 
 def config_from_dict(d: dict) -> ExperimentConfig:
     """Inverse of ``ExperimentConfig.to_dict()`` (lists back to tuples; unknown keys ignored)."""
+
     def tuples(obj: dict, names) -> dict:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in obj.items() if k in names}
 
@@ -121,8 +135,10 @@ def load_run(workdir: str | os.PathLike, device: str = "auto", *, ema: bool = Tr
     workdir = Path(workdir)
     path = workdir / "config.json"
     if not path.exists():
-        raise FileNotFoundError(f"{workdir} is not a training run (no config.json); create one "
-                                f"with `python -m dinof_lite train --config NAME --workdir {workdir}`")
+        raise FileNotFoundError(
+            f"{workdir} is not a training run (no config.json); create one "
+            f"with `python -m dinof_lite train --config NAME --workdir {workdir}`"
+        )
     cfg = config_from_dict(json.loads(path.read_text(encoding="utf-8")))
     model = load_weights(build_model(cfg), workdir, ema=ema)
     return cfg, model.to(pick_device(device)).eval()
@@ -137,8 +153,10 @@ def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict, info: DistI
         if old_fake != meta["fake_data"]:
             bad.append("fake_data")
         if bad:
-            raise ValueError(f"{workdir} holds a run with a different config ({', '.join(bad)}); "
-                             "use a new --workdir, or the same config to resume")
+            raise ValueError(
+                f"{workdir} holds a run with a different config ({', '.join(bad)}); "
+                "use a new --workdir, or the same config to resume"
+            )
     if info.is_main:
         workdir.mkdir(parents=True, exist_ok=True)
         _write_json(cfg_path, cfg.to_dict())
@@ -157,11 +175,25 @@ def _grid_callback(cfg: ExperimentConfig, workdir: Path, seed: int, autocast):
         g = torch.Generator(device=trainer.device).manual_seed(seed)
         model.eval()
         with torch.no_grad(), autocast():
-            x = model.sample(n, T_m=cfg.T_m, predictor=cfg.predictor, corrector=cfg.corrector,
-                             snr=cfg.snr, n_corrector_steps=cfg.n_corrector_steps, generator=g)
+            x = model.sample(
+                n,
+                T_m=cfg.T_m,
+                predictor=cfg.predictor,
+                corrector=cfg.corrector,
+                snr=cfg.snr,
+                n_corrector_steps=cfg.n_corrector_steps,
+                generator=g,
+            )
         path = save_grid(to_uint8(x, cfg.data_range), workdir / "samples" / f"step_{step:07d}.png")
-        append_metrics(workdir, {"step": step, "sample_grid": str(path.relative_to(workdir)),
-                                 "sample_T_m": cfg.T_m, "sample_time": time.perf_counter() - t0})
+        append_metrics(
+            workdir,
+            {
+                "step": step,
+                "sample_grid": str(path.relative_to(workdir)),
+                "sample_T_m": cfg.T_m,
+                "sample_time": time.perf_counter() - t0,
+            },
+        )
 
     return callback
 
@@ -196,13 +228,23 @@ def train_run(opts: TrainOptions) -> dict:
         cfg.train.device = str(device)
         seed, workdir = cfg.train.seed, Path(opts.workdir)
         amp = device.type == "cuda" if opts.amp is None else opts.amp
-        meta = {"fake_data": opts.fake_data, "data_root": opts.data_root,
-                "world_size": info.world_size, "amp": amp, "compile": opts.compile}
+        meta = {
+            "fake_data": opts.fake_data,
+            "data_root": opts.data_root,
+            "world_size": info.world_size,
+            "amp": amp,
+            "compile": opts.compile,
+        }
         _check_workdir(workdir, cfg, meta, info)
-        tcfg = dataclasses.replace(cfg.train, batch_size=info.split_batch(cfg.train.batch_size),
-                                   seed=seed + info.rank, progress=opts.progress and info.is_main)
-        data = experiment_dataset(cfg, "train", fake=opts.fake_data, root=opts.data_root,
-                                  flip=cfg.random_flip)
+        tcfg = dataclasses.replace(
+            cfg.train,
+            batch_size=info.split_batch(cfg.train.batch_size),
+            seed=seed + info.rank,
+            progress=opts.progress and info.is_main,
+        )
+        data = experiment_dataset(
+            cfg, "train", fake=opts.fake_data, root=opts.data_root, flip=cfg.random_flip
+        )
         fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
 
         def sampler(batch_size: int, generator: torch.Generator) -> torch.Tensor:
@@ -222,18 +264,40 @@ def train_run(opts: TrainOptions) -> dict:
 
         callbacks = []
         if info.is_main:
-            callbacks = [cb for cb in (_grid_callback(cfg, workdir, seed, autocast),
-                                       _tensorboard_callback(workdir)) if cb is not None]
-        trainer = RankTrainer(wrap_ddp(model, info, device), training_loss, sampler, tcfg,
-                              workdir if info.is_main else None, callbacks,
-                              autocast=autocast_dtype, info=info, run_dir=workdir)
+            callbacks = [
+                cb
+                for cb in (
+                    _grid_callback(cfg, workdir, seed, autocast),
+                    _tensorboard_callback(workdir),
+                )
+                if cb is not None
+            ]
+        trainer = RankTrainer(
+            wrap_ddp(model, info, device),
+            training_loss,
+            sampler,
+            tcfg,
+            workdir if info.is_main else None,
+            callbacks,
+            autocast=autocast_dtype,
+            info=info,
+            run_dir=workdir,
+        )
         resumed = trainer.step if trainer.resume() else 0
         result = trainer.fit()
         if opts.rank_report:
             write_rank_report(trainer, info, workdir)
-        return {"config": cfg.name, "workdir": str(workdir), "step": result.step,
-                "resumed_from": resumed, "final_loss": result.final_loss,
-                "wall_time": result.wall_time, "device": str(device),
-                "world_size": info.world_size, "rank": info.rank, "amp": amp}
+        return {
+            "config": cfg.name,
+            "workdir": str(workdir),
+            "step": result.step,
+            "resumed_from": resumed,
+            "final_loss": result.final_loss,
+            "wall_time": result.wall_time,
+            "device": str(device),
+            "world_size": info.world_size,
+            "rank": info.rank,
+            "amp": amp,
+        }
     finally:
         cleanup_distributed(info)

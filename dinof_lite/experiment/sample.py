@@ -58,23 +58,44 @@ def save_grid(images: Tensor, path: str | os.PathLike, *, scale: int | None = No
     return path
 
 
-def sample_chunks(model, cfg: ExperimentConfig, n: int, *, T_m: float | None, chunk: int,
-                  generator: torch.Generator):
+def sample_chunks(
+    model,
+    cfg: ExperimentConfig,
+    n: int,
+    *,
+    T_m: float | None,
+    chunk: int,
+    generator: torch.Generator,
+):
     """Yield uint8 chunks ``(≤ chunk, C, H, W)`` of ``n`` samples drawn with the config's PC
     sampler (predictor, corrector, snr, corrector steps) from ``T_m`` (SPEC §4)."""
     if chunk < 1 or n < 1:
         raise ValueError(f"n and chunk must be >= 1; got n={n}, chunk={chunk}")
     for start in range(0, n, chunk):
         with torch.no_grad():
-            x = model.sample(min(chunk, n - start), T_m=T_m, predictor=cfg.predictor,
-                             corrector=cfg.corrector, snr=cfg.snr,
-                             n_corrector_steps=cfg.n_corrector_steps, generator=generator)
+            x = model.sample(
+                min(chunk, n - start),
+                T_m=T_m,
+                predictor=cfg.predictor,
+                corrector=cfg.corrector,
+                snr=cfg.snr,
+                n_corrector_steps=cfg.n_corrector_steps,
+                generator=generator,
+            )
         yield to_uint8(x, cfg.data_range)
 
 
-def sample_run(model, cfg: ExperimentConfig, n: int, *, T_m: float | None = None,
-               chunk: int = 256, seed: int = 0, grid: str | os.PathLike | None = None,
-               npz: str | os.PathLike | None = None) -> dict:
+def sample_run(
+    model,
+    cfg: ExperimentConfig,
+    n: int,
+    *,
+    T_m: float | None = None,
+    chunk: int = 256,
+    seed: int = 0,
+    grid: str | os.PathLike | None = None,
+    npz: str | os.PathLike | None = None,
+) -> dict:
     """Draw ``n`` samples in chunks; write a grid of the first ≤ 64 and/or all of them as uint8.
 
     Args:
@@ -108,6 +129,10 @@ def sample_run(model, cfg: ExperimentConfig, n: int, *, T_m: float | None = None
     if npz is not None:
         Path(npz).parent.mkdir(parents=True, exist_ok=True)
         np.savez(npz, arr_0=out)
-    return {"n": done, "T_m": T_m, "chunks": n_chunks,
-            "grid": None if grid_path is None else str(grid_path),
-            "npz": None if npz is None else str(npz)}
+    return {
+        "n": done,
+        "T_m": T_m,
+        "chunks": n_chunks,
+        "grid": None if grid_path is None else str(grid_path),
+        "npz": None if npz is None else str(npz),
+    }

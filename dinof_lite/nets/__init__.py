@@ -5,4 +5,11 @@ from dinof_lite.nets.glow import Glow
 from dinof_lite.nets.mlp import ScoreMLP
 from dinof_lite.nets.unet import UNet, UNetConfig
 
-__all__ = ["GaussianFourierEmbedding", "SinusoidalEmbedding", "ScoreMLP", "Glow", "UNet", "UNetConfig"]
+__all__ = [
+    "GaussianFourierEmbedding",
+    "SinusoidalEmbedding",
+    "ScoreMLP",
+    "Glow",
+    "UNet",
+    "UNetConfig",
+]

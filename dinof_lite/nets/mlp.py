@@ -31,11 +31,19 @@ class ScoreMLP(nn.Module):
     ``sde.noise_label(t)``: ``999 t`` (use ``embedding="sinusoidal"``) or ``σ(t)`` (``"fourier"``).
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 128, n_layers: int = 3,
-                 embedding: str = "sinusoidal", emb_dim: int = 64) -> None:
+    def __init__(
+        self,
+        dim: int = 2,
+        hidden: int = 128,
+        n_layers: int = 3,
+        embedding: str = "sinusoidal",
+        emb_dim: int = 64,
+    ) -> None:
         super().__init__()
         if dim < 1 or hidden < 1 or n_layers < 1:
-            raise ValueError(f"dim, hidden and n_layers must be >= 1, got {dim}, {hidden}, {n_layers}")
+            raise ValueError(
+                f"dim, hidden and n_layers must be >= 1, got {dim}, {hidden}, {n_layers}"
+            )
         self.dim = dim
         self.embed = make_embedding(embedding, emb_dim)
         self.temb = nn.Sequential(nn.Linear(emb_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))

@@ -167,8 +167,15 @@ def ode_log_likelihood(
     times = torch.tensor([t_start, t_end], dtype=x.dtype, device=x.device)
     state0 = (x.detach(), torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))
     with torch.no_grad():
-        xs, deltas = odeint(func, state0, times, rtol=rtol, atol=atol, method=method,
-                            options=solver_options(method, times, options))
+        xs, deltas = odeint(
+            func,
+            state0,
+            times,
+            rtol=rtol,
+            atol=atol,
+            method=method,
+            options=solver_options(method, times, options),
+        )
         latent, delta = xs[-1], deltas[-1]
         prior = prior_logp(latent).reshape(-1)
     if prior.shape != (x.shape[0],):
@@ -177,4 +184,3 @@ def ode_log_likelihood(
     if return_info:
         return LikelihoodResult(logp, latent, prior, delta, counting.nfe)
     return (logp, latent) if return_latent else logp
-

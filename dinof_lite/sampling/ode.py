@@ -62,7 +62,9 @@ def _output_times(t_start: float, eps: float, trajectory_times, return_trajector
     inner = sorted({float(v) for v in torch.as_tensor(trajectory_times).flatten()}, reverse=True)
     bad = [v for v in inner if not eps - tol <= v <= t_start + tol]
     if bad:
-        raise ValueError(f"trajectory_times must lie in [eps, t_start] = [{eps}, {t_start}]; got {bad}")
+        raise ValueError(
+            f"trajectory_times must lie in [eps, t_start] = [{eps}, {t_start}]; got {bad}"
+        )
     times = [t_start]
     for v in inner:
         if eps + tol < v < times[-1] - tol:
@@ -112,8 +114,12 @@ def ode_sample(
     times = _output_times(t_start, eps, trajectory_times, return_trajectory)
     time_tensor = torch.tensor(times, dtype=x.dtype, device=x.device)
     sol = odeint(
-        probability_flow_drift(sde, counting, eps, t_start), x, time_tensor,
-        rtol=rtol, atol=atol, method=method,
+        probability_flow_drift(sde, counting, eps, t_start),
+        x,
+        time_tensor,
+        rtol=rtol,
+        atol=atol,
+        method=method,
         options=solver_options(method, time_tensor, options),
     )
     out = sol[-1]

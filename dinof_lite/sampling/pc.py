@@ -91,7 +91,9 @@ def initial_state(
     if isinstance(x_start_or_shape, Tensor):
         x = x_start_or_shape
         if x.ndim < 2 or x.shape[0] < 1:
-            raise ValueError(f"x_start must have shape (B, *dims) with B >= 1; got {tuple(x.shape)}")
+            raise ValueError(
+                f"x_start must have shape (B, *dims) with B >= 1; got {tuple(x.shape)}"
+            )
         if not x.is_floating_point():
             raise ValueError(f"x_start must be a floating-point tensor; got dtype {x.dtype}")
         if not torch.isfinite(x).all():

@@ -52,7 +52,11 @@ class TrainConfig:
             ("n_steps", self.n_steps >= 0, ">= 0"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
             ("lr", self.lr >= 0, ">= 0"),
-            ("betas", len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "two in [0, 1)"),
+            (
+                "betas",
+                len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+                "two in [0, 1)",
+            ),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
             ("warmup", self.warmup >= 0, ">= 0"),
             ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "> 0 or None"),
@@ -62,7 +66,9 @@ class TrainConfig:
         ]
         for name, ok, expected in checks:
             if not ok:
-                raise ValueError(f"TrainConfig.{name} must be {expected}; got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"TrainConfig.{name} must be {expected}; got {getattr(self, name)!r}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (stored in checkpoints and ``metrics.jsonl``)."""
@@ -104,7 +110,12 @@ class NonFiniteLossError(FloatingPointError):
     """
 
     def __init__(
-        self, what: str, value: float, step: int, checkpoint: Path | None, checkpoint_step: int | None
+        self,
+        what: str,
+        value: float,
+        step: int,
+        checkpoint: Path | None,
+        checkpoint_step: int | None,
     ) -> None:
         self.step, self.value = step, value
         self.checkpoint, self.checkpoint_step = checkpoint, checkpoint_step

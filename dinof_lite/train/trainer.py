@@ -108,12 +108,16 @@ class Trainer:
         self.loss_fn = loss_fn
         if isinstance(data, Tensor):
             if data.ndim < 1 or data.shape[0] == 0:
-                raise ValueError(f"data tensor must be (N, *dims) with N >= 1; got {tuple(data.shape)}")
+                raise ValueError(
+                    f"data tensor must be (N, *dims) with N >= 1; got {tuple(data.shape)}"
+                )
             self.data: DataFn | Tensor = data.to(self.device)
         elif callable(data):
             self.data = data
         else:
-            raise ValueError(f"data must be a tensor (N, *dims) or a callable; got {type(data).__name__}")
+            raise ValueError(
+                f"data must be a tensor (N, *dims) or a callable; got {type(data).__name__}"
+            )
         self.workdir = Path(workdir) if workdir is not None else None
         self.callbacks = list(callbacks)
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -164,8 +168,11 @@ class Trainer:
         new = {k: _freeze(v) for k, v in self.config.to_dict().items()}
         changed = [k for k in new if k not in _RESUME_FREE and k in old and old[k] != new[k]]
         if changed:
-            warnings.warn(f"resuming with a changed config ({', '.join(changed)}); "
-                          "the run will not match an uninterrupted one", stacklevel=2)
+            warnings.warn(
+                f"resuming with a changed config ({', '.join(changed)}); "
+                "the run will not match an uninterrupted one",
+                stacklevel=2,
+            )
         self.module.load_state_dict(state["model"])
         self.ema_model.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -212,7 +219,9 @@ class Trainer:
         """One minibatch (B, *dims) on the device, drawn with ``self.generator``."""
         b = self.config.batch_size
         if isinstance(self.data, Tensor):
-            idx = torch.randint(self.data.shape[0], (b,), generator=self.generator, device=self.device)
+            idx = torch.randint(
+                self.data.shape[0], (b,), generator=self.generator, device=self.device
+            )
             return self.data[idx]
         return self.data(b, self.generator).to(self.device)
 
@@ -227,8 +236,11 @@ class Trainer:
         self.model.train()
         x0 = self.sample_batch()
         self.optimizer.zero_grad(set_to_none=True)
-        amp = (torch.autocast(self.device.type, dtype=self.autocast) if self.autocast is not None
-               else contextlib.nullcontext())
+        amp = (
+            torch.autocast(self.device.type, dtype=self.autocast)
+            if self.autocast is not None
+            else contextlib.nullcontext()
+        )
         with amp:
             loss = self.loss_fn(self.model, x0, self.generator)
         if self.autocast is not None:  # a bf16/fp16 loss is reported (and checked) in float32
@@ -328,9 +340,16 @@ class Trainer:
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
         if k % cfg.log_every == 0 or k == cfg.n_steps:
             tail = self.losses[-cfg.log_every :]
-            self._log({"step": k, "loss": sum(tail) / len(tail), "last_loss": loss,
-                       "lr": self.last_lr, "grad_norm": self.last_grad_norm,
-                       "time": time.time()})
+            self._log(
+                {
+                    "step": k,
+                    "loss": sum(tail) / len(tail),
+                    "last_loss": loss,
+                    "lr": self.last_lr,
+                    "grad_norm": self.last_grad_norm,
+                    "time": time.time(),
+                }
+            )
         if cfg.ckpt_every and k % cfg.ckpt_every == 0 and k < cfg.n_steps:
             self.save_checkpoint()
 

@@ -46,8 +46,16 @@ from dinof_lite.viz.diagnostics import (  # noqa: E402
     score_field_comparison,
 )
 
-__all__ += ["score_error", "score_error_by_time", "plot_loss_curve", "plot_score_error",
-            "score_field_comparison", "pc_grid_figure", "plot_sweep", "format_table"]
+__all__ += [
+    "score_error",
+    "score_error_by_time",
+    "plot_loss_curve",
+    "plot_score_error",
+    "score_field_comparison",
+    "pc_grid_figure",
+    "plot_sweep",
+    "format_table",
+]
 
 # --------------------------------------------------------------------------- flows
 # A flow's layer-by-layer trajectory (dinof_lite/viz/flows.py): 2D stages and paths, image strips.
@@ -59,8 +67,13 @@ from dinof_lite.viz.flows import (  # noqa: E402
     plot_flow_stages,
 )
 
-__all__ += ["default_stages", "angle_colors", "plot_flow_stages", "plot_flow_paths",
-            "flow_image_strip"]
+__all__ += [
+    "default_stages",
+    "angle_colors",
+    "plot_flow_stages",
+    "plot_flow_paths",
+    "flow_image_strip",
+]
 
 # --------------------------------------------------------------------------- journey
 # DiNof's sampling journey (dinof_lite/viz/journey.py): flow layers z → x(T_m), then SDE steps;
@@ -75,5 +88,13 @@ from dinof_lite.viz.journey import (  # noqa: E402
 )
 from dinof_lite.viz.widgets import TmExplorer, enable_colab_widgets  # noqa: E402
 
-__all__ += ["FLOW_COLOR", "SDE_COLOR", "journey_counts", "plot_journey", "journey_figure",
-            "journey_plotly", "TmExplorer", "enable_colab_widgets"]
+__all__ += [
+    "FLOW_COLOR",
+    "SDE_COLOR",
+    "journey_counts",
+    "plot_journey",
+    "journey_figure",
+    "journey_plotly",
+    "TmExplorer",
+    "enable_colab_widgets",
+]

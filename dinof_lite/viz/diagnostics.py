@@ -27,8 +27,14 @@ from torch import Tensor
 from dinof_lite.viz.plots import LIM, PANEL, plot_density, plot_samples, plot_score_field
 
 __all__ = [
-    "score_error", "score_error_by_time", "plot_loss_curve", "plot_score_error",
-    "score_field_comparison", "pc_grid_figure", "plot_sweep", "format_table",
+    "score_error",
+    "score_error_by_time",
+    "plot_loss_curve",
+    "plot_score_error",
+    "score_field_comparison",
+    "pc_grid_figure",
+    "plot_sweep",
+    "format_table",
 ]
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
@@ -44,14 +50,22 @@ def _check_x0(x0: Tensor) -> Tensor:
 def _vector(v, name: str, min_len: int = 1) -> np.ndarray:
     arr = v.detach().cpu().double().numpy() if isinstance(v, Tensor) else np.asarray(v, dtype=float)
     if arr.ndim != 1 or arr.shape[0] < min_len:
-        raise ValueError(f"{name} must be 1-D with at least {min_len} entries; got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be 1-D with at least {min_len} entries; got shape {arr.shape}"
+        )
     return arr
 
 
 @torch.no_grad()
-def score_error(sde, score_fn: ScoreFn, oracle_fn: ScoreFn, x0: Tensor, *,
-                t_range: tuple[float, float] = (0.05, 1.0),
-                generator: torch.Generator | None = None) -> float:
+def score_error(
+    sde,
+    score_fn: ScoreFn,
+    oracle_fn: ScoreFn,
+    x0: Tensor,
+    *,
+    t_range: tuple[float, float] = (0.05, 1.0),
+    generator: torch.Generator | None = None,
+) -> float:
     """``E[s(t)² ‖score_fn(x_t, t) − oracle_fn(x_t, t)‖²]`` with ``t ~ U(t_range)``, one ``t`` per row.
 
     Args:
@@ -75,9 +89,16 @@ def score_error(sde, score_fn: ScoreFn, oracle_fn: ScoreFn, x0: Tensor, *,
 
 
 @torch.no_grad()
-def score_error_by_time(sde, score_fn: ScoreFn, oracle_fn: ScoreFn, x0: Tensor,
-                        times: Sequence[float], *, kind: str = "weighted",
-                        generator: torch.Generator | None = None) -> Tensor:
+def score_error_by_time(
+    sde,
+    score_fn: ScoreFn,
+    oracle_fn: ScoreFn,
+    x0: Tensor,
+    times: Sequence[float],
+    *,
+    kind: str = "weighted",
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Score error at each of ``times`` (K,), the same ``x0`` (N, D) diffused to every time.
 
     ``kind="weighted"``: ``E[s(t)² ‖Δ‖²]`` (see :func:`score_error`); ``kind="relative"``:
@@ -102,8 +123,16 @@ def score_error_by_time(sde, score_fn: ScoreFn, oracle_fn: ScoreFn, x0: Tensor,
     return torch.tensor(out, dtype=torch.float64)
 
 
-def plot_loss_curve(ax: Axes | None, losses, *, steps=None, smooth: int = 50, log_y: bool = True,
-                    label: str | None = None, title: str | None = "DSM training loss") -> Axes:
+def plot_loss_curve(
+    ax: Axes | None,
+    losses,
+    *,
+    steps=None,
+    smooth: int = 50,
+    log_y: bool = True,
+    label: str | None = None,
+    title: str | None = "DSM training loss",
+) -> Axes:
     """Per-step losses (S,) in light colour plus a moving average over ``smooth`` points.
 
     ``steps`` (S,) are the x values (default 1..S), e.g. for a curve stored per bin of steps.
@@ -121,8 +150,13 @@ def plot_loss_curve(ax: Axes | None, losses, *, steps=None, smooth: int = 50, lo
     line = ax.plot(x, y, alpha=0.3, lw=0.8)[0]
     if smooth > 1 and len(y) >= smooth:
         avg = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
-        ax.plot(x[smooth - 1:], avg, color=line.get_color(), lw=1.6,
-                label=f"{label or 'loss'} ({smooth}-point mean)")
+        ax.plot(
+            x[smooth - 1 :],
+            avg,
+            color=line.get_color(),
+            lw=1.6,
+            label=f"{label or 'loss'} ({smooth}-point mean)",
+        )
     if log_y and (y > 0).all():
         ax.set_yscale("log")
     ax.set_xlabel("training step")
@@ -135,9 +169,15 @@ def plot_loss_curve(ax: Axes | None, losses, *, steps=None, smooth: int = 50, lo
     return ax
 
 
-def plot_score_error(ax: Axes | None, times, errors: Mapping[str, object], *, log_y: bool = True,
-                     ylabel: str = r"$s(t)^2\,\mathbb{E}\|s_\theta - \nabla\log p_t\|^2$",
-                     title: str | None = "score error vs time") -> Axes:
+def plot_score_error(
+    ax: Axes | None,
+    times,
+    errors: Mapping[str, object],
+    *,
+    log_y: bool = True,
+    ylabel: str = r"$s(t)^2\,\mathbb{E}\|s_\theta - \nabla\log p_t\|^2$",
+    title: str | None = "score error vs time",
+) -> Axes:
     """One line per ``label -> errors (K,)`` against ``times`` (K,) (from :func:`score_error_by_time`)."""
     ts = _vector(times, "times")
     if not isinstance(errors, Mapping) or not errors:
@@ -160,9 +200,14 @@ def plot_score_error(ax: Axes | None, times, errors: Mapping[str, object], *, lo
     return ax
 
 
-def score_field_comparison(score_fns: Mapping[str, ScoreFn], times: Sequence[float], *,
-                           lim: float = LIM, n_grid: int = 17,
-                           log_prob_fns: Sequence[Callable[[Tensor], Tensor]] | None = None) -> Figure:
+def score_field_comparison(
+    score_fns: Mapping[str, ScoreFn],
+    times: Sequence[float],
+    *,
+    lim: float = LIM,
+    n_grid: int = 17,
+    log_prob_fns: Sequence[Callable[[Tensor], Tensor]] | None = None,
+) -> Figure:
     """Grid of score fields: one row per ``name -> score_fn``, one column per time.
 
     ``log_prob_fns`` (one per time, e.g. the exact ``p_t.log_prob``) draws the density beneath
@@ -173,24 +218,40 @@ def score_field_comparison(score_fns: Mapping[str, ScoreFn], times: Sequence[flo
         raise ValueError("score_fns must be a non-empty mapping name -> score_fn")
     ts = _vector(times, "times")
     if log_prob_fns is not None and len(log_prob_fns) != len(ts):
-        raise ValueError(f"log_prob_fns must have one entry per time ({len(ts)}); got {len(log_prob_fns)}")
+        raise ValueError(
+            f"log_prob_fns must have one entry per time ({len(ts)}); got {len(log_prob_fns)}"
+        )
     nrows, ncols = len(score_fns), len(ts)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PANEL * ncols, PANEL * nrows), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(PANEL * ncols, PANEL * nrows), squeeze=False, layout="constrained"
+    )
     for i, (name, fn) in enumerate(score_fns.items()):
         for j, t in enumerate(ts):
             if log_prob_fns is not None:  # contours keep the PNG small (a heatmap does not)
-                plot_density(axes[i, j], log_prob_fns[j], lim=lim, n_grid=80, kind="contour",
-                             cmap="Blues")
-            plot_score_field(axes[i, j], fn, float(t), lim=lim, n_grid=n_grid,
-                             title=f"$t = {t:g}$" if i == 0 else None)
+                plot_density(
+                    axes[i, j], log_prob_fns[j], lim=lim, n_grid=80, kind="contour", cmap="Blues"
+                )
+            plot_score_field(
+                axes[i, j],
+                fn,
+                float(t),
+                lim=lim,
+                n_grid=n_grid,
+                title=f"$t = {t:g}$" if i == 0 else None,
+            )
         axes[i, 0].set_ylabel(str(name), fontsize=10)
     return fig
 
 
-def pc_grid_figure(samples: Mapping[tuple[str, str], object], *, reference=None, lim: float = LIM,
-                   notes: Mapping[tuple[str, str], str] | None = None, rows: str = "predictor",
-                   suptitle: str | None = None) -> Figure:
+def pc_grid_figure(
+    samples: Mapping[tuple[str, str], object],
+    *,
+    reference=None,
+    lim: float = LIM,
+    notes: Mapping[tuple[str, str], str] | None = None,
+    rows: str = "predictor",
+    suptitle: str | None = None,
+) -> Figure:
     """Samples of every ``(predictor, corrector) -> (N, 2)`` on a grid of panels.
 
     ``rows="predictor"``: one row per predictor, one column per corrector (``"corrector"``:
@@ -207,8 +268,9 @@ def pc_grid_figure(samples: Mapping[tuple[str, str], object], *, reference=None,
     preds = list(dict.fromkeys(k[0] for k in samples))
     corrs = list(dict.fromkeys(k[1] for k in samples))
     nr, nc = (len(preds), len(corrs)) if rows == "predictor" else (len(corrs), len(preds))
-    fig, axes = plt.subplots(nr, nc, figsize=(PANEL * nc, PANEL * nr), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        nr, nc, figsize=(PANEL * nc, PANEL * nr), squeeze=False, layout="constrained"
+    )
     for i, p in enumerate(preds):
         for j, c in enumerate(corrs):
             ax = axes[i, j] if rows == "predictor" else axes[j, i]
@@ -226,10 +288,19 @@ def pc_grid_figure(samples: Mapping[tuple[str, str], object], *, reference=None,
     return fig
 
 
-def plot_sweep(ax: Axes | None, values, results: Mapping[str, object], *, xlabel: str,
-               ylabel: str, log_x: bool = False, log_y: bool = False,
-               yerr: Mapping[str, object] | None = None,
-               reference: Mapping[str, float] | None = None, title: str | None = None) -> Axes:
+def plot_sweep(
+    ax: Axes | None,
+    values,
+    results: Mapping[str, object],
+    *,
+    xlabel: str,
+    ylabel: str,
+    log_x: bool = False,
+    log_y: bool = False,
+    yerr: Mapping[str, object] | None = None,
+    reference: Mapping[str, float] | None = None,
+    title: str | None = None,
+) -> Axes:
     """Metric vs a swept parameter: ``label -> (V,)`` or ``(V, n_seeds)`` (mean ± std over seeds).
 
     ``values`` (V,) are the swept settings; ``yerr`` gives error bars ``label -> (V,)`` (e.g.
@@ -245,8 +316,10 @@ def plot_sweep(ax: Axes | None, values, results: Mapping[str, object], *, xlabel
         arr = np.asarray(r.detach().cpu() if isinstance(r, Tensor) else r, dtype=float)
         arr = arr[:, None] if arr.ndim == 1 else arr
         if arr.ndim != 2 or arr.shape[0] != len(xs):
-            raise ValueError(f"results[{label!r}] must have shape ({len(xs)},) or ({len(xs)}, "
-                             f"n_seeds); got {np.shape(r)}")
+            raise ValueError(
+                f"results[{label!r}] must have shape ({len(xs)},) or ({len(xs)}, "
+                f"n_seeds); got {np.shape(r)}"
+            )
         mean = arr.mean(1)
         err = arr.std(1, ddof=1) if arr.shape[1] > 1 else None
         if yerr is not None and label in yerr:
@@ -269,8 +342,11 @@ def plot_sweep(ax: Axes | None, values, results: Mapping[str, object], *, xlabel
     return ax
 
 
-def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None,
-                 digits: int | Mapping[str, int] = 4) -> str:
+def format_table(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str] | None = None,
+    digits: int | Mapping[str, int] = 4,
+) -> str:
     """A plain-text table of ``rows`` (dicts); floats get ``digits`` significant digits.
 
     ``digits`` may be one int or ``column -> int``. ``columns`` defaults to the first row's keys.
@@ -290,8 +366,12 @@ def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | 
 
     body = [[cell(c, r[c]) for c in cols] for r in rows]
     widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.rjust(w) if k else v.ljust(w) for k, (v, w) in enumerate(zip(b, widths)))
-              for b in body]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(cols, widths)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += [
+        "  ".join(v.rjust(w) if k else v.ljust(w) for k, (v, w) in enumerate(zip(b, widths)))
+        for b in body
+    ]
     return "\n".join(lines)

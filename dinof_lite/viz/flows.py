@@ -27,8 +27,13 @@ from matplotlib.figure import Figure
 
 from dinof_lite.viz.plots import LIM, PANEL, _add_paths, style_axes
 
-__all__ = ["default_stages", "angle_colors", "plot_flow_stages", "plot_flow_paths",
-           "flow_image_strip"]
+__all__ = [
+    "default_stages",
+    "angle_colors",
+    "plot_flow_stages",
+    "plot_flow_paths",
+    "flow_image_strip",
+]
 
 STATE_KW = {"s": 3.0, "alpha": 0.7, "linewidths": 0}
 
@@ -42,23 +47,32 @@ def _stack(states, *, ndim: int, what: str, width: int | None = None) -> np.ndar
     """
     if isinstance(states, (torch.Tensor, np.ndarray)):
         if states.ndim != ndim + 1:
-            raise ValueError(f"a stacked states tensor must have shape (S, {what[1:]}; "
-                             f"got {tuple(states.shape)}")
+            raise ValueError(
+                f"a stacked states tensor must have shape (S, {what[1:]}; got {tuple(states.shape)}"
+            )
         states = list(states)
     elif not isinstance(states, Sequence):
-        raise TypeError(f"states must be a list of {what} tensors (one per layer) or a stacked "
-                        f"tensor; got {type(states).__name__}")
+        raise TypeError(
+            f"states must be a list of {what} tensors (one per layer) or a stacked "
+            f"tensor; got {type(states).__name__}"
+        )
     if len(states) == 0:
         raise ValueError("states must contain at least one state")
-    arrs = [s.detach().cpu().double().numpy() if isinstance(s, torch.Tensor)
-            else np.asarray(s, dtype=float) for s in states]
+    arrs = [
+        s.detach().cpu().double().numpy()
+        if isinstance(s, torch.Tensor)
+        else np.asarray(s, dtype=float)
+        for s in states
+    ]
     shape = arrs[0].shape
     if len(shape) != ndim or shape[0] == 0 or (width is not None and shape[-1] != width):
         raise ValueError(f"every state must have shape {what} with B >= 1; states[0] has {shape}")
     for k, a in enumerate(arrs):
         if a.shape != shape:
-            raise ValueError(f"all states must have the same shape; states[0] is {shape} "
-                             f"but states[{k}] is {a.shape}")
+            raise ValueError(
+                f"all states must have the same shape; states[0] is {shape} "
+                f"but states[{k}] is {a.shape}"
+            )
     return np.stack(arrs)
 
 
@@ -79,7 +93,9 @@ def _stages(stages, n_states: int) -> list[int]:
         raise ValueError("stages must select at least one state")
     bad = [k for k in out if not -n_states <= k < n_states]
     if bad:
-        raise ValueError(f"stages {bad} out of range for {n_states} states (valid: 0 … {n_states - 1})")
+        raise ValueError(
+            f"stages {bad} out of range for {n_states} states (valid: 0 … {n_states - 1})"
+        )
     return [k % n_states for k in out]
 
 
@@ -118,8 +134,10 @@ def _colors(color, first: np.ndarray, cmap: str) -> np.ndarray:
         return colormaps[cmap]((arr - arr.min()) / span)
     if arr.shape in ((b, 3), (b, 4)):
         return to_rgba_array(arr)
-    raise ValueError(f"color must be None, a colour name, ({b},) values or ({b}, 3|4) RGB(A) rows; "
-                     f"got shape {arr.shape}")
+    raise ValueError(
+        f"color must be None, a colour name, ({b},) values or ({b}, 3|4) RGB(A) rows; "
+        f"got shape {arr.shape}"
+    )
 
 
 def _auto_lim(pts: np.ndarray) -> float:
@@ -127,9 +145,17 @@ def _auto_lim(pts: np.ndarray) -> float:
     return 1.1 * float(np.quantile(np.abs(pts), 0.995)) or 1.0
 
 
-def plot_flow_stages(states, names: Sequence[str] | None = None, *, stages: Sequence[int] | None = None,
-                     color=None, cmap: str = "viridis", lim: float | None = LIM,
-                     ncols: int | None = None, title: str | None = None) -> Figure:
+def plot_flow_stages(
+    states,
+    names: Sequence[str] | None = None,
+    *,
+    stages: Sequence[int] | None = None,
+    color=None,
+    cmap: str = "viridis",
+    lim: float | None = LIM,
+    ncols: int | None = None,
+    title: str | None = None,
+) -> Figure:
     """One panel per selected state of a 2D trajectory, points coloured consistently across panels.
 
     Args:
@@ -154,23 +180,34 @@ def plot_flow_stages(states, names: Sequence[str] | None = None, *, stages: Sequ
     if ncols < 1:
         raise ValueError(f"ncols must be >= 1; got {ncols}")
     nrows = -(-len(idx) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PANEL * ncols, PANEL * nrows), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(PANEL * ncols, PANEL * nrows), squeeze=False, layout="constrained"
+    )
     for ax, k in zip(axes.flat, idx):
         pts = traj[k]
         ax.scatter(pts[:, 0], pts[:, 1], c=rgba, rasterized=True, **STATE_KW)
         style_axes(ax, _auto_lim(pts) if lim is None else lim, f"{k}: {labels[k]}")
         ax.title.set_fontsize(9)
-    for ax in axes.flat[len(idx):]:
+    for ax in axes.flat[len(idx) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
 
 
-def plot_flow_paths(ax: Axes | None, states, *, stages: Sequence[int] | None = None,
-                    n_paths: int = 60, color=None, cmap: str = "viridis", lim: float | None = LIM,
-                    linewidth: float = 0.7, alpha: float = 0.7, title: str | None = None) -> Axes:
+def plot_flow_paths(
+    ax: Axes | None,
+    states,
+    *,
+    stages: Sequence[int] | None = None,
+    n_paths: int = 60,
+    color=None,
+    cmap: str = "viridis",
+    lim: float | None = LIM,
+    linewidth: float = 0.7,
+    alpha: float = 0.7,
+    title: str | None = None,
+) -> Axes:
     """Each of the first ``n_paths`` points' polyline through the states ``(B, 2)``.
 
     Path ``i`` has vertices ``states[k][i]`` for ``k`` in ``stages`` (default: all ``S`` states,
@@ -188,8 +225,16 @@ def plot_flow_paths(ax: Axes | None, states, *, stages: Sequence[int] | None = N
     if ax is None:
         _, ax = plt.subplots(figsize=(PANEL * 1.4, PANEL * 1.4), layout="constrained")
     _add_paths(ax, paths, colors=rgba, linewidth=linewidth, alpha=alpha)
-    ax.scatter(paths[:, 0, 0], paths[:, 0, 1], s=14, facecolors="none", edgecolors=rgba,
-               linewidths=0.8, zorder=3, label="start")
+    ax.scatter(
+        paths[:, 0, 0],
+        paths[:, 0, 1],
+        s=14,
+        facecolors="none",
+        edgecolors=rgba,
+        linewidths=0.8,
+        zorder=3,
+        label="start",
+    )
     ax.scatter(paths[:, -1, 0], paths[:, -1, 1], s=10, c=rgba, zorder=3, label="end")
     return style_axes(ax, _auto_lim(paths) if lim is None else lim, title)
 
@@ -200,10 +245,16 @@ def _to_image(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
 
 
-def flow_image_strip(states, names: Sequence[str] | None = None, *, stages: Sequence[int] | None = None,
-                     n_images: int | None = None, cmap: str = "gray",
-                     value_range: tuple[float, float] | None = None,
-                     title: str | None = None) -> Figure:
+def flow_image_strip(
+    states,
+    names: Sequence[str] | None = None,
+    *,
+    stages: Sequence[int] | None = None,
+    n_images: int | None = None,
+    cmap: str = "gray",
+    value_range: tuple[float, float] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Images through a flow: rows = the first ``n_images`` examples, columns = selected states.
 
     Args:
@@ -224,16 +275,25 @@ def flow_image_strip(states, names: Sequence[str] | None = None, *, stages: Sequ
         raise ValueError(f"value_range must be (lo, hi) with hi > lo; got {value_range}")
     idx, labels = _stages(stages, len(traj)), _names(names, len(traj))
     size = 1.1
-    fig, axes = plt.subplots(n_images, len(idx), figsize=(size * len(idx), size * n_images + 0.3),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        n_images,
+        len(idx),
+        figsize=(size * len(idx), size * n_images + 0.3),
+        squeeze=False,
+        layout="constrained",
+    )
     for j, k in enumerate(idx):
         shown = traj[k, :n_images]
-        lo, hi = (np.percentile(shown, [1, 99]) if value_range is None
-                  else (float(value_range[0]), float(value_range[1])))
+        lo, hi = (
+            np.percentile(shown, [1, 99])
+            if value_range is None
+            else (float(value_range[0]), float(value_range[1]))
+        )
         for i in range(n_images):
             ax = axes[i, j]
-            ax.imshow(_to_image(shown[i], lo, hi), cmap=cmap, vmin=0.0, vmax=1.0,
-                      interpolation="nearest")
+            ax.imshow(
+                _to_image(shown[i], lo, hi), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest"
+            )
             ax.set_xticks([])
             ax.set_yticks([])
         axes[0, j].set_title(labels[k], fontsize=7)

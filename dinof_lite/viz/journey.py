@@ -25,8 +25,14 @@ from matplotlib.figure import Figure
 from dinof_lite.viz.flows import _auto_lim
 from dinof_lite.viz.plots import PANEL, _add_paths, _numpy, _points, plot_samples, style_axes
 
-__all__ = ["FLOW_COLOR", "SDE_COLOR", "journey_counts", "plot_journey", "journey_figure",
-           "journey_plotly"]
+__all__ = [
+    "FLOW_COLOR",
+    "SDE_COLOR",
+    "journey_counts",
+    "plot_journey",
+    "journey_figure",
+    "journey_plotly",
+]
 
 FLOW_COLOR = "#e6550d"  #: flow part (deterministic): orange
 SDE_COLOR = "#2b8cbe"  #: SDE part (stochastic): blue
@@ -41,11 +47,15 @@ def _journey(sample) -> tuple[np.ndarray, np.ndarray]:
     flow, sde = _numpy(flow), _numpy(sde)
     for name, arr in (("flow_states", flow), ("sde_states", sde)):
         if arr.ndim != 3 or arr.shape[2] != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-            raise ValueError(f"journey plots need 2D data: {name} must have shape (K, B, 2); "
-                             f"got {tuple(arr.shape)}")
+            raise ValueError(
+                f"journey plots need 2D data: {name} must have shape (K, B, 2); "
+                f"got {tuple(arr.shape)}"
+            )
     if flow.shape[1] != sde.shape[1]:
-        raise ValueError(f"flow_states and sde_states hold different batches: {flow.shape[1]} "
-                         f"vs {sde.shape[1]} points")
+        raise ValueError(
+            f"flow_states and sde_states hold different batches: {flow.shape[1]} "
+            f"vs {sde.shape[1]} points"
+        )
     return flow, sde
 
 
@@ -53,8 +63,10 @@ def journey_counts(sample) -> str:
     """The work done: ``"flow: F−1 layers, 1 pass · SDE: n steps, m score evals · T_m = t"``."""
     flow, _ = _journey(sample)
     layers = getattr(sample, "n_flow_layers", 0) or len(flow) - 1
-    return (f"flow: {layers} layers, 1 pass · SDE: {sample.n_steps} steps, "
-            f"{sample.nfe} score evals · T_m = {float(sample.T_m):g}")
+    return (
+        f"flow: {layers} layers, 1 pass · SDE: {sample.n_steps} steps, "
+        f"{sample.nfe} score evals · T_m = {float(sample.T_m):g}"
+    )
 
 
 def _check_n(n_paths) -> int:
@@ -63,9 +75,17 @@ def _check_n(n_paths) -> int:
     return n_paths
 
 
-def plot_journey(ax: Axes | None, sample, *, n_paths: int = 40, lim: float | None = None,
-                 flow_color=FLOW_COLOR, sde_color=SDE_COLOR, show_counts: bool = True,
-                 title: str | None = None) -> Axes:
+def plot_journey(
+    ax: Axes | None,
+    sample,
+    *,
+    n_paths: int = 40,
+    lim: float | None = None,
+    flow_color=FLOW_COLOR,
+    sde_color=SDE_COLOR,
+    show_counts: bool = True,
+    title: str | None = None,
+) -> Axes:
     """The first ``n_paths`` samples' journeys: flow path ``z → x(T_m)``, then SDE path ``→ x(ε)``.
 
     Draws two ``LineCollection`` s of ``P = min(n_paths, B)`` polylines each: the flow paths
@@ -78,27 +98,68 @@ def plot_journey(ax: Axes | None, sample, *, n_paths: int = 40, lim: float | Non
     fp, sp = flow[:, :n].transpose(1, 0, 2), sde[:, :n].transpose(1, 0, 2)  # (P, F|S, 2)
     if ax is None:
         _, ax = plt.subplots(figsize=(PANEL * 1.6, PANEL * 1.6), layout="constrained")
-    _add_paths(ax, fp, colors=flow_color, linewidth=0.9, alpha=0.8, zorder=2,
-               label="flow (deterministic)")
-    _add_paths(ax, sp, colors=sde_color, linewidth=0.6, alpha=0.6, zorder=1,
-               label="reverse SDE (stochastic)")
-    ax.scatter(fp[:, 0, 0], fp[:, 0, 1], s=16, facecolors="none", edgecolors=flow_color,
-               linewidths=0.8, zorder=3, label="$z \\sim N(0, I)$")
-    ax.scatter(sp[:, 0, 0], sp[:, 0, 1], s=14, marker="D", c="0.15", linewidths=0, zorder=4,
-               label="$x(T_m)$")
-    ax.scatter(sp[:, -1, 0], sp[:, -1, 1], s=10, c=sde_color, edgecolors="k", linewidths=0.3,
-               zorder=4, label="$x(\\varepsilon)$")
+    _add_paths(
+        ax, fp, colors=flow_color, linewidth=0.9, alpha=0.8, zorder=2, label="flow (deterministic)"
+    )
+    _add_paths(
+        ax,
+        sp,
+        colors=sde_color,
+        linewidth=0.6,
+        alpha=0.6,
+        zorder=1,
+        label="reverse SDE (stochastic)",
+    )
+    ax.scatter(
+        fp[:, 0, 0],
+        fp[:, 0, 1],
+        s=16,
+        facecolors="none",
+        edgecolors=flow_color,
+        linewidths=0.8,
+        zorder=3,
+        label="$z \\sim N(0, I)$",
+    )
+    ax.scatter(
+        sp[:, 0, 0],
+        sp[:, 0, 1],
+        s=14,
+        marker="D",
+        c="0.15",
+        linewidths=0,
+        zorder=4,
+        label="$x(T_m)$",
+    )
+    ax.scatter(
+        sp[:, -1, 0],
+        sp[:, -1, 1],
+        s=10,
+        c=sde_color,
+        edgecolors="k",
+        linewidths=0.3,
+        zorder=4,
+        label="$x(\\varepsilon)$",
+    )
     ax.legend(fontsize=6, loc="upper right", framealpha=0.8)
     if show_counts:
-        ax.text(0.02, 0.02, journey_counts(sample).replace(" · SDE", "\nSDE"),
-                transform=ax.transAxes, fontsize=6, va="bottom", ha="left", zorder=5,
-                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "linewidth": 0.5})
+        ax.text(
+            0.02,
+            0.02,
+            journey_counts(sample).replace(" · SDE", "\nSDE"),
+            transform=ax.transAxes,
+            fontsize=6,
+            va="bottom",
+            ha="left",
+            zorder=5,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "linewidth": 0.5},
+        )
     lim = _auto_lim(np.concatenate([fp, sp], 1)) if lim is None else lim
     return style_axes(ax, lim, title)
 
 
-def journey_figure(sample, *, reference=None, n_points: int = 2000, n_paths: int = 40,
-                   lim: float | None = None) -> Figure:
+def journey_figure(
+    sample, *, reference=None, n_points: int = 2000, n_paths: int = 40, lim: float | None = None
+) -> Figure:
     """Four panels: ``z ~ N(0, I)``; ``x(T_m) = flow⁻¹(z)``; ``x(ε)`` (over ``reference`` data
     ``(M, 2)`` in light grey, if given); and :func:`plot_journey`.
 
@@ -112,11 +173,14 @@ def journey_figure(sample, *, reference=None, n_points: int = 2000, n_paths: int
     fig, axes = plt.subplots(1, 4, figsize=(PANEL * 4, PANEL + 0.3), layout="constrained")
     t = float(sample.T_m)
     plot_samples(axes[0], z, lim=lim, color=FLOW_COLOR, title="$z \\sim N(0, I)$")
-    plot_samples(axes[1], x_tm, lim=lim, color="0.15", title=f"$x(T_m)$ = flow$^{{-1}}(z)$, $T_m$={t:g}")
+    plot_samples(
+        axes[1], x_tm, lim=lim, color="0.15", title=f"$x(T_m)$ = flow$^{{-1}}(z)$, $T_m$={t:g}"
+    )
     if reference is not None:
         plot_samples(axes[2], _points(reference, "reference"), lim=lim, color="0.75", alpha=0.4)
-    plot_samples(axes[2], x, lim=lim, color=SDE_COLOR,
-                 title=f"$x(\\varepsilon)$: {sample.n_steps} SDE steps")
+    plot_samples(
+        axes[2], x, lim=lim, color=SDE_COLOR, title=f"$x(\\varepsilon)$: {sample.n_steps} SDE steps"
+    )
     plot_journey(axes[3], sample, n_paths=n_paths, lim=lim, title="journey")
     for ax in axes[:3]:
         ax.title.set_fontsize(9)
@@ -125,7 +189,9 @@ def journey_figure(sample, *, reference=None, n_points: int = 2000, n_paths: int
 
 def _thin(n_states: int, max_vertices: int) -> np.ndarray:
     """At most ``max_vertices`` indices spread evenly over ``0 … n_states − 1``, ends included."""
-    return np.unique(np.round(np.linspace(0, n_states - 1, min(n_states, max_vertices))).astype(int))
+    return np.unique(
+        np.round(np.linspace(0, n_states - 1, min(n_states, max_vertices))).astype(int)
+    )
 
 
 def _lines(paths: np.ndarray) -> dict[str, list]:
@@ -140,8 +206,14 @@ def _lines(paths: np.ndarray) -> dict[str, list]:
 
 def _markers(pts: np.ndarray, name: str, **marker) -> go.Scatter:
     p = np.round(pts, 3)
-    return go.Scatter(x=p[:, 0].tolist(), y=p[:, 1].tolist(), mode="markers", name=name,
-                      marker=marker, hoverinfo="skip")
+    return go.Scatter(
+        x=p[:, 0].tolist(),
+        y=p[:, 1].tolist(),
+        mode="markers",
+        name=name,
+        marker=marker,
+        hoverinfo="skip",
+    )
 
 
 def _frame_traces(sample, n_paths: int, n_points: int, max_vertices: int) -> list[go.Scatter]:
@@ -151,19 +223,37 @@ def _frame_traces(sample, n_paths: int, n_points: int, max_vertices: int) -> lis
     sp = sde[_thin(len(sde), max_vertices), :n_paths].transpose(1, 0, 2)
     line = {"mode": "lines", "hoverinfo": "skip"}
     return [
-        go.Scatter(**_lines(fp), name="flow (deterministic)", line={"color": FLOW_COLOR, "width": 1.2},
-                   **line),
-        go.Scatter(**_lines(sp), name="reverse SDE", line={"color": SDE_COLOR, "width": 0.8},
-                   opacity=0.7, **line),
-        _markers(fp[:, 0], "z", size=6, color="rgba(0,0,0,0)", line={"color": FLOW_COLOR, "width": 1}),
+        go.Scatter(
+            **_lines(fp),
+            name="flow (deterministic)",
+            line={"color": FLOW_COLOR, "width": 1.2},
+            **line,
+        ),
+        go.Scatter(
+            **_lines(sp),
+            name="reverse SDE",
+            line={"color": SDE_COLOR, "width": 0.8},
+            opacity=0.7,
+            **line,
+        ),
+        _markers(
+            fp[:, 0], "z", size=6, color="rgba(0,0,0,0)", line={"color": FLOW_COLOR, "width": 1}
+        ),
         _markers(fp[:, -1], "x(T_m)", size=5, symbol="diamond", color="#262626"),
         _markers(sde[-1, :n_points], "x(ε) samples", size=3, color=SDE_COLOR, opacity=0.6),
     ]
 
 
-def journey_plotly(samples: Mapping[float, object], *, reference=None, n_paths: int = 30,
-                   lim: float | None = None, title: str | None = None, n_points: int = 1000,
-                   max_vertices: int = 30) -> go.Figure:
+def journey_plotly(
+    samples: Mapping[float, object],
+    *,
+    reference=None,
+    n_paths: int = 30,
+    lim: float | None = None,
+    title: str | None = None,
+    n_points: int = 1000,
+    max_vertices: int = 30,
+) -> go.Figure:
     """An interactive journey: one frame per ``T_m`` (sorted), a slider and a play button.
 
     Args:
@@ -184,32 +274,67 @@ def journey_plotly(samples: Mapping[float, object], *, reference=None, n_paths: 
     names = [f"{t:g}" for t, _ in items]
     if len(set(names)) != len(names):
         raise ValueError(f"samples has T_m values that print the same: {names}")
-    ref = [] if reference is None else [_markers(_points(reference, "reference")[:n_points],
-                                                 "data", size=3, color="#c8c8c8")]
+    ref = (
+        []
+        if reference is None
+        else [_markers(_points(reference, "reference")[:n_points], "data", size=3, color="#c8c8c8")]
+    )
     frames = []
     for name, (t, s) in zip(names, items):
         head = f"{title} · " if title else ""
         text = f"{head}T_m = {t:g} · SDE: {s.n_steps} steps, NFE = {s.nfe} · flow: 1 pass"
-        frames.append(go.Frame(data=_frame_traces(s, n_paths, n_points, max_vertices), name=name,
-                               traces=list(range(len(ref), len(ref) + 5)),
-                               layout={"title": {"text": text}}))
+        frames.append(
+            go.Frame(
+                data=_frame_traces(s, n_paths, n_points, max_vertices),
+                name=name,
+                traces=list(range(len(ref), len(ref) + 5)),
+                layout={"title": {"text": text}},
+            )
+        )
     if lim is None:
-        pts = np.concatenate([np.concatenate(_journey(s), 0)[:, :n_paths].reshape(-1, 2)
-                              for _, s in items])
+        pts = np.concatenate(
+            [np.concatenate(_journey(s), 0)[:, :n_paths].reshape(-1, 2) for _, s in items]
+        )
         lim = _auto_lim(pts)
-    anim = {"mode": "immediate", "frame": {"duration": 400, "redraw": True},
-            "transition": {"duration": 0}}
-    slider = {"active": 0, "currentvalue": {"prefix": "T_m = "}, "pad": {"t": 30},
-              "steps": [{"label": f.name, "method": "animate", "args": [[f.name], anim]}
-                        for f in frames]}
-    play = {"type": "buttons", "showactive": False, "x": 0.0, "y": 0.0, "xanchor": "right",
-            "yanchor": "top", "pad": {"t": 30, "r": 10},
-            "buttons": [{"label": "▶", "method": "animate", "args": [None, {**anim, "fromcurrent": True}]},
-                        {"label": "❚❚", "method": "animate",
-                         "args": [[None], {**anim, "frame": {"duration": 0, "redraw": False}}]}]}
+    anim = {
+        "mode": "immediate",
+        "frame": {"duration": 400, "redraw": True},
+        "transition": {"duration": 0},
+    }
+    slider = {
+        "active": 0,
+        "currentvalue": {"prefix": "T_m = "},
+        "pad": {"t": 30},
+        "steps": [{"label": f.name, "method": "animate", "args": [[f.name], anim]} for f in frames],
+    }
+    play = {
+        "type": "buttons",
+        "showactive": False,
+        "x": 0.0,
+        "y": 0.0,
+        "xanchor": "right",
+        "yanchor": "top",
+        "pad": {"t": 30, "r": 10},
+        "buttons": [
+            {"label": "▶", "method": "animate", "args": [None, {**anim, "fromcurrent": True}]},
+            {
+                "label": "❚❚",
+                "method": "animate",
+                "args": [[None], {**anim, "frame": {"duration": 0, "redraw": False}}],
+            },
+        ],
+    }
     fig = go.Figure(data=[*ref, *frames[0].data], frames=frames)
     axis = {"range": [-lim, lim], "zeroline": False}
-    fig.update_layout(title=frames[0].layout.title, sliders=[slider], updatemenus=[play],
-                      xaxis=axis, yaxis={**axis, "scaleanchor": "x", "scaleratio": 1},
-                      width=560, height=620, template="plotly_white", legend={"font": {"size": 10}})
+    fig.update_layout(
+        title=frames[0].layout.title,
+        sliders=[slider],
+        updatemenus=[play],
+        xaxis=axis,
+        yaxis={**axis, "scaleanchor": "x", "scaleratio": 1},
+        width=560,
+        height=620,
+        template="plotly_white",
+        legend={"font": {"size": 10}},
+    )
     return fig

@@ -19,8 +19,16 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 __all__ = [
-    "LIM", "style_axes", "grid_points", "plot_samples", "plot_density", "plot_score_field",
-    "plot_marginals_over_time", "plot_trajectories", "sample_grid_figure", "plot_sde_coefficients",
+    "LIM",
+    "style_axes",
+    "grid_points",
+    "plot_samples",
+    "plot_density",
+    "plot_score_field",
+    "plot_marginals_over_time",
+    "plot_trajectories",
+    "sample_grid_figure",
+    "plot_sde_coefficients",
 ]
 
 LIM = 4.5  #: default half-width of the plotting window (the toys live in about [-4, 4]²)
@@ -51,8 +59,9 @@ def _new_ax(ax: Axes | None) -> Axes:
 
 
 def _panels(nrows: int, ncols: int) -> tuple[Figure, np.ndarray]:
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PANEL * ncols, PANEL * nrows),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(PANEL * ncols, PANEL * nrows), squeeze=False, layout="constrained"
+    )
     return fig, axes
 
 
@@ -67,7 +76,9 @@ def style_axes(ax: Axes, lim: float = LIM, title: str | None = None) -> Axes:
     return ax
 
 
-def grid_points(lim: float = LIM, n_grid: int = 100, dtype=torch.float32) -> tuple[np.ndarray, torch.Tensor]:
+def grid_points(
+    lim: float = LIM, n_grid: int = 100, dtype=torch.float32
+) -> tuple[np.ndarray, torch.Tensor]:
     """A regular ``n_grid × n_grid`` grid on ``[-lim, lim]²``: axis values (n_grid,), points (n_grid², 2).
 
     Points run row by row (``y`` outer, ``x`` inner), so ``values.reshape(n_grid, n_grid)`` is an
@@ -80,21 +91,39 @@ def grid_points(lim: float = LIM, n_grid: int = 100, dtype=torch.float32) -> tup
     return axis, torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], 1), dtype=dtype)
 
 
-def plot_samples(ax: Axes | None, x, *, title: str | None = None, lim: float = LIM,
-                 color: str = "C0", s: float = SAMPLE_KW["s"], alpha: float = SAMPLE_KW["alpha"],
-                 label: str | None = None) -> Axes:
+def plot_samples(
+    ax: Axes | None,
+    x,
+    *,
+    title: str | None = None,
+    lim: float = LIM,
+    color: str = "C0",
+    s: float = SAMPLE_KW["s"],
+    alpha: float = SAMPLE_KW["alpha"],
+    label: str | None = None,
+) -> Axes:
     """Scatter the points ``x`` (N, 2) in the shared style; returns the Axes."""
     pts = _points(x)
     ax = _new_ax(ax)
-    ax.scatter(pts[:, 0], pts[:, 1], s=s, alpha=alpha, c=color, linewidths=0, label=label,
-               rasterized=True)
+    ax.scatter(
+        pts[:, 0], pts[:, 1], s=s, alpha=alpha, c=color, linewidths=0, label=label, rasterized=True
+    )
     return style_axes(ax, lim, title)
 
 
 @torch.no_grad()
-def plot_density(ax: Axes | None, log_prob_fn: Callable[[torch.Tensor], torch.Tensor], *,
-                 lim: float = LIM, n_grid: int = 150, kind: str = "heatmap", log_scale: bool = False,
-                 cmap: str = DENSITY_CMAP, alpha: float = 1.0, title: str | None = None) -> Axes:
+def plot_density(
+    ax: Axes | None,
+    log_prob_fn: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    lim: float = LIM,
+    n_grid: int = 150,
+    kind: str = "heatmap",
+    log_scale: bool = False,
+    cmap: str = DENSITY_CMAP,
+    alpha: float = 1.0,
+    title: str | None = None,
+) -> Axes:
     """Draw a 2D density from its log: ``log_prob_fn(points (M, 2)) -> (M,)``, M = ``n_grid²``.
 
     ``kind="heatmap"`` shows ``p`` (or ``log p`` with ``log_scale``, clipped 12 nats below its
@@ -106,24 +135,43 @@ def plot_density(ax: Axes | None, log_prob_fn: Callable[[torch.Tensor], torch.Te
     axis, pts = grid_points(lim, n_grid)
     logp = torch.as_tensor(log_prob_fn(pts)).detach().cpu().double()
     if logp.shape != (pts.shape[0],):
-        raise ValueError(f"log_prob_fn must return shape ({pts.shape[0]},); got {tuple(logp.shape)}")
+        raise ValueError(
+            f"log_prob_fn must return shape ({pts.shape[0]},); got {tuple(logp.shape)}"
+        )
     z = logp.reshape(n_grid, n_grid).numpy()
     z = np.maximum(z, z.max() - 12.0) if log_scale else np.exp(z - z.max())
     ax = _new_ax(ax)
     if kind == "heatmap":
-        ax.imshow(z, origin="lower", extent=(-lim, lim, -lim, lim), cmap=cmap, aspect="equal",
-                  interpolation="bilinear", alpha=alpha, zorder=0)
+        ax.imshow(
+            z,
+            origin="lower",
+            extent=(-lim, lim, -lim, lim),
+            cmap=cmap,
+            aspect="equal",
+            interpolation="bilinear",
+            alpha=alpha,
+            zorder=0,
+        )
     else:
         ax.contourf(axis, axis, z, levels=8, cmap=cmap, alpha=alpha, zorder=0)
     return style_axes(ax, lim, title)
 
 
 @torch.no_grad()
-def plot_score_field(ax: Axes | None, score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                     t: float, *, lim: float = LIM, n_grid: int = 19,
-                     log_prob_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                     normalize: bool = True, color: str | None = "k", cmap: str = "viridis",
-                     density_cmap: str = "Blues", title: str | None = None) -> Axes:
+def plot_score_field(
+    ax: Axes | None,
+    score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    t: float,
+    *,
+    lim: float = LIM,
+    n_grid: int = 19,
+    log_prob_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    normalize: bool = True,
+    color: str | None = "k",
+    cmap: str = "viridis",
+    density_cmap: str = "Blues",
+    title: str | None = None,
+) -> Axes:
     """Quiver plot of the score ``∇log p_t`` at time ``t`` on an ``n_grid × n_grid`` grid.
 
     ``score_fn(x (M, 2), t (M,)) -> (M, 2)``. With ``normalize`` every arrow has the same length
@@ -146,16 +194,25 @@ def plot_score_field(ax: Axes | None, score_fn: Callable[[torch.Tensor, torch.Te
     if normalize:
         kw.update(scale_units="xy", scale=1.5 * (n_grid - 1) / (2 * lim))
     if color is None:
-        ax.quiver(pts[:, 0], pts[:, 1], u[:, 0], u[:, 1], np.log10(norm[:, 0] + 1e-12),
-                  cmap=cmap, **kw)
+        ax.quiver(
+            pts[:, 0], pts[:, 1], u[:, 0], u[:, 1], np.log10(norm[:, 0] + 1e-12), cmap=cmap, **kw
+        )
     else:
         ax.quiver(pts[:, 0], pts[:, 1], u[:, 0], u[:, 1], color=color, **kw)
     return style_axes(ax, lim, title)
 
 
-def plot_marginals_over_time(sde, source, times: Sequence[float], *, lim: float | Sequence[float] = LIM,
-                             n_samples: int = 2000, kind: str = "both",
-                             generator: torch.Generator | None = None, n_grid: int = 120) -> Figure:
+def plot_marginals_over_time(
+    sde,
+    source,
+    times: Sequence[float],
+    *,
+    lim: float | Sequence[float] = LIM,
+    n_samples: int = 2000,
+    kind: str = "both",
+    generator: torch.Generator | None = None,
+    n_grid: int = 120,
+) -> Figure:
     """A row of panels showing the forward marginals ``p_t`` at each of ``times``.
 
     ``source`` is a Gaussian mixture (anything with ``marginal(sde, t)``: exact samples and, with
@@ -176,7 +233,9 @@ def plot_marginals_over_time(sde, source, times: Sequence[float], *, lim: float 
         x0 = torch.as_tensor(source, dtype=torch.float32)
         _points(x0, "source")
         if kind != "samples":
-            raise ValueError("data points have no known density: use kind='samples' or pass a mixture")
+            raise ValueError(
+                "data points have no known density: use kind='samples' or pass a mixture"
+            )
     rows = ["samples", "density"] if kind == "both" else [kind]
     fig, axes = _panels(len(rows), len(times))
     for j, (t, lm) in enumerate(zip(times, lims)):
@@ -184,7 +243,11 @@ def plot_marginals_over_time(sde, source, times: Sequence[float], *, lim: float 
         for i, row in enumerate(rows):
             ax, title = axes[i, j], (f"$t = {t:g}$" if i == 0 else None)
             if row == "samples":
-                x = p_t.sample(n_samples, generator) if exact else sde.perturb(x0, t, generator=generator)
+                x = (
+                    p_t.sample(n_samples, generator)
+                    if exact
+                    else sde.perturb(x0, t, generator=generator)
+                )
                 plot_samples(ax, x, lim=lm, title=title)
             else:
                 plot_density(ax, p_t.log_prob, lim=lm, n_grid=n_grid, title=title)
@@ -193,9 +256,18 @@ def plot_marginals_over_time(sde, source, times: Sequence[float], *, lim: float 
     return fig
 
 
-def _add_paths(ax: Axes, paths: np.ndarray, *, colors=None, values=None, cmap: str = "viridis",
-               clim: tuple[float, float] | None = None, linewidth: float = 0.8, alpha: float = 0.8,
-               **kw) -> LineCollection:
+def _add_paths(
+    ax: Axes,
+    paths: np.ndarray,
+    *,
+    colors=None,
+    values=None,
+    cmap: str = "viridis",
+    clim: tuple[float, float] | None = None,
+    linewidth: float = 0.8,
+    alpha: float = 0.8,
+    **kw,
+) -> LineCollection:
     """Add the polylines ``paths (P, K, 2)`` to ``ax`` as one ``LineCollection`` and return it.
 
     With ``values`` (K−1,) each path is split into its ``K − 1`` segments (``P·(K−1)`` lines,
@@ -215,9 +287,19 @@ def _add_paths(ax: Axes, paths: np.ndarray, *, colors=None, values=None, cmap: s
     return lc
 
 
-def plot_trajectories(ax: Axes | None, trajectory, *, n_paths: int = 40, times=None, lim: float = LIM,
-                      cmap: str = "viridis", linewidth: float = 0.8, alpha: float = 0.8,
-                      colorbar: bool = False, title: str | None = None) -> Axes:
+def plot_trajectories(
+    ax: Axes | None,
+    trajectory,
+    *,
+    n_paths: int = 40,
+    times=None,
+    lim: float = LIM,
+    cmap: str = "viridis",
+    linewidth: float = 0.8,
+    alpha: float = 0.8,
+    colorbar: bool = False,
+    title: str | None = None,
+) -> Axes:
     """Draw the first ``n_paths`` sample paths of ``trajectory`` (k+1, B, 2), coloured by time.
 
     ``times`` (k+1,) gives each state's time (default: 1 → 0 evenly); start points are grey
@@ -225,7 +307,9 @@ def plot_trajectories(ax: Axes | None, trajectory, *, n_paths: int = 40, times=N
     """
     traj = _numpy(trajectory)
     if traj.ndim != 3 or traj.shape[2] != 2 or traj.shape[0] < 2:
-        raise ValueError(f"trajectory must have shape (k+1, B, 2) with k >= 1; got {tuple(traj.shape)}")
+        raise ValueError(
+            f"trajectory must have shape (k+1, B, 2) with k >= 1; got {tuple(traj.shape)}"
+        )
     tt = np.linspace(1.0, 0.0, traj.shape[0]) if times is None else _numpy(times)
     if tt.shape != (traj.shape[0],):
         raise ValueError(f"times must have shape ({traj.shape[0]},); got {tt.shape}")
@@ -233,8 +317,15 @@ def plot_trajectories(ax: Axes | None, trajectory, *, n_paths: int = 40, times=N
         raise ValueError(f"n_paths must be a positive int; got {n_paths!r}")
     paths = traj[:, :n_paths].transpose(1, 0, 2)  # (P, k+1, 2)
     ax = _new_ax(ax)
-    lc = _add_paths(ax, paths, values=0.5 * (tt[:-1] + tt[1:]), cmap=cmap,
-                    clim=(min(tt.min(), 0.0), tt.max()), linewidth=linewidth, alpha=alpha)
+    lc = _add_paths(
+        ax,
+        paths,
+        values=0.5 * (tt[:-1] + tt[1:]),
+        cmap=cmap,
+        clim=(min(tt.min(), 0.0), tt.max()),
+        linewidth=linewidth,
+        alpha=alpha,
+    )
     ax.scatter(paths[:, 0, 0], paths[:, 0, 1], marker="x", s=10, c="0.5", linewidths=0.8, zorder=3)
     ax.scatter(paths[:, -1, 0], paths[:, -1, 1], s=8, c="k", zorder=3)
     if colorbar:
@@ -242,8 +333,14 @@ def plot_trajectories(ax: Axes | None, trajectory, *, n_paths: int = 40, times=N
     return style_axes(ax, lim, title)
 
 
-def sample_grid_figure(samples: Mapping[str, object], *, lim: float = LIM, ncols: int | None = None,
-                       reference=None, suptitle: str | None = None) -> Figure:
+def sample_grid_figure(
+    samples: Mapping[str, object],
+    *,
+    lim: float = LIM,
+    ncols: int | None = None,
+    reference=None,
+    suptitle: str | None = None,
+) -> Figure:
     """One panel per ``name -> samples (N, 2)``, in the shared style; returns the Figure.
 
     ``reference`` (M, 2), e.g. the data, is drawn in light grey behind every panel.
@@ -267,8 +364,9 @@ def sample_grid_figure(samples: Mapping[str, object], *, lim: float = LIM, ncols
     return fig
 
 
-def plot_sde_coefficients(sdes: Mapping[str, object] | Sequence, *, n_t: int = 200,
-                          t_min: float = 1e-3) -> Figure:
+def plot_sde_coefficients(
+    sdes: Mapping[str, object] | Sequence, *, n_t: int = 200, t_min: float = 1e-3
+) -> Figure:
     """Three panels for ``x_t | x_0 ~ N(a(t) x_0, s(t)² I)``: ``a(t)``, ``s(t)`` and ``SNR = a²/s²``.
 
     ``sdes``: a mapping label -> SDE, or a sequence of SDEs (labelled by ``sde.name``). ``s`` and

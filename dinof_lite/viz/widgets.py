@@ -48,9 +48,17 @@ class TmExplorer:
         sample_kwargs: extra ``model.sample`` arguments (``predictor``, ``n_steps``, …).
     """
 
-    def __init__(self, model, *, T_m_values: Sequence[float] | None = None, n: int = 500,
-                 n_paths: int = 30, seed: int = 0, reference=None,
-                 sample_kwargs: dict | None = None) -> None:
+    def __init__(
+        self,
+        model,
+        *,
+        T_m_values: Sequence[float] | None = None,
+        n: int = 500,
+        n_paths: int = 30,
+        seed: int = 0,
+        reference=None,
+        sample_kwargs: dict | None = None,
+    ) -> None:
         if T_m_values is None:
             if getattr(model, "any_T_m", False):
                 lo, hi = model.T_m_range
@@ -62,7 +70,13 @@ class TmExplorer:
             raise ValueError("T_m_values must contain at least one value")
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int; got {n!r}")
-        self.model, self.T_m_values, self.n, self.n_paths, self.seed = model, values, n, n_paths, seed
+        self.model, self.T_m_values, self.n, self.n_paths, self.seed = (
+            model,
+            values,
+            n,
+            n_paths,
+            seed,
+        )
         self.reference = None if reference is None else _points(reference, "reference")
         self.sample_kwargs = dict(sample_kwargs or {})
         for key in ("T_m", "generator", "return_trajectory"):
@@ -72,9 +86,11 @@ class TmExplorer:
         # not a pyplot figure: a notebook must not show it a second time at the end of the cell
         # and a fixed layout: constrained layout would double the redraw time
         self.figure = Figure(figsize=(PANEL * 3.2, PANEL * 1.6))
-        self._axes = self.figure.subplots(1, 2, gridspec_kw={"left": 0.05, "right": 0.98,
-                                                            "bottom": 0.07, "top": 0.93,
-                                                            "wspace": 0.15})
+        self._axes = self.figure.subplots(
+            1,
+            2,
+            gridspec_kw={"left": 0.05, "right": 0.98, "bottom": 0.07, "top": 0.93, "wspace": 0.15},
+        )
         self.png = b""  #: the last rendered figure (PNG bytes)
         self._image = self._label = self._slider = None
         self._syncing = False  # True while update() moves the slider (no second redraw)
@@ -98,8 +114,9 @@ class TmExplorer:
         if key not in self._cache:
             gen = torch.Generator().manual_seed(self.seed)
             with torch.no_grad():
-                self._cache[key] = self.model.sample(self.n, T_m=key, generator=gen,
-                                                     return_trajectory=True, **self.sample_kwargs)
+                self._cache[key] = self.model.sample(
+                    self.n, T_m=key, generator=gen, return_trajectory=True, **self.sample_kwargs
+                )
         return self._cache[key]
 
     def is_cached(self, T_m: float) -> bool:
@@ -131,12 +148,20 @@ class TmExplorer:
         lim = max(ax_j.get_xlim()[1], 1.0)
         if self.reference is not None:
             plot_samples(ax_x, self.reference, lim=lim, color="0.75", alpha=0.4)
-        plot_samples(ax_x, s.x, lim=lim, color=SDE_COLOR, title=f"{self.n} samples $x(\\varepsilon)$")
+        plot_samples(
+            ax_x, s.x, lim=lim, color=SDE_COLOR, title=f"{self.n} samples $x(\\varepsilon)$"
+        )
         buf = io.BytesIO()
         self.figure.savefig(buf, format="png", dpi=90)
         self.png = buf.getvalue()
-        info = {"T_m": t, "n_steps": int(s.n_steps), "nfe": int(s.nfe), "sample_s": t1 - t0,
-                "redraw_s": time.perf_counter() - t1, "cached": cached}
+        info = {
+            "T_m": t,
+            "n_steps": int(s.n_steps),
+            "nfe": int(s.nfe),
+            "sample_s": t1 - t0,
+            "redraw_s": time.perf_counter() - t1,
+            "cached": cached,
+        }
         if self._image is not None:
             self._image.value = self.png
             self._label.value = self._describe(info)
@@ -151,8 +176,10 @@ class TmExplorer:
     @staticmethod
     def _describe(info: dict) -> str:
         src = "cached" if info["cached"] else f"sampled in {info['sample_s']:.2f} s"
-        return (f"<b>T_m = {info['T_m']:g}</b> · reverse SDE: {info['n_steps']} steps, "
-                f"{info['nfe']} score evals · flow: 1 pass · {src} · redraw {info['redraw_s']:.2f} s")
+        return (
+            f"<b>T_m = {info['T_m']:g}</b> · reverse SDE: {info['n_steps']} steps, "
+            f"{info['nfe']} score evals · flow: 1 pass · {src} · redraw {info['redraw_s']:.2f} s"
+        )
 
     def widget(self):
         """The UI: a ``FloatSlider`` over the grid (snapped, ``continuous_update=False``), an
@@ -164,9 +191,16 @@ class TmExplorer:
 
         lo, hi = self.T_m_values[0], self.T_m_values[-1]
         start = self.snap(self.model.T_m)
-        slider = w.FloatSlider(value=start, min=lo, max=hi, step=self.step, description="T_m",
-                               continuous_update=False, readout_format=".2f",
-                               disabled=len(self.T_m_values) == 1)
+        slider = w.FloatSlider(
+            value=start,
+            min=lo,
+            max=hi,
+            step=self.step,
+            description="T_m",
+            continuous_update=False,
+            readout_format=".2f",
+            disabled=len(self.T_m_values) == 1,
+        )
         self._label, self._image = w.HTML(), w.Image(format="png")
 
         def on_change(change) -> None:

@@ -11,5 +11,14 @@ from dinof_lite.nets.glow.invconv import InvConv
 from dinof_lite.nets.glow.priors import GaussianPrior, Split
 from dinof_lite.nets.glow.squeeze import squeeze, unsqueeze
 
-__all__ = ["ActNorm", "AffineCoupling", "FlowStep", "GaussianPrior", "Glow", "InvConv", "Split",
-           "squeeze", "unsqueeze"]
+__all__ = [
+    "ActNorm",
+    "AffineCoupling",
+    "FlowStep",
+    "GaussianPrior",
+    "Glow",
+    "InvConv",
+    "Split",
+    "squeeze",
+    "unsqueeze",
+]

@@ -49,8 +49,10 @@ class MLPCouplingNet(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, hidden: int, context_dim: int = 0) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(in_dim + context_dim, hidden), nn.SiLU(),
-            nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(in_dim + context_dim, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
             ZeroLinear(hidden, out_dim),
         )
 
@@ -69,8 +71,15 @@ class AffineCoupling(nn.Module):
         clamp: bound on the raw log-scale (see :func:`~dinof_lite.nets.glow.layers.soft_clamp`).
     """
 
-    def __init__(self, num_channels: int, hidden: int, *, image: bool, context_dim: int = 0,
-                 clamp: float = 6.0) -> None:
+    def __init__(
+        self,
+        num_channels: int,
+        hidden: int,
+        *,
+        image: bool,
+        context_dim: int = 0,
+        clamp: float = 6.0,
+    ) -> None:
         super().__init__()
         if num_channels < 2:
             raise ValueError(f"an affine coupling needs at least 2 channels, got {num_channels}")
@@ -85,13 +94,13 @@ class AffineCoupling(nn.Module):
         return shift, F.logsigmoid(soft_clamp(raw, self.clamp) + 2.0)
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        x_a, x_b = x[:, :self.n_cond], x[:, self.n_cond:]
+        x_a, x_b = x[:, : self.n_cond], x[:, self.n_cond :]
         shift, log_scale = self._shift_and_log_scale(x_a, context)
         y_b = (x_b + shift) * log_scale.exp()
         return torch.cat([x_a, y_b], dim=1), log_scale.flatten(1).sum(1)
 
     def inverse(self, y: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        y_a, y_b = y[:, :self.n_cond], y[:, self.n_cond:]
+        y_a, y_b = y[:, : self.n_cond], y[:, self.n_cond :]
         shift, log_scale = self._shift_and_log_scale(y_a, context)
         x_b = y_b * torch.exp(-log_scale) - shift
         return torch.cat([y_a, x_b], dim=1), -log_scale.flatten(1).sum(1)

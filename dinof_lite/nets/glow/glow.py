@@ -41,13 +41,21 @@ class FlowStep(nn.Module):
     ``forward(x, context) -> (y, logdet (B,))``; ``inverse(y, context) -> (x, −logdet)``.
     """
 
-    def __init__(self, num_channels: int, hidden: int, *, image: bool, context_dim: int = 0,
-                 clamp: float = 6.0) -> None:
+    def __init__(
+        self,
+        num_channels: int,
+        hidden: int,
+        *,
+        image: bool,
+        context_dim: int = 0,
+        clamp: float = 6.0,
+    ) -> None:
         super().__init__()
         self.actnorm = ActNorm(num_channels)
         self.invconv = InvConv(num_channels)
-        self.coupling = AffineCoupling(num_channels, hidden, image=image,
-                                       context_dim=context_dim, clamp=clamp)
+        self.coupling = AffineCoupling(
+            num_channels, hidden, image=image, context_dim=context_dim, clamp=clamp
+        )
 
     @property
     def sublayers(self) -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -88,12 +96,22 @@ class Glow(nn.Module):
         x_again = flow.inverse(z)
     """
 
-    def __init__(self, in_shape: Sequence[int], levels: int = 3, steps: int = 16,
-                 hidden: int = 256, *, context_dim: int = 0, clamp: float = 6.0) -> None:
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        levels: int = 3,
+        steps: int = 16,
+        hidden: int = 256,
+        *,
+        context_dim: int = 0,
+        clamp: float = 6.0,
+    ) -> None:
         super().__init__()
         in_shape = tuple(int(s) for s in in_shape)
         if len(in_shape) not in (1, 3) or min(in_shape) < 1:
-            raise ValueError(f"in_shape must be (D,) or (C, H, W) with positive sizes, got {in_shape}")
+            raise ValueError(
+                f"in_shape must be (D,) or (C, H, W) with positive sizes, got {in_shape}"
+            )
         for name, v in (("levels", levels), ("steps", steps), ("hidden", hidden)):
             if int(v) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {v}")
@@ -106,7 +124,8 @@ class Glow(nn.Module):
         kw = {"image": self.image, "context_dim": self.context_dim, "clamp": self.clamp}
         self.flows = nn.ModuleList(
             nn.ModuleList(FlowStep(c, self.hidden, **kw) for _ in range(self.n_steps))
-            for c in channels)
+            for c in channels
+        )
         self.splits = nn.ModuleList(Split(c, **kw) for c in channels[:-1])
         self.top = GaussianPrior(channels[-1], **kw)
 
@@ -116,9 +135,11 @@ class Glow(nn.Module):
         """Channels seen by the flow steps of each level (after that level's squeeze)."""
         if self.image:
             c, h, w = self.in_shape
-            if h % 2 ** self.n_levels or w % 2 ** self.n_levels:
-                raise ValueError(f"image Glow with levels={self.n_levels} needs height and width "
-                                 f"divisible by {2 ** self.n_levels}, got in_shape={self.in_shape}")
+            if h % 2**self.n_levels or w % 2**self.n_levels:
+                raise ValueError(
+                    f"image Glow with levels={self.n_levels} needs height and width "
+                    f"divisible by {2**self.n_levels}, got in_shape={self.in_shape}"
+                )
             channels = [4 * c]
             for _ in range(self.n_levels - 1):
                 channels.append(4 * (channels[-1] - channels[-1] // 2))
@@ -127,16 +148,24 @@ class Glow(nn.Module):
         for _ in range(self.n_levels - 1):
             channels.append(channels[-1] - channels[-1] // 2)
         if channels[-1] < 2:
-            raise ValueError(f"vector Glow on in_shape={self.in_shape} with levels={self.n_levels} "
-                             f"leaves {channels[-1]} feature(s) at the last level; couplings need "
-                             f"≥ 2 (use fewer levels)")
+            raise ValueError(
+                f"vector Glow on in_shape={self.in_shape} with levels={self.n_levels} "
+                f"leaves {channels[-1]} feature(s) at the last level; couplings need "
+                f"≥ 2 (use fewer levels)"
+            )
         return channels
 
     @property
     def kwargs(self) -> dict:
         """Constructor arguments: ``Glow(**flow.kwargs)`` builds the same architecture."""
-        return {"in_shape": list(self.in_shape), "levels": self.n_levels, "steps": self.n_steps,
-                "hidden": self.hidden, "context_dim": self.context_dim, "clamp": self.clamp}
+        return {
+            "in_shape": list(self.in_shape),
+            "levels": self.n_levels,
+            "steps": self.n_steps,
+            "hidden": self.hidden,
+            "context_dim": self.context_dim,
+            "clamp": self.clamp,
+        }
 
     @classmethod
     def paper(cls, in_shape: Sequence[int] = (3, 32, 32), context_dim: int = 0) -> Glow:
@@ -156,8 +185,11 @@ class Glow(nn.Module):
         """Names of the states a traced ``forward`` records after ``x`` (data → latent order)."""
         names = []
         for j in range(self.n_levels):
-            names += [f"L{j + 1}.K{k + 1}.{part}" for k in range(self.n_steps)
-                      for part in ("actnorm", "invconv", "coupling")]
+            names += [
+                f"L{j + 1}.K{k + 1}.{part}"
+                for k in range(self.n_steps)
+                for part in ("actnorm", "invconv", "coupling")
+            ]
             names.append(f"L{j + 1}.split" if j < self.n_levels - 1 else "prior")
         return names
 
@@ -166,16 +198,22 @@ class Glow(nn.Module):
     def _check_x(self, x: Tensor, what: str) -> None:
         expected = "(B, " + ", ".join(map(str, self.in_shape)) + ")"
         if not isinstance(x, Tensor):
-            raise TypeError(f"Glow expects {what} as a tensor of shape {expected}, got {type(x).__name__}")
+            raise TypeError(
+                f"Glow expects {what} as a tensor of shape {expected}, got {type(x).__name__}"
+            )
         if tuple(x.shape[1:]) != self.in_shape or x.dim() != len(self.in_shape) + 1:
             raise ValueError(f"Glow expects {what} of shape {expected}, got {tuple(x.shape)}")
         dtype = next(self.parameters()).dtype
         if not x.is_floating_point():
-            raise TypeError(f"Glow expects a floating {what} of shape {expected}, got {x.dtype}; "
-                            f"scale 8-bit images with x.float() / 255")
+            raise TypeError(
+                f"Glow expects a floating {what} of shape {expected}, got {x.dtype}; "
+                f"scale 8-bit images with x.float() / 255"
+            )
         if x.dtype != dtype:
-            raise TypeError(f"{what} is {x.dtype} but the flow's parameters are {dtype}; "
-                            f"convert one of them (x.to({dtype}) or flow.to({x.dtype}))")
+            raise TypeError(
+                f"{what} is {x.dtype} but the flow's parameters are {dtype}; "
+                f"convert one of them (x.to({dtype}) or flow.to({x.dtype}))"
+            )
 
     def _check_context(self, context: Tensor | None, batch: int) -> Tensor | None:
         if self.context_dim == 0:
@@ -183,15 +221,19 @@ class Glow(nn.Module):
                 raise ValueError("this Glow was built with context_dim=0 and takes no context")
             return None
         if context is None:
-            raise ValueError(f"this Glow is conditional: pass context of shape "
-                             f"(B, {self.context_dim}) or ({self.context_dim},)")
+            raise ValueError(
+                f"this Glow is conditional: pass context of shape "
+                f"(B, {self.context_dim}) or ({self.context_dim},)"
+            )
         ref = next(self.parameters())
         context = torch.as_tensor(context, dtype=ref.dtype, device=ref.device)
         if context.shape == (self.context_dim,):
             context = context.expand(batch, -1)
         if tuple(context.shape) != (batch, self.context_dim):
-            raise ValueError(f"context must have shape ({batch}, {self.context_dim}) or "
-                             f"({self.context_dim},), got {tuple(context.shape)}")
+            raise ValueError(
+                f"context must have shape ({batch}, {self.context_dim}) or "
+                f"({self.context_dim},), got {tuple(context.shape)}"
+            )
         return context
 
     def _assemble(self, h: Tensor, zs: list[Tensor]) -> Tensor:
@@ -204,14 +246,15 @@ class Glow(nn.Module):
         """Inverse of :meth:`_assemble` for the final latent: (top-level state, [z_1, …])."""
         h, zs = (squeeze(z) if self.image else z), []
         for split in self.splits:
-            zs.append(h[:, split.n_keep:])
-            h = squeeze(h[:, :split.n_keep]) if self.image else h[:, :split.n_keep]
+            zs.append(h[:, split.n_keep :])
+            h = squeeze(h[:, : split.n_keep]) if self.image else h[:, : split.n_keep]
         return h, zs
 
     # ------------------------------------------------------------------ the bijection
 
-    def forward(self, x: Tensor, context: Tensor | None = None, *,
-                return_intermediates: bool = False):
+    def forward(
+        self, x: Tensor, context: Tensor | None = None, *, return_intermediates: bool = False
+    ):
         """Data → latent. ``x (B, *in_shape)`` → ``(z (B, *in_shape), logdet (B,))``.
 
         With ``return_intermediates=True`` also returns the list of detached states
@@ -244,8 +287,14 @@ class Glow(nn.Module):
             return z, logdet + ld, states
         return z, logdet + ld
 
-    def inverse(self, z: Tensor, context: Tensor | None = None, *,
-                return_intermediates: bool = False, every: int = 1):
+    def inverse(
+        self,
+        z: Tensor,
+        context: Tensor | None = None,
+        *,
+        return_intermediates: bool = False,
+        every: int = 1,
+    ):
         """Latent → data. ``z (B, *in_shape)`` → ``x (B, *in_shape)``.
 
         With ``return_intermediates=True`` returns ``(x, states)``, ``states = [z, …, x]``: the
@@ -301,8 +350,15 @@ class Glow(nn.Module):
         return log_normal + logdet
 
     @torch.no_grad()
-    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
-               context: Tensor | None = None, *, return_intermediates: bool = False):
+    def sample(
+        self,
+        n: int,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+        context: Tensor | None = None,
+        *,
+        return_intermediates: bool = False,
+    ):
         """``n`` samples ``(n, *in_shape)``: ``inverse(T·ε)``, ``ε ~ N(0, I)`` (Glow §5, temperature T).
 
         ``context`` is ``(n, context_dim)`` or one ``(context_dim,)`` vector for all samples.
@@ -316,10 +372,16 @@ class Glow(nn.Module):
         eps = randn((int(n), *self.in_shape), generator, device=ref.device, dtype=ref.dtype)
         return self.inverse(temperature * eps, context, return_intermediates=return_intermediates)
 
-    def bits_per_dim(self, x: Tensor, *, n_bins: int = 256,
-                     data_range: tuple[float, float] = (0.0, 1.0), dequantize_data: bool = True,
-                     generator: torch.Generator | None = None,
-                     context: Tensor | None = None) -> Tensor:
+    def bits_per_dim(
+        self,
+        x: Tensor,
+        *,
+        n_bins: int = 256,
+        data_range: tuple[float, float] = (0.0, 1.0),
+        dequantize_data: bool = True,
+        generator: torch.Generator | None = None,
+        context: Tensor | None = None,
+    ) -> Tensor:
         """Bits per dimension ``(B,)`` of discrete data ``x`` (SPEC §2).
 
         Args:
@@ -333,5 +395,6 @@ class Glow(nn.Module):
         self._check_x(x, "x")
         if dequantize_data:
             x = dequantize(x, n_bins=n_bins, data_range=data_range, generator=generator)
-        return bits_per_dim(self.log_prob(x, context), self.dim, n_bins=n_bins,
-                            data_range=data_range)
+        return bits_per_dim(
+            self.log_prob(x, context), self.dim, n_bins=n_bins, data_range=data_range
+        )

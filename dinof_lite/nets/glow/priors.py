@@ -30,8 +30,15 @@ class GaussianPrior(nn.Module):
         clamp: bound on ``|logσ|``.
     """
 
-    def __init__(self, num_channels: int, *, image: bool, cond_channels: int = 0,
-                 context_dim: int = 0, clamp: float = 6.0) -> None:
+    def __init__(
+        self,
+        num_channels: int,
+        *,
+        image: bool,
+        cond_channels: int = 0,
+        context_dim: int = 0,
+        clamp: float = 6.0,
+    ) -> None:
         super().__init__()
         out = 2 * num_channels
         if cond_channels:
@@ -42,8 +49,9 @@ class GaussianPrior(nn.Module):
         self.context = ZeroLinear(context_dim, out) if context_dim else None
         self.clamp = clamp
 
-    def mean_and_log_std(self, like: Tensor, context: Tensor | None = None,
-                         cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def mean_and_log_std(
+        self, like: Tensor, context: Tensor | None = None, cond: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """``(μ, logσ)``, each shaped like ``like`` (the tensor being standardised)."""
         if self.cond is not None:
             h = self.cond(cond)
@@ -54,13 +62,15 @@ class GaussianPrior(nn.Module):
         mean, log_std = h.chunk(2, dim=1)
         return mean.expand_as(like), soft_clamp(log_std, self.clamp).expand_as(like)
 
-    def forward(self, h: Tensor, context: Tensor | None = None,
-                cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, h: Tensor, context: Tensor | None = None, cond: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         mean, log_std = self.mean_and_log_std(h, context, cond)
         return (h - mean) * torch.exp(-log_std), -log_std.flatten(1).sum(1)
 
-    def inverse(self, z: Tensor, context: Tensor | None = None,
-                cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def inverse(
+        self, z: Tensor, context: Tensor | None = None, cond: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         mean, log_std = self.mean_and_log_std(z, context, cond)
         return mean + z * log_std.exp(), log_std.flatten(1).sum(1)
 
@@ -73,19 +83,26 @@ class Split(nn.Module):
     context). ``inverse(kept, z) -> (h, logdet)``.
     """
 
-    def __init__(self, num_channels: int, *, image: bool, context_dim: int = 0,
-                 clamp: float = 6.0) -> None:
+    def __init__(
+        self, num_channels: int, *, image: bool, context_dim: int = 0, clamp: float = 6.0
+    ) -> None:
         super().__init__()
         self.n_keep = num_channels - num_channels // 2
-        self.prior = GaussianPrior(num_channels // 2, image=image, cond_channels=self.n_keep,
-                                   context_dim=context_dim, clamp=clamp)
+        self.prior = GaussianPrior(
+            num_channels // 2,
+            image=image,
+            cond_channels=self.n_keep,
+            context_dim=context_dim,
+            clamp=clamp,
+        )
 
     def forward(self, h: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        kept, gone = h[:, :self.n_keep], h[:, self.n_keep:]
+        kept, gone = h[:, : self.n_keep], h[:, self.n_keep :]
         z, logdet = self.prior(gone, context, cond=kept)
         return kept, z, logdet
 
-    def inverse(self, kept: Tensor, z: Tensor,
-                context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def inverse(
+        self, kept: Tensor, z: Tensor, context: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         gone, logdet = self.prior.inverse(z, context, cond=kept)
         return torch.cat([kept, gone], dim=1), logdet

@@ -41,8 +41,14 @@ def init_layer(layer: nn.Conv2d | nn.Linear, scale: float = 1.0) -> nn.Module:
     return layer
 
 
-def conv(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, padding: int | None = None,
-         init_scale: float = 1.0) -> nn.Conv2d:
+def conv(
+    in_ch: int,
+    out_ch: int,
+    kernel: int = 3,
+    stride: int = 1,
+    padding: int | None = None,
+    init_scale: float = 1.0,
+) -> nn.Conv2d:
     """A ``kernel × kernel`` convolution (``same`` padding by default) with variance-scaling init."""
     padding = kernel // 2 if padding is None else padding
     return init_layer(nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=padding), init_scale)
@@ -108,9 +114,18 @@ class ResnetBlock(nn.Module):
       :class:`Upsample` / :class:`Downsample` layers.
     """
 
-    def __init__(self, in_ch: int, out_ch: int | None = None, temb_dim: int | None = None,
-                 dropout: float = 0.1, kind: str = "biggan", up: bool = False, down: bool = False,
-                 skip_rescale: bool = True, init_scale: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int | None = None,
+        temb_dim: int | None = None,
+        dropout: float = 0.1,
+        kind: str = "biggan",
+        up: bool = False,
+        down: bool = False,
+        skip_rescale: bool = True,
+        init_scale: float = 0.0,
+    ) -> None:
         super().__init__()
         if kind not in _RESBLOCKS:
             raise ValueError(f"unknown resblock {kind!r}; valid: {', '.join(_RESBLOCKS)}")

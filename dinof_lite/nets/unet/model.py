@@ -53,15 +53,19 @@ class UNetConfig:
         for name in ("ch_mult", "attn_resolutions"):  # lists from YAML / JSON → hashable tuples
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.embedding not in _EMBEDDINGS:
-            raise ValueError(f"unknown embedding {self.embedding!r}; valid: {', '.join(_EMBEDDINGS)}")
+            raise ValueError(
+                f"unknown embedding {self.embedding!r}; valid: {', '.join(_EMBEDDINGS)}"
+            )
         if self.resblock not in ("biggan", "ddpm"):
             raise ValueError(f"unknown resblock {self.resblock!r}; valid: biggan, ddpm")
         if self.nf < 4 or self.nf % 4 or self.num_res_blocks < 1 or not self.ch_mult:
             raise ValueError("need nf a multiple of 4, num_res_blocks >= 1 and a non-empty ch_mult")
         factor = 2 ** (len(self.ch_mult) - 1)
         if self.image_size < factor or self.image_size % factor:
-            raise ValueError(f"image_size {self.image_size} must be divisible by 2^(levels-1) = "
-                             f"{factor} for ch_mult {self.ch_mult}")
+            raise ValueError(
+                f"image_size {self.image_size} must be divisible by 2^(levels-1) = "
+                f"{factor} for ch_mult {self.ch_mult}"
+            )
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
 
@@ -102,16 +106,31 @@ class UNetConfig:
     @classmethod
     def ncsnpp_celebahq256(cls, **overrides) -> UNetConfig:
         """NCSN++ (VE), CelebA-HQ 256²: ch_mult (1,1,2,2,2,2,2), 2 blocks, attention at 16²."""
-        return cls(**{"ch_mult": (1, 1, 2, 2, 2, 2, 2), "num_res_blocks": 2,
-                      "image_size": 256, **overrides})
+        return cls(
+            **{
+                "ch_mult": (1, 1, 2, 2, 2, 2, 2),
+                "num_res_blocks": 2,
+                "image_size": 256,
+                **overrides,
+            }
+        )
 
     @classmethod
     def tiny(cls, image_size: int = 8, in_channels: int = 1, **overrides) -> UNetConfig:
         """A CPU-sized UNet for tests / 8×8 digits: nf 16, ch_mult (1, 2), 1 block, attention at
         the lowest resolution (``image_size // 2``), no dropout."""
-        return cls(**{"nf": 16, "ch_mult": (1, 2), "num_res_blocks": 1, "dropout": 0.0,
-                      "attn_resolutions": (image_size // 2,), "image_size": image_size,
-                      "in_channels": in_channels, **overrides})
+        return cls(
+            **{
+                "nf": 16,
+                "ch_mult": (1, 2),
+                "num_res_blocks": 1,
+                "dropout": 0.0,
+                "attn_resolutions": (image_size // 2,),
+                "image_size": image_size,
+                "in_channels": in_channels,
+                **overrides,
+            }
+        )
 
 
 class UNet(nn.Module):
@@ -139,12 +158,23 @@ class UNet(nn.Module):
             emb_dim = 2 * nf
         else:
             self.embed, emb_dim = SinusoidalEmbedding(nf), nf
-        self.temb = nn.Sequential(init_layer(nn.Linear(emb_dim, temb_dim)), nn.SiLU(),
-                                  init_layer(nn.Linear(temb_dim, temb_dim)))
+        self.temb = nn.Sequential(
+            init_layer(nn.Linear(emb_dim, temb_dim)),
+            nn.SiLU(),
+            init_layer(nn.Linear(temb_dim, temb_dim)),
+        )
 
         def resblock(in_ch: int, out_ch: int | None = None, **kw) -> ResnetBlock:
-            return ResnetBlock(in_ch, out_ch, temb_dim, cfg.dropout, cfg.resblock,
-                               skip_rescale=cfg.skip_rescale, init_scale=cfg.init_scale, **kw)
+            return ResnetBlock(
+                in_ch,
+                out_ch,
+                temb_dim,
+                cfg.dropout,
+                cfg.resblock,
+                skip_rescale=cfg.skip_rescale,
+                init_scale=cfg.init_scale,
+                **kw,
+            )
 
         def attn(ch: int) -> AttnBlock:
             return AttnBlock(ch, skip_rescale=cfg.skip_rescale, init_scale=cfg.init_scale)
@@ -202,8 +232,10 @@ class UNet(nn.Module):
         cfg = self.config
         expected = (cfg.in_channels, cfg.image_size, cfg.image_size)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"x must have shape (batch, {', '.join(map(str, expected))}) "
-                             f"(in_channels, image_size, image_size), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (batch, {', '.join(map(str, expected))}) "
+                f"(in_channels, image_size, image_size), got {tuple(x.shape)}"
+            )
         if label.shape != (x.shape[0],):
             raise ValueError(f"label must have shape ({x.shape[0]},), got {tuple(label.shape)}")
 
