@@ -35,8 +35,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dinof_lite.flows import Glow
 from dinof_lite.nets import ScoreMLP
-from dinof_lite.nets.glow import Glow
 from dinof_lite.nets.unet import UNet, UNetConfig
 from dinof_lite.sde import SDE, SDES, get_sde
 from dinof_lite.train import atomic_save
@@ -80,7 +80,7 @@ KNOWN_MODELS: dict[str, str] = {
     "diffenc_8gaussians": "DiffEnc (VDM, v-prediction, trainable encoder) on 8gaussians (SPEC §7)",
     "diffenc_digits": "DiffEnc (tiny UNet v-network + conv encoder) on digits 16×16 (SPEC §7)",
     "digits_classifier": "CNN classifier of digits 16×16 on [0, 1]; its features give the "
-    "FID-style score of dinof_lite.metrics_images",
+    "FID-style score of dinof_lite.evaluation.digits_fid",
 }
 
 _NETS: dict[str, type[nn.Module]] = {"ScoreMLP": ScoreMLP}
@@ -259,7 +259,7 @@ def load_score_model(
 
 
 def save_flow(path: str | os.PathLike, flow: nn.Module, meta: dict[str, Any] | None = None) -> Path:
-    """Write a :class:`~dinof_lite.nets.glow.Glow` (float32, CPU) and ``meta`` to ``path``."""
+    """Write a :class:`~dinof_lite.flows.Glow` (float32, CPU) and ``meta`` to ``path``."""
     cls = type(flow).__name__
     if cls not in _FLOWS:
         raise ValueError(f"cannot save a {cls}; supported flow classes: {', '.join(_FLOWS)}")

@@ -59,7 +59,7 @@ import torch
 
 from dinof_lite import viz
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.metrics import gmm_nll, mmd, sliced_wasserstein
+from dinof_lite.evaluation.metrics import gmm_nll, mmd, sliced_wasserstein
 from dinof_lite.sampling import ode_log_likelihood, ode_sample, pc_sample
 from dinof_lite.sde import VESDE, VPSDE, subVPSDE
 from dinof_lite.utils import smoke_mode, smoke_or

@@ -61,8 +61,8 @@ import matplotlib.pyplot as plt
 import torch
 
 from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.evaluation.metrics import mmd, sliced_wasserstein
 from dinof_lite.losses import dsm_loss, get_score_fn
-from dinof_lite.metrics import mmd, sliced_wasserstein
 from dinof_lite.nets import ScoreMLP
 from dinof_lite.pretrained import load_score_model
 from dinof_lite.sampling import ode_log_likelihood, ode_sample, pc_sample

@@ -67,7 +67,7 @@ import torch
 from dinof_lite.data.digits import DIGITS_N_BINS, load_digits
 from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.data.toy import sample as toy_sample
-from dinof_lite.nets.glow import ActNorm, AffineCoupling, FlowStep, Glow, InvConv
+from dinof_lite.flows import ActNorm, AffineCoupling, FlowStep, Glow, InvConv
 from dinof_lite.pretrained import load_flow
 from dinof_lite.sde import VPSDE
 from dinof_lite.train import TrainConfig, Trainer
@@ -192,7 +192,7 @@ print("the change-of-variables formula matches the histogram; without the log-de
 # ## 2. One Glow step, taken apart
 #
 # A Glow step (data → latent) is ActNorm → invertible linear map → affine coupling. Each layer
-# of `dinof_lite.nets.glow` has `forward(x) -> (y, logdet)` and `inverse(y) -> (x, logdet)`,
+# of `dinof_lite.flows` has `forward(x) -> (y, logdet)` and `inverse(y) -> (x, logdet)`,
 # with the per-example log-determinant of *that* direction; the flow adds them up.
 #
 # ### ActNorm: a data-initialised per-channel affine map

@@ -72,8 +72,8 @@ import torch
 
 from dinof_lite import VPSDE, GaussianMixture, Glow, ScoreMLP, TrainConfig, Trainer
 from dinof_lite.dinof import CONTEXT_DIM, DiNof, training_loss
-from dinof_lite.dinof.study import first_match, noise_floor, plot_tm_study, tm_study
-from dinof_lite.metrics import mmd
+from dinof_lite.evaluation.metrics import mmd
+from dinof_lite.evaluation.tm_study import first_match, noise_floor, plot_tm_study, tm_study
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.utils import make_generator, smoke_or
 from dinof_lite.viz import TmExplorer, format_table, journey_figure, plot_loss_curve

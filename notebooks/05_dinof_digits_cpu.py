@@ -63,11 +63,11 @@ import matplotlib.pyplot as plt
 import torch
 
 from dinof_lite import Trainer
-from dinof_lite.configs import build_model, get_config
 from dinof_lite.data import load_image_dataset
 from dinof_lite.data.quantize import dequantize
 from dinof_lite.dinof import dinof_bits_per_dim, training_loss
-from dinof_lite.metrics_images import digits_fid, load_classifier
+from dinof_lite.evaluation.digits_fid import digits_fid, load_classifier
+from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.sampling import pc_sample
 from dinof_lite.utils import make_generator, smoke_or
@@ -254,7 +254,7 @@ if meta:  # the trained model beats the uniform distribution over 17 levels by f
 # FID compares Inception features of samples and data with the Fréchet distance of Gaussians
 # fitted to them, $\lVert\mu_a - \mu_b\rVert^2 + \mathrm{Tr}(\Sigma_a + \Sigma_b - 2(\Sigma_a
 # \Sigma_b)^{1/2})$. Offline and at 16×16 we use the 64-d features of a small CNN trained on the
-# digits instead (`dinof_lite.metrics_images`, shipped as `digits_classifier`), so the numbers are
+# digits instead (`dinof_lite.evaluation.digits_fid`, shipped as `digits_classifier`), so the numbers are
 # only comparable with each other. The score is biased upwards at small sample counts; the shipped
 # evaluation used 500 samples per setting.
 

@@ -54,9 +54,9 @@ from pathlib import Path
 import torch
 
 from dinof_lite.cli import main as dinof
-from dinof_lite.configs import get_config
 from dinof_lite.data import default_data_dir
-from dinof_lite.nets.glow import Glow
+from dinof_lite.experiment.configs import get_config
+from dinof_lite.flows import Glow
 from dinof_lite.utils import smoke_mode
 
 cfg = get_config("celebahq256_ve")

@@ -65,16 +65,18 @@ from dinof_lite.baselines import (
     DiffEncConfig,
     DiffFlow,
     DiffFlowConfig,
-    compare,
-    diffenc_contender,
     diffenc_loss,
-    diffflow_contender,
     diffflow_loss,
-    dinof_contender,
     load_diffenc,
     load_diffflow,
 )
-from dinof_lite.dinof.study import noise_floor
+from dinof_lite.evaluation.compare import (
+    compare,
+    diffenc_contender,
+    diffflow_contender,
+    dinof_contender,
+)
+from dinof_lite.evaluation.tm_study import noise_floor
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.train import TrainConfig, Trainer
 from dinof_lite.utils import make_generator, smoke_or
@@ -145,7 +147,7 @@ plt.show()
 # %% [markdown]
 # ## 3. One table, same yardsticks
 #
-# `dinof_lite.baselines.compare` measures every model on the same fresh data:
+# `dinof_lite.evaluation.compare` measures every model on the same fresh data:
 #
 # * **MMD² / SW** against held-out data — next to the *noise floor*, the value two independent
 #   true sample sets of the same size already give;

@@ -39,8 +39,8 @@ from dinof_lite.baselines.diffenc import DiffEnc, DiffEncConfig, diffenc_loss, s
 from dinof_lite.baselines.diffflow import DiffFlow, DiffFlowConfig, diffflow_loss, save_diffflow
 from dinof_lite.data import DIGITS_N_BINS, load_digits
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.metrics import gmm_nll, mmd, sliced_wasserstein
-from dinof_lite.metrics_images import digits_fid, load_classifier
+from dinof_lite.evaluation.digits_fid import digits_fid, load_classifier
+from dinof_lite.evaluation.metrics import gmm_nll, mmd, sliced_wasserstein
 from dinof_lite.pretrained import checkpoint_path
 
 __all__ = [

@@ -1,8 +1,8 @@
 """Digits recipes of ``scripts/make_checkpoints.py``: ``digits_classifier`` and ``dinof_digits``.
 
-* ``digits_classifier``: the :class:`~dinof_lite.metrics_images.DigitsClassifier` (16×16 digits
+* ``digits_classifier``: the :class:`~dinof_lite.evaluation.digits_fid.DigitsClassifier` (16×16 digits
   on [0, 1]) trained by cross-entropy on the train split; meta holds its test accuracy. Its
-  features define the FID-style score :func:`~dinof_lite.metrics_images.digits_fid`.
+  features define the FID-style score :func:`~dinof_lite.evaluation.digits_fid.digits_fid`.
 * ``dinof_digits``: ``build_model(get_config("digits_cpu"))`` — any-T_m DiNof (tiny UNet + image
   Glow conditioned on ``T_m ∈ [0.1, 1]``, VE SDE) trained with
   :func:`~dinof_lite.dinof.training_loss` on the train split; the file keeps the EMA model and,
@@ -25,11 +25,16 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from dinof_lite.configs import build_model, get_config
 from dinof_lite.data import load_image_dataset
 from dinof_lite.data.quantize import dequantize
 from dinof_lite.dinof import dinof_bits_per_dim, training_loss
-from dinof_lite.metrics_images import DigitsClassifier, digits_fid, load_classifier, save_classifier
+from dinof_lite.evaluation.digits_fid import (
+    DigitsClassifier,
+    digits_fid,
+    load_classifier,
+    save_classifier,
+)
+from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.pretrained import checkpoint_path, save_dinof
 from dinof_lite.sampling import pc_sample
 

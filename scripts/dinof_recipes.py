@@ -24,9 +24,9 @@ import torch
 
 from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.dinof import DiNof, training_loss
-from dinof_lite.metrics import gmm_nll, mmd, sliced_wasserstein
+from dinof_lite.evaluation.metrics import gmm_nll, mmd, sliced_wasserstein
+from dinof_lite.flows import Glow
 from dinof_lite.nets import ScoreMLP
-from dinof_lite.nets.glow import Glow
 from dinof_lite.pretrained import save_dinof
 from dinof_lite.sampling import pc_sample
 from dinof_lite.sde import get_sde

@@ -15,7 +15,7 @@ them for every recipe it applies to.
 * ``score_mlp_8gaussians_{vp,ve}``: a :class:`~dinof_lite.nets.ScoreMLP` trained on
   :func:`~dinof_lite.losses.dsm_loss` (unweighted DSM, λ(t) = s(t)²) on fresh samples of the exact
   8-Gaussians mixture every step; meta holds the score error against the exact oracle.
-* ``glow_{8gaussians,moons}``: a vector :class:`~dinof_lite.nets.glow.Glow` (1 level × 8 steps)
+* ``glow_{8gaussians,moons}``: a vector :class:`~dinof_lite.flows.Glow` (1 level × 8 steps)
   trained by maximum likelihood (mean NLL in nats) on fresh samples every step; meta holds the
   test NLL on 20k fresh samples (and, for the mixture, its exact entropy, the floor of any NLL).
 * ``glow_digits``: an image Glow (1×8×8, 2 levels × 8 steps) trained on the mean bits/dim of the
@@ -27,7 +27,7 @@ them for every recipe it applies to.
   T_m served, MMD / sliced W2 / mixture NLL of 4000 samples and the exact NLL of 1000 fresh points
   next to the entropy (any-T_m: also the plain-diffusion baseline from p_T).
 * ``digits_classifier``, ``dinof_digits`` (:mod:`digits_recipe`): the CNN behind the FID-style
-  score of :mod:`dinof_lite.metrics_images` (meta: test accuracy), and the ``digits_cpu`` any-T_m
+  score of :mod:`dinof_lite.evaluation.digits_fid` (meta: test accuracy), and the ``digits_cpu`` any-T_m
   DiNof (UNet + image Glow, VE) with its FID-style score per T_m, the PC baseline's and test bpd.
 * ``diffflow_8gaussians`` (:mod:`baseline_recipes`, family ``diffflow``): a
   :class:`~dinof_lite.baselines.diffflow.DiffFlow` in the authors' 2D configuration on its
@@ -69,9 +69,9 @@ import dinof_lite  # noqa: E402
 from dinof_lite.data import DIGITS_N_BINS, load_digits, toy  # noqa: E402
 from dinof_lite.data.quantize import dequantize  # noqa: E402
 from dinof_lite.data.toy import GaussianMixture  # noqa: E402
+from dinof_lite.flows import Glow  # noqa: E402
 from dinof_lite.losses import dsm_loss, get_score_fn  # noqa: E402
 from dinof_lite.nets import ScoreMLP  # noqa: E402
-from dinof_lite.nets.glow import Glow  # noqa: E402
 from dinof_lite.pretrained import KNOWN_MODELS, checkpoint_dir, save_flow, save_score_model  # noqa: E402
 from dinof_lite.sde import get_sde  # noqa: E402
 from dinof_lite.train import TrainConfig, Trainer  # noqa: E402

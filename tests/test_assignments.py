@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dinof_lite.assignments import make_student, solution_notebooks, stale_students, student_path
 from dinof_lite.cli import main
+from dinof_lite.coursework.student_notebooks import (
+    make_student,
+    solution_notebooks,
+    stale_students,
+    student_path,
+)
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("jupytext")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from dinof_lite.bench import run_benchmark
-from dinof_lite.configs import build_model, get_config
+from dinof_lite.cli.bench import run_benchmark
+from dinof_lite.experiment.configs import build_model, get_config
 
 
 def test_bench_train_smoke_row():

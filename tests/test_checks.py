@@ -1,4 +1,4 @@
-"""dinof_lite.checks: right answers pass; typical wrong answers fail with a message naming the
+"""dinof_lite.coursework.checks: right answers pass; typical wrong answers fail with a message naming the
 mistake; unfinished exercises are "not attempted"; crashes are "error" (never raised)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from dinof_lite import checks
+from dinof_lite.coursework import checks
 from dinof_lite.sampling import EulerMaruyamaPredictor
 from dinof_lite.sampling.correctors import langevin_step_size
 

@@ -291,8 +291,8 @@ def _tiny_anytm(path):
     import torch
 
     from dinof_lite.dinof import DiNof
+    from dinof_lite.flows import Glow
     from dinof_lite.nets import ScoreMLP
-    from dinof_lite.nets.glow import Glow
     from dinof_lite.pretrained import save_dinof
     from dinof_lite.sde import VPSDE
 

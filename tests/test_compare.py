@@ -1,12 +1,12 @@
-"""``dinof_lite.baselines.compare``: one table for several models, checked on known answers."""
+"""``dinof_lite.evaluation.compare``: one table for several models, checked on known answers."""
 
 import math
 
 import pytest
 import torch
 
-from dinof_lite.baselines.compare import Contender, compare, dinof_contender
 from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.evaluation.compare import Contender, compare, dinof_contender
 
 GMM = GaussianMixture.preset("8gaussians")
 

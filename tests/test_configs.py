@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dinof_lite.configs import CONFIGS, build_model, config_names, get_config
+from dinof_lite.experiment.configs import CONFIGS, build_model, config_names, get_config
 
 FULL = [
     "cifar10_ve",

@@ -20,7 +20,7 @@ from dinof_lite.baselines.diffenc import (
     save_diffenc,
 )
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.metrics import mmd
+from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.train import TrainConfig, Trainer
 
 GMM = GaussianMixture.preset("8gaussians")  # isotropic components, variance C

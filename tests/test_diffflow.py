@@ -20,7 +20,7 @@ from dinof_lite.baselines.diffflow import (
 )
 from dinof_lite.baselines.fourier_mlp import FourierMLP
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.metrics import mmd
+from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.train import TrainConfig, Trainer
 
 GMM = GaussianMixture.preset("8gaussians")

@@ -11,8 +11,8 @@ import torch
 
 from dinof_lite import VESDE, VPSDE, GaussianMixture, Glow, ScoreMLP, TrainConfig, Trainer
 from dinof_lite.dinof import CONTEXT_DIM, DiNof, DiNofSample, tm_context, training_loss
+from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.losses import dsm_loss, get_score_fn
-from dinof_lite.metrics import mmd
 from dinof_lite.nets.oracle import OracleScoreNet
 from dinof_lite.sampling import ode_log_likelihood
 from dinof_lite.sde import subVPSDE

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch.distributed as dist
 
-from dinof_lite.configs import build_model, get_config
+from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.experiment.distributed import DistInfo, param_digest
 from dinof_lite.train.checkpoint import load_checkpoint
 

@@ -16,7 +16,6 @@ import torch
 from PIL import Image
 
 from dinof_lite.cli import COMMANDS, main
-from dinof_lite.configs import get_config
 from dinof_lite.dinof import DiNof
 from dinof_lite.experiment import (
     FidUnavailable,
@@ -26,6 +25,7 @@ from dinof_lite.experiment import (
     load_run,
     make_grid,
 )
+from dinof_lite.experiment.configs import get_config
 from dinof_lite.experiment.run import config_mismatch
 from dinof_lite.train.checkpoint import load_checkpoint
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.nets.glow import Glow
+from dinof_lite.flows import Glow
 from dinof_lite.train import TrainConfig, Trainer
 
 CONFIGS = {  # id: (in_shape, levels, steps)

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from dinof_lite.nets.glow import (
+from dinof_lite.flows import (
     ActNorm,
     AffineCoupling,
     FlowStep,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dinof_lite.configs import get_config
-from dinof_lite.nets.glow import Glow
+from dinof_lite.experiment.configs import get_config
+from dinof_lite.flows import Glow
 from dinof_lite.pretrained import load_flow
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_checkpoints.py"
@@ -121,7 +121,7 @@ def test_a_tiny_dinof_recipe_writes_a_loadable_checkpoint(
 
 
 def test_tiny_digits_recipes_write_a_classifier_and_a_unet_dinof(script, tmp_path, monkeypatch):
-    from dinof_lite.metrics_images import DigitsClassifier, load_classifier
+    from dinof_lite.evaluation.digits_fid import DigitsClassifier, load_classifier
     from dinof_lite.nets.unet import UNet
     from dinof_lite.pretrained import load_dinof
 

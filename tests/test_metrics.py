@@ -1,4 +1,4 @@
-"""Tests for dinof_lite.metrics: closed forms, hand-computed values and input validation."""
+"""Tests for dinof_lite.evaluation.metrics: closed forms, hand-computed values and input validation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from statistics import NormalDist
 import pytest
 import torch
 
-from dinof_lite.metrics import energy_distance, gmm_nll, mmd, sliced_wasserstein, wasserstein2
+from dinof_lite.evaluation.metrics import (
+    energy_distance,
+    gmm_nll,
+    mmd,
+    sliced_wasserstein,
+    wasserstein2,
+)
 
 
 def gauss(n: int, d: int, mean: float | list[float], std: float, seed: int) -> torch.Tensor:

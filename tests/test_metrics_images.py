@@ -1,4 +1,4 @@
-"""dinof_lite.metrics_images: Fréchet distance in closed form, the shipped digits classifier."""
+"""dinof_lite.evaluation.digits_fid: Fréchet distance in closed form, the shipped digits classifier."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dinof_lite.data import load_image_dataset
-from dinof_lite.metrics_images import (
+from dinof_lite.evaluation.digits_fid import (
     DigitsClassifier,
     digits_features,
     digits_fid,

@@ -147,7 +147,7 @@ def test_shipped_checkpoint_is_small_documented_and_close_to_the_oracle(monkeypa
 
 @pytest.mark.parametrize("in_shape,context_dim", [((2,), 0), ((1, 4, 4), 3)])
 def test_flow_round_trip_is_exact(tmp_path, in_shape, context_dim):
-    from dinof_lite.nets.glow import Glow
+    from dinof_lite.flows import Glow
 
     torch.manual_seed(0)
     flow = Glow(
@@ -270,7 +270,7 @@ DINOF_MMD_BOUND = 3e-3
     ],
 )
 def test_shipped_dinof_samples_match_the_data(monkeypatch, name, T_m):
-    from dinof_lite.metrics import mmd
+    from dinof_lite.evaluation.metrics import mmd
 
     model, _ = _load_shipped_dinof(monkeypatch, name)
     gmm = GaussianMixture.preset("8gaussians")
@@ -304,7 +304,7 @@ def test_shipped_dinof_exact_nll_is_near_the_entropy(monkeypatch, name):
 
 
 def test_unet_dinof_round_trip_gives_identical_outputs(ckpt_dir):
-    from dinof_lite.configs import build_model, get_config
+    from dinof_lite.experiment.configs import build_model, get_config
     from dinof_lite.nets.unet import UNet
 
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.metrics import mmd
+from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.sampling import (
     CORRECTORS,
     PREDICTORS,

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.losses import dsm_loss, get_score_fn
-from dinof_lite.metrics import mmd
 from dinof_lite.nets import ScoreMLP
 from dinof_lite.sampling import pc_sample
 from dinof_lite.sde import VESDE, VPSDE

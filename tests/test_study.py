@@ -1,4 +1,4 @@
-"""dinof_lite.dinof.study: the T_m study (quality and speed vs T_m next to the baseline)."""
+"""dinof_lite.evaluation.tm_study: the T_m study (quality and speed vs T_m next to the baseline)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ import torch
 from matplotlib.figure import Figure
 
 from dinof_lite.data import toy
-from dinof_lite.dinof import TM_GRID, DiNof, first_match, noise_floor, plot_tm_study, tm_study
-from dinof_lite.nets.glow import Glow
+from dinof_lite.dinof import DiNof
+from dinof_lite.evaluation.tm_study import (
+    TM_GRID,
+    first_match,
+    noise_floor,
+    plot_tm_study,
+    tm_study,
+)
+from dinof_lite.flows import Glow
 from dinof_lite.nets.mlp import ScoreMLP
 from dinof_lite.sde import VPSDE
 

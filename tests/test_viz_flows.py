@@ -10,7 +10,7 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
 
 from dinof_lite import viz
-from dinof_lite.nets.glow import Glow
+from dinof_lite.flows import Glow
 
 pytestmark = pytest.mark.usefixtures("no_show")
 

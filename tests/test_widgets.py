@@ -12,7 +12,7 @@ from matplotlib.collections import LineCollection
 
 from dinof_lite import viz
 from dinof_lite.dinof import DiNof
-from dinof_lite.nets.glow import Glow
+from dinof_lite.flows import Glow
 from dinof_lite.nets.mlp import ScoreMLP
 from dinof_lite.sde import VPSDE
 

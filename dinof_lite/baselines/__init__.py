@@ -5,17 +5,10 @@
   discretised trajectory KL, an upper bound on the NLL.
 - :mod:`dinof_lite.baselines.diffenc`: DiffEnc, "Variational Diffusion with a Learned Encoder"
   (Nielsen et al.; SPEC §7) — the VDM bound with a time-dependent learned encoder.
-- :mod:`dinof_lite.baselines.compare`: DiNof, DiffFlow and DiffEnc measured side by side on one
-  Gaussian mixture (samples, NFE, wall time, NLL or its bound against the entropy).
+
+DiNof and both measured side by side: :mod:`dinof_lite.evaluation.compare`.
 """
 
-from dinof_lite.baselines.compare import (
-    Contender,
-    compare,
-    diffenc_contender,
-    diffflow_contender,
-    dinof_contender,
-)
 from dinof_lite.baselines.diffenc import (
     DiffEnc,
     DiffEncConfig,
@@ -44,9 +37,4 @@ __all__ = [
     "diffenc_loss",
     "save_diffenc",
     "load_diffenc",
-    "Contender",
-    "compare",
-    "dinof_contender",
-    "diffflow_contender",
-    "diffenc_contender",
 ]

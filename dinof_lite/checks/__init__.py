@@ -1,49 +1,13 @@
-"""Auto-graders for the coursework in ``notebooks/assignments/`` (one module per exercise group).
+"""Deprecated alias of :mod:`dinof_lite.coursework.checks` (moved in 0.2; this alias goes in 0.3)."""
 
-Each ``check_*`` function calls the student's function on fixed inputs, compares it with the
-library and the Gaussian-mixture oracle, displays a :class:`CheckResult` and returns it; it never
-raises for a student mistake. Wrong answers are matched against typical mistakes (a missing sqrt,
-a sign, a wrong log-det, …) so the message names the mistake::
+import warnings
 
-    from dinof_lite import checks
-    checks.check_vp_marginal(vp_marginal);     # ✅ / ❌ with a diagnosis / ⏳ not attempted
-    checks.summary()                           # table of every check run in this kernel
+from dinof_lite.coursework.checks import *  # noqa: F403
+from dinof_lite.coursework.checks import __all__  # noqa: F401
 
-Exercises: (a) :mod:`~dinof_lite.checks.forward`, (b) :mod:`~dinof_lite.checks.score_matching`,
-(c) :mod:`~dinof_lite.checks.pc_step`, (d) :mod:`~dinof_lite.checks.coupling`,
-(e) :mod:`~dinof_lite.checks.dinof_sampling`.
-"""
-
-from dinof_lite.checks._core import (
-    CheckResult,
-    passed,
-    reset,
-    results,
-    run_check,
-    summary,
-    yours_or_library,
+warnings.warn(
+    "dinof_lite.checks moved to dinof_lite.coursework.checks"
+    "; import it from there (the old path goes in 0.3)",
+    DeprecationWarning,
+    stacklevel=2,
 )
-from dinof_lite.checks.coupling import check_coupling_forward, check_coupling_inverse
-from dinof_lite.checks.dinof_sampling import check_dinof_sample
-from dinof_lite.checks.forward import check_forward_sample, check_ve_marginal, check_vp_marginal
-from dinof_lite.checks.pc_step import check_em_step, check_langevin_step
-from dinof_lite.checks.score_matching import check_dsm_loss
-
-__all__ = [
-    "CheckResult",
-    "run_check",
-    "summary",
-    "results",
-    "reset",
-    "yours_or_library",
-    "passed",
-    "check_vp_marginal",
-    "check_ve_marginal",
-    "check_forward_sample",
-    "check_dsm_loss",
-    "check_em_step",
-    "check_langevin_step",
-    "check_coupling_forward",
-    "check_coupling_inverse",
-    "check_dinof_sample",
-]

@@ -4,21 +4,13 @@
   joint loss and the any-T_m context :func:`tm_context`.
 - :mod:`~dinof_lite.dinof.sampling` — flow pass + PC sampler from ``T_m``, :class:`DiNofSample`.
 - :mod:`~dinof_lite.dinof.likelihood` — the joint exact likelihood (ODE to ``T_m`` + flow).
-- :mod:`~dinof_lite.dinof.study` — the ``T_m`` study: quality and speed vs ``T_m`` next to the
-  plain diffusion baseline (:func:`tm_study`, :func:`noise_floor`, :func:`first_match`).
+
+The ``T_m`` study (quality and cost against ``T_m``) lives in :mod:`dinof_lite.evaluation.tm_study`.
 """
 
 from dinof_lite.dinof.likelihood import dinof_bits_per_dim, dinof_log_likelihood
 from dinof_lite.dinof.model import CONTEXT_DIM, FLOW_REDUCTIONS, DiNof, tm_context, training_loss
 from dinof_lite.dinof.sampling import PC_DEFAULTS, DiNofSample, default_pc, dinof_sample
-from dinof_lite.dinof.study import (
-    STUDY_METRICS,
-    TM_GRID,
-    first_match,
-    noise_floor,
-    plot_tm_study,
-    tm_study,
-)
 
 __all__ = [
     "DiNof",
@@ -32,10 +24,4 @@ __all__ = [
     "PC_DEFAULTS",
     "CONTEXT_DIM",
     "FLOW_REDUCTIONS",
-    "tm_study",
-    "noise_floor",
-    "first_match",
-    "plot_tm_study",
-    "STUDY_METRICS",
-    "TM_GRID",
 ]

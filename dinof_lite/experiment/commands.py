@@ -29,7 +29,7 @@ def _fail(err: Exception) -> SystemExit:
 
 # --------------------------------------------------------------------------- train
 def train_arguments(p: argparse.ArgumentParser) -> None:
-    from dinof_lite.configs import config_names
+    from dinof_lite.experiment.configs import config_names
 
     p.add_argument(
         "--config",

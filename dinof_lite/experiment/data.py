@@ -12,8 +12,8 @@ import os
 
 import torch
 
-from dinof_lite.configs import ExperimentConfig
 from dinof_lite.data import ImageDataset, load_image_dataset
+from dinof_lite.experiment.configs import ExperimentConfig
 
 __all__ = ["fake_image_dataset", "experiment_dataset"]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dinof_lite.configs import ExperimentConfig
 from dinof_lite.data import ImageDataset
 from dinof_lite.data.quantize import dequantize
 from dinof_lite.dinof import dinof_bits_per_dim
+from dinof_lite.experiment.configs import ExperimentConfig
 
 __all__ = ["FID_HELP", "FidUnavailable", "evaluate_bpd", "evaluate_fid"]
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from dinof_lite.configs import ExperimentConfig, build_model, get_config
 from dinof_lite.dinof import training_loss
+from dinof_lite.experiment.configs import ExperimentConfig, build_model, get_config
 from dinof_lite.experiment.data import experiment_dataset
 from dinof_lite.experiment.distributed import (
     DistInfo,

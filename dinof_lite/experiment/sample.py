@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from dinof_lite.configs import ExperimentConfig
+from dinof_lite.experiment.configs import ExperimentConfig
 
 __all__ = ["to_uint8", "make_grid", "save_grid", "sample_chunks", "sample_run"]
 

@@ -1,7 +1,8 @@
-"""Networks: score networks and their building blocks, and the Glow normalizing flow."""
+"""Networks: score networks (MLP, UNet), their time embeddings, and the oracle network.
+
+The normalizing flow (Glow) is :mod:`dinof_lite.flows`."""
 
 from dinof_lite.nets.embeddings import GaussianFourierEmbedding, SinusoidalEmbedding
-from dinof_lite.nets.glow import Glow
 from dinof_lite.nets.mlp import ScoreMLP
 from dinof_lite.nets.unet import UNet, UNetConfig
 
@@ -9,7 +10,6 @@ __all__ = [
     "GaussianFourierEmbedding",
     "SinusoidalEmbedding",
     "ScoreMLP",
-    "Glow",
     "UNet",
     "UNetConfig",
 ]

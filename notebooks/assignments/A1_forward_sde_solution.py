@@ -23,7 +23,7 @@
 # predictor–corrector step (A2), (d) Glow's affine coupling (A3), and (e) DiNof sampling (A4).
 #
 # Each exercise is a function you fill in: replace the `raise NotImplementedError(...)` line and
-# run the **check** cell under it. `dinof_lite.checks` compares your answer with the library and
+# run the **check** cell under it. `dinof_lite.coursework.checks` compares your answer with the library and
 # with the exact Gaussian-mixture oracle and tells you what is wrong (a missing square root, a
 # sign, a shape) rather than just "wrong". The last cell lists all your results.
 #
@@ -54,7 +54,8 @@ if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped
 import matplotlib.pyplot as plt
 import torch
 
-from dinof_lite import VESDE, VPSDE, GaussianMixture, checks
+from dinof_lite import VESDE, VPSDE, GaussianMixture
+from dinof_lite.coursework import checks
 
 # %% [markdown]
 # ## The forward process

@@ -56,9 +56,10 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from dinof_lite import VPSDE, GaussianMixture, checks
+from dinof_lite import VPSDE, GaussianMixture
+from dinof_lite.coursework import checks
 from dinof_lite import dsm_loss as library_dsm_loss
-from dinof_lite.metrics import mmd
+from dinof_lite.evaluation.metrics import mmd
 
 gmm = GaussianMixture.preset("8gaussians")
 

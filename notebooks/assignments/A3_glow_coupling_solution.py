@@ -27,7 +27,7 @@
 # Glow (Kingma & Dhariwal 2018) builds $f$ from layers whose inverse and log-determinant are
 # cheap. The workhorse is the **affine coupling** layer, which you write here.
 #
-# Reading: Glow §3.3; Dinh et al. 2017 (RealNVP); `dinof_lite/nets/glow/coupling.py` (after).
+# Reading: Glow §3.3; Dinh et al. 2017 (RealNVP); `dinof_lite/flows/coupling.py` (after).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -53,8 +53,8 @@ if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped
 import matplotlib.pyplot as plt
 import torch
 
-from dinof_lite import checks
-from dinof_lite.checks.coupling import reference_coupling
+from dinof_lite.coursework import checks
+from dinof_lite.coursework.checks.coupling import reference_coupling
 
 # %% [markdown]
 # ## The coupling layer

@@ -57,8 +57,9 @@ if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped
 import matplotlib.pyplot as plt
 import torch
 
-from dinof_lite import GaussianMixture, checks
-from dinof_lite.metrics import mmd
+from dinof_lite import GaussianMixture
+from dinof_lite.coursework import checks
+from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.sampling import EulerMaruyamaPredictor
 from dinof_lite.utils import smoke_or

@@ -1,24 +1,13 @@
-"""Glow normalizing flows (Kingma & Dhariwal 2018) for vectors and images, SPEC §3.
+"""Deprecated alias of :mod:`dinof_lite.flows` (moved in 0.2; this alias goes in 0.3)."""
 
-One public model, :class:`Glow`; its layers are exported for teaching and testing. Every layer
-has ``forward(x, context) -> (y, logdet (B,))`` and ``inverse(y, context) -> (x, logdet (B,))``.
-"""
+import warnings
 
-from dinof_lite.nets.glow.actnorm import ActNorm
-from dinof_lite.nets.glow.coupling import AffineCoupling
-from dinof_lite.nets.glow.glow import FlowStep, Glow
-from dinof_lite.nets.glow.invconv import InvConv
-from dinof_lite.nets.glow.priors import GaussianPrior, Split
-from dinof_lite.nets.glow.squeeze import squeeze, unsqueeze
+from dinof_lite.flows import *  # noqa: F403
+from dinof_lite.flows import __all__  # noqa: F401
 
-__all__ = [
-    "ActNorm",
-    "AffineCoupling",
-    "FlowStep",
-    "GaussianPrior",
-    "Glow",
-    "InvConv",
-    "Split",
-    "squeeze",
-    "unsqueeze",
-]
+warnings.warn(
+    "dinof_lite.nets.glow moved to dinof_lite.flows"
+    "; import it from there (the old path goes in 0.3)",
+    DeprecationWarning,
+    stacklevel=2,
+)

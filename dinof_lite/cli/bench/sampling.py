@@ -19,7 +19,7 @@ A note column carries the noise floor (two true sample sets of the same size) an
 
 With an image model (``--model dinof_digits``) the same head-to-head and a short sweep run on
 sklearn's digits, scored by the FID-style distance of classifier features to the test split
-(:func:`~dinof_lite.metrics_images.digits_fid`); its floor is the train split's score.
+(:func:`~dinof_lite.evaluation.digits_fid.digits_fid`); its floor is the train split's score.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from dinof_lite.data import toy
-from dinof_lite.dinof import TM_GRID, first_match, noise_floor, tm_study
+from dinof_lite.evaluation.tm_study import TM_GRID, first_match, noise_floor, tm_study
 from dinof_lite.pretrained import load_dinof
 
 __all__ = ["bench_sampling", "SAMPLING_MODEL", "SAMPLING_SIZES"]
@@ -91,7 +91,7 @@ IMAGE_SIZES = {"full": (128, 200, (0.2, 0.6, 1.0)), "smoke": (8, 10, (0.6,))}
 def _bench_digits(net, device: torch.device, repeats: int, size: str) -> list[dict]:
     """Head to head at T_m = 0.6 and a sweep on digits, scored by :func:`digits_fid`."""
     from dinof_lite.data import load_image_dataset
-    from dinof_lite.metrics_images import digits_fid
+    from dinof_lite.evaluation.digits_fid import digits_fid
 
     n, n_full, grid = IMAGE_SIZES[size]
     kw = {"data_range": (0.0, 1.0), "pad_to": net.dims[-1]}

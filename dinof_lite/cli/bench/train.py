@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from dinof_lite.configs import build_model, get_config
 from dinof_lite.dinof import training_loss
+from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.losses import dsm_loss
 
 __all__ = ["bench_train", "TRAIN_CASES"]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from dinof_lite.checks._core import (
+from dinof_lite.coursework.checks._core import (
     CheckResult,
     Failed,
     close,

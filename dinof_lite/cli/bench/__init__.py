@@ -9,9 +9,9 @@ Glow inverse (every layer's state kept, for the notebooks' trajectory plots) cos
   paper's flow (``Glow.paper()``).
 - ``sampling``: DiNof from ``T_m`` vs the plain diffusion sampler from ``T`` with the same score
   network — wall time, NFE and sample quality, head to head and over ``T_m = 0.1 … 1.0``
-  (:mod:`dinof_lite.bench_sampling`).
+  (:mod:`dinof_lite.cli.bench.sampling`).
 - ``train``: one update of the score network alone vs DiNof's joint update (score network + flow),
-  images per second and the overhead ratio (:mod:`dinof_lite.bench_train`).
+  images per second and the overhead ratio (:mod:`dinof_lite.cli.bench.train`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from collections.abc import Callable
 
 import torch
 
-from dinof_lite.bench_sampling import bench_sampling
-from dinof_lite.bench_train import bench_train
-from dinof_lite.nets.glow import Glow
+from dinof_lite.cli.bench.sampling import bench_sampling
+from dinof_lite.cli.bench.train import bench_train
+from dinof_lite.flows import Glow
 from dinof_lite.utils import pick_device
 
 __all__ = ["BENCHMARKS", "run_benchmark", "time_call", "bench_glow"]

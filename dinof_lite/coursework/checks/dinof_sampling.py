@@ -19,8 +19,15 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from dinof_lite.checks._core import CheckResult, Failed, close, expect_tensor, fmt, run_check
-from dinof_lite.metrics import mmd
+from dinof_lite.coursework.checks._core import (
+    CheckResult,
+    Failed,
+    close,
+    expect_tensor,
+    fmt,
+    run_check,
+)
+from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.utils import randn
 
 __all__ = ["check_dinof_sample", "SpyFlow", "SpyScore", "default_model"]

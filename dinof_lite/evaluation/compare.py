@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.metrics import mmd, sliced_wasserstein
+from dinof_lite.evaluation.metrics import mmd, sliced_wasserstein
 from dinof_lite.utils import make_generator
 
 __all__ = ["Contender", "compare", "dinof_contender", "diffflow_contender", "diffenc_contender"]

@@ -4,7 +4,7 @@ speed against ``T_m`` next to the plain diffusion sampler.
 Pipeline (``python -m dinof_lite demo``):
 
 1. train an any-T_m :class:`~dinof_lite.dinof.DiNof` (a :class:`~dinof_lite.nets.ScoreMLP` and a
-   vector :class:`~dinof_lite.nets.glow.Glow` conditioned on ``T_m ∈ [tm_min, T]``) with
+   vector :class:`~dinof_lite.flows.Glow` conditioned on ``T_m ∈ [tm_min, T]``) with
    :class:`~dinof_lite.train.Trainer` on a fixed training set of the toy ``dataset``
    (``checkpoint.pt`` and ``metrics.jsonl`` land in ``out``; ``--resume`` continues), or, with
    ``--pretrained``, load the shipped ``dinof_8gaussians_vp_anytm`` (8gaussians, VP);
@@ -30,17 +30,10 @@ import torch
 from torch import Tensor
 
 from dinof_lite.data import toy
-from dinof_lite.dinof import (
-    TM_GRID,
-    DiNof,
-    default_pc,
-    first_match,
-    noise_floor,
-    tm_study,
-    training_loss,
-)
+from dinof_lite.dinof import DiNof, default_pc, training_loss
+from dinof_lite.evaluation.tm_study import TM_GRID, first_match, noise_floor, tm_study
+from dinof_lite.flows import Glow
 from dinof_lite.nets import ScoreMLP
-from dinof_lite.nets.glow import Glow
 from dinof_lite.sde import SDE, get_sde
 from dinof_lite.train import CHECKPOINT_NAME, TrainConfig, Trainer
 from dinof_lite.utils import pick_device, smoke_mode
@@ -227,7 +220,7 @@ def _figures(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dinof_lite.dinof import plot_tm_study
+    from dinof_lite.evaluation.tm_study import plot_tm_study
     from dinof_lite.viz.journey import journey_figure, journey_plotly
 
     fig = journey_figure(journeys[cfg.T_m], reference=ref, n_paths=12)

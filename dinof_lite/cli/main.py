@@ -30,7 +30,7 @@ class Command:
 
 # --------------------------------------------------------------------------- demo
 def _demo_arguments(p: argparse.ArgumentParser) -> None:
-    from dinof_lite.demo import dataset_names  # light import: data.toy only
+    from dinof_lite.cli.demo import dataset_names  # light import: data.toy only
 
     names = dataset_names()
     p.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
@@ -124,7 +124,7 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 def _demo_run(args: argparse.Namespace) -> int:
     import torch
 
-    from dinof_lite.demo import DemoConfig, dataset_names, render_markdown, run_demo
+    from dinof_lite.cli.demo import DemoConfig, dataset_names, render_markdown, run_demo
 
     if args.dataset not in dataset_names():
         raise SystemExit(
@@ -168,7 +168,7 @@ def _demo_run(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- bench
 def _bench_arguments(p: argparse.ArgumentParser) -> None:
-    from dinof_lite.bench import BENCHMARKS
+    from dinof_lite.cli.bench import BENCHMARKS
 
     p.add_argument("name", metavar="NAME", help=f"benchmark: {', '.join(sorted(BENCHMARKS))}")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
@@ -202,7 +202,7 @@ def _bench_run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from dinof_lite.bench import run_benchmark
+    from dinof_lite.cli.bench import run_benchmark
     from dinof_lite.utils import pick_device
     from dinof_lite.viz.diagnostics import format_table
 
@@ -266,8 +266,8 @@ COMMANDS: dict[str, Command] = {
     "assignments": Command(
         help="write the executed student notebooks from notebooks/assignments/*_solution.py "
         "(--check: exit 1 if they are out of date)",
-        add_arguments=_lazy("cli_arguments", "dinof_lite.assignments"),
-        run=_lazy("cli_run", "dinof_lite.assignments"),
+        add_arguments=_lazy("cli_arguments", "dinof_lite.coursework.student_notebooks"),
+        run=_lazy("cli_run", "dinof_lite.coursework.student_notebooks"),
     ),
 }
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from dinof_lite import metrics
 from dinof_lite.dinof.sampling import default_pc
+from dinof_lite.evaluation import metrics
 from dinof_lite.sampling import pc_sample
 
 if TYPE_CHECKING:  # matplotlib is imported only when plotting

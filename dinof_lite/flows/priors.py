@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dinof_lite.nets.glow.layers import ZeroConv2d, ZeroLinear, broadcast_context, soft_clamp
+from dinof_lite.flows.layers import ZeroConv2d, ZeroLinear, broadcast_context, soft_clamp
 
 __all__ = ["GaussianPrior", "Split"]
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from dinof_lite import losses
-from dinof_lite.checks._core import CheckResult, Failed, close, diagnose, fmt, run_check
+from dinof_lite.coursework.checks._core import CheckResult, Failed, close, diagnose, fmt, run_check
 from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.sde import SDE, VESDE, VPSDE
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dinof_lite.nets.glow.actnorm import spatial_size
+from dinof_lite.flows.actnorm import spatial_size
 
 __all__ = ["InvConv"]
 

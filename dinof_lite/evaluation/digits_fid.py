@@ -6,7 +6,7 @@ see 16×16 digits, so this module uses a small CNN trained on the digits' train 
 (:class:`DigitsClassifier`, shipped as ``data/checkpoints/digits_classifier.pt``) and its 64-d
 penultimate features. Scores are comparable with each other, not with published FIDs::
 
-    from dinof_lite.metrics_images import digits_fid
+    from dinof_lite.evaluation.digits_fid import digits_fid
     score = digits_fid(samples, reference)   # (N, 1, 16, 16) on [0, 1] each -> float
 """
 

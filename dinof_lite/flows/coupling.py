@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dinof_lite.nets.glow.layers import ZeroConv2d, ZeroLinear, broadcast_context, soft_clamp
+from dinof_lite.flows.layers import ZeroConv2d, ZeroLinear, broadcast_context, soft_clamp
 
 __all__ = ["AffineCoupling", "ConvCouplingNet", "MLPCouplingNet"]
 
@@ -68,7 +68,7 @@ class AffineCoupling(nn.Module):
         hidden: width of the coupling network.
         image: convolutional network for ``(B, C, H, W)`` inputs, else an MLP for ``(B, C)``.
         context_dim: size of the optional context vector the network also sees.
-        clamp: bound on the raw log-scale (see :func:`~dinof_lite.nets.glow.layers.soft_clamp`).
+        clamp: bound on the raw log-scale (see :func:`~dinof_lite.flows.layers.soft_clamp`).
     """
 
     def __init__(

@@ -6,7 +6,7 @@ Data → latent, level by level (SPEC §3)::
                                                             └──▶ z₁ (standardised half)
 
 Vectors skip the squeezes. Every latent is standardised by its learned Gaussian prior (see
-:mod:`~dinof_lite.nets.glow.priors`), and the pieces are put back in the input's layout by undoing
+:mod:`~dinof_lite.flows.priors`), and the pieces are put back in the input's layout by undoing
 the squeezes, so ``z`` has the shape of ``x`` and is ``N(0, I)`` under the model:
 
     log p(x) = log N(z; 0, I) + Σ_layers log|det ∂h_l/∂h_{l−1}|          (change of variables)
@@ -25,11 +25,11 @@ import torch
 from torch import Tensor, nn
 
 from dinof_lite.data.quantize import bits_per_dim, dequantize
-from dinof_lite.nets.glow.actnorm import ActNorm
-from dinof_lite.nets.glow.coupling import AffineCoupling
-from dinof_lite.nets.glow.invconv import InvConv
-from dinof_lite.nets.glow.priors import GaussianPrior, Split
-from dinof_lite.nets.glow.squeeze import squeeze, unsqueeze
+from dinof_lite.flows.actnorm import ActNorm
+from dinof_lite.flows.coupling import AffineCoupling
+from dinof_lite.flows.invconv import InvConv
+from dinof_lite.flows.priors import GaussianPrior, Split
+from dinof_lite.flows.squeeze import squeeze, unsqueeze
 from dinof_lite.utils import randn
 
 __all__ = ["FlowStep", "Glow"]

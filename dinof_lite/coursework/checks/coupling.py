@@ -7,7 +7,7 @@ The student writes, for ``x (B, C)`` split as ``x_a = x[:, :C − C//2]`` (condi
   ``logdet = Σ log_s`` (B,);
 - ``coupling_inverse(y, net) -> (x, logdet)``: ``x_b = y_b·exp(−log_s) − shift``, ``−Σ log_s``.
 
-Both are compared with :class:`dinof_lite.nets.glow.coupling.AffineCoupling` (random, non-zero
+Both are compared with :class:`dinof_lite.flows.coupling.AffineCoupling` (random, non-zero
 weights) and the log-det with an autograd Jacobian of the student's own map.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from dinof_lite.checks._core import (
+from dinof_lite.coursework.checks._core import (
     CheckResult,
     Failed,
     close,
@@ -27,7 +27,7 @@ from dinof_lite.checks._core import (
     fmt,
     run_check,
 )
-from dinof_lite.nets.glow.coupling import AffineCoupling
+from dinof_lite.flows.coupling import AffineCoupling
 
 __all__ = ["check_coupling_forward", "check_coupling_inverse", "reference_coupling"]
 
