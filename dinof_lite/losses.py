@@ -1,22 +1,20 @@
-"""Score conventions and denoising score matching (Song et al. 2021, Eq. 7; SPEC §1).
+"""Score conventions and denoising score matching (Song et al. 2021, Eq. 7).
 
-All score conventions live in :func:`get_score_fn`, so every other module works with plain score
-functions ``score_fn(x, t) -> ∇_x log p_t(x)``.
+The SDE owns the score convention (:meth:`~dinof_lite.sde.SDE.score_from_net`);
+:func:`get_score_fn` applies it, so every other module works with plain score functions
+``score_fn(x, t) -> ∇_x log p_t(x)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor, nn
 
+from dinof_lite.sampling.base import ScoreFn
 from dinof_lite.sde import SDE, batch_view
 from dinof_lite.utils import rand, randn
 
 __all__ = ["get_score_fn", "dsm_loss", "sample_times"]
-
-ScoreFn = Callable[[Tensor, Tensor], Tensor]
 
 
 def get_score_fn(sde: SDE, net: nn.Module) -> ScoreFn:
@@ -25,14 +23,13 @@ def get_score_fn(sde: SDE, net: nn.Module) -> ScoreFn:
     - VP / sub-VP (ε-prediction): ``score = −net(x, 999 t) / s(t)``.
     - VE (σ-scaled output): ``score = net(x, σ(t)) / s(t)``.
 
-    Here ``s(t)`` is the marginal std from :meth:`SDE.marginal_coeffs`.
+    Here ``s(t)`` is the marginal std from :meth:`SDE.marginal_coeffs`; the label and the sign
+    are the SDE's (:meth:`SDE.noise_label`, :meth:`SDE.score_from_net`).
     """
-    sign = 1.0 if sde.name == "ve" else -1.0
 
     def score_fn(x: Tensor, t: Tensor) -> Tensor:
         t = sde.time(t, x)
-        std = sde.marginal_coeffs(t)[1]
-        return sign * net(x, sde.noise_label(t)) / batch_view(std, x)
+        return sde.score_from_net(net(x, sde.noise_label(t)), t, x)
 
     return score_fn
 
@@ -68,16 +65,17 @@ def dsm_loss(
     generator: torch.Generator | None = None,
     per_example: bool = False,
 ) -> Tensor:
-    """Denoising score matching loss (SPEC §1).
+    """Denoising score matching loss (Song et al. 2021, Eq. 7).
 
     ``t ~ U(eps, T)``, ``z ~ N(0, I)``, ``x_t = a(t) x0 + s(t) z`` and per example
 
     - unweighted: ``reduce ‖score(x_t, t) s(t) + z‖²`` (λ(t) = s(t)²),
     - likelihood-weighted: ``reduce ‖score(x_t, t) + z / s(t)‖² g(t)²`` (Song et al. 2021b, Thm 1),
 
-    where ``reduce`` is the mean over dimensions (``reduce_mean=True``, default for VP / sub-VP) or
-    ½ × the sum (default for VE). Pass ``t`` and/or ``z`` to share them with another loss term (as
-    DiNof does). Returns the batch mean, or ``(B,)`` with ``per_example=True``.
+    where ``reduce`` is the mean over dimensions (``reduce_mean=True``) or ½ × the sum; the default
+    is the SDE's :attr:`~dinof_lite.sde.SDE.dsm_reduce_mean` (mean for VP / sub-VP, sum for VE).
+    Pass ``t`` and/or ``z`` to share them with another loss term (as DiNof does). Returns the
+    batch mean, or ``(B,)`` with ``per_example=True``.
     """
     if x0.dim() < 2:
         raise ValueError(f"x0 must have shape (batch, *dims), got {tuple(x0.shape)}")
@@ -96,6 +94,6 @@ def dsm_loss(
         sq = (score + z / batch_view(std, x0)) ** 2 * batch_view(g2, x0)
     else:
         sq = (score * batch_view(std, x0) + z) ** 2
-    reduce_mean = sde.name != "ve" if reduce_mean is None else reduce_mean
+    reduce_mean = sde.dsm_reduce_mean if reduce_mean is None else reduce_mean
     losses = sq.flatten(1).mean(1) if reduce_mean else 0.5 * sq.flatten(1).sum(1)
     return losses if per_example else losses.mean()

@@ -2,10 +2,11 @@
 
 The notebooks load these instead of training for minutes on a laptop::
 
-    from dinof_lite.pretrained import load_flow, load_score_model
+    from dinof_lite.pretrained import checkpoint_meta, load_flow, load_score_model
     sde, net = load_score_model("score_mlp_8gaussians_vp")      # EMA weights, eval mode
     score_fn = get_score_fn(sde, net)                             # (x (B, 2), t (B,)) -> (B, 2)
     flow = load_flow("glow_digits")                               # a Glow in eval mode
+    meta = checkpoint_meta("glow_digits")                         # its stored meta dict
 
 The files are written by ``python scripts/make_checkpoints.py`` and live *next to* the package, in
 ``<repo>/data/checkpoints`` (``Path(__file__).parents[1]``), so they are found when the code runs
@@ -27,10 +28,9 @@ dataclasses.asdict(UNetConfig)}``, rebuilt with ``UNet(UNetConfig(**config))``).
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -39,7 +39,10 @@ from dinof_lite.flows import Glow
 from dinof_lite.nets import ScoreMLP
 from dinof_lite.nets.unet import UNet, UNetConfig
 from dinof_lite.sde import SDE, SDES, get_sde
-from dinof_lite.train import atomic_save
+from dinof_lite.train.checkpoint import atomic_save, cpu_state_dict, plain, read_checkpoint
+
+if TYPE_CHECKING:  # imported lazily in load_dinof
+    from dinof_lite.dinof import DiNof
 
 __all__ = [
     "FORMAT",
@@ -49,6 +52,8 @@ __all__ = [
     "checkpoint_dir",
     "available_models",
     "checkpoint_path",
+    "resolve",
+    "checkpoint_meta",
     "save_score_model",
     "load_score_model",
     "save_flow",
@@ -76,9 +81,11 @@ KNOWN_MODELS: dict[str, str] = {
     "dinof_digits": "any-T_m DiNof (tiny UNet + image Glow) on digits 16×16 on [0, 1], VE SDE, "
     "config digits_cpu",
     "diffflow_8gaussians": "DiffFlow (learned drift + score, Fourier MLPs, 30-step grid) on "
-    "8gaussians (SPEC §6)",
-    "diffenc_8gaussians": "DiffEnc (VDM, v-prediction, trainable encoder) on 8gaussians (SPEC §7)",
-    "diffenc_digits": "DiffEnc (tiny UNet v-network + conv encoder) on digits 16×16 (SPEC §7)",
+    "8gaussians (Zhang & Chen 2021)",
+    "diffenc_8gaussians": "DiffEnc (VDM, v-prediction, trainable encoder) on 8gaussians "
+    "(Nielsen et al. 2024)",
+    "diffenc_digits": "DiffEnc (tiny UNet v-network + conv encoder) on digits 16×16 "
+    "(Nielsen et al. 2024)",
     "digits_classifier": "CNN classifier of digits 16×16 on [0, 1]; its features give the "
     "FID-style score of dinof_lite.evaluation.digits_fid",
 }
@@ -109,11 +116,17 @@ def checkpoint_path(name: str) -> Path:
 
 
 def _sde_spec(sde: SDE) -> dict[str, Any]:
-    """``{"name", "params"}`` from which :func:`dinof_lite.sde.get_sde` rebuilds ``sde``."""
-    if sde.name not in SDES:
-        raise ValueError(f"cannot save an SDE named {sde.name!r}; valid: {', '.join(SDES)}")
-    params = sde.params()
-    return {"name": sde.name, "params": params}
+    """``{"name", "params"}`` from which :func:`dinof_lite.sde.get_sde` rebuilds ``sde``.
+
+    Any SDE whose class is registered in :data:`dinof_lite.sde.SDES` can be saved.
+    """
+    name = next((key for key, cls in SDES.items() if cls is type(sde)), None)
+    if name is None:
+        raise ValueError(
+            f"cannot save a {type(sde).__name__}: its class is not registered; register it with "
+            f"@dinof_lite.sde.register_sde(name) (registered: {', '.join(SDES)})"
+        )
+    return {"name": name, "params": sde.params()}
 
 
 def _score_mlp_kwargs(net: ScoreMLP) -> dict[str, Any]:
@@ -128,20 +141,6 @@ def _score_mlp_kwargs(net: ScoreMLP) -> dict[str, Any]:
         "embedding": embedding,
         "emb_dim": net.temb[0].in_features,
     }
-
-
-def _plain(obj: Any) -> Any:
-    """A copy of ``obj`` that ``torch.load(weights_only=True)`` accepts (Paths become str)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain(v) for v in obj)
-    if obj is None or isinstance(obj, torch.Tensor):
-        return obj
-    for kind in (bool, numbers.Integral, numbers.Real):  # numpy scalars become Python numbers
-        if isinstance(obj, kind):
-            return {bool: bool, numbers.Integral: int, numbers.Real: float}[kind](obj)
-    return str(obj)  # str subclasses (torch.__version__), Paths, …
 
 
 # --------------------------------------------------------------------------- save / load
@@ -175,36 +174,24 @@ def save_score_model(
     ckpt = {
         "format": FORMAT,
         "net": {"class": cls, "kwargs": dict(net_kwargs)},
-        "state_dict": _cpu_state(net),
+        "state_dict": cpu_state_dict(net),
         "sde": _sde_spec(sde),
-        "meta": _plain(meta or {}),
+        "meta": plain(meta or {}),
     }
-    return _write(path, ckpt)
-
-
-def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict as float32 CPU tensors (integer and boolean buffers keep their dtype)."""
-    return {
-        k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).clone()
-        for k, v in module.state_dict().items()
-    }
-
-
-def _write(path: str | os.PathLike, ckpt: dict[str, Any]) -> Path:
-    """Atomic ``torch.save`` (:func:`dinof_lite.train.atomic_save`): never half a file."""
     return atomic_save(ckpt, path)
 
 
-def _read(path: Path, fmt: str) -> dict[str, Any]:
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
-        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path} is not a {fmt} checkpoint (format: {got!r})")
-    return ckpt
+def resolve(name: str | os.PathLike) -> Path:
+    """The existing file of a model name (see :data:`KNOWN_MODELS`) or of a ``.pt`` path.
 
+    ``name`` is a path when it ends in ``.pt`` or has a folder part; otherwise it is looked up in
+    :func:`checkpoint_dir` (``$DINOF_CHECKPOINT_DIR`` or ``<repo>/data/checkpoints``).
 
-def _resolve(name: str | os.PathLike) -> Path:
-    """A model name (see :data:`KNOWN_MODELS`) or a path to a ``.pt`` file -> an existing file."""
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+        FileNotFoundError: a missing file; for a known name the message says how to regenerate
+            it.
+    """
     as_path = Path(name)
     if as_path.suffix == ".pt" or len(as_path.parts) > 1:
         if not as_path.is_file():
@@ -225,16 +212,32 @@ def _resolve(name: str | os.PathLike) -> Path:
     return path
 
 
+def checkpoint_meta(name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """The ``meta`` dict stored in any dinof_lite checkpoint (score model, flow, DiNof, DiffFlow,
+    DiffEnc, digits classifier): training config, ``losses`` curve, quality measurements,
+    provenance. ``{}`` for a checkpoint saved without one.
+
+    ``name_or_path`` is a name from :data:`KNOWN_MODELS` / :func:`available_models` or a ``.pt``
+    path; errors as in :func:`load_score_model` (ValueError also for a file that is not a
+    dinof_lite checkpoint).
+    """
+    path = resolve(name_or_path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if not (isinstance(fmt, str) and fmt.startswith("dinof_lite.")):
+        got = fmt if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{path} is not a dinof_lite checkpoint (format: {got!r})")
+    return dict(ckpt.get("meta") or {})
+
+
 def load_score_model(
-    name: str | os.PathLike, *, device: str | torch.device = "cpu", return_meta: bool = False
-):
-    """Load a shipped score model: ``(sde, net)``, or ``(sde, net, meta)`` with ``return_meta``.
+    name: str | os.PathLike, *, device: str | torch.device = "cpu"
+) -> tuple[SDE, nn.Module]:
+    """Load a shipped score model: ``(sde, net)``; its ``meta`` via :func:`checkpoint_meta`.
 
     Args:
         name: a name from :data:`KNOWN_MODELS` / :func:`available_models`, or a ``.pt`` path.
         device: where to put the network.
-        return_meta: also return the stored ``meta`` dict (training config, ``losses`` curve,
-            ``score_error``, provenance).
 
     Returns:
         ``sde`` (a fresh :class:`~dinof_lite.sde.SDE`) and ``net`` (raw network in eval mode,
@@ -246,16 +249,15 @@ def load_score_model(
         FileNotFoundError: a known model whose file is missing (the message says how to
             regenerate it).
     """
-    path = _resolve(name)
-    ckpt = _read(path, FORMAT)
+    path = resolve(name)
+    ckpt = read_checkpoint(path, FORMAT)
     cls = ckpt["net"]["class"]
     if cls not in _NETS:
         raise ValueError(f"{path} holds a {cls}; supported network classes: {', '.join(_NETS)}")
     sde = get_sde(ckpt["sde"]["name"], **ckpt["sde"]["params"])
     net = _NETS[cls](**ckpt["net"]["kwargs"])
     net.load_state_dict(ckpt["state_dict"])
-    net = net.to(device).eval()
-    return (sde, net, ckpt.get("meta", {})) if return_meta else (sde, net)
+    return sde, net.to(device).eval()
 
 
 def save_flow(path: str | os.PathLike, flow: nn.Module, meta: dict[str, Any] | None = None) -> Path:
@@ -265,36 +267,33 @@ def save_flow(path: str | os.PathLike, flow: nn.Module, meta: dict[str, Any] | N
         raise ValueError(f"cannot save a {cls}; supported flow classes: {', '.join(_FLOWS)}")
     ckpt = {
         "format": FLOW_FORMAT,
-        "flow": {"class": cls, "kwargs": _plain(flow.kwargs)},
-        "state_dict": _cpu_state(flow),
-        "meta": _plain(meta or {}),
+        "flow": {"class": cls, "kwargs": plain(flow.kwargs)},
+        "state_dict": cpu_state_dict(flow),
+        "meta": plain(meta or {}),
     }
-    return _write(path, ckpt)
+    return atomic_save(ckpt, path)
 
 
-def load_flow(
-    name: str | os.PathLike, *, device: str | torch.device = "cpu", return_meta: bool = False
-):
-    """Load a shipped flow: ``flow`` (eval mode), or ``(flow, meta)`` with ``return_meta``.
+def load_flow(name: str | os.PathLike, *, device: str | torch.device = "cpu") -> Glow:
+    """Load a shipped flow (eval mode); its ``meta`` via :func:`checkpoint_meta`.
 
     ``name`` is a name from :data:`KNOWN_MODELS` (e.g. ``"glow_digits"``) or a ``.pt`` path;
     errors as in :func:`load_score_model`.
     """
-    path = _resolve(name)
-    ckpt = _read(path, FLOW_FORMAT)
+    path = resolve(name)
+    ckpt = read_checkpoint(path, FLOW_FORMAT)
     cls = ckpt["flow"]["class"]
     if cls not in _FLOWS:
         raise ValueError(f"{path} holds a {cls}; supported flow classes: {', '.join(_FLOWS)}")
     flow = _FLOWS[cls](**ckpt["flow"]["kwargs"])
     flow.load_state_dict(ckpt["state_dict"])
-    flow = flow.to(device).eval()
-    return (flow, ckpt.get("meta", {})) if return_meta else flow
+    return flow.to(device).eval()
 
 
 def _dinof_net_spec(net: nn.Module) -> dict[str, Any]:
     """``{"class": "ScoreMLP", "kwargs"}`` or ``{"class": "UNet", "config": asdict(UNetConfig)}``."""
     if isinstance(net, UNet):
-        return {"class": "UNet", "config": _plain(dataclasses.asdict(net.config))}
+        return {"class": "UNet", "config": plain(dataclasses.asdict(net.config))}
     return {"class": type(net).__name__, "kwargs": _score_mlp_kwargs(net)}
 
 
@@ -319,30 +318,27 @@ def save_dinof(
         "format": DINOF_FORMAT,
         "sde": _sde_spec(model.sde),
         "net": _dinof_net_spec(model.score_net),
-        "flow": {"class": type(model.flow).__name__, "kwargs": _plain(model.flow.kwargs)},
-        "dinof": _plain(model.kwargs),
-        "state_dict": _cpu_state(model),
-        "meta": _plain(meta or {}),
+        "flow": {"class": type(model.flow).__name__, "kwargs": plain(model.flow.kwargs)},
+        "dinof": plain(model.kwargs),
+        "state_dict": cpu_state_dict(model),
+        "meta": plain(meta or {}),
     }
-    return _write(path, ckpt)
+    return atomic_save(ckpt, path)
 
 
-def load_dinof(
-    name: str | os.PathLike, *, device: str | torch.device = "cpu", return_meta: bool = False
-):
-    """Load a shipped DiNof model (eval mode), or ``(model, meta)`` with ``return_meta``.
+def load_dinof(name: str | os.PathLike, *, device: str | torch.device = "cpu") -> DiNof:
+    """Load a shipped DiNof model (eval mode); its ``meta`` via :func:`checkpoint_meta`.
 
     ``name`` is a name from :data:`KNOWN_MODELS` (e.g. ``"dinof_8gaussians_vp"``) or a ``.pt``
     path; errors as in :func:`load_score_model`.
     """
     from dinof_lite.dinof import DiNof
 
-    path = _resolve(name)
-    ckpt = _read(path, DINOF_FORMAT)
+    path = resolve(name)
+    ckpt = read_checkpoint(path, DINOF_FORMAT)
     sde = get_sde(ckpt["sde"]["name"], **ckpt["sde"]["params"])
     net = _build_dinof_net(ckpt["net"])
     flow = _FLOWS[ckpt["flow"]["class"]](**ckpt["flow"]["kwargs"])
     model = DiNof(sde, net, flow, **ckpt["dinof"])
     model.load_state_dict(ckpt["state_dict"])
-    model = model.to(device).eval()
-    return (model, ckpt.get("meta", {})) if return_meta else model
+    return model.to(device).eval()

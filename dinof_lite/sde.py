@@ -1,4 +1,4 @@
-"""Linear SDEs with closed-form marginals: VE, VP and sub-VP (Song et al. 2021; SPEC §1).
+"""Linear SDEs with closed-form marginals: VE, VP and sub-VP (Song et al. 2021, §3.4).
 
 The forward process is ``dx = f(x, t) dt + g(t) dw`` on ``t ∈ [0, T]`` with ``T = 1``. All three
 SDEs are linear, so ``x(t) | x(0) ~ N(a(t) x(0), s(t)² I)``: :meth:`SDE.marginal_coeffs` returns
@@ -7,6 +7,11 @@ SDEs are linear, so ``x(t) | x(0) ~ N(a(t) x(0), s(t)² I)``: :meth:`SDE.margina
 Shapes: ``x`` is ``(B, *dims)``; times ``t`` are ``(B,)`` float tensors (a Python float or 0-d
 tensor is broadcast to ``(B,)``); per-example scalars such as ``diffusion`` and ``std`` are ``(B,)``.
 A *score function* is any callable ``score_fn(x, t) -> Tensor`` shaped like ``x``.
+
+Each SDE also owns its *conventions* — how a network's output becomes a score, what the network is
+conditioned on, which time embedding, sampler and loss reduction suit it — so no other module
+branches on the SDE's name (see :class:`SDE`). SDEs live in the :data:`SDES` registry; register
+your own subclass with ``@register_sde("name")`` and :func:`get_sde` builds it by name.
 """
 
 from __future__ import annotations
@@ -14,15 +19,28 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from dinof_lite.registry import Registry
 from dinof_lite.utils import randn
 
-__all__ = ["SDE", "ReverseSDE", "VESDE", "VPSDE", "subVPSDE", "get_sde", "SDES", "batch_view"]
+if TYPE_CHECKING:  # importing the samplers here would be circular
+    from dinof_lite.sampling.base import ScoreFn
 
-ScoreFn = Callable[[Tensor, Tensor], Tensor]
+__all__ = [
+    "SDE",
+    "ReverseSDE",
+    "VESDE",
+    "VPSDE",
+    "subVPSDE",
+    "get_sde",
+    "SDES",
+    "register_sde",
+    "batch_view",
+]
 
 
 def batch_view(v: Tensor, x: Tensor) -> Tensor:
@@ -30,11 +48,45 @@ def batch_view(v: Tensor, x: Tensor) -> Tensor:
     return v.reshape(-1, *([1] * (x.dim() - 1)))
 
 
-class SDE(abc.ABC):
-    """Base class: a linear forward SDE with ``N`` discretisation steps on ``[0, T]``."""
+SDES: Registry = Registry("SDE")
+"""Registered SDE classes by name; add one with ``@register_sde("name")``."""
 
-    name: str = "sde"
+
+def register_sde(name: str, *, overwrite: bool = False) -> Callable[[type], type]:
+    """Class decorator: add an :class:`SDE` subclass to :data:`SDES` (and set its ``name``)."""
+    register = SDES.register(name, overwrite=overwrite)
+
+    def decorator(cls: type) -> type:
+        if not (isinstance(cls, type) and issubclass(cls, SDE)):
+            raise TypeError(f"register_sde needs an SDE subclass, got {cls!r}")
+        return register(cls)
+
+    return decorator
+
+
+class SDE(abc.ABC):
+    """Base class: a linear forward SDE with ``N`` discretisation steps on ``[0, T]``.
+
+    Besides the maths, an SDE carries the conventions the rest of the library reads off it
+    (the defaults below are those of ε-prediction, as for VP; VE overrides them):
+
+    - :attr:`eps`: smallest time for training and sampling.
+    - :meth:`noise_label` / :meth:`label_to_time`: what a score network is conditioned on.
+    - :attr:`score_sign` with :meth:`score_from_net` / :meth:`net_from_score`: the network's
+      output ``net`` and the score are related by ``score = score_sign · net / s(t)``.
+    - :attr:`default_embedding`: the time embedding that suits :meth:`noise_label`.
+    - :attr:`default_pc`: the (predictor, corrector) pair of the authors' configs.
+    - :attr:`dsm_reduce_mean`: whether :func:`~dinof_lite.losses.dsm_loss` averages over
+      dimensions (True) or takes ½ × their sum (False) by default.
+    - :meth:`ancestral_step`: the discrete Markov chain of ancestral sampling, where one exists.
+    """
+
+    name: str = "sde"  # set by @register_sde
     eps: float = 1e-3  # default smallest time for training and sampling
+    score_sign: float = -1.0  # ε-prediction: score = −net / s(t)
+    default_embedding: str = "sinusoidal"
+    default_pc: tuple[str, str] = ("euler_maruyama", "none")
+    dsm_reduce_mean: bool = True
 
     def __init__(self, N: int = 1000) -> None:
         if not isinstance(N, int) or N < 1:
@@ -65,6 +117,43 @@ class SDE(abc.ABC):
     @abc.abstractmethod
     def noise_label(self, t: Tensor) -> Tensor:
         """What a score network is conditioned on: ``σ(t)`` for VE, ``999 t`` for VP / sub-VP."""
+
+    def label_to_time(self, label: Tensor) -> Tensor:
+        """Invert :meth:`noise_label`: ``(B,)`` labels → ``(B,)`` times."""
+        raise NotImplementedError(f"{type(self).__name__} does not define label_to_time")
+
+    # ----- conventions ----------------------------------------------------------------------
+    def score_from_net(self, out: Tensor, t: Tensor, x: Tensor) -> Tensor:
+        """The score ``score_sign · out / s(t)`` from a network output ``out`` ``(B, *dims)``.
+
+        ``t`` is a validated ``(B,)`` time (see :meth:`time`) and ``x`` the network's input.
+        """
+        std = self.marginal_coeffs(t)[1]
+        return self.score_sign * out / batch_view(std, x)
+
+    def net_from_score(self, score: Tensor, t: Tensor, x: Tensor) -> Tensor:
+        """The network output ``score_sign · s(t) · score`` a perfect network would give."""
+        std = self.marginal_coeffs(t)[1]
+        return self.score_sign * batch_view(std, x) * score
+
+    @property
+    def supports_ancestral(self) -> bool:
+        """Whether this SDE defines the discrete chain :meth:`ancestral_step` needs."""
+        return type(self).ancestral_step is not SDE.ancestral_step
+
+    def ancestral_step(
+        self, x: Tensor, t: Tensor, dt: float, score: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """One ancestral-sampling step from ``t`` to ``t − dt`` (``dt > 0``; Song et al. 2021, App. F).
+
+        ``score`` is ``score_fn(x, t)``. Returns the mean ``x_mean`` ``(B, *dims)`` and the std
+        ``(B,)`` of the step: the new state is ``x_mean + std · z``. Only SDEs that are the limit of
+        a discrete Markov chain (VE: SMLD, VP: DDPM) define it.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no discrete Markov chain for ancestral sampling (the "
+            f"'ve' and 'vp' SDEs have one); use 'reverse_diffusion' or 'euler_maruyama' instead"
+        )
 
     # ----- shared behaviour -----------------------------------------------------------------
     def time(self, t: Tensor | float, x: Tensor) -> Tensor:
@@ -131,7 +220,8 @@ class SDE(abc.ABC):
         return drift * dt, diffusion * math.sqrt(dt)
 
     def discrete_alpha(self, t: Tensor, dt: float | None = None) -> Tensor:
-        """``α_i`` of the Langevin corrector's step size (SPEC §2): ones unless overridden."""
+        """``α_i`` of the Langevin corrector's step size (Song et al. 2021, Alg. 4/5): ones unless
+        overridden."""
         return torch.ones_like(t)
 
     def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> ReverseSDE:
@@ -176,6 +266,7 @@ class ReverseSDE:
         return rev_f, (torch.zeros_like(G) if self.probability_flow else G)
 
 
+@register_sde("ve")
 class VESDE(SDE):
     """Variance exploding SDE (SMLD / NCSN): ``f = 0``, ``g = σ(t) √(2 ln(σmax/σmin))``.
 
@@ -184,8 +275,11 @@ class VESDE(SDE):
     ``N(0, σmin²)`` (``exact_marginal=False``). Networks are conditioned on ``σ(t)`` either way.
     """
 
-    name = "ve"
     eps = 1e-5
+    score_sign = 1.0  # σ-scaled output: score = net / s(t)
+    default_embedding = "fourier"
+    default_pc = ("reverse_diffusion", "langevin")  # NCSN++
+    dsm_reduce_mean = False
 
     def __init__(
         self,
@@ -221,6 +315,22 @@ class VESDE(SDE):
     def noise_label(self, t):
         return self.sigma(t)
 
+    def label_to_time(self, label):
+        return (label / self.sigma_min).log() / math.log(self.sigma_max / self.sigma_min)
+
+    def ancestral_step(self, x, t, dt, score):
+        """SMLD: ``x_mean = x + (σ² − σ'²) score``, ``std = √(σ'² (σ² − σ'²) / σ²)``.
+
+        ``σ = s(t)``, ``σ' = s(t − dt)`` and ``σ' = 0`` once ``t − dt <= 0``.
+        """
+        sigma = self.marginal_coeffs(t)[1]
+        t_prev = t - dt
+        adj = self.marginal_coeffs(t_prev.clamp(min=0.0))[1]
+        adj = torch.where(t_prev > 0, adj, torch.zeros_like(adj))
+        var_step = sigma**2 - adj**2
+        x_mean = x + score * batch_view(var_step, x)
+        return x_mean, torch.sqrt(adj**2 * var_step / sigma**2)
+
     def discretize(self, x, t, dt=None):
         """SMLD: ``f = 0``, ``G = √(s(t)² − s(t − dt)²)`` with ``s = 0`` before time 0."""
         t = self.time(t, x)
@@ -239,10 +349,10 @@ class VESDE(SDE):
         }
 
 
+@register_sde("vp")
 class VPSDE(SDE):
     """Variance preserving SDE (DDPM): ``f = −½ β(t) x``, ``g = √β(t)``, ``β(t) = β0 + t (β1 − β0)``."""
 
-    name = "vp"
     eps = 1e-3
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000) -> None:
@@ -275,6 +385,9 @@ class VPSDE(SDE):
     def noise_label(self, t):
         return 999.0 * t
 
+    def label_to_time(self, label):
+        return label / 999.0
+
     def discrete_beta(self, t: Tensor, dt: float | None = None) -> Tensor:
         """DDPM's ``β_i`` for the step ``[t − dt, t]``: ``1 − a(t)² / a(t − dt)²`` (clamped at 0).
 
@@ -293,20 +406,28 @@ class VPSDE(SDE):
         return batch_view((1 - beta_i).sqrt() - 1, x) * x, beta_i.sqrt()
 
     def discrete_alpha(self, t, dt=None):
-        """``α_i = 1 − β_i`` (Langevin corrector step size, SPEC §2)."""
+        """``α_i = 1 − β_i`` (Langevin corrector step size, Song et al. 2021, Alg. 5)."""
         return 1 - self.discrete_beta(t, dt)
+
+    def ancestral_step(self, x, t, dt, score):
+        """DDPM: ``x_mean = (x + β_i score) / √(1 − β_i)``, ``std = √β_i`` (``β_i = 1 − α_i``)."""
+        beta = 1.0 - self.discrete_alpha(t, dt)
+        x_mean = (x + batch_view(beta, x) * score) / batch_view(torch.sqrt(1.0 - beta), x)
+        return x_mean, torch.sqrt(beta)
 
     def params(self):
         return {"beta_min": self.beta_0, "beta_max": self.beta_1, "N": self.N}
 
 
+@register_sde("subvp")
 class subVPSDE(VPSDE):
     """Sub-VP SDE: VP drift, ``g = √(β(t) (1 − e^{−2β0 t − (β1−β0) t²}))``; std ``1 − a(t)²``.
 
-    Uses the Euler–Maruyama discretisation for reverse diffusion (as score_sde_pytorch does).
+    Uses the Euler–Maruyama discretisation for reverse diffusion (as score_sde_pytorch does) and
+    has no discrete chain for ancestral sampling.
     """
 
-    name = "subvp"
+    ancestral_step = SDE.ancestral_step
 
     def sde(self, x, t):
         t = self.time(t, x)
@@ -322,12 +443,15 @@ class subVPSDE(VPSDE):
         return SDE.discretize(self, x, t, dt)
 
 
-SDES: dict[str, type[SDE]] = {"ve": VESDE, "vp": VPSDE, "subvp": subVPSDE}
+def _normalise(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
 
 
 def get_sde(name: str, **kwargs) -> SDE:
-    """Build an SDE by name (``"ve"``, ``"vp"``, ``"subvp"``); keyword arguments go to its class."""
-    key = name.lower().replace("-", "").replace("_", "")
-    if key not in SDES:
+    """Build a registered SDE by name (``"ve"``, ``"vp"``, ``"sub-VP"``, …: case, ``-`` and ``_``
+    are ignored); keyword arguments go to its class."""
+    by_key = {_normalise(k): cls for k, cls in SDES.items()}
+    cls = by_key.get(_normalise(name)) if isinstance(name, str) else None
+    if cls is None:
         raise ValueError(f"unknown SDE {name!r}; valid: {', '.join(SDES)}")
-    return SDES[key](**kwargs)
+    return cls(**kwargs)

@@ -59,8 +59,13 @@ import torch
 
 from dinof_lite import viz
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.evaluation.metrics import gmm_nll, mmd, sliced_wasserstein
-from dinof_lite.sampling import ode_log_likelihood, ode_sample, pc_sample
+from dinof_lite.evaluation import sample_quality, sliced_wasserstein
+from dinof_lite.sampling import (
+    ode_log_likelihood_result,
+    ode_sample_result,
+    pc_sample,
+    pc_sample_result,
+)
 from dinof_lite.sde import VESDE, VPSDE, subVPSDE
 from dinof_lite.utils import smoke_mode, smoke_or
 
@@ -184,7 +189,7 @@ plt.show()
 # %% [markdown]
 # ## 3. The score field $\nabla_x \log p_t(x)$
 #
-# For the mixture the score is exact too (SPEC §5):
+# For the mixture the score is exact too (`docs/design.md` §Gaussian-mixture oracle):
 #
 # $$\nabla_x \log p_t(x) = -\sum_k w_k(x)\, C_k^{-1}\big(x - a(t)\mu_k\big),\qquad
 # C_k = a^2\Sigma_k + s^2 I,\quad w_k \propto \pi_k\,\mathcal N(x; a\mu_k, C_k).$$
@@ -233,17 +238,17 @@ assert err_prior < 0.1  # p_1 is N(0, I) up to a(1)^2 ~ 4e-5 of the data varianc
 # `pc_sample` discretises the reverse SDE with $N$ steps, each a *predictor* (here the
 # reverse-diffusion step) and a *corrector* (one step of Langevin MCMC at fixed $t$, which
 # costs one more score evaluation). `ode_sample` integrates the ODE with an adaptive
-# Runge–Kutta solver (dopri5) that chooses its own number of score evaluations (NFE).
+# Runge–Kutta solver (dopri5) that chooses its own number of score evaluations (NFE). Each has a
+# `_result` twin (`pc_sample_result`, `ode_sample_result`) with the same arguments that returns
+# a `SampleResult`: the samples `x`, the NFE, and a trajectory when asked for one.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 data = gmm.sample(N_SAMPLES, torch.Generator().manual_seed(10))
 tic = time.perf_counter()
-pc = pc_sample(vp, score_fn, (N_SAMPLES, 2), return_info=True,
-               generator=torch.Generator().manual_seed(11))
+pc = pc_sample_result(vp, score_fn, (N_SAMPLES, 2), generator=torch.Generator().manual_seed(11))
 toc = time.perf_counter()
-ode = ode_sample(vp, score_fn, (N_SAMPLES, 2), return_info=True,
-                 generator=torch.Generator().manual_seed(12))
+ode = ode_sample_result(vp, score_fn, (N_SAMPLES, 2), generator=torch.Generator().manual_seed(12))
 print(f"PC sampler: {pc.nfe} score evaluations ({toc - tic:.1f} s); "
       f"ODE: {ode.nfe} ({time.perf_counter() - toc:.1f} s)")
 
@@ -262,11 +267,11 @@ plt.show()
 
 # %%
 x_T = vp.prior_sampling((8, 2), generator=torch.Generator().manual_seed(3))
-run_sde = pc_sample(vp, score_fn, x_T, corrector="none", return_trajectory=True, return_info=True,
-                    trajectory_every=max(1, N_STEPS // 100),
-                    generator=torch.Generator().manual_seed(4))
-run_ode = ode_sample(vp, score_fn, x_T, return_trajectory=True, return_info=True,
-                     trajectory_times=torch.linspace(1.0, vp.eps, 101, dtype=torch.float64))
+run_sde = pc_sample_result(vp, score_fn, x_T, corrector="none",
+                           trajectory_every=max(1, N_STEPS // 100),
+                           generator=torch.Generator().manual_seed(4))
+run_ode = ode_sample_result(vp, score_fn, x_T,
+                            trajectory_times=torch.linspace(1.0, vp.eps, 101, dtype=torch.float64))
 
 fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.3), layout="constrained")
 for ax, run, title in [(axes[0], run_sde, "reverse SDE (Eq. 6)"),
@@ -300,11 +305,8 @@ clouds = {
 scores = {}
 print(f"{'samples':24s} {'MMD²':>9s} {'sliced W2':>10s} {'NLL - H':>8s}   (H(p0) = {entropy:.3f} nats)")
 for name, x in clouds.items():
-    scores[name] = {
-        "mmd": mmd(data, x),
-        "sw": sliced_wasserstein(data, x, generator=torch.Generator().manual_seed(0)),
-        "nll": gmm_nll(gmm, x),
-    }
+    q = sample_quality(x, data, gmm, seed=0)  # vs the data; NLL under the true p0
+    scores[name] = {"mmd": q["mmd"], "sw": q["sw"], "nll": q["gmm_nll"]}
     r = scores[name]
     print(f"{name:24s} {r['mmd']:9.5f} {r['sw']:10.3f} {r['nll'] - entropy:+8.3f}")
 
@@ -326,13 +328,14 @@ assert scores["p_0.1 (stopped early)"]["nll"] - entropy > 0.3  # NLL sees the ex
 # $$\log p_0(x(0)) = \log p_T(x(T)) + \int_0^T \nabla\cdot \tilde f\big(x(t), t\big)\,\mathrm{d}t,
 # \qquad \tilde f = f - \tfrac12 g^2 \nabla_x \log p_t .$$
 #
-# `ode_log_likelihood` integrates $x$ and the divergence together (exact divergence in 2D).
+# `ode_log_likelihood` integrates $x$ and the divergence together (exact divergence in 2D);
+# `ode_log_likelihood_result` also returns the latent $x(T)$, both parts of $\log p$ and the NFE.
 # With the oracle score the answer should match the mixture's `log_prob` — up to solver error
 # and the fact that the integral starts at $\varepsilon = 10^{-3}$ rather than $0$.
 
 # %%
 x_ll = data[:N_LIKELIHOOD]
-ll = ode_log_likelihood(vp, score_fn, x_ll, return_info=True)
+ll = ode_log_likelihood_result(vp, score_fn, x_ll)
 exact = gmm.log_prob(x_ll)
 err = (ll.logp - exact).abs()
 
@@ -365,13 +368,10 @@ assert err.max() < 0.25
 # NBVAL_IGNORE_OUTPUT
 T_M = 0.6
 x_tm = gmm.marginal(vp, T_M).sample(N_SAMPLES, torch.Generator().manual_seed(20))
-short = pc_sample(vp, score_fn, x_tm, t_start=T_M, return_info=True,
-                  generator=torch.Generator().manual_seed(21))
-scores["start at t = 0.6"] = {
-    "mmd": mmd(data, short.x),
-    "sw": sliced_wasserstein(data, short.x, generator=torch.Generator().manual_seed(0)),
-    "nll": gmm_nll(gmm, short.x),
-}
+short = pc_sample_result(vp, score_fn, x_tm, t_start=T_M,
+                         generator=torch.Generator().manual_seed(21))
+q = sample_quality(short.x, data, gmm, seed=0)
+scores["start at t = 0.6"] = {"mmd": q["mmd"], "sw": q["sw"], "nll": q["gmm_nll"]}
 print(f"{'start':20s} {'NFE':>5s} {'MMD²':>9s} {'sliced W2':>10s} {'NLL - H':>8s}")
 for label, name, nfe in [("t = 1 from N(0, I)", "reverse SDE (PC)", pc.nfe),
                          ("t = 0.6 from p_0.6", "start at t = 0.6", short.nfe)]:

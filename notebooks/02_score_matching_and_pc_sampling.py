@@ -61,11 +61,17 @@ import matplotlib.pyplot as plt
 import torch
 
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.evaluation.metrics import mmd, sliced_wasserstein
+from dinof_lite.evaluation import sample_quality
 from dinof_lite.losses import dsm_loss, get_score_fn
 from dinof_lite.nets import ScoreMLP
-from dinof_lite.pretrained import load_score_model
-from dinof_lite.sampling import ode_log_likelihood, ode_sample, pc_sample
+from dinof_lite.pretrained import checkpoint_meta, load_score_model
+from dinof_lite.sampling import (
+    ode_log_likelihood,
+    ode_log_likelihood_result,
+    ode_sample_result,
+    pc_sample,
+    pc_sample_result,
+)
 from dinof_lite.sde import VPSDE
 from dinof_lite.train import TrainConfig, Trainer
 from dinof_lite.utils import smoke_or
@@ -98,7 +104,7 @@ N_SAMPLES = smoke_or(2000, 1000)  # samples per sampler run
 # **Weighting.** The target $z/s$ has size $\sqrt{D}/s(t)$, which blows up as $t \to 0$; with
 # $\lambda = 1$ the smallest times would swamp the loss. Song et al. (2021) use
 # $\lambda(t) = s(t)^2$, which makes every time contribute on the same $O(1)$ scale:
-# the loss becomes $\mathbb E\,\| s(t)\, s_\theta + z \|^2$ (`dsm_loss`, SPEC §1; the alternative
+# the loss becomes $\mathbb E\,\| s(t)\, s_\theta + z \|^2$ (`dsm_loss`, Song et al. 2021, Eq. 7; the alternative
 # `likelihood_weighting=True` uses $\lambda = g(t)^2$ and bounds the negative log-likelihood).
 #
 # **Two network conventions** (`get_score_fn`) turn that weighting into a plain regression:
@@ -139,7 +145,7 @@ print(f"dsm_loss = {loss:.6f} = mean |eps_hat - z|^2 = {manual:.6f}")
 # NBVAL_IGNORE_OUTPUT
 NAME = "score_mlp_8gaussians_vp"
 try:
-    sde, net, meta = load_score_model(NAME, return_meta=True)
+    (sde, net), meta = load_score_model(NAME), checkpoint_meta(NAME)
     cfg = meta["train_config"]
     loss_steps, losses = meta["loss_curve"]["steps"], meta["loss_curve"]["loss"]
     print(f"loaded {NAME!r}: {meta['train_steps']} steps, batch {cfg['batch_size']}, lr {cfg['lr']}, "
@@ -161,7 +167,7 @@ except FileNotFoundError as err:
     loss_steps, losses = list(range(1, result.step + 1)), result.losses
 
 score_fn = get_score_fn(sde, net)  # s_theta(x, t) = -eps_theta(x, 999 t) / s(t)
-oracle_fn = gmm.score_fn(sde)  # the exact score of p_t (SPEC §5)
+oracle_fn = gmm.score_fn(sde)  # the exact score of p_t (docs/design.md §Gaussian-mixture oracle)
 
 # %% [markdown]
 # The DSM loss never reaches zero: even the exact score leaves the noise in $z$ that cannot be
@@ -285,7 +291,8 @@ ref = gmm.sample(N_SAMPLES, gen(12))  # held-out reference for every metric
 def evaluate(x: torch.Tensor) -> dict:
     """MMD², sliced W2 vs the reference; sample NLL under the true p0 with its standard error."""
     nll = -gmm.log_prob(x)
-    return {"mmd": mmd(ref, x), "sw2": sliced_wasserstein(ref, x, generator=gen(0)),
+    q = sample_quality(x, ref, seed=0)  # the sliced W2 projections from seed 0, as gen(0)
+    return {"mmd": q["mmd"], "sw2": q["sw"],
             "nll": nll.mean().item(), "nll_se": nll.std().item() / math.sqrt(len(x))}
 
 
@@ -295,13 +302,13 @@ COMBOS = [(p, c) for p in ("euler_maruyama", "reverse_diffusion", "ancestral")
 pc_samples, rows = {}, []
 for p, c in COMBOS:
     start = time.perf_counter()
-    res = pc_sample(sde, score_fn, (N_SAMPLES, 2), n_steps=N_STEPS, predictor=p, corrector=c,
-                    snr=0.16, return_info=True, generator=gen(13))  # same prior draw for all
+    res = pc_sample_result(sde, score_fn, (N_SAMPLES, 2), n_steps=N_STEPS, predictor=p,
+                           corrector=c, snr=0.16, generator=gen(13))  # same prior draw for all
     wall = time.perf_counter() - start
     pc_samples[(p, c)] = res.x
     rows.append({"sampler": f"{p} + {c}", **evaluate(res.x), "nfe": res.nfe, "wall_s": wall})
 start = time.perf_counter()
-res = pc_sample(sde, oracle_fn, (N_SAMPLES, 2), n_steps=N_STEPS, return_info=True, generator=gen(13))
+res = pc_sample_result(sde, oracle_fn, (N_SAMPLES, 2), n_steps=N_STEPS, generator=gen(13))
 rows.append({"sampler": "exact score, reverse_diffusion + langevin", **evaluate(res.x),
              "nfe": res.nfe, "wall_s": time.perf_counter() - start})
 rows.append({"sampler": "data (second draw)", **evaluate(gmm.sample(N_SAMPLES, gen(14))),
@@ -427,7 +434,7 @@ print(f"sample NLL at {STEPS[0]} / {STEPS[-1]} steps: exact score {exact[0]['nll
 # %%
 # NBVAL_IGNORE_OUTPUT
 start = time.perf_counter()
-res = ode_sample(sde, score_fn, (N_SAMPLES, 2), return_info=True, generator=gen(17))
+res = ode_sample_result(sde, score_fn, (N_SAMPLES, 2), generator=gen(17))
 ode_row = {"sampler": "probability-flow ODE (dopri5)", **evaluate(res.x), "nfe": res.nfe,
            "wall_s": time.perf_counter() - start}
 print(dg.format_table([ode_row, rows[0]], ["sampler", "mmd", "sw2", "nll", "nfe", "wall_s"],
@@ -459,7 +466,7 @@ print(f"ODE samples: MMD² {ode_row['mmd']:.1e}, sample NLL {ode_row['nll']:.3f}
 x_test = gmm.sample(smoke_or(1000, 200), gen(18))
 log_p0 = gmm.log_prob(x_test)
 start = time.perf_counter()
-ll = ode_log_likelihood(sde, score_fn, x_test, return_info=True)
+ll = ode_log_likelihood_result(sde, score_fn, x_test)
 ll_wall = time.perf_counter() - start
 ll_exact = ode_log_likelihood(sde, oracle_fn, x_test)
 kl = log_p0 - ll.logp

@@ -70,7 +70,7 @@ from dinof_lite.data.toy import sample as toy_sample
 from dinof_lite.flows import ActNorm, AffineCoupling, FlowStep, Glow, InvConv
 from dinof_lite.pretrained import load_flow
 from dinof_lite.sde import VPSDE
-from dinof_lite.train import TrainConfig, Trainer
+from dinof_lite.train import TrainConfig, Trainer, load_or_train
 from dinof_lite.utils import smoke_or
 from dinof_lite.viz import diagnostics as dg
 from dinof_lite.viz import (
@@ -363,25 +363,11 @@ def nll_loss(model, x0, generator):
     return -model.log_prob(x0).mean()
 
 
-def load_or_train(name: str, make_flow, loss_fn, data, *, n_steps: int, batch_size: int,
-                  lr: float, weight_decay: float = 0.0):
-    """The shipped checkpoint ``name`` with its meta, or a flow trained here (Trainer, progress bar)."""
-    try:
-        flow, meta = load_flow(name, return_meta=True)
-        print(f"loaded {name!r}: {flow.num_parameters():,} parameters, {meta['train_steps']} steps, "
-              f"trained in {meta['train_time_s']:.0f} s")
-        return flow, meta
-    except FileNotFoundError as err:
-        print(f"{err}\n-> training {name} for {n_steps} steps instead")
-    torch.manual_seed(0)
-    config = TrainConfig(n_steps=n_steps, batch_size=batch_size, lr=lr, warmup=200,
-                         weight_decay=weight_decay, ema_decay=smoke_or(0.998, 0.9), seed=0,
-                         device="cpu", ckpt_every=None)
-    trainer = Trainer(make_flow(), loss_fn, data, config)
-    result = trainer.fit()
-    meta = {"train_steps": result.step, "train_time_s": result.wall_time,
-            "loss_curve": {"steps": list(range(1, result.step + 1)), "loss": result.losses}}
-    return trainer.ema_model.module.eval(), meta
+def flow_config(n_steps: int, batch_size: int, lr: float, weight_decay: float = 0.0):
+    """Training settings of a flow trained here when its shipped checkpoint is missing."""
+    return TrainConfig(n_steps=n_steps, batch_size=batch_size, lr=lr, warmup=200,
+                       weight_decay=weight_decay, ema_decay=smoke_or(0.998, 0.9), seed=0,
+                       device="cpu", ckpt_every=None)
 
 
 # %%
@@ -391,8 +377,8 @@ flows, metas = {}, {}
 train_data = {"8gaussians": lambda n, g: gmm.sample(n, g),  # fresh mixture samples every step
               "moons": toy_sample("moons", 50_000, seed=0)}  # a fixed set, minibatches drawn from it
 for toy, data in train_data.items():
-    flows[toy], metas[toy] = load_or_train(f"glow_{toy}", make_2d, nll_loss, data,
-                                           n_steps=smoke_or(3000, 200), batch_size=512, lr=2e-3)
+    flows[toy], metas[toy] = load_or_train(f"glow_{toy}", load_flow, make_2d, nll_loss, data,
+                                           flow_config(smoke_or(3000, 200), 512, lr=2e-3))
 
 # %%
 fig, axes = plt.subplots(2, 4, figsize=(10, 5), layout="constrained")
@@ -521,7 +507,7 @@ print(f"KL at t = 0: {kl_at[0.0]['KL']:.3f} nats; at t = 0.6: {kl_at[0.6]['KL']:
 #
 # ## 4. The flow's trajectory, layer by layer
 #
-# `forward(x, return_intermediates=True)` also returns the state after every layer,
+# `flow.trajectory(x)` returns the state after every layer of the forward pass,
 # $[x, h_1, \dots, h_M = z]$ — DiNof's deterministic trajectory (paper Eq. 8). The 8gaussians flow
 # has $M = 25$ layers (8 steps × 3 layers, then the prior that standardises the latent). Each
 # point keeps its colour — set by its angle in the data — so it can be followed from panel to
@@ -533,8 +519,8 @@ print(f"KL at t = 0: {kl_at[0.0]['KL']:.3f} nats; at t = 0.6: {kl_at[0.6]['KL']:
 flow = flows["8gaussians"]
 names = ["data $x$", *flow.layer_names()]
 x_traj = gmm.sample(smoke_or(3000, 1000), gen(19))
-with torch.no_grad():
-    z_traj, _, states = flow(x_traj, return_intermediates=True)
+states = flow.trajectory(x_traj)  # detached states, no gradients
+z_traj = states[-1]  # the latent: the same as flow(x_traj)[0]
 print(f"{len(states)} states for {len(flow.layer_names())} layers; "
       f"z: mean {z_traj.mean().item():+.2f}, std {z_traj.std().item():.2f}")
 # the data, after flow steps 2, 4, 6 and 8, and the latent z
@@ -563,17 +549,17 @@ axes[1].add_patch(plt.Circle((0, 0), 2.0, fill=False, ls="--", color="k"))  # ~8
 plt.show()
 
 # %% [markdown]
-# **Sampling runs the same layers backwards.** `flow.sample(n, return_intermediates=True)`
-# draws $z \sim \mathcal N(0, I)$ and returns the inverse's states $[z, \dots, x]$; panel $k$
+# **Sampling runs the same layers backwards.** `flow.inverse_trajectory(z)` returns the
+# inverse's states $[z, \dots, x]$; with `z = flow.sample_latent(n)` (the draw `flow.sample(n)`
+# maps to data) it traces the sampling path of $z \sim \mathcal N(0, I)$. Panel $k$
 # below is labelled by the forward state it reproduces (so "prior" is $z$ and "data $x$" the
 # sample). Inverting the latents of the data above recovers the forward states exactly, in
 # reverse order. The finished samples show the bridges between the modes again.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-with torch.no_grad():
-    x_inv, inv_states = flow.inverse(z_traj, return_intermediates=True)
-    _, sample_states = flow.sample(smoke_or(3000, 1000), generator=gen(20), return_intermediates=True)
+inv_states = flow.inverse_trajectory(z_traj)
+sample_states = flow.inverse_trajectory(flow.sample_latent(smoke_or(3000, 1000), generator=gen(20)))
 err = max((a - b).abs().max().item() for a, b in zip(inv_states, reversed(states)))
 print(f"inverse states = reversed forward states, max difference {err:.1e}")
 assert len(inv_states) == len(states) and err < 1e-4
@@ -609,8 +595,8 @@ def bpd_loss(model, x0, generator):
 
 
 digits_flow, digits_meta = load_or_train(
-    "glow_digits", lambda: Glow((1, 8, 8), levels=2, steps=8, hidden=64), bpd_loss, x_train,
-    n_steps=smoke_or(2000, 100), batch_size=128, lr=2e-3, weight_decay=3e-4)
+    "glow_digits", load_flow, lambda: Glow((1, 8, 8), levels=2, steps=8, hidden=64), bpd_loss,
+    x_train, flow_config(smoke_or(2000, 100), 128, lr=2e-3, weight_decay=3e-4))
 
 # %% [markdown]
 # Bits/dim on the training and the test digits, against two baselines fit on the training set:
@@ -679,7 +665,7 @@ print("mean log p_theta of the samples: " + ", ".join(
 assert temp_logp[0] < temp_logp[1] < temp_logp[2]  # lower temperature: more typical, likelier samples
 
 # %% [markdown]
-# **The image flow's trajectory.** The same `return_intermediates=True` on test digits, shown
+# **The image flow's trajectory.** The same `flow.trajectory(x)` on test digits, shown
 # with `flow_image_strip` (each column on its own grey scale; every state is put back in the
 # 8×8 layout). After the squeeze each layer mixes the four pixels of every 2×2 block, so the
 # digit dissolves into block patterns within a few steps; `L1.split` standardises the half of
@@ -687,8 +673,7 @@ assert temp_logp[0] < temp_logp[1] < temp_logp[2]  # lower temperature: more typ
 # the rest, and the prior leaves a standard-normal $z$.
 
 # %%
-with torch.no_grad():
-    _, _, img_states = digits_flow(x_test_img[:6], return_intermediates=True)
+img_states = digits_flow.trajectory(x_test_img[:6])
 img_names = ["x", *digits_flow.layer_names()]
 picks = [0, *(img_names.index(n) for n in ("L1.K1.coupling", "L1.K4.coupling", "L1.K8.coupling",
                                           "L1.split", "L2.K4.coupling", "L2.K8.coupling", "prior"))]

@@ -70,11 +70,12 @@ import matplotlib.pyplot as plt
 import plotly.io as pio
 import torch
 
-from dinof_lite import VPSDE, GaussianMixture, Glow, ScoreMLP, TrainConfig, Trainer
+from dinof_lite import VPSDE, GaussianMixture, Glow, ScoreMLP, TrainConfig
 from dinof_lite.dinof import CONTEXT_DIM, DiNof, training_loss
 from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.evaluation.tm_study import first_match, noise_floor, plot_tm_study, tm_study
 from dinof_lite.pretrained import load_dinof
+from dinof_lite.train import load_or_train
 from dinof_lite.utils import make_generator, smoke_or
 from dinof_lite.viz import TmExplorer, format_table, journey_figure, plot_loss_curve
 
@@ -92,7 +93,7 @@ data = gmm.sample(smoke_or(4000, 1000), gen(1))  # held-out reference set
 # ## 1. One model, two networks, one loss
 #
 # `DiNof(sde, score_net, flow, T_m)` is an `nn.Module` holding a score network and a Glow. Its
-# loss follows the authors' code (SPEC §4): one noise draw $z$ serves both terms,
+# loss follows the authors' code (DiNof Eqs. 3 and 8; `docs/design.md` §DiNof loss): one noise draw $z$ serves both terms,
 #
 # $$x_t = a(t)x_0 + s(t)z,\quad t \sim U(\varepsilon, T_m), \qquad
 #   x(T_m) = a(T_m)x_0 + s(T_m)z,$$
@@ -109,30 +110,25 @@ data = gmm.sample(smoke_or(4000, 1000), gen(1))  # held-out reference set
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-def load_or_train(name: str, T_m: float = 0.6, T_m_range=None, n_steps: int = 4000):
-    """The shipped DiNof ``name`` with its meta, or one trained here through ``Trainer``."""
-    try:
-        model, meta = load_dinof(name, return_meta=True)
-        print(f"loaded {name!r} ({model.extra_repr()})")
-        return model, meta
-    except FileNotFoundError as err:
-        print(f"{err}\n-> training {name} here")
-    torch.manual_seed(0)
+def build_dinof(T_m: float, T_m_range=None) -> DiNof:
+    """A fresh DiNof of the shipped recipe: a ScoreMLP and a vector Glow (conditioned on T_m)."""
     flow = Glow((2,), levels=1, steps=8, hidden=64, context_dim=CONTEXT_DIM if T_m_range else 0)
-    model = DiNof(sde, ScoreMLP.for_sde(sde, hidden=64), flow, T_m=T_m, T_m_range=T_m_range)
-    config = TrainConfig(n_steps=smoke_or(n_steps, 300), batch_size=256, lr=2e-3, warmup=100,
-                         ema_decay=smoke_or(0.995, 0.9), device="cpu", ckpt_every=None)
-    trainer = Trainer(model, training_loss, lambda n, g: gmm.sample(n, g).float(), config)
-    result = trainer.fit()
-    meta = {"loss_curve": {"steps": list(range(1, result.step + 1)), "loss": result.losses}}
-    return trainer.ema_model.module.eval(), meta
+    return DiNof(sde, ScoreMLP.for_sde(sde, hidden=64), flow, T_m=T_m, T_m_range=T_m_range)
 
 
-model, meta = load_or_train("dinof_8gaussians_vp", T_m=0.6)
+def dinof_config(n_steps: int) -> TrainConfig:
+    """Training settings where a shipped checkpoint is missing (300 steps in smoke mode)."""
+    return TrainConfig(n_steps=smoke_or(n_steps, 300), batch_size=256, lr=2e-3, warmup=100,
+                       ema_decay=smoke_or(0.995, 0.9), device="cpu", ckpt_every=None)
+
+
+mixture = lambda n, g: gmm.sample(n, g).float()  # fresh samples of p0 at every update
+model, meta = load_or_train("dinof_8gaussians_vp", load_dinof, lambda: build_dinof(0.6),
+                            training_loss, mixture, dinof_config(4000))
 print(model.extra_repr())
 print(f"score network {sum(p.numel() for p in model.score_net.parameters()):,} parameters, "
       f"flow {model.flow.num_parameters():,}")
-loss, parts = model.loss(data[:512], gen(2), return_parts=True)
+loss, parts = model.loss_parts(data[:512], gen(2))  # model.loss(...) alone gives the scalar
 print(f"loss on held-out data: {loss.item():.3f} = DSM {parts['dsm']:.3f} + flow NLL {parts['flow_nll']:.3f} nats")
 
 # %%
@@ -145,7 +141,8 @@ plt.show()
 # %% [markdown]
 # ## 2. The journey of a sample
 #
-# `model.sample(n, return_trajectory=True)` returns a `DiNofSample` holding both parts of every
+# `model.sample(n)` returns the samples; `model.sample_result(n, trajectory_every=k)` a
+# `DiNofSample` holding both parts of every
 # path: `flow_states` — $z$, then the state after each inverted flow layer, ending at
 # $x(T_m)$ — and `sde_states`, the predictor–corrector steps from $x(T_m)$ down to
 # $x(\varepsilon)$ (thinned with `trajectory_every` so memory stays bounded; on images the same
@@ -153,7 +150,7 @@ plt.show()
 # SDE part costs one score evaluation per step.
 
 # %%
-s = model.sample(smoke_or(2000, 800), generator=gen(3), return_trajectory=True, trajectory_every=20)
+s = model.sample_result(smoke_or(2000, 800), generator=gen(3), trajectory_every=20)
 n_flow, n_sde = s.flow_states.shape[0], s.sde_states.shape[0]
 print(f"T_m = {s.T_m}: {n_flow} flow states (z and one per inverted layer), {n_sde} recorded SDE states")
 print(f"reverse SDE: {s.n_steps} steps, {s.nfe} score evaluations (plain diffusion: {sde.N})")
@@ -188,8 +185,9 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-model_any, meta_any = load_or_train("dinof_8gaussians_vp_anytm", T_m=0.6, T_m_range=(0.1, 1.0),
-                                    n_steps=8000)
+model_any, meta_any = load_or_train("dinof_8gaussians_vp_anytm", load_dinof,
+                                    lambda: build_dinof(0.6, T_m_range=(0.1, 1.0)),
+                                    training_loss, mixture, dinof_config(8000))
 explorer = TmExplorer(model_any, n=smoke_or(500, 200), n_paths=30, reference=data[:1000])
 explorer.precompute()
 explorer.widget()
@@ -279,7 +277,7 @@ assert match["T_m"] <= 0.6
 # NBVAL_IGNORE_OUTPUT
 x_test = gmm.sample(smoke_or(1000, 200), gen(6)).float()
 H = gmm.entropy(smoke_or(200_000, 50_000), gen(7))
-res = model.log_likelihood(x_test, return_info=True)
+res = model.log_likelihood_result(x_test)  # model.log_likelihood(x) is res.logp
 kl = gmm.log_prob(x_test).float() - res.logp
 kl_mean, kl_se = kl.mean().item(), kl.std().item() / math.sqrt(len(kl))
 print(f"DiNof (T_m = 0.6) NLL {-res.logp.mean():.3f} nats vs entropy H = {H:.3f}; "
@@ -297,7 +295,8 @@ assert -3 * kl_se <= kl_mean < 0.05  # never below the floor beyond noise, and w
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-model_03, _ = load_or_train("dinof_8gaussians_vp_tm03", T_m=0.3)
+model_03, _ = load_or_train("dinof_8gaussians_vp_tm03", load_dinof, lambda: build_dinof(0.3),
+                            training_loss, mixture, dinof_config(4000))
 compare = []
 for label, m, T_m in [("single T_m = 0.6", model, 0.6), ("any-T_m at 0.6", model_any, 0.6),
                       ("single T_m = 0.3", model_03, 0.3), ("any-T_m at 0.3", model_any, 0.3)]:

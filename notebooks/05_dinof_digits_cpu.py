@@ -65,10 +65,10 @@ import torch
 from dinof_lite import Trainer
 from dinof_lite.data import load_image_dataset
 from dinof_lite.data.quantize import dequantize
-from dinof_lite.dinof import dinof_bits_per_dim, training_loss
+from dinof_lite.dinof import training_loss
 from dinof_lite.evaluation.digits_fid import digits_fid, load_classifier
 from dinof_lite.experiment.configs import build_model, get_config
-from dinof_lite.pretrained import load_dinof
+from dinof_lite.pretrained import checkpoint_meta, load_dinof
 from dinof_lite.sampling import pc_sample
 from dinof_lite.utils import make_generator, smoke_or
 from dinof_lite.viz import flow_image_strip, format_table, plot_loss_curve
@@ -131,7 +131,7 @@ assert cfg.shape == (1, 16, 16) and cfg.T_m_range == (0.1, 1.0) and cfg.sde == "
 # %%
 # NBVAL_IGNORE_OUTPUT
 try:
-    model, meta = load_dinof("dinof_digits", return_meta=True)
+    model, meta = load_dinof("dinof_digits"), checkpoint_meta("dinof_digits")
     print(f"loaded dinof_digits, trained {meta['train_steps']} steps in {meta['train_time_s']:.0f} s")
     curve = meta["loss_curve"]
 except FileNotFoundError as err:
@@ -174,8 +174,8 @@ def steps_for(T_m: float) -> int:
 
 samples, rows = {}, []
 for T_m in T_MS:
-    out = model.sample(N, T_m=T_m, n_steps=steps_for(T_m), corrector="none", generator=gen(10),
-                       return_info=True)
+    out = model.sample_result(N, T_m=T_m, n_steps=steps_for(T_m), corrector="none",
+                              generator=gen(10))
     samples[f"DiNof T_m={T_m}"] = out.x
     rows.append({"sampler": f"DiNof T_m={T_m}", "NFE": out.nfe,
                  "wall s": out.flow_time_s + out.sde_time_s})
@@ -198,14 +198,15 @@ plt.show()
 # %% [markdown]
 # ## 4. The journey of one image
 #
-# `return_trajectory=True` records both parts: `flow_states` — $z$, then the state after every
+# `model.sample_result(..., trajectory_every=k)` records both parts: `flow_states` — $z$, then
+# the state after every
 # `flow_every`-th inverted layer, ending at $x(T_m)$ — and `sde_states`, every
 # `trajectory_every`-th SDE step from $x(T_m)$ to $x(\varepsilon)$. Each column below has its own
 # grey scale (latents and data live on different scales).
 
 # %%
-s = model.sample(3, T_m=0.6, n_steps=60, corrector="none", generator=gen(11),
-                 return_trajectory=True, flow_every=4, trajectory_every=12)
+s = model.sample_result(3, T_m=0.6, n_steps=60, corrector="none", generator=gen(11),
+                        flow_every=4, trajectory_every=12)
 assert torch.equal(s.flow_states[-1], s.x_Tm) and torch.equal(s.sde_states[0], s.x_Tm)
 assert torch.equal(s.sde_states[-1], s.x)
 print(f"{s.n_flow_layers} flow layers, {len(s.flow_states)} kept flow states, "
@@ -223,7 +224,7 @@ plt.show()
 #
 # ## 5. Bits per dimension of the test set
 #
-# DiNof's likelihood joins the two parts exactly (SPEC §4): the probability-flow ODE carries
+# DiNof's likelihood joins the two parts exactly (`docs/design.md` §DiNof likelihood): the probability-flow ODE carries
 # $x(\varepsilon)$ to $x(T_m)$ (log-density change by the divergence integral, here Hutchinson's
 # estimate with one Rademacher probe) and the flow gives $\log p_{T_m}$. The test images are
 # first dequantised uniformly over their 17 grey levels (a density of exact grid values is
@@ -235,7 +236,7 @@ plt.show()
 n_bpd = smoke_or(50, 4)
 t0 = time.perf_counter()
 x_deq = dequantize(test_x[:n_bpd], n_bins=17, data_range=(0.0, 1.0), generator=gen(12))
-bpd = dinof_bits_per_dim(model, x_deq, n_bins=17, data_range=(0.0, 1.0),
+bpd = model.bits_per_dim(x_deq, n_bins=17, data_range=(0.0, 1.0),
                          generator=gen(12), rtol=1e-3, atol=1e-3).detach()
 print(f"test bits/dim at T_m = {model.T_m}: {bpd.mean():.3f} ± {bpd.std() / n_bpd**0.5:.3f} "
       f"({n_bpd} images, {time.perf_counter() - t0:.1f} s)")
@@ -260,7 +261,7 @@ if meta:  # the trained model beats the uniform distribution over 17 levels by f
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-classifier, cmeta = load_classifier(return_meta=True)
+classifier, cmeta = load_classifier(), checkpoint_meta("digits_classifier")
 print(f"classifier test accuracy {cmeta['test_accuracy']:.3f}")
 noise = torch.rand(N, 1, 16, 16, generator=gen(13))
 fid = {name: digits_fid(x, test_x, classifier) for name, x in samples.items()}

@@ -71,7 +71,7 @@ print("GPU run" if GPU else "no GPU (or smoke mode): the smoke twin on fake data
 # %% [markdown]
 # ## 1. The configurations
 #
-# `dinof_lite.experiment.configs` mirrors the authors' settings (SPEC §4): Adam with learning rate
+# `dinof_lite.experiment.configs` mirrors the authors' settings (DiNof §4.1; score_sde's configs): Adam with learning rate
 # $2\cdot10^{-4}$, 5000 warm-up steps, one gradient clip at 1 over both networks, batch 128, an EMA
 # of the weights (0.999 for VE, 0.9999 for VP / sub-VP), Glow with $L = 3$ levels of $K = 16$ steps
 # and 256 hidden channels, $N = 1000$ noise scales and $T_m = 0.6$. VE models see pixels in

@@ -77,8 +77,8 @@ from dinof_lite.evaluation.compare import (
     dinof_contender,
 )
 from dinof_lite.evaluation.tm_study import noise_floor
-from dinof_lite.pretrained import load_dinof
-from dinof_lite.train import TrainConfig, Trainer
+from dinof_lite.pretrained import checkpoint_meta, load_dinof
+from dinof_lite.train import TrainConfig, load_or_train
 from dinof_lite.utils import make_generator, smoke_or
 from dinof_lite.viz import format_table, sample_grid_figure
 
@@ -101,28 +101,20 @@ print(f"8-Gaussians mixture: entropy H = E[-log p0] = {H:.3f} nats")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-def load_or_train(name, load, build, loss_fn, n_steps, lr):
-    """The shipped model ``name``, or one trained here through ``Trainer``."""
-    try:
-        model = load(name)
-        print(f"loaded {name!r}")
-        return model
-    except FileNotFoundError as err:
-        print(f"{err}\n-> training {name} here")
-    torch.manual_seed(0)
-    config = TrainConfig(n_steps=smoke_or(n_steps, 300), batch_size=256, lr=lr, warmup=100,
-                         ema_decay=smoke_or(0.999, 0.9), device="cpu", ckpt_every=None)
-    trainer = Trainer(build(), loss_fn, lambda n, g: gmm.sample(n, g).float(), config)
-    trainer.fit()
-    return trainer.ema_model.module.eval()
+def baseline_config(n_steps: int, lr: float) -> TrainConfig:
+    """Training settings where a shipped checkpoint is missing (300 steps in smoke mode)."""
+    return TrainConfig(n_steps=smoke_or(n_steps, 300), batch_size=256, lr=lr, warmup=100,
+                       ema_decay=smoke_or(0.999, 0.9), device="cpu", ckpt_every=None)
 
 
+mixture = lambda n, g: gmm.sample(n, g).float()  # fresh samples of p0 at every update
 dinof = load_dinof("dinof_8gaussians_vp")
-diffflow = load_or_train("diffflow_8gaussians", load_diffflow, lambda: DiffFlow(DiffFlowConfig(dim=2)),
-                         diffflow_loss, n_steps=6000, lr=1e-3)
-diffenc = load_or_train("diffenc_8gaussians", load_diffenc,
-                        lambda: DiffEnc(DiffEncConfig(dim=2, trainable_encoder=True)),
-                        diffenc_loss, n_steps=6000, lr=1e-3)
+diffflow, _ = load_or_train("diffflow_8gaussians", load_diffflow,
+                            lambda: DiffFlow(DiffFlowConfig(dim=2)), diffflow_loss, mixture,
+                            baseline_config(6000, lr=1e-3))
+diffenc, _ = load_or_train("diffenc_8gaussians", load_diffenc,
+                           lambda: DiffEnc(DiffEncConfig(dim=2, trainable_encoder=True)),
+                           diffenc_loss, mixture, baseline_config(6000, lr=1e-3))
 for name, m in [("DiNof", dinof), ("DiffFlow", diffflow), ("DiffEnc", diffenc)]:
     print(f"{name:9s} {sum(p.numel() for p in m.parameters()):7,d} parameters")
 
@@ -269,8 +261,8 @@ plt.show()
 from dinof_lite.data.digits import load_digits
 from dinof_lite.experiment.sample import make_grid, to_uint8
 
-dinof_digits, meta_dinof = load_dinof("dinof_digits", return_meta=True)
-diffenc_digits, meta_diffenc = load_diffenc("diffenc_digits", return_meta=True)
+dinof_digits, meta_dinof = load_dinof("dinof_digits"), checkpoint_meta("dinof_digits")
+diffenc_digits, meta_diffenc = load_diffenc("diffenc_digits"), checkpoint_meta("diffenc_digits")
 q_dinof, q_diffenc = meta_dinof["quality"], meta_diffenc["quality"]
 by_tm = {r["T_m"]: r for r in q_dinof["per_T_m"]}
 digit_rows = [

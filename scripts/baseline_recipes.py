@@ -2,16 +2,16 @@
 
 * ``diffflow_8gaussians`` (family ``diffflow``): a :class:`~dinof_lite.baselines.diffflow.DiffFlow`
   in the authors' 2D configuration (two Fourier-feature MLPs, 3 layers × 128, N = 30,
-  ``t ∈ [1e-3, 0.05]``, e = 0.9, g = 0.2; SPEC §6) trained on its trajectory loss on fresh samples
-  of the exact mixture every step. ``meta["quality"]`` holds MMD² and sliced W2 of λ = 1 samples
-  against fresh data, the NLL bound and the probability-flow-ODE NLL of fresh points next to the
-  entropy, the NFE and the wall time per 1000 samples.
+  ``t ∈ [1e-3, 0.05]``, e = 0.9, g = 0.2; Zhang & Chen 2021, App. E) trained on its trajectory
+  loss on fresh samples of the exact mixture every step. ``meta["quality"]`` holds MMD² and
+  sliced W2 of λ = 1 samples against fresh data, the NLL bound and the probability-flow-ODE NLL
+  of fresh points next to the entropy, the NFE and the wall time per 1000 samples.
 * ``diffenc_8gaussians`` (family ``diffenc``): a :class:`~dinof_lite.baselines.diffenc.DiffEnc`
   with the trainable encoder (v-network ScoreMLP 3 × 128, encoder MLP 2 × 64, fixed γ ∈
-  [−13.3, 5]; SPEC §7) trained on its bound on fresh mixture samples; ``meta["quality"]`` holds
-  MMD², sliced W2, NFE and s/1000 samples of the ancestral sampler (1000 and 100 steps), and the
-  bound (with its recon / latent / diffusion parts and bits/dim) on fresh points next to the
-  entropy.
+  [−13.3, 5], as VDM; Nielsen et al. 2024, §5) trained on its bound on fresh mixture samples;
+  ``meta["quality"]`` holds MMD², sliced W2, NFE and s/1000 samples of the ancestral sampler
+  (1000 and 100 steps), and the bound (with its recon / latent / diffusion parts and bits/dim) on
+  fresh points next to the entropy.
 * ``diffenc_digits`` (family ``diffenc_digits``): DiffEnc on sklearn's 8×8 digits on [−1, 1]
   (17 levels, VDM's discretised decoder; tiny UNet v-network, convolutional encoder), trained on
   the train split; ``meta["quality"]`` holds the bits/dim bound on the test split with its parts
@@ -40,7 +40,7 @@ from dinof_lite.baselines.diffflow import DiffFlow, DiffFlowConfig, diffflow_los
 from dinof_lite.data import DIGITS_N_BINS, load_digits
 from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.evaluation.digits_fid import digits_fid, load_classifier
-from dinof_lite.evaluation.metrics import gmm_nll, mmd, sliced_wasserstein
+from dinof_lite.evaluation.quality import sample_quality
 from dinof_lite.pretrained import checkpoint_path
 
 __all__ = [
@@ -116,10 +116,11 @@ def evaluate_diffflow(model: DiffFlow, gmm: GaussianMixture, gen: torch.Generato
         start = time.perf_counter()
         x = model.sample(n_samples, lam=lam, generator=gen)
         seconds = time.perf_counter() - start
+        q = sample_quality(x, ref, gmm, seed=gen)  # the projections are drawn from gen
         out[f"lam{lam:g}"] = {
-            "mmd": mmd(ref, x),
-            "sliced_wasserstein": sliced_wasserstein(ref, x, generator=gen),
-            "gmm_nll": gmm_nll(gmm, x),
+            "mmd": q["mmd"],
+            "sliced_wasserstein": q["sw"],
+            "gmm_nll": q["gmm_nll"],
             "nfe": model.nfe(lam),
             "s_per_1000": 1000 * seconds / n_samples,
         }
@@ -242,10 +243,11 @@ def evaluate_diffenc(model: DiffEnc, gmm: GaussianMixture, gen: torch.Generator)
         start = time.perf_counter()
         x = model.sample(n_samples, n_steps=steps, generator=gen)
         seconds = time.perf_counter() - start
+        q = sample_quality(x, ref, gmm, seed=gen)  # the projections are drawn from gen
         out[f"steps{steps}"] = {
-            "mmd": mmd(ref, x),
-            "sliced_wasserstein": sliced_wasserstein(ref, x, generator=gen),
-            "gmm_nll": gmm_nll(gmm, x),
+            "mmd": q["mmd"],
+            "sliced_wasserstein": q["sw"],
+            "gmm_nll": q["gmm_nll"],
             "nfe": model.nfe(steps),
             "s_per_1000": 1000 * seconds / n_samples,
         }
@@ -254,8 +256,8 @@ def evaluate_diffenc(model: DiffEnc, gmm: GaussianMixture, gen: torch.Generator)
     out["kl_bound"], out["kl_bound_se"] = _mean_se(bound + gmm.log_prob(data.double()))
     out["bits_per_dim"] = out["nll_bound"] / (2 * math.log(2))
     with torch.no_grad():
-        _, parts = model.loss(data, generator=gen, return_parts=True)
-    out["parts"] = {k: v.item() for k, v in parts.items()}
+        _, parts = model.loss_parts(data, generator=gen)
+    out["parts"] = dict(parts)
     return out
 
 
@@ -326,7 +328,7 @@ def build_diffenc_digits(
     gen = torch.Generator().manual_seed(EVAL_SEED)
     bpd = ema.nll_bound(te, gen, n_repeats=DIGITS_REPEATS).double() / (64 * math.log(2))
     with torch.no_grad():
-        _, parts = ema.loss(te, generator=gen, return_parts=True)
+        _, parts = ema.loss_parts(te, generator=gen)
     start = time.perf_counter()
     x = ema.sample(DIGITS_SAMPLES, n_steps=DIGITS_STEPS, generator=gen)
     seconds = time.perf_counter() - start
@@ -344,7 +346,7 @@ def build_diffenc_digits(
         "test_bpd_se": (bpd.std() / len(bpd) ** 0.5).item(),
         "n_test": len(te),
         "n_repeats": DIGITS_REPEATS,
-        "parts_nats": {k: v.item() for k, v in parts.items()},
+        "parts_nats": dict(parts),
         "fid": digits_fid(to_16(x), to_16(te), classifier),
         "n_samples": DIGITS_SAMPLES,
         "reference": f"test split ({len(te)} images)",

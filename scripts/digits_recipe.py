@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from dinof_lite.data import load_image_dataset
 from dinof_lite.data.quantize import dequantize
-from dinof_lite.dinof import dinof_bits_per_dim, training_loss
+from dinof_lite.dinof import training_loss
 from dinof_lite.evaluation.digits_fid import (
     DigitsClassifier,
     digits_fid,
@@ -157,13 +157,12 @@ def build_dinof_digits(
     rows = []
     for T_m in EVAL_T_MS:
         t0 = time.perf_counter()
-        out = ema.sample(
+        out = ema.sample_result(
             N_SAMPLES,
             T_m=T_m,
             n_steps=sample_steps(T_m),
             corrector="none",
             generator=gen,
-            return_info=True,
         )
         rows.append(
             {
@@ -194,8 +193,7 @@ def build_dinof_digits(
     noise = digits_fid(torch.rand(N_SAMPLES, *ema.dims, generator=gen), ref, classifier)
     train_fid = digits_fid(tr.batch(torch.arange(len(tr))), ref, classifier)
     x_bpd = dequantize(ref[:N_BPD], n_bins=tr.n_bins, data_range=(0.0, 1.0), generator=gen)
-    bpd = dinof_bits_per_dim(
-        ema,
+    bpd = ema.bits_per_dim(
         x_bpd,
         n_bins=tr.n_bins,
         data_range=(0.0, 1.0),

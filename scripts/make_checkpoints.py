@@ -216,7 +216,7 @@ def build_score(
     torch.manual_seed(args.seed)
     net_kwargs = {"dim": 2, "hidden": hp["hidden"], "n_layers": hp["n_layers"]}
     net = ScoreMLP.for_sde(sde, **net_kwargs)
-    net_kwargs["embedding"] = "fourier" if sde.name == "ve" else "sinusoidal"
+    net_kwargs["embedding"] = sde.default_embedding
     net_kwargs["emb_dim"] = net.temb[0].in_features
 
     def loss_fn(model, x0, generator):

@@ -1,5 +1,5 @@
-"""Experiment configs: the paper's settings (SPEC §4), the registry, and that every *_smoke config
-builds a DiNof that trains a step and samples."""
+"""Experiment configs: the paper's settings (DiNof §4.1), the registry, and that every *_smoke
+config builds a DiNof that trains a step and samples."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_smoke_configs_build_train_and_sample(name):
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
-    s = model.eval().sample(2, generator=torch.Generator().manual_seed(1), return_info=True)
+    s = model.eval().sample_result(2, generator=torch.Generator().manual_seed(1))
     assert s.x.shape == (2, *cfg.shape) and torch.isfinite(s.x).all()
     assert s.n_steps == round(model.sde.N * cfg.T_m) == round(20 * 0.6)
     assert CONFIGS[name]().train.n_steps <= 10

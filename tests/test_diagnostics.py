@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -16,10 +15,7 @@ from dinof_lite.viz import diagnostics as dg
 GMM = GaussianMixture.preset("2gaussians")
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _x0(n: int = 256, seed: int = 0) -> torch.Tensor:

@@ -1,7 +1,8 @@
-"""DiffEnc (SPEC §7) against ground truth: with the non-trainable encoder ``z_t = α_t³ x + σ_t ε``
-is a Gaussian mixture in closed form, so the exact posterior gives the diffusion loss of the
-optimal v-network independently; a trained model's bound stays above the mixture's entropy; the
-trainable encoder starts as the non-trainable one; the JVP derivative; seeds; checkpoints; errors."""
+"""DiffEnc (Nielsen et al. 2024) against ground truth: with the non-trainable encoder
+``z_t = α_t³ x + σ_t ε`` is a Gaussian mixture in closed form, so the exact posterior gives the
+diffusion loss of the optimal v-network independently; a trained model's bound stays above the
+mixture's entropy; the trainable encoder starts as the non-trainable one; the JVP derivative;
+seeds; checkpoints; errors."""
 
 from __future__ import annotations
 
@@ -21,14 +22,12 @@ from dinof_lite.baselines.diffenc import (
 )
 from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.evaluation.metrics import mmd
+from dinof_lite.pretrained import checkpoint_meta
 from dinof_lite.train import TrainConfig, Trainer
+from dinof_lite.utils import make_generator as _gen
 
 GMM = GaussianMixture.preset("8gaussians")  # isotropic components, variance C
 C = 0.125
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _posterior(z: torch.Tensor, a: torch.Tensor, s: torch.Tensor):
@@ -199,10 +198,11 @@ def test_trained_bound_above_entropy_and_samples(trained):
     entropy = GMM.entropy(100_000, _gen(12))
     assert bound.mean().item() > entropy - 3 * se  # an upper bound on −log p: never below H
     assert bound.mean().item() < entropy + 1.0  # ... and a trained model's is not loose
-    loss, parts = trained.loss(x, _gen(13), return_parts=True)
+    loss, parts = trained.loss_parts(x, _gen(13))
     assert set(parts) == {"recon", "latent", "diffusion"}
-    torch.testing.assert_close(loss.detach(), sum(parts.values()))
-    assert abs(parts["recon"].item() - (math.log(2 * math.pi) - 13.3 + 1)) < 1e-3
+    assert torch.equal(trained.loss(x, _gen(13)), loss)
+    assert loss.item() == pytest.approx(sum(parts.values()), rel=1e-6)
+    assert abs(parts["recon"] - (math.log(2 * math.pi) - 13.3 + 1)) < 1e-3
     bpd = trained.bits_per_dim(x, _gen(14))
     assert abs(bpd - trained.nll_bound(x, _gen(14)).mean().item() / (2 * math.log(2))) < 1e-6
     samples = trained.sample(2000, n_steps=200, generator=_gen(15))
@@ -212,15 +212,19 @@ def test_trained_bound_above_entropy_and_samples(trained):
 
 def test_sampling_is_reproducible(trained):
     a = trained.sample(50, n_steps=20, generator=_gen(0))
-    b, traj = trained.sample(50, n_steps=20, generator=_gen(0), return_trajectory=True)
-    assert torch.equal(a, b) and traj.shape == (21, 50, 2)
+    res = trained.sample_result(50, n_steps=20, generator=_gen(0), trajectory_every=1)
+    b, traj = res.x, res.trajectory  # the latents z_1 … z_0
+    assert torch.equal(a, b) and traj.shape == (21, 50, 2) and res.nfe == 20
+    torch.testing.assert_close(res.times, torch.linspace(1.0, 0.0, 21))
+    thin = trained.sample_result(50, n_steps=20, generator=_gen(0), trajectory_every=8)
+    assert torch.equal(thin.x, a) and torch.equal(thin.trajectory, traj[[0, 8, 16, 20]])
     assert not torch.equal(a, trained.sample(50, n_steps=20, generator=_gen(1)))
     assert torch.equal(trained.nll_bound(a, _gen(3)), trained.nll_bound(a, _gen(3)))
 
 
 def test_save_load_roundtrip(trained, tmp_path):
     path = save_diffenc(tmp_path / "m.pt", trained, meta={"note": "x", "path": tmp_path})
-    model, meta = load_diffenc(path, return_meta=True)
+    model, meta = load_diffenc(path), checkpoint_meta(path)
     assert meta == {"note": "x", "path": str(tmp_path)} and not model.training
     assert model.config == trained.config
     x = GMM.sample(64, _gen(0))
@@ -322,8 +326,8 @@ def test_digits_tiny_config_trains_and_samples(digits, tmp_path):
     ema = trainer.ema_model.module.eval()
     after = ema.bits_per_dim(test_x, _gen(1))
     assert after < before - 1.0, (before, after)
-    _, parts = ema.loss(test_x, _gen(2), return_parts=True)
-    assert 0 <= parts["recon"].item() < 1e-3  # γ_0 = −13.3: the decoder is sharp on 17 levels
+    _, parts = ema.loss_parts(test_x, _gen(2))
+    assert 0 <= parts["recon"] < 1e-3  # γ_0 = −13.3: the decoder is sharp on 17 levels
     samples = ema.sample(3, n_steps=20, generator=_gen(3))
     assert samples.shape == (3, 1, 8, 8) and ema.recon_loss(samples).isfinite().all()  # on the grid
     assert torch.equal(samples, ema.sample(3, n_steps=20, generator=_gen(3)))
@@ -339,20 +343,11 @@ def test_digits_tiny_config_trains_and_samples(digits, tmp_path):
 # --------------------------------------------------------------------------- recipes, checkpoint
 
 
-@pytest.fixture(scope="module")
-def script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "make_checkpoints.py"
-    spec = importlib.util.spec_from_file_location("make_checkpoints", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", ["diffenc_8gaussians", "diffenc_digits"])
-def test_tiny_diffenc_recipes_write_loadable_checkpoints(script, tmp_path, monkeypatch, name):
+def test_tiny_diffenc_recipes_write_loadable_checkpoints(
+    make_checkpoints_script, tmp_path, monkeypatch, name
+):
+    script = make_checkpoints_script
     recipes = script.baseline_recipes  # shrink the evaluation: the numbers only need to exist
     for attr, value in (
         ("N_SAMPLES", 64),
@@ -376,7 +371,8 @@ def test_tiny_diffenc_recipes_write_loadable_checkpoints(script, tmp_path, monke
         "--no-progress",
     ]
     assert script.main(argv) == 0
-    model, meta = load_diffenc(tmp_path / f"{name}.pt", return_meta=True)
+    path = tmp_path / f"{name}.pt"
+    model, meta = load_diffenc(path), checkpoint_meta(path)
     assert not model.training and model.encoder is not None and meta["train_steps"] == 2
     q = meta["quality"]
     keys = ("test_bpd", "fid") if name == "diffenc_digits" else ("nll_bound", "kl_bound", "entropy")
@@ -390,7 +386,7 @@ def test_shipped_8gaussians_checkpoint():
 
     if not checkpoint_path("diffenc_8gaussians").is_file():
         pytest.skip("diffenc_8gaussians not built (python scripts/make_checkpoints.py)")
-    model, meta = load_diffenc("diffenc_8gaussians", return_meta=True)
+    model, meta = load_diffenc("diffenc_8gaussians"), checkpoint_meta("diffenc_8gaussians")
     q = meta["quality"]
     assert q["kl_bound"] > -3 * q["kl_bound_se"] and q["kl_bound"] < 0.3  # a bound, and a tight one
     assert q["steps1000"]["mmd"] < 1e-3 and q["steps1000"]["nfe"] == 1000

@@ -1,9 +1,7 @@
-"""DiffFlow (SPEC §6): grid, loss against an independent computation, analytic reductions,
+"""DiffFlow (Zhang & Chen 2021): grid, loss against an independent computation, analytic reductions,
 a small trained model (bound ≥ entropy, MMD), sampling reproducibility, checkpoints, errors."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -21,13 +19,11 @@ from dinof_lite.baselines.diffflow import (
 from dinof_lite.baselines.fourier_mlp import FourierMLP
 from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.evaluation.metrics import mmd
+from dinof_lite.pretrained import checkpoint_meta
 from dinof_lite.train import TrainConfig, Trainer
+from dinof_lite.utils import make_generator as gen
 
 GMM = GaussianMixture.preset("8gaussians")
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 class ZeroDrift(nn.Module):
@@ -50,7 +46,10 @@ class _Brownian:
 
 
 class OracleScore(nn.Module):
-    """The exact score of ``gmm`` diffused by the zero-drift forward SDE (SPEC §5)."""
+    """The exact score of ``gmm`` diffused by the zero-drift forward SDE.
+
+    See docs/design.md §Gaussian-mixture oracle.
+    """
 
     def __init__(self, gmm: GaussianMixture, g: float, t0: float) -> None:
         super().__init__()
@@ -142,7 +141,8 @@ def test_bound_matches_an_independent_path_computation():
             log_b = torch.distributions.Normal(y - back * dt, std).log_prob(x).sum(1)
             expected += log_f - log_b
     torch.testing.assert_close(bound.double(), expected, rtol=1e-4, atol=1e-3)
-    loss, parts = model.loss(x0, generator=gen(3), return_parts=True)
+    loss, parts = model.loss_parts(x0, generator=gen(3))
+    assert torch.equal(model.loss(x0, generator=gen(3)), loss)
     assert loss.item() == pytest.approx(bound.mean().item(), rel=1e-5)
     assert parts["prior"] + parts["path"] == pytest.approx(loss.item(), rel=1e-5)
 
@@ -171,12 +171,14 @@ def test_ode_likelihood_is_exact_for_the_exact_reverse_process():
 
 def test_zero_drift_and_oracle_score_is_plain_diffusion_and_recovers_the_mixture():
     model = oracle_flow(GMM, 100, g=10.0, T=1.0, data_var=4.125)
-    x, traj = model.sample(1000, generator=gen(0), return_trajectory=True)
+    res = model.sample_result(1000, generator=gen(0), trajectory_every=1)
+    x, traj = res.x, res.trajectory  # sampling order: the prior draw first, the samples last
+    assert res.nfe == model.nfe() == 200 and torch.equal(model.sample(1000, generator=gen(0)), x)
     # the same draws through a hand-written reverse-time Euler–Maruyama for dx = g dw
     g, times, score = 10.0, model.time_grid(), model.score_net
     g0 = gen(0)
     y = model.config.prior_std * torch.randn(1000, 2, generator=g0)
-    assert torch.equal(traj[-1], y)
+    assert torch.equal(traj[0], y)
     for i in reversed(range(100)):
         dt = times[i + 1] - times[i]
         y = (
@@ -185,7 +187,11 @@ def test_zero_drift_and_oracle_score_is_plain_diffusion_and_recovers_the_mixture
             + g * dt.sqrt() * torch.randn(y.shape, generator=g0)
         )
     torch.testing.assert_close(x, y)
-    assert traj.shape == (101, 1000, 2) and torch.equal(traj[0], x)
+    assert traj.shape == (101, 1000, 2) and torch.equal(traj[-1], x)
+    torch.testing.assert_close(res.times, times.flip(0))
+    thin = model.sample_result(1000, generator=gen(0), trajectory_every=30)
+    assert torch.equal(thin.trajectory, traj[[0, 30, 60, 90, 100]])
+    torch.testing.assert_close(thin.times, res.times[[0, 30, 60, 90, 100]])
     ref = GMM.sample(1000, gen(1))  # MMD² of two fresh data sets of this size: about ±5e-4
     assert mmd(ref, x) < 2e-3 and mmd(ref, model.sample(1000, lam=0.0, generator=gen(2))) < 2e-3
     assert mmd(ref, model.config.prior_std * torch.randn(1000, 2, generator=gen(3))) > 0.05
@@ -236,7 +242,7 @@ def test_save_load_roundtrip(tmp_path):
     torch.manual_seed(0)
     model = DiffFlow(DiffFlowConfig(n_steps=5, hidden=16, n_layers=1))
     path = save_diffflow(tmp_path / "m.pt", model, meta={"note": "x", "path": tmp_path})
-    loaded, meta = load_diffflow(path, return_meta=True)
+    loaded, meta = load_diffflow(path), checkpoint_meta(path)
     assert meta == {"note": "x", "path": str(tmp_path)} and not loaded.training
     assert loaded.config == model.config
     torch.testing.assert_close(
@@ -272,7 +278,7 @@ def test_errors():
 
 def test_shipped_checkpoint_is_a_bound_and_samples_the_mixture(monkeypatch):
     monkeypatch.delenv("DINOF_CHECKPOINT_DIR", raising=False)
-    model, meta = load_diffflow("diffflow_8gaussians", return_meta=True)
+    model, meta = load_diffflow("diffflow_8gaussians"), checkpoint_meta("diffflow_8gaussians")
     assert model.config == DiffFlowConfig() and not model.training  # the authors' 2D setup
     q = meta["quality"]
     assert -3 * q["kl_bound_se"] < q["kl_bound"] < 0.2 and -3 * q["kl_ode_se"] < q["kl_ode"] < 0.1
@@ -284,11 +290,8 @@ def test_shipped_checkpoint_is_a_bound_and_samples_the_mixture(monkeypatch):
     assert mmd(GMM.sample(1000, gen(32)), model.sample(1000, generator=gen(33))) < 3e-3
 
 
-def test_a_tiny_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch):
-    path = Path(__file__).resolve().parents[1] / "scripts" / "make_checkpoints.py"
-    spec = importlib.util.spec_from_file_location("make_checkpoints", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_a_tiny_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch, make_checkpoints_script):
+    script = make_checkpoints_script
     monkeypatch.setattr(script.baseline_recipes, "N_SAMPLES", 50)
     monkeypatch.setattr(script.baseline_recipes, "N_NLL", 20)
     assert (
@@ -311,7 +314,8 @@ def test_a_tiny_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch):
         )
         == 0
     )
-    model, meta = load_diffflow(tmp_path / "diffflow_8gaussians.pt", return_meta=True)
+    path = tmp_path / "diffflow_8gaussians.pt"
+    model, meta = load_diffflow(path), checkpoint_meta(path)
     assert model.config == DiffFlowConfig(hidden=8, n_layers=1) and meta["train_steps"] == 3
     q = meta["quality"]
     assert q["lam1"]["nfe"] == 60 and q["n_nll"] == 20

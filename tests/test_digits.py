@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dinof_lite.data import DIGITS_N_BINS, load_digits
+from dinof_lite.data import DIGITS_N_BINS, load_digits, load_digits_with_labels
 from dinof_lite.data.digits import N_TEST, N_TRAIN
 
 
@@ -40,9 +40,9 @@ def test_pad_to_centres_the_digit_on_a_background_canvas():
 
 
 def test_train_and_test_are_a_fixed_disjoint_cover_of_all():
-    all_x, all_y = load_digits(return_labels=True)
-    tr_x, tr_y = load_digits(split="train", return_labels=True)
-    te_x, te_y = load_digits(split="test", return_labels=True)
+    all_x, all_y = load_digits_with_labels()
+    tr_x, tr_y = load_digits_with_labels(split="train")
+    te_x, te_y = load_digits_with_labels(split="test")
     assert (len(tr_x), len(te_x)) == (N_TRAIN, N_TEST) == (1500, 297)
     assert torch.equal(torch.cat([tr_x, te_x]), all_x)  # train = first 1500, test = last 297
     assert torch.equal(torch.cat([tr_y, te_y]), all_y)
@@ -50,16 +50,16 @@ def test_train_and_test_are_a_fixed_disjoint_cover_of_all():
 
 
 def test_labels_are_int64_classes():
-    x, y = load_digits(return_labels=True)
+    x, y = load_digits_with_labels()
     assert y.dtype == torch.int64 and y.shape == (len(x),)
     assert y.unique().tolist() == list(range(10))
 
 
 def test_returned_tensors_do_not_alias_the_cache():
-    x, y = load_digits(return_labels=True)
+    x, y = load_digits_with_labels()
     x.fill_(7.0)
     y.fill_(7)
-    x2, y2 = load_digits(return_labels=True)
+    x2, y2 = load_digits_with_labels()
     assert x2.max() == 1.0 and y2.max() == 9
 
 

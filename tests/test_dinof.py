@@ -1,4 +1,4 @@
-"""DiNof (SPEC §4) against ground truth: the Gaussian-mixture oracle score with a flow fitted to
+"""DiNof (DiNof §3.2) against ground truth: the Gaussian-mixture oracle score with a flow fitted to
 the exact T_m marginal, joint training on a mixture (samples and NLL against the true entropy),
 any-T_m sampling, the trajectory's parts, seeds, the loss's shared noise, and input checks."""
 
@@ -16,12 +16,9 @@ from dinof_lite.losses import dsm_loss, get_score_fn
 from dinof_lite.nets.oracle import OracleScoreNet
 from dinof_lite.sampling import ode_log_likelihood
 from dinof_lite.sde import subVPSDE
+from dinof_lite.utils import make_generator as _gen
 
 T_M = 0.5
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _fit(model, data, steps: int, lr: float = 3e-3, loss=None):
@@ -84,7 +81,8 @@ def test_oracle_dinof_samples_match_the_data(oracle_model):
 def test_oracle_dinof_log_likelihood_matches_the_mixture(oracle_model):
     model, gmm, p_tm = oracle_model
     x0 = gmm.sample(200, _gen(3)).float()
-    res = model.log_likelihood(x0, return_info=True)
+    res = model.log_likelihood_result(x0)
+    assert torch.equal(model.log_likelihood(x0), res.logp)
     # the ODE part is exact: with the exact prior p_{T_m} it reproduces p_eps to solver accuracy
     exact = ode_log_likelihood(
         model.sde,
@@ -125,6 +123,9 @@ def test_trained_dinof_nll_is_close_to_the_entropy(trained):
     model, gmm = trained
     x0 = gmm.sample(500, _gen(3)).float()
     logp = model.log_likelihood(x0)
+    # bits/dim on the 2D points (no quantisation): −log p / (D ln 2) + log2(256)
+    expected = -model.log_likelihood(x0[:8]) / (2 * math.log(2)) + 8.0  # the solver is per batch
+    torch.testing.assert_close(model.bits_per_dim(x0[:8]), expected)
     # paired estimate of KL(p || p_model) = E_p[log p − log p_model] >= 0 (the entropy is the floor)
     d = gmm.log_prob(x0).float() - logp
     kl, se = d.mean().item(), d.std().item() / math.sqrt(len(d))
@@ -164,7 +165,8 @@ def test_loss_is_dsm_plus_flow_nll_with_shared_noise(reduction):
     model.flow_reduction = reduction
     x0 = torch.randn(16, 2)
     model.flow(x0)  # ActNorm's data init, so both evaluations see the same flow
-    total, parts = model.loss(x0, _gen(7), return_parts=True)
+    total, parts = model.loss_parts(x0, _gen(7))
+    assert torch.equal(model.loss(x0, _gen(7)), total)
     g = _gen(7)  # replay the draws: z first, then t ~ U(eps, T_m)
     z = torch.randn(x0.shape, generator=g)
     t = model.eps + (T_M - model.eps) * torch.rand(16, generator=g)
@@ -197,7 +199,7 @@ def test_any_tm_loss_draws_tm_per_example_and_scores_up_to_hi():
 def test_trajectory_has_both_parts_with_the_promised_shapes():
     sde = VPSDE(N=100)
     model = _small(sde).eval()
-    s = model.sample(7, generator=_gen(0), return_trajectory=True, trajectory_every=10)
+    s = model.sample_result(7, generator=_gen(0), trajectory_every=10)
     assert isinstance(s, DiNofSample) and s.T_m == T_M and s.n_steps == 50 and s.nfe == 50
     n_layers = len(model.flow.layer_names())  # 2 steps × 3 layers + prior = 7
     assert s.flow_states.shape == (n_layers + 1, 7, 2) and len(s.flow_layers) == n_layers + 1
@@ -208,18 +210,22 @@ def test_trajectory_has_both_parts_with_the_promised_shapes():
     torch.testing.assert_close(s.flow_states[-1], s.x_Tm)
     torch.testing.assert_close(s.sde_states[0], s.x_Tm)
     torch.testing.assert_close(s.sde_states[-1], s.x)
-    thin = model.sample(7, generator=_gen(0), return_trajectory=True, flow_every=3)
+    thin = model.sample_result(7, generator=_gen(0), trajectory_every=1, flow_every=3)
     assert thin.flow_states.shape[0] == 4  # states 0, 3, 6 and 7
     torch.testing.assert_close(thin.flow_states, s.flow_states[[0, 3, 6, 7]])
     assert thin.flow_layers == [s.flow_layers[i] for i in (0, 3, 6, 7)]
     assert thin.n_flow_layers == s.n_flow_layers == n_layers
     torch.testing.assert_close(thin.x, s.x)
+    plain = model.sample_result(7, generator=_gen(0))
+    assert plain.flow_states is None and plain.sde_states is None and plain.flow_layers is None
+    # the samples are the same bits with or without a trajectory, and sample() is their x
+    assert torch.equal(plain.x, s.x) and torch.equal(model.sample(7, generator=_gen(0)), s.x)
 
 
 def test_sampling_is_reproducible_with_a_seed():
     model = _small(VESDE(sigma_max=10.0, N=60)).eval()  # VE: reverse diffusion + Langevin
-    a = model.sample(32, generator=_gen(3), return_info=True)
-    b = model.sample(32, generator=_gen(3), return_info=True)
+    a = model.sample_result(32, generator=_gen(3))
+    b = model.sample_result(32, generator=_gen(3))
     c = model.sample(32, generator=_gen(4))
     assert torch.equal(a.x, b.x) and not torch.equal(a.x, c)
     assert a.nfe == 2 * 30 and a.flow_states is None  # predictor + corrector per step
@@ -238,7 +244,7 @@ def test_any_tm_samples_several_tm_without_retraining():
     model = _fit(model, lambda n, g: gmm.sample(n, g).float(), 1000)
     ref = gmm.sample(1500, _gen(1)).float()
     for T_m in (0.2, 0.5, 0.9):
-        s = model.sample(1500, T_m=T_m, generator=_gen(0), return_info=True)
+        s = model.sample_result(1500, T_m=T_m, generator=_gen(0))
         assert s.n_steps == round(200 * T_m) and s.T_m == T_m
         # the conditional flow hands over the right marginal p_{T_m} …
         p_tm = gmm.marginal(sde, T_m).sample(1500, _gen(2)).float()
@@ -246,15 +252,17 @@ def test_any_tm_samples_several_tm_without_retraining():
         # … and the samples match the data
         assert mmd(ref, s.x) < 0.01, T_m
     # the same network runs the baseline from p_T at T_m = T
-    assert model.sample(10, T_m=1.0, generator=_gen(0), return_info=True).n_steps == 200
+    assert model.sample_result(10, T_m=1.0, generator=_gen(0)).n_steps == 200
 
 
 def test_glow_inverse_every_keeps_exactly_the_listed_states():
     flow = Glow((1, 4, 4), 2, 2, 8).eval()
     z = torch.randn(3, 1, 4, 4)
-    x, full = flow.inverse(z, return_intermediates=True)
+    x, full = flow.inverse(z), flow.inverse_trajectory(z)
+    torch.testing.assert_close(full[-1], x)
     for every in (1, 2, 4, 100):
-        x2, kept = flow.inverse(z, return_intermediates=True, every=every)
+        kept = flow.inverse_trajectory(z, every=every)
+        x2 = kept[-1]
         idx = flow.intermediate_indices(every)
         assert len(kept) == len(idx) and idx[0] == 0 and idx[-1] == len(full) - 1
         for i, state in zip(idx, kept):

@@ -1,6 +1,7 @@
-"""Each Glow layer alone: exact inverse, exact log-determinant (autograd Jacobian), and the
-properties SPEC §3 names (ActNorm's data-dependent init, LU weight, zero-initialised coupling,
-bounded scales, squeeze layout)."""
+"""Each Glow layer alone: the flow-layer contract (exact inverse both ways, log-det against the
+autograd Jacobian, inverse log-det, shapes; :func:`tests.flow_check.check_flow_layer`), and the
+properties of Kingma & Dhariwal 2018, §3, and docs/design.md §Flow numerics (ActNorm's
+data-dependent init, LU weight, zero-initialised coupling, bounded scales, squeeze layout)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 from dinof_lite.flows import (
     ActNorm,
     AffineCoupling,
+    FlowLayer,
     FlowStep,
     GaussianPrior,
     InvConv,
@@ -20,25 +22,35 @@ from dinof_lite.flows import (
     squeeze,
     unsqueeze,
 )
+from tests.flow_check import check_flow_layer, perturb
 
 torch.set_default_dtype(torch.float32)
 
 
-def _jacobian_logdet(fn, x: torch.Tensor) -> torch.Tensor:
-    """log|det ∂fn(x_i)/∂x_i| for each example, from the full autograd Jacobian (float64)."""
-    out = []
-    for xi in x:
-        jac = torch.autograd.functional.jacobian(lambda v: fn(v.unsqueeze(0))[0].flatten(), xi)
-        out.append(torch.linalg.slogdet(jac.reshape(xi.numel(), xi.numel()))[1])
-    return torch.stack(out)
+class SplitAsLayer(FlowLayer):
+    """:class:`Split` as the bijection ``h ↔ [kept, z]`` (one output), to check it like the rest."""
+
+    def __init__(self, split: Split) -> None:
+        super().__init__()
+        self.split = split
+
+    def forward(self, x, context=None):
+        kept, z, logdet = self.split(x, context)
+        return torch.cat([kept, z], dim=1), logdet
+
+    def inverse(self, y, context=None):
+        n = self.split.n_keep
+        return self.split.inverse(y[:, :n], y[:, n:], context)
 
 
-def _perturb(module: torch.nn.Module, scale: float = 0.3, seed: int = 0) -> None:
-    """Move every parameter off its initial value (zero-initialised layers included)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+class SqueezeAsLayer(FlowLayer):
+    """:func:`squeeze` as a layer: a permutation, log-det 0 both ways."""
+
+    def forward(self, x, context=None):
+        return squeeze(x), x.new_zeros(x.shape[0])
+
+    def inverse(self, y, context=None):
+        return unsqueeze(y), y.new_zeros(y.shape[0])
 
 
 def _layers(image: bool, context_dim: int):
@@ -52,48 +64,42 @@ def _layers(image: bool, context_dim: int):
     }
 
 
+def test_every_layer_is_a_flow_layer():
+    for layer in (*_layers(True, 2).values(), *_layers(False, 0).values()):
+        assert isinstance(layer, FlowLayer), type(layer).__name__
+    assert not isinstance(Split(4, image=False), FlowLayer)  # two outputs: see SplitAsLayer
+
+
 @pytest.mark.parametrize("image", [False, True], ids=["vector", "image"])
 @pytest.mark.parametrize("context_dim", [0, 2])
 @pytest.mark.parametrize("name", ["actnorm", "invconv", "coupling", "step", "prior"])
-def test_layer_inverse_and_logdet(name, image, context_dim):
+def test_layer_contract(name, image, context_dim):
+    """ActNorm and InvConv ignore the context they are handed, as the contract asks."""
     torch.manual_seed(0)
     layer = _layers(image, context_dim)[name].double()
     shape = (4, 4, 3, 3) if image else (4, 3)
     x = torch.randn(shape, dtype=torch.float64) * 2 + 0.5
     ctx = torch.randn(4, context_dim, dtype=torch.float64) if context_dim else None
-    if name in ("actnorm", "invconv"):
-        ctx = None
     layer(x, ctx)  # ActNorm's data-dependent init happens here
-    _perturb(layer)
-    y, logdet = layer(x, ctx)
-    assert y.shape == x.shape and logdet.shape == (4,)
-    x_back, logdet_inv = layer.inverse(y, ctx)
-    assert torch.allclose(x_back, x, atol=1e-10)
-    assert torch.allclose(logdet_inv, -logdet, atol=1e-10)
-    for i in range(4):
-        c_i = None if ctx is None else ctx[i : i + 1]
-        ref = _jacobian_logdet(lambda v, c_i=c_i: layer(v, c_i)[0], x[i : i + 1])
-        assert torch.allclose(logdet[i], ref[0], rtol=1e-8, atol=1e-8), (logdet[i], ref)
+    perturb(layer)
+    check_flow_layer(layer, x, ctx)
 
 
 @pytest.mark.parametrize("image", [False, True], ids=["vector", "image"])
-def test_split_inverse_and_logdet(image):
+def test_split_contract(image):
     torch.manual_seed(1)
-    split = Split(5 if not image else 4, image=image, context_dim=3).double()
-    _perturb(split)
+    split = perturb(Split(5 if not image else 4, image=image, context_dim=3).double())
     x = torch.randn((3, 4, 2, 2) if image else (3, 5), dtype=torch.float64)
     ctx = torch.randn(3, 3, dtype=torch.float64)
-    kept, z, logdet = split(x, ctx)
+    kept, z, _ = split(x, ctx)
     assert kept.shape[1] == (2 if image else 3) and z.shape[1] == 2
     assert torch.equal(kept, x[:, : kept.shape[1]])
-    x_back, logdet_inv = split.inverse(kept, z, ctx)
-    assert torch.allclose(x_back, x, atol=1e-12) and torch.allclose(logdet_inv, -logdet)
-    for i in range(3):
-        ref = _jacobian_logdet(
-            lambda v, i=i: torch.cat([t.flatten(1) for t in split(v, ctx[i : i + 1])[:2]], 1),
-            x[i : i + 1],
-        )
-        assert torch.allclose(logdet[i], ref[0], atol=1e-9)
+    check_flow_layer(SplitAsLayer(split), x, ctx)
+
+
+def test_squeeze_contract():
+    x = torch.randn(3, 2, 4, 6, dtype=torch.float64)
+    check_flow_layer(SqueezeAsLayer(), x, y_shape=(3, 8, 2, 3))
 
 
 @pytest.mark.parametrize("shape", [(64, 3), (8, 2, 5, 5)], ids=["vector", "image"])
@@ -141,7 +147,7 @@ def test_invconv_lu_weight():
     assert torch.allclose(
         w @ w.T, torch.eye(6, dtype=torch.float64), atol=1e-6
     )  # orthogonal init (float32)
-    _perturb(layer)
+    perturb(layer)
     w, w_inv = layer.weight(), layer.inverse_weight()
     assert torch.allclose(w_inv @ w, torch.eye(6, dtype=torch.float64), atol=1e-10)
     assert math.isclose(torch.linalg.slogdet(w)[1].item(), layer.log_s.sum().item(), rel_tol=1e-10)

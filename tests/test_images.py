@@ -26,7 +26,7 @@ from dinof_lite.data import (
     celebahq,
     cifar10,
     default_data_dir,
-    load_digits,
+    load_digits_with_labels,
     load_image_dataset,
 )
 from dinof_lite.train import TrainConfig, Trainer
@@ -152,7 +152,7 @@ def test_sampler_drives_the_trainer(cifar_root):
 def test_digits_reuse_load_digits():
     ds = load_image_dataset("digits", split="test", pad_to=16, data_range=(-1, 1))
     assert ds.n_bins == DIGITS_N_BINS == 17 and ds.shape == (297, 1, 16, 16)
-    ref, y = load_digits(split="test", pad_to=16, data_range=(-1, 1), return_labels=True)
+    ref, y = load_digits_with_labels(split="test", pad_to=16, data_range=(-1, 1))
     assert torch.allclose(ds.batch(range(len(ds))), ref, atol=1e-6)
     assert torch.equal(ds.labels, y)
     assert len(load_image_dataset("digits", max_items=10)) == 10

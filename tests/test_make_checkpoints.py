@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
 from dinof_lite.experiment.configs import get_config
 from dinof_lite.flows import Glow
-from dinof_lite.pretrained import load_flow
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_checkpoints.py"
+from dinof_lite.pretrained import checkpoint_meta, load_flow
 
 
-@pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("make_checkpoints", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def script(make_checkpoints_script):
+    """The script under test (loaded once per file by conftest's ``make_checkpoints_script``)."""
+    return make_checkpoints_script
 
 
 def test_flags_override_only_what_they_name(script):
@@ -51,7 +45,8 @@ def test_a_tiny_glow_recipe_writes_a_loadable_checkpoint(script, tmp_path, name,
         "--no-progress",
     ]
     assert script.main(argv) == 0
-    flow, meta = load_flow(tmp_path / f"{name}.pt", return_meta=True)
+    path = tmp_path / f"{name}.pt"
+    flow, meta = load_flow(path), checkpoint_meta(path)
     assert isinstance(flow, Glow) and not flow.training
     assert all(bool(m.initialized) for m in flow.modules() if hasattr(m, "initialized"))
     for key in (
@@ -104,7 +99,8 @@ def test_a_tiny_dinof_recipe_writes_a_loadable_checkpoint(
         "--no-progress",
     ]
     assert script.main(argv) == 0
-    model, meta = load_dinof(tmp_path / f"{name}.pt", return_meta=True)
+    path = tmp_path / f"{name}.pt"
+    model, meta = load_dinof(path), checkpoint_meta(path)
     assert isinstance(model, DiNof) and not model.training and model.any_T_m == any_tm
     assert model.T_m == (0.6 if any_tm else 0.3) and model.sde.name == "vp"
     for key in ("train_steps", "loss_curve", "dataset", "train_config", "provenance", "quality"):
@@ -150,9 +146,11 @@ def test_tiny_digits_recipes_write_a_classifier_and_a_unet_dinof(script, tmp_pat
         "--no-progress",
     ]
     assert script.main(argv) == 0
-    net, cmeta = load_classifier(tmp_path / "digits_classifier.pt", return_meta=True)
+    path = tmp_path / "digits_classifier.pt"
+    net, cmeta = load_classifier(path), checkpoint_meta(path)
     assert isinstance(net, DigitsClassifier) and 0 <= cmeta["test_accuracy"] <= 1
-    model, meta = load_dinof(tmp_path / "dinof_digits.pt", return_meta=True)
+    path = tmp_path / "dinof_digits.pt"
+    model, meta = load_dinof(path), checkpoint_meta(path)
     assert isinstance(model.score_net, UNet) and model.any_T_m and model.dims == (1, 16, 16)
     assert meta["train_steps"] == 3 and meta["config"] == "digits_cpu"
     quality = meta["quality"]

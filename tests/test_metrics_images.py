@@ -17,6 +17,7 @@ from dinof_lite.evaluation.digits_fid import (
     load_classifier,
     save_classifier,
 )
+from dinof_lite.pretrained import checkpoint_meta
 
 REGENERATE = "python scripts/make_checkpoints.py"
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
@@ -67,7 +68,7 @@ def test_classifier_round_trip(tmp_path):
     torch.manual_seed(0)
     net = DigitsClassifier(channels=8, feat_dim=16).eval()
     path = save_classifier(tmp_path / "c.pt", net, {"test_accuracy": 0.5})
-    net2, meta = load_classifier(path, return_meta=True)
+    net2, meta = load_classifier(path), checkpoint_meta(path)
     x = torch.rand(4, 1, 16, 16)
     assert torch.equal(net(x), net2(x)) and meta == {"test_accuracy": 0.5}
     assert digits_features(x, net2).shape == (4, 16)
@@ -77,7 +78,7 @@ def test_classifier_round_trip(tmp_path):
 def shipped():
     path = SHIPPED / "digits_classifier.pt"
     assert path.is_file(), f"{path} missing: run `{REGENERATE} --only digits_classifier`"
-    return load_classifier(path, return_meta=True)
+    return load_classifier(path), checkpoint_meta(path)
 
 
 def test_shipped_classifier_is_accurate(shipped):

@@ -26,12 +26,6 @@ SCORE_ERROR_BOUND = {"score_mlp_8gaussians_vp": 0.005, "score_mlp_8gaussians_ve"
 MAX_BYTES = 1024 * 1024
 
 
-@pytest.fixture
-def ckpt_dir(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("DINOF_CHECKPOINT_DIR", str(tmp_path))
-    return tmp_path
-
-
 def _outputs(sde, net, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     x, t = torch.randn(64, 2, generator=g), torch.rand(64, generator=g) * 0.99 + 0.01
@@ -49,7 +43,7 @@ def test_round_trip_gives_identical_outputs(tmp_path, sde):
     net = ScoreMLP.for_sde(sde, hidden=16, n_layers=2, emb_dim=8).eval()
     meta = {"note": "tiny", "version": torch.__version__, "path": tmp_path, "curve": [1.0, 0.5]}
     path = pretrained.save_score_model(tmp_path / "sub" / "m.pt", sde, net, meta)
-    sde2, net2, meta2 = pretrained.load_score_model(path, return_meta=True)
+    (sde2, net2), meta2 = pretrained.load_score_model(path), pretrained.checkpoint_meta(path)
     assert type(sde2) is type(sde) and repr(sde2) == repr(sde)
     assert getattr(sde2, "exact_marginal", None) == getattr(sde, "exact_marginal", None)
     assert not net2.training
@@ -97,6 +91,21 @@ def test_foreign_files_and_networks_are_rejected(tmp_path):
         pretrained.save_score_model(tmp_path / "y.pt", VPSDE(), torch.nn.Linear(2, 2))
 
 
+def test_checkpoint_meta_reads_every_kind_of_checkpoint(tmp_path, monkeypatch):
+    """One function for the ``meta`` of any shipped file; the loaders return only the model."""
+    monkeypatch.delenv("DINOF_CHECKPOINT_DIR", raising=False)
+    for name in pretrained.available_models():
+        meta = pretrained.checkpoint_meta(name)
+        assert isinstance(meta, dict) and meta, name
+        assert meta == torch.load(SHIPPED / f"{name}.pt", weights_only=True).get("meta", {}), name
+    net = ScoreMLP.for_sde(VPSDE(), hidden=8, n_layers=1, emb_dim=8)
+    path = pretrained.save_score_model(tmp_path / "no_meta.pt", VPSDE(), net)
+    assert pretrained.checkpoint_meta(path) == {}
+    torch.save({"format": "something else", "meta": {"a": 1}}, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="not a dinof_lite checkpoint"):
+        pretrained.checkpoint_meta(tmp_path / "x.pt")
+
+
 def test_default_dir_is_the_repository_data_folder(monkeypatch):
     monkeypatch.delenv("DINOF_CHECKPOINT_DIR", raising=False)
     assert pretrained.checkpoint_dir() == SHIPPED
@@ -108,7 +117,7 @@ def test_shipped_checkpoint_is_small_documented_and_close_to_the_oracle(monkeypa
     path = SHIPPED / f"{name}.pt"
     assert path.is_file(), f"{path} missing: run `python scripts/make_checkpoints.py --only {name}`"
     assert path.stat().st_size < MAX_BYTES
-    sde, net, meta = pretrained.load_score_model(name, return_meta=True)
+    (sde, net), meta = pretrained.load_score_model(name), pretrained.checkpoint_meta(name)
     assert sde.name == name.rsplit("_", 1)[1]
     prov = meta["provenance"]
     assert prov["script"] == "scripts/make_checkpoints.py" and prov["command"].startswith("python")
@@ -164,7 +173,7 @@ def test_flow_round_trip_is_exact(tmp_path, in_shape, context_dim):
         tmp_path / "sub" / "flow.pt", flow, {"note": "test", "path": tmp_path}
     )
     assert path.is_file() and not list(path.parent.glob(".*.tmp"))
-    loaded, meta = pretrained.load_flow(path, return_meta=True)
+    loaded, meta = pretrained.load_flow(path), pretrained.checkpoint_meta(path)
     assert not loaded.training and meta == {"note": "test", "path": str(tmp_path)}
     with torch.no_grad():
         assert torch.equal(loaded.log_prob(x, ctx), expected)
@@ -189,7 +198,7 @@ def test_shipped_flows_load_sample_and_match_their_metadata(monkeypatch, name):
     path = SHIPPED / f"{name}.pt"
     assert path.is_file(), f"{path} missing: run `python scripts/make_checkpoints.py --only {name}`"
     assert path.stat().st_size < 1.5 * MAX_BYTES
-    flow, meta = pretrained.load_flow(name, return_meta=True)
+    flow, meta = pretrained.load_flow(name), pretrained.checkpoint_meta(name)
     assert meta["provenance"]["script"] == "scripts/make_checkpoints.py"
     assert meta["train_config"]["n_steps"] == meta["train_steps"]
     g = torch.Generator().manual_seed(11)
@@ -222,7 +231,7 @@ def _load_shipped_dinof(monkeypatch, name: str):
     path = SHIPPED / f"{name}.pt"
     assert path.is_file(), f"{path} missing: run `python scripts/make_checkpoints.py --only {name}`"
     assert path.stat().st_size < DINOF_MAX_BYTES
-    return pretrained.load_dinof(name, return_meta=True)
+    return pretrained.load_dinof(name), pretrained.checkpoint_meta(name)
 
 
 @pytest.mark.parametrize("name", DINOF_MODELS)
@@ -315,7 +324,7 @@ def test_unet_dinof_round_trip_gives_identical_outputs(ckpt_dir):
     path = pretrained.save_dinof(ckpt_dir / "digits_tiny.pt", model, {"note": "tiny"})
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["net"]["class"] == "UNet" and isinstance(ckpt["net"]["config"], dict)
-    model2, meta = pretrained.load_dinof("digits_tiny", return_meta=True)
+    model2, meta = pretrained.load_dinof("digits_tiny"), pretrained.checkpoint_meta("digits_tiny")
     assert isinstance(model2.score_net, UNet) and model2.score_net.config == model.score_net.config
     assert model2.kwargs == model.kwargs and meta == {"note": "tiny"}
     t = torch.full((2,), 0.3)
@@ -336,7 +345,7 @@ def test_shipped_dinof_digits_is_small_documented_and_beats_noise(monkeypatch):
         f"{path} missing: run `python scripts/make_checkpoints.py --only dinof_digits`"
     )
     assert path.stat().st_size < 2 * MAX_BYTES
-    model, meta = pretrained.load_dinof("dinof_digits", return_meta=True)
+    model, meta = pretrained.load_dinof("dinof_digits"), pretrained.checkpoint_meta("dinof_digits")
     assert isinstance(model.score_net, UNet) and model.any_T_m and model.sde.name == "ve"
     assert model.dims == (1, 16, 16) and meta["config"] == "digits_cpu"
     assert meta["train_config"]["n_steps"] == meta["train_steps"]

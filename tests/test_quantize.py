@@ -1,4 +1,7 @@
-"""Uniform dequantisation and the bits/dim formula (SPEC §2), checked against exact values."""
+"""Uniform dequantisation and the bits/dim formula, checked against exact values.
+
+See docs/design.md §Bits per dimension.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Tests for dinof_lite.sampling: predictors, correctors, PC and probability-flow ODE sampling.
 
-The ground truth is the exact Gaussian-mixture oracle (SPEC §5): with the true score every
-sampler must reproduce the mixture (MMD to fresh data ≈ the data-vs-data MMD), and a wrong
-score must visibly fail.
+The ground truth is the exact Gaussian-mixture oracle (docs/design.md §Gaussian-mixture oracle):
+with the true score every sampler must reproduce the mixture (MMD to fresh data ≈ the
+data-vs-data MMD), and a wrong score must visibly fail.
 """
 
 from __future__ import annotations
@@ -23,19 +23,17 @@ from dinof_lite.sampling import (
     get_predictor,
     langevin_step_size,
     ode_sample,
+    ode_sample_result,
     pc_sample,
+    pc_sample_result,
     register_predictor,
 )
 from dinof_lite.sde import get_sde
+from dinof_lite.utils import make_generator as gen
 
 N_SAMPLES = 1000
 MMD_OK = 1.5e-3  # oracle samples: |MMD| ~ 5e-4, like data vs data (unbiased estimator noise)
 MMD_BAD = 8e-3  # a mixture with means scaled by 0.8: MMD ~ 1.5e-2
-
-
-@pytest.fixture(scope="module")
-def gmm():
-    return GaussianMixture.preset("8gaussians")
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +45,6 @@ def wrong_gmm(gmm):
 @pytest.fixture(scope="module")
 def data(gmm):
     return gmm.sample(N_SAMPLES, torch.Generator().manual_seed(0))
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def test_data_vs_data_mmd_is_small(gmm, data):
@@ -108,7 +102,8 @@ def test_register_custom_predictor_is_usable_by_name():
 @pytest.mark.parametrize("sde_name", ["ve", "vp", "subvp"])
 @pytest.mark.parametrize("name", ["euler_maruyama", "reverse_diffusion", "ancestral"])
 def test_predictor_single_step_matches_formula(sde_name, name):
-    """One predictor step against the formulas of SPEC §2, with a known score and noise."""
+    """One predictor step against Song et al. 2021 (Eq. 6 discretised; Eq. 46; App. F), with a
+    known score and noise."""
     sde = get_sde(sde_name, N=100)
     score_fn = lambda x, t: -x / (1.0 + t[:, None])
     x = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64)
@@ -267,7 +262,7 @@ def test_pc_from_exact_marginal_at_t_m(gmm, data, sde_name, t_m, predictor, corr
     sde = get_sde(sde_name, N=200)
     x_tm = sde.perturb(gmm.sample(N_SAMPLES, gen(5)), t_m, generator=gen(6))
     assert mmd(data, x_tm) > MMD_BAD  # the start really is far from the data
-    res = pc_sample(
+    res = pc_sample_result(
         sde,
         gmm.score_fn(sde),
         x_tm,
@@ -275,7 +270,6 @@ def test_pc_from_exact_marginal_at_t_m(gmm, data, sde_name, t_m, predictor, corr
         predictor=predictor,
         corrector=corrector,
         generator=gen(1),
-        return_info=True,
     )
     evals = 1 + (corrector == "langevin")
     assert res.nfe == round(200 * t_m) * evals
@@ -295,26 +289,32 @@ def test_trajectory_shapes_and_endpoints():
     sde = get_sde("vp", N=50)
     x0 = torch.randn(16, 2, generator=gen(0))
     score_fn = lambda x, t: -x
-    x, traj = pc_sample(
-        sde, score_fn, x0, return_trajectory=True, trajectory_every=10, generator=gen(1)
-    )
+    res10 = pc_sample_result(sde, score_fn, x0, trajectory_every=10, generator=gen(1))
+    x, traj = res10.x, res10.trajectory
     assert traj.shape == (50 // 10 + 1, 16, 2)
     assert torch.equal(traj[0], x0) and torch.equal(traj[-1], x)
-    res = pc_sample(
-        sde,
-        score_fn,
-        x0,
-        return_trajectory=True,
-        trajectory_every=7,
-        generator=gen(1),
-        return_info=True,
-    )
-    assert isinstance(res, SampleResult)
+    res = pc_sample_result(sde, score_fn, x0, trajectory_every=7, generator=gen(1))
+    assert isinstance(res, SampleResult) and res.wall_time_s > 0
     assert res.trajectory.shape == (math.ceil(50 / 7) + 1, 16, 2)  # steps 7..49, plus first/last
     expected_times = [1.0, *(1.0 - k * (1.0 - sde.eps) / 50 for k in range(7, 50, 7)), sde.eps]
     torch.testing.assert_close(res.times, torch.tensor(expected_times))
     torch.testing.assert_close(res.x, x)  # same generator seed -> same samples
-    assert pc_sample(sde, score_fn, x0, return_info=True).trajectory is None
+    plain = pc_sample_result(sde, score_fn, x0, generator=gen(1))
+    assert plain.trajectory is None and plain.times is None
+    # the plain sampler is the result's x, bit for bit, with or without a trajectory
+    assert torch.equal(pc_sample(sde, score_fn, x0, generator=gen(1)), plain.x)
+    assert torch.equal(plain.x, x)
+
+
+def test_shared_pieces_live_in_sampling_base():
+    from dinof_lite import sampling
+    from dinof_lite.sampling import base
+
+    for name in ("ScoreFn", "SampleResult", "CountingScoreFn", "check_times", "initial_state"):
+        assert getattr(sampling, name) is getattr(base, name), name
+    counting = base.CountingScoreFn(lambda x, t: -x)
+    res = pc_sample_result(get_sde("vp", N=10), counting, (4, 2), corrector="none")
+    assert counting.nfe == res.nfe == 10
 
 
 def test_denoise_returns_last_predictor_mean():
@@ -344,7 +344,7 @@ def test_denoise_returns_last_predictor_mean():
 )
 def test_nfe_accounting(predictor, corrector, n_corr, per_step):
     sde = get_sde("vp", N=1000)
-    res = pc_sample(
+    res = pc_sample_result(
         sde,
         lambda x, t: -x,
         (4, 2),
@@ -352,7 +352,6 @@ def test_nfe_accounting(predictor, corrector, n_corr, per_step):
         predictor=predictor,
         corrector=corrector,
         n_corrector_steps=n_corr,
-        return_info=True,
         generator=gen(0),
     )
     assert res.nfe == 13 * per_step
@@ -361,7 +360,7 @@ def test_nfe_accounting(predictor, corrector, n_corr, per_step):
 def test_default_n_steps_is_round_N_t_start():
     sde = get_sde("ve", N=100)
     x0 = torch.zeros(2, 2)
-    res = pc_sample(sde, lambda x, t: -x, x0, t_start=0.37, corrector="none", return_info=True)
+    res = pc_sample_result(sde, lambda x, t: -x, x0, t_start=0.37, corrector="none")
     assert res.nfe == 37
 
 
@@ -390,15 +389,10 @@ def test_progress_bar_and_no_grad():
 @pytest.mark.parametrize("sde_name", ["ve", "vp"])
 def test_ode_sample_oracle_recovers_mixture(gmm, wrong_gmm, data, sde_name):
     sde = get_sde(sde_name)
-    res = ode_sample(
-        sde,
-        gmm.score_fn(sde),
-        (N_SAMPLES, 2),
-        generator=gen(1),
-        return_info=True,
-        rtol=1e-4,
-        atol=1e-4,
+    res = ode_sample_result(
+        sde, gmm.score_fn(sde), (N_SAMPLES, 2), generator=gen(1), rtol=1e-4, atol=1e-4
     )
+    assert res.trajectory is None and res.times is None
     assert abs(mmd(data, res.x)) < MMD_OK
     assert 20 < res.nfe < 400  # adaptive solver: far fewer than the N = 1000 SDE steps
     bad = ode_sample(
@@ -410,36 +404,24 @@ def test_ode_sample_oracle_recovers_mixture(gmm, wrong_gmm, data, sde_name):
 def test_ode_sample_from_t_m_and_trajectory(gmm, data):
     sde = get_sde("vp")
     x_tm = sde.perturb(gmm.sample(N_SAMPLES, gen(5)), 0.5, generator=gen(6))
-    res = ode_sample(
-        sde,
-        gmm.score_fn(sde),
-        x_tm,
-        t_start=0.5,
-        return_trajectory=True,
-        trajectory_times=[0.1, 0.3],
-        return_info=True,
-    )
+    res = ode_sample_result(sde, gmm.score_fn(sde), x_tm, t_start=0.5, trajectory_times=[0.1, 0.3])
     assert res.trajectory.shape == (4, N_SAMPLES, 2)
     torch.testing.assert_close(res.times, torch.tensor([0.5, 0.3, 0.1, sde.eps]))
     assert torch.equal(res.trajectory[0], x_tm) and torch.equal(res.trajectory[-1], res.x)
     assert abs(mmd(data, res.x)) < MMD_OK
-    x, traj = ode_sample(sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5, return_trajectory=True)
-    assert traj.shape == (11, 8, 2)
+    even = ode_sample_result(sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5, trajectory_times=11)
+    assert even.trajectory.shape == (11, 8, 2)
+    torch.testing.assert_close(even.times, torch.linspace(0.5, sde.eps, 11))
     # float32 grids that include the end points (1e-3 is 0.0010000000474 in float32) are fine
     f32 = torch.linspace(0.5, sde.eps, 6, dtype=torch.float32)
-    _, traj = ode_sample(
-        sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5, return_trajectory=True, trajectory_times=f32
-    )
-    assert traj.shape == (6, 8, 2)
-    with pytest.raises(ValueError, match="trajectory_times"):
-        ode_sample(
-            sde,
-            gmm.score_fn(sde),
-            x_tm,
-            t_start=0.5,
-            return_trajectory=True,
-            trajectory_times=[0.7],
-        )
+    res = ode_sample_result(sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5, trajectory_times=f32)
+    assert res.trajectory.shape == (6, 8, 2)
+    # without a trajectory the plain sampler is the result's x, bit for bit
+    plain = ode_sample_result(sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5)
+    assert torch.equal(ode_sample(sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5), plain.x)
+    for bad in ([0.7], 1):
+        with pytest.raises(ValueError, match="trajectory_times"):
+            ode_sample_result(sde, gmm.score_fn(sde), x_tm, t_start=0.5, trajectory_times=bad)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -454,13 +436,14 @@ def test_ode_sample_from_t_m_and_trajectory(gmm, data):
         (dict(eps=0.0), "eps"),
         (dict(n_steps=0), "n_steps"),
         (dict(n_steps=2.5), "n_steps"),
-        (dict(trajectory_every=0, return_trajectory=True), "trajectory_every"),
+        (dict(trajectory_every=0), "trajectory_every"),
+        (dict(trajectory_every=1.5), "trajectory_every"),
     ],
 )
 def test_pc_bad_arguments(kwargs, match):
     sde = get_sde("vp", N=10)
     with pytest.raises(ValueError, match=match):
-        pc_sample(sde, lambda x, t: -x, torch.zeros(4, 2), **kwargs)
+        pc_sample_result(sde, lambda x, t: -x, torch.zeros(4, 2), **kwargs)
 
 
 @pytest.mark.parametrize(

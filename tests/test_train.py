@@ -24,14 +24,7 @@ from dinof_lite.train import (
     warmup_factor,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Pin intra-op threads so floating-point reductions are reproducible run to run."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # bitwise-reproducible reductions
 
 
 def tiny_mlp(seed: int = 0, dropout: float = 0.1) -> nn.Module:

@@ -125,8 +125,7 @@ def test_glow_trajectory_draws_end_to_end():
     torch.manual_seed(0)
     flow = Glow((2,), levels=1, steps=2, hidden=8)
     x = torch.randn(50, 2)
-    with torch.no_grad():
-        _, _, states = flow(x, return_intermediates=True)
+    states = flow.trajectory(x)
     names = ["x", *flow.layer_names()]
     assert len(states) == 8  # x, 2 steps × 3 layers, prior
     fig = viz.plot_flow_stages(states, names)

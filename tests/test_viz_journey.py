@@ -24,9 +24,8 @@ def model(tiny_any_tm_dinof) -> DiNof:
 
 
 def _sample(model, T_m: float = 0.5, n: int = 60, **kw):
-    return model.sample(
-        n, T_m=T_m, return_trajectory=True, generator=torch.Generator().manual_seed(1), **kw
-    )
+    kw = {"trajectory_every": 1, **kw}
+    return model.sample_result(n, T_m=T_m, generator=torch.Generator().manual_seed(1), **kw)
 
 
 def _split(values) -> list[np.ndarray]:
@@ -148,7 +147,7 @@ def test_journey_plotly_html_is_small(model):
     [
         (
             lambda s: viz.plot_journey(None, dataclasses.replace(s, flow_states=None)),
-            r"sample has no trajectory; call model.sample\(..., return_trajectory=True\)",
+            r"sample has no trajectory; call model.sample_result\(..., trajectory_every=1\)",
         ),
         (lambda s: viz.journey_figure(dataclasses.replace(s, sde_states=None)), "no trajectory"),
         (
@@ -191,6 +190,6 @@ def test_bad_inputs_raise_clear_errors(model, call, match):
 
 
 def test_sample_without_trajectory_is_rejected(model):
-    s = model.sample(8, T_m=0.5, return_info=True)
-    with pytest.raises(ValueError, match="return_trajectory=True"):
+    s = model.sample_result(8, T_m=0.5)
+    with pytest.raises(ValueError, match="trajectory_every=1"):
         viz.plot_journey(None, s)

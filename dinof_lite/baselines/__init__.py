@@ -1,10 +1,10 @@
 """Comparison systems from the literature, built from the same library parts as DiNof.
 
 - :mod:`dinof_lite.baselines.diffflow`: DiffFlow, "Diffusion Normalizing Flow" (Zhang & Chen,
-  NeurIPS 2021; SPEC §6) — a learnable forward drift and a score network trained on the
+  NeurIPS 2021, Alg. 1) — a learnable forward drift and a score network trained on the
   discretised trajectory KL, an upper bound on the NLL.
 - :mod:`dinof_lite.baselines.diffenc`: DiffEnc, "Variational Diffusion with a Learned Encoder"
-  (Nielsen et al.; SPEC §7) — the VDM bound with a time-dependent learned encoder.
+  (Nielsen et al. 2024, Eqs. 15–20) — the VDM bound with a time-dependent learned encoder.
 
 DiNof and both measured side by side: :mod:`dinof_lite.evaluation.compare`.
 """

@@ -1,4 +1,4 @@
-"""DiffEnc, "Variational Diffusion with a Learned Encoder" (Nielsen et al.; SPEC §7).
+"""DiffEnc, "Variational Diffusion with a Learned Encoder" (Nielsen et al. 2024, ICLR).
 
 A VDM (Kingma et al. 2021) in continuous time with a fixed linear log-SNR schedule, v-prediction
 and a time-dependent encoder of the data. Notation (VDM): ``γ(t) = −log SNR(t)``,
@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ from torch import Tensor, nn
 from torch.func import jvp
 
 from dinof_lite.baselines.diffenc_nets import EncoderConv, EncoderMLP, VNetMLP, VNetUNet, build_nets
-from dinof_lite.pretrained import _cpu_state, _plain, _read, _resolve, _write
+from dinof_lite.pretrained import resolve
+from dinof_lite.sampling.base import SampleResult, is_int, synchronize
+from dinof_lite.train import atomic_save, cpu_state_dict, plain, read_checkpoint
 from dinof_lite.utils import make_generator, rand, randn
 
 __all__ = ["DiffEnc", "DiffEncConfig", "diffenc_loss", "save_diffenc", "load_diffenc"]
@@ -47,7 +50,7 @@ DIFFENC_FORMAT = "dinof_lite.diffenc/1"
 
 @dataclass
 class DiffEncConfig:
-    """Hyper-parameters of :class:`DiffEnc` (defaults: SPEC §7, 2D toys).
+    """Hyper-parameters of :class:`DiffEnc` (defaults: the fixed linear schedule, sized for 2D toys).
 
     Vectors ``(B, dim)``: ``hidden``/``n_layers``/``emb_dim`` size the v-network
     (:class:`VNetMLP`), ``enc_hidden``/``enc_layers`` the encoder (:class:`EncoderMLP`).
@@ -239,22 +242,22 @@ class DiffEnc(nn.Module):
         diff = self.diffusion_loss(xr, t, eps).reshape(n_repeats, b).mean(0)
         return self.recon_loss(x0, generator), self.latent_loss(x0), diff
 
-    def loss(
-        self, x0: Tensor, generator: torch.Generator | int | None = None, return_parts: bool = False
-    ):
-        """Mean bound ``recon + latent + diffusion`` over the batch ``x0 (B, D)``, nats/example.
+    def loss(self, x0: Tensor, generator: torch.Generator | int | None = None) -> Tensor:
+        """Mean bound ``recon + latent + diffusion`` over the batch ``x0 (B, D)``, nats/example."""
+        recon, latent, diff = self._terms(x0, generator, 1)
+        return (recon + latent + diff).mean()
 
-        With ``return_parts``: ``(loss, {"recon", "latent", "diffusion"})``, the batch means as
-        detached 0-d tensors.
-        """
+    def loss_parts(
+        self, x0: Tensor, generator: torch.Generator | int | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """``(loss, {"recon", "latent", "diffusion"})``: :meth:`loss` (same draws, same number)
+        and the batch means of its three terms as floats."""
         recon, latent, diff = self._terms(x0, generator, 1)
         loss = (recon + latent + diff).mean()
-        if not return_parts:
-            return loss
         parts = {
-            "recon": recon.mean().detach(),
-            "latent": latent.mean().detach(),
-            "diffusion": diff.mean().detach(),
+            "recon": recon.mean().item(),
+            "latent": latent.mean().item(),
+            "diffusion": diff.mean().item(),
         }
         return loss, parts
 
@@ -268,7 +271,8 @@ class DiffEnc(nn.Module):
         return recon + latent + diff
 
     def bits_per_dim(self, x0: Tensor, generator: torch.Generator | int | None = None) -> float:
-        """Mean bound in bits per dimension: ``mean(nll_bound) / (D ln 2)`` (SPEC §7)."""
+        """Mean bound in bits per dimension: ``mean(nll_bound) / (D ln 2)`` (Nielsen et al. 2024,
+        Table 1)."""
         return self.nll_bound(x0, generator).mean().item() / (x0[0].numel() * math.log(2))
 
     # ------------------------------------------------------------------ sampling
@@ -279,15 +283,16 @@ class DiffEnc(nn.Module):
         return n_steps
 
     @torch.no_grad()
-    def sample(
+    def sample_result(
         self,
         n: int,
         *,
         n_steps: int = 1000,
         generator: torch.Generator | int | None = None,
-        return_trajectory: bool = False,
-    ):
-        """VDM ancestral sampling with DiffEnc's counter-term (Eq. 17): ``(n, *data_shape)``.
+        trajectory_every: int | None = None,
+    ) -> SampleResult:
+        """VDM ancestral sampling with DiffEnc's counter-term (Eq. 17), as a
+        :class:`~dinof_lite.sampling.SampleResult` (``x (n, *data_shape)``, ``nfe = n_steps``).
 
         From ``z_1 ~ N(0, I)``, for ``t = i/N → s = (i−1)/N``::
 
@@ -297,17 +302,26 @@ class DiffEnc(nn.Module):
 
         then ``x ~ N(z_0/α_0, e^{γ_0} I)`` (Gaussian decoder) or, for discrete data, the most
         likely level of the discretised decoder (VDM's default). ``generator``: a
-        ``torch.Generator`` or an int seed. With ``return_trajectory`` also the latents
-        ``(n_steps + 1, n, *data_shape)`` from ``z_1`` to ``z_0``.
+        ``torch.Generator`` or an int seed. With ``trajectory_every = k`` the result's
+        ``trajectory`` holds every k-th latent from ``z_1`` to ``z_0`` (the decoder then maps
+        ``z_0`` to ``x``) and ``times`` their ``t``; None (default): no trajectory.
         """
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an int >= 1; got {n!r}")
         _check_steps(n_steps)
+        record = trajectory_every is not None
+        if record and (not is_int(trajectory_every) or trajectory_every < 1):
+            raise ValueError(
+                f"trajectory_every must be None or an integer >= 1; got {trajectory_every!r}"
+            )
+        every = int(trajectory_every) if record else 1
         generator = make_generator(generator)
         p = next(self.v_net.parameters(), None)
         device, dtype = (p.device, p.dtype) if p is not None else ("cpu", torch.float32)
+        synchronize(device)
+        start = time.perf_counter()
         z = randn((n, *self.config.data_shape), generator, device=device, dtype=dtype)
-        traj = [z] if return_trajectory else None
+        traj, kept = ([z], [1.0]) if record else (None, None)
         for i in range(n_steps, 0, -1):
             g_t = self.gamma(torch.tensor(i / n_steps, dtype=torch.float64))
             g_s = self.gamma(torch.tensor((i - 1) / n_steps, dtype=torch.float64))
@@ -323,8 +337,9 @@ class DiffEnc(nn.Module):
             )
             noise = randn(z.shape, generator, device=device, dtype=dtype)
             z = mean + float(sig_s * (-em1).sqrt()) * noise
-            if traj is not None:
+            if record and (i == 1 or (n_steps - i + 1) % every == 0):
                 traj.append(z)
+                kept.append((i - 1) / n_steps)
         z_scaled = z / math.sqrt(torch.sigmoid(torch.tensor(-self.config.gamma_min)).item())
         if self.config.n_bins is None:
             noise = randn(z.shape, generator, device=device, dtype=dtype)
@@ -332,7 +347,19 @@ class DiffEnc(nn.Module):
         else:
             levels = self.levels(z)
             x = levels[(z_scaled[..., None] - levels).abs().argmin(-1)]
-        return (x, torch.stack(traj)) if traj is not None else x
+        synchronize(device)
+        wall = time.perf_counter() - start
+        if not record:
+            return SampleResult(x, n_steps, None, None, wall)
+        times = torch.tensor(kept, dtype=dtype, device=device)
+        return SampleResult(x, n_steps, torch.stack(traj), times, wall)
+
+    def sample(
+        self, n: int, *, n_steps: int = 1000, generator: torch.Generator | int | None = None
+    ) -> Tensor:
+        """``(n, *data_shape)`` samples: :meth:`sample_result`'s ``x`` (same arguments, same
+        numbers)."""
+        return self.sample_result(n, n_steps=n_steps, generator=generator).x
 
 
 def _check_steps(n_steps: int) -> None:
@@ -359,23 +386,17 @@ def save_diffenc(
         )
     ckpt = {
         "format": DIFFENC_FORMAT,
-        "config": _plain(dataclasses.asdict(model.config)),
-        "state_dict": _cpu_state(model),
-        "meta": _plain(meta or {}),
+        "config": plain(dataclasses.asdict(model.config)),
+        "state_dict": cpu_state_dict(model),
+        "meta": plain(meta or {}),
     }
-    return _write(path, ckpt)
+    return atomic_save(ckpt, path)
 
 
-def load_diffenc(
-    name_or_path: str | os.PathLike,
-    *,
-    device: str | torch.device = "cpu",
-    return_meta: bool = False,
-):
+def load_diffenc(name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu") -> DiffEnc:
     """A saved :class:`DiffEnc` in eval mode (a name in ``data/checkpoints`` or a ``.pt`` path);
-    ``(model, meta)`` with ``return_meta``."""
-    ckpt = _read(_resolve(name_or_path), DIFFENC_FORMAT)
+    its stored ``meta`` via :func:`dinof_lite.pretrained.checkpoint_meta`."""
+    ckpt = read_checkpoint(resolve(name_or_path), DIFFENC_FORMAT)
     model = DiffEnc(DiffEncConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
-    model = model.to(device).eval()
-    return (model, ckpt["meta"]) if return_meta else model
+    return model.to(device).eval()

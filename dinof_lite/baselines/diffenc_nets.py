@@ -1,4 +1,4 @@
-"""DiffEnc's two networks, both conditioned on the log-SNR variable γ (SPEC §7).
+"""DiffEnc's two networks, both conditioned on the log-SNR variable γ (Nielsen et al. 2024, §2).
 
 - :class:`VNetMLP`: the v-prediction network ``v̂(z_t, γ_t)``, the library's residual
   :class:`~dinof_lite.nets.ScoreMLP` fed the label ``999 · (γ − γ_min)/(γ_max − γ_min)`` (the
@@ -50,7 +50,7 @@ def _zero_init(layer: nn.Module) -> nn.Module:
 
 
 class VNetMLP(nn.Module):
-    """``v̂ = net(z, γ)``: ``z (B, dim)``, ``γ (B,)`` → ``(B, dim)`` (v-prediction, SPEC §7)."""
+    """``v̂ = net(z, γ)``: ``z (B, dim)``, ``γ (B,)`` → ``(B, dim)`` (v-prediction, DiffEnc Eq. 19)."""
 
     def __init__(
         self,

@@ -1,9 +1,9 @@
-"""DiffFlow, "Diffusion Normalizing Flow" (Zhang & Chen, NeurIPS 2021): SPEC §6.
+"""DiffFlow, "Diffusion Normalizing Flow" (Zhang & Chen, NeurIPS 2021).
 
 A forward SDE ``dx = f_θ(x, t) dt + g dw`` with a *learned* drift and constant ``g`` carries data
 at ``t_0`` to ``N(0, I)`` at ``T``; a learned score ``s_θ`` defines the backward SDE. On the
 authors' time grid ``t_i = (t_0^e + (i/N)(T^e − t_0^e))^(1/e)`` (N = 30, t_0 = 1e-3, T = 0.05,
-e = 0.9, g = 0.2 in 2D) one trajectory gives (SPEC §6)::
+e = 0.9, g = 0.2 in 2D) one trajectory gives (Zhang & Chen 2021, Alg. 1)::
 
     x_{i+1} = x_i + f(x_i, t_i) Δt_i + g sqrt(Δt_i) δ_i^F
     δ_i^B   = [x_i − x_{i+1} + (f(x_{i+1}, t_{i+1}) − g² s(x_{i+1}, t_{i+1})) Δt_i] / (g sqrt(Δt_i))
@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +40,11 @@ from torch import Tensor, nn
 from torchdiffeq import odeint
 
 from dinof_lite.baselines.fourier_mlp import FourierMLP
-from dinof_lite.pretrained import _cpu_state, _plain, _read, _resolve
+from dinof_lite.pretrained import resolve
+from dinof_lite.sampling.base import SampleResult, is_int, synchronize
 from dinof_lite.sampling.likelihood import divergence_exact
 from dinof_lite.sampling.ode import solver_options
-from dinof_lite.train import atomic_save
+from dinof_lite.train import atomic_save, cpu_state_dict, plain, read_checkpoint
 from dinof_lite.utils import rand, randn
 
 __all__ = [
@@ -61,7 +63,7 @@ FORMAT = "dinof_lite.diffflow/1"
 
 @dataclass
 class DiffFlowConfig:
-    """Hyper-parameters; the defaults are the authors' 2D configuration (SPEC §6).
+    """Hyper-parameters; the defaults are the authors' 2D configuration (Zhang & Chen 2021, App. E).
 
     Attributes:
         dim: data dimension D.
@@ -104,13 +106,14 @@ class DiffFlowConfig:
 
 
 def time_grid(n_steps: int, t0: float, T: float, exp: float) -> Tensor:
-    """``(N + 1,)`` float32: ``t_i = (t0^e + (i/N)(T^e − t0^e))^(1/e)`` (SPEC §6, authors' code)."""
+    """``(N + 1,)`` float32: ``t_i = (t0^e + (i/N)(T^e − t0^e))^(1/e)`` (authors' code: the
+    fixed grid ``(i/N)^β T`` of Zhang & Chen 2021, shifted to start at ``t0``)."""
     u = torch.linspace(0.0, 1.0, n_steps + 1, dtype=torch.float64)
     return (t0**exp + u * (T**exp - t0**exp)).pow(1.0 / exp).float()
 
 
 class DiffFlow(nn.Module):
-    """Learned drift ``f_θ`` (:attr:`drift_net`) and score ``s_θ`` (:attr:`score_net`), SPEC §6.
+    """Learned drift ``f_θ`` (:attr:`drift_net`) and score ``s_θ`` (:attr:`score_net`).
 
     Args:
         config: a :class:`DiffFlowConfig` (default: the authors' 2D one).
@@ -192,26 +195,31 @@ class DiffFlow(nn.Module):
                 states.append(x)
         return x, path, states
 
-    def loss(
-        self, x0: Tensor, generator: torch.Generator | None = None, return_parts: bool = False
-    ):
-        """Mean of :meth:`nll_bound`'s ``L(x_0)`` over the batch (nats/example), with gradients
-        (in training mode on a random grid if ``flexible_times``).
-
-        With ``return_parts``: ``(loss, {"prior": −log N(x_N) mean, "path": Σ½(‖δ^B‖²−‖δ^F‖²)
-        mean})`` as floats.
-        """
+    def _loss_terms(
+        self, x0: Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(loss, prior (B,), path (B,))`` of :meth:`loss`, with gradients."""
         x_n, path = self._path(x0, generator, flexible=self.training)[:2]
         prior = -self.prior_logp(x_n)
-        loss = (prior + path).mean()
-        if return_parts:
-            return loss, {"prior": prior.mean().item(), "path": path.mean().item()}
-        return loss
+        return (prior + path).mean(), prior, path
+
+    def loss(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Mean of :meth:`nll_bound`'s ``L(x_0)`` over the batch (nats/example), with gradients
+        (in training mode on a random grid if ``flexible_times``)."""
+        return self._loss_terms(x0, generator)[0]
+
+    def loss_parts(
+        self, x0: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """``(loss, {"prior": −log N(x_N) mean, "path": Σ½(‖δ^B‖²−‖δ^F‖²) mean})``: :meth:`loss`
+        (same draws, same number) and its two terms as floats."""
+        loss, prior, path = self._loss_terms(x0, generator)
+        return loss, {"prior": prior.mean().item(), "path": path.mean().item()}
 
     @torch.no_grad()
     def nll_bound(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """``(B,)`` one-trajectory estimate of the bound ``L(x_0)`` (nats); its mean over the
-        forward noise is ≥ the model's NLL ``−log p_model(x_0)`` (SPEC §6)."""
+        forward noise is ≥ the model's NLL ``−log p_model(x_0)`` (Zhang & Chen 2021, App. B)."""
         x_n, path = self._path(x0, generator)[:2]
         return -self.prior_logp(x_n) + path
 
@@ -221,41 +229,65 @@ class DiffFlow(nn.Module):
         return torch.stack(self._path(x0, generator, keep=True)[2])
 
     @torch.no_grad()
-    def sample(
+    def sample_result(
         self,
         n: int,
         *,
         lam: float = 1.0,
         generator: torch.Generator | None = None,
-        return_trajectory: bool = False,
-    ):
-        """``(n, D)`` samples of the backward SDE with noise ``lam`` from ``N(0, prior_std² I)``.
+        trajectory_every: int | None = None,
+    ) -> SampleResult:
+        """``n`` samples of the backward SDE with noise ``lam`` from ``N(0, prior_std² I)``
+        (Zhang & Chen 2021), as a :class:`~dinof_lite.sampling.SampleResult`.
 
         Step ``i`` (from ``N − 1`` down to 0): ``x_i = x_{i+1} − [f − (1+λ²)/2 g² s](x_{i+1},
         t_{i+1}) Δt_i + λ g sqrt(Δt_i) z``. ``lam = 0``: Euler steps of the probability-flow ODE.
-        With ``return_trajectory`` also ``(N + 1, n, D)``, index ``i`` the state at ``t_i``
-        (``[0]`` the samples, ``[N]`` the prior draw).
+        ``nfe`` counts drift and score calls (:meth:`nfe`). With ``trajectory_every = k`` the
+        result's ``trajectory`` holds every k-th state in sampling order, ``[0]`` the prior draw
+        at ``T`` and ``[-1]`` the samples at ``t_0``, with their ``times``; None (default): no
+        trajectory.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int; got {n!r}")
         lam = self._check_lam(lam)
+        record = trajectory_every is not None
+        if record and (not is_int(trajectory_every) or trajectory_every < 1):
+            raise ValueError(
+                f"trajectory_every must be None or an integer >= 1; got {trajectory_every!r}"
+            )
+        every = int(trajectory_every) if record else 1
         device = next(self.parameters(), torch.empty(0)).device
+        synchronize(device)
+        start = time.perf_counter()
         cfg, times = self.config, self.time_grid().to(device)
         x = cfg.prior_std * randn((n, cfg.dim), generator, device=device)
-        states = [x]
+        states, kept = [x], [self.n_steps]
         for i in reversed(range(self.n_steps)):
             dt, t = times[i + 1] - times[i], times[i + 1]
             drift = self.drift_net(x, t) - 0.5 * (1 + lam**2) * cfg.g**2 * self.score_net(x, t)
             x = x - drift * dt
             if lam > 0:
                 x = x + lam * cfg.g * dt.sqrt() * randn(x.shape, generator, device=device)
-            states.append(x)
-        return (x, torch.stack(states[::-1])) if return_trajectory else x
+            if record and (i == 0 or (self.n_steps - i) % every == 0):
+                states.append(x)
+                kept.append(i)
+        synchronize(device)
+        wall = time.perf_counter() - start
+        if not record:
+            return SampleResult(x, self.nfe(lam), None, None, wall)
+        return SampleResult(x, self.nfe(lam), torch.stack(states), times[kept].to(x.dtype), wall)
+
+    def sample(
+        self, n: int, *, lam: float = 1.0, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``(n, D)`` samples of the backward SDE with noise ``lam``: :meth:`sample_result`'s
+        ``x`` (same arguments, same numbers)."""
+        return self.sample_result(n, lam=lam, generator=generator).x
 
     def log_likelihood(
         self, x0: Tensor, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5"
     ) -> Tensor:
-        """``(B,)`` ``log p(x0)`` in nats by the λ = 0 probability-flow ODE (SPEC §6).
+        """``(B,)`` ``log p(x0)`` in nats by the λ = 0 probability-flow ODE (Zhang & Chen, App. H).
 
         ``dx/dt = v = f(x, t) − ½ g² s(x, t)`` from ``t_0`` to ``T`` with ``torchdiffeq``; then
         ``log p(x0) = log N(x(T); 0, prior_std² I) + ∫ div v dt`` (exact divergence, one backward
@@ -330,21 +362,18 @@ def save_diffflow(
     ckpt = {
         "format": FORMAT,
         "config": dataclasses.asdict(config),
-        "state_dict": _cpu_state(model),
-        "meta": _plain(meta or {}),
+        "state_dict": cpu_state_dict(model),
+        "meta": plain(meta or {}),
     }
     return atomic_save(ckpt, path)
 
 
-def load_diffflow(
-    name: str | os.PathLike, *, device: str | torch.device = "cpu", return_meta: bool = False
-):
+def load_diffflow(name: str | os.PathLike, *, device: str | torch.device = "cpu") -> DiffFlow:
     """A saved DiffFlow (eval mode) from a checkpoint name (``"diffflow_8gaussians"``) or a
-    ``.pt`` path; ``(model, meta)`` with ``return_meta``. Errors as in
-    :func:`dinof_lite.pretrained.load_score_model`."""
-    path = _resolve(name)
-    ckpt = _read(path, FORMAT)
+    ``.pt`` path; its stored ``meta`` via :func:`dinof_lite.pretrained.checkpoint_meta`. Errors
+    as in :func:`dinof_lite.pretrained.load_score_model`."""
+    path = resolve(name)
+    ckpt = read_checkpoint(path, FORMAT)
     model = DiffFlow(DiffFlowConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
-    model = model.to(device).eval()
-    return (model, ckpt.get("meta", {})) if return_meta else model
+    return model.to(device).eval()

@@ -1,4 +1,4 @@
-"""The Fourier-feature MLP of DiffFlow's 2D experiments (SPEC §6, the authors' code).
+"""The Fourier-feature MLP of DiffFlow's 2D experiments (Zhang & Chen 2021, App. E; authors' code).
 
 The time ``t`` enters through ``sin``/``cos`` features ``sin(c_j t + φ_j)``, ``cos(c_j t + φ_j)``
 with fixed frequencies ``c_j`` evenly spaced in ``[0.1, 100]`` and learned phases ``φ_j``

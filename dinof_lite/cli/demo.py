@@ -44,7 +44,6 @@ N_TRAIN = 50_000  # size of the fixed training set the minibatches are drawn fro
 N_JOURNEY = 500  # samples (with trajectories) per T_m for the journey figures
 #: (dataset, sde) -> the shipped any-T_m checkpoint ``--pretrained`` loads
 PRETRAINED = {("8gaussians", "vp"): "dinof_8gaussians_vp_anytm"}
-FILES = ("journey.png", "journey.html", "tm_study.png", "metrics.md", "metrics.json")
 
 
 def dataset_names() -> tuple[str, ...]:
@@ -134,8 +133,13 @@ def _dataset(name: str) -> tuple[Callable[[int, int], Tensor], toy.GaussianMixtu
 
 
 def make_sde(name: str) -> SDE:
-    """The SDE by name; VE uses σ_max = 10 ≈ the largest pairwise distance of the 2D toys."""
-    return get_sde(name, sigma_max=10.0) if name.lower() == "ve" else get_sde(name)
+    """The SDE by name; one with a ``sigma_max`` (VE) uses σ_max = 10 ≈ the largest pairwise
+    distance of the 2D toys."""
+    sde = get_sde(name)
+    params = sde.params()
+    if "sigma_max" in params:
+        sde = type(sde)(**{**params, "sigma_max": 10.0})
+    return sde
 
 
 def _train(cfg: DemoConfig, out: Path, data: Tensor) -> tuple[DiNof, dict]:
@@ -178,10 +182,10 @@ def _train(cfg: DemoConfig, out: Path, data: Tensor) -> tuple[DiNof, dict]:
 
 
 def _load(cfg: DemoConfig, device: torch.device) -> tuple[DiNof, dict]:
-    from dinof_lite.pretrained import load_dinof
+    from dinof_lite.pretrained import checkpoint_meta, load_dinof
 
     name = PRETRAINED[(cfg.dataset, cfg.sde)]
-    model, meta = load_dinof(name, device=device, return_meta=True)
+    model, meta = load_dinof(name, device=device), checkpoint_meta(name)
     return model, {
         "source": f"pretrained {name}",
         "steps": meta.get("train_steps"),
@@ -198,7 +202,7 @@ def _journeys(model: DiNof, cfg: DemoConfig, device: torch.device) -> dict:
     for t in cfg.grid():
         gen = torch.Generator(device=device).manual_seed(cfg.seed + 3)
         steps = max(1, round(cfg.sample_steps * t))
-        out[t] = model.sample(
+        out[t] = model.sample_result(
             n,
             T_m=t,
             n_steps=steps,
@@ -206,7 +210,6 @@ def _journeys(model: DiNof, cfg: DemoConfig, device: torch.device) -> dict:
             corrector=cfg.corrector,
             snr=cfg.snr,
             generator=gen,
-            return_trajectory=True,
             trajectory_every=max(1, steps // 50),
         )
     return out

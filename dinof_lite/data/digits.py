@@ -22,7 +22,14 @@ import torch
 from sklearn import datasets as skd
 from torch import Tensor
 
-__all__ = ["DIGITS_N_BINS", "DIGITS_SPLITS", "N_TRAIN", "N_TEST", "load_digits"]
+__all__ = [
+    "DIGITS_N_BINS",
+    "DIGITS_SPLITS",
+    "N_TRAIN",
+    "N_TEST",
+    "load_digits",
+    "load_digits_with_labels",
+]
 
 DIGITS_N_BINS = 17
 DIGITS_SPLITS: tuple[str, ...] = ("all", "train", "test")
@@ -66,14 +73,34 @@ def _check(data_range, pad_to, split, dtype) -> tuple[float, float, int]:
     return lo, hi, int(pad_to)
 
 
+def load_digits_with_labels(
+    *,
+    data_range: tuple[float, float] = (0.0, 1.0),
+    pad_to: int | None = None,
+    split: str = "all",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    """sklearn's digits and their classes: ``(x (N, 1, S, S), labels (N,) int64 in 0..9)``.
+
+    ``x`` is exactly :func:`load_digits` with the same arguments (see there).
+    """
+    lo, hi, side = _check(data_range, pad_to, split, dtype)
+    levels, labels = _raw()
+    rows = {"all": slice(None), "train": slice(0, N_TRAIN), "test": slice(N_TRAIN, None)}[split]
+    k = torch.from_numpy(levels[rows].copy())
+    pad = (side - _SIZE) // 2
+    k = torch.nn.functional.pad(k, (pad, pad, pad, pad))  # level 0 = background
+    x = (lo + (hi - lo) * k.to(torch.float64) / (DIGITS_N_BINS - 1)).to(dtype).unsqueeze(1)
+    return x, torch.from_numpy(labels[rows].copy())
+
+
 def load_digits(
     *,
     data_range: tuple[float, float] = (0.0, 1.0),
     pad_to: int | None = None,
     split: str = "all",
     dtype: torch.dtype = torch.float32,
-    return_labels: bool = False,
-) -> Tensor | tuple[Tensor, Tensor]:
+) -> Tensor:
     """sklearn's digits as images ``(N, 1, S, S)`` on the 17-level grid of ``data_range``.
 
     Args:
@@ -83,18 +110,9 @@ def load_digits(
             background ``lo`` (``S − 8`` must be even, e.g. 16 for a 4-level Glow). ``None``: 8.
         split: ``"train"`` (first 1500 images), ``"test"`` (last 297) or ``"all"`` (1797).
         dtype: floating dtype of the images.
-        return_labels: also return the digit classes.
 
     Returns:
-        ``x (N, 1, S, S)``, or ``(x, labels (N,) int64 in 0..9)`` with ``return_labels``.
+        ``x (N, 1, S, S)``; :func:`load_digits_with_labels` also returns the digit classes.
     """
-    lo, hi, side = _check(data_range, pad_to, split, dtype)
-    levels, labels = _raw()
-    rows = {"all": slice(None), "train": slice(0, N_TRAIN), "test": slice(N_TRAIN, None)}[split]
-    k = torch.from_numpy(levels[rows].copy())
-    pad = (side - _SIZE) // 2
-    k = torch.nn.functional.pad(k, (pad, pad, pad, pad))  # level 0 = background
-    x = (lo + (hi - lo) * k.to(torch.float64) / (DIGITS_N_BINS - 1)).to(dtype).unsqueeze(1)
-    if return_labels:
-        return x, torch.from_numpy(labels[rows].copy())
+    x, _ = load_digits_with_labels(data_range=data_range, pad_to=pad_to, split=split, dtype=dtype)
     return x

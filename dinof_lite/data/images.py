@@ -30,7 +30,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from dinof_lite.data import celebahq, cifar10
-from dinof_lite.data.digits import DIGITS_N_BINS, load_digits
+from dinof_lite.data.digits import DIGITS_N_BINS, load_digits_with_labels
 from dinof_lite.utils import rand
 
 __all__ = ["IMAGE_DATASETS", "ImageDataset", "default_data_dir", "load_image_dataset"]
@@ -178,12 +178,8 @@ class ImageDataset(Dataset):
 
 
 def _digits(split, data_range, pad_to, max_items, **kw) -> ImageDataset:
-    k, y = load_digits(
-        data_range=(0, DIGITS_N_BINS - 1),
-        pad_to=pad_to,
-        split=split,
-        dtype=torch.float64,
-        return_labels=True,
+    k, y = load_digits_with_labels(
+        data_range=(0, DIGITS_N_BINS - 1), pad_to=pad_to, split=split, dtype=torch.float64
     )
     k = k.round().to(torch.uint8)[:max_items]
     return ImageDataset(

@@ -1,4 +1,4 @@
-"""Uniform dequantisation and bits per dimension for discrete (e.g. 8-bit) data (SPEC §2).
+"""Uniform dequantisation and bits per dimension for discrete (e.g. 8-bit) data.
 
 A model density ``p`` on continuous values bounds the probability of the discrete data: with
 ``x = lo + (hi − lo)·(k + u)/n_bins``, ``u ~ U[0, 1)^D`` (Theis et al. 2016),
@@ -6,7 +6,7 @@ A model density ``p`` on continuous values bounds the probability of the discret
     −log2 P(k) ≤ E_u[−log2 p(x)] − D·log2(hi − lo) + D·log2(n_bins),
 
 so ``bpd = −log p(x)/(D ln 2) − log2(hi − lo) + log2(n_bins)``: the familiar offsets 8 for 8-bit
-data on [0, 1] and 7 on [−1, 1] (score_sde's ``bpd_offset``).
+data on [0, 1] and 7 on [−1, 1] (score_sde's ``bpd_offset``; docs/design.md §Bits per dimension).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""2D toy distributions (FFJORD lineage) and the exact Gaussian-mixture oracle (SPEC §5, §8).
+"""2D toy distributions (FFJORD lineage) and the exact Gaussian-mixture oracle.
+
+See docs/design.md §Gaussian-mixture oracle and §Toy data and metrics.
 
 ``sample(name, n, seed)`` draws reproducible samples of the standard toys. :class:`GaussianMixture`
 knows its density exactly, and so — because every SDE here is linear — the density and score of its

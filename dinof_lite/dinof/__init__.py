@@ -1,27 +1,28 @@
-"""DiNof — diffusion models with deterministic normalizing-flow priors (Zand et al. 2023; SPEC §4).
+"""DiNof — diffusion models with deterministic normalizing-flow priors (Zand et al. 2023).
 
-- :mod:`~dinof_lite.dinof.model` — :class:`DiNof` (score network + flow joined at ``T_m``), its
-  joint loss and the any-T_m context :func:`tm_context`.
-- :mod:`~dinof_lite.dinof.sampling` — flow pass + PC sampler from ``T_m``, :class:`DiNofSample`.
-- :mod:`~dinof_lite.dinof.likelihood` — the joint exact likelihood (ODE to ``T_m`` + flow).
+- :mod:`~dinof_lite.dinof.model` — :class:`DiNof` (score network + flow joined at ``T_m``) with
+  its loss (``loss`` / ``loss_parts``), sampling (``sample`` / ``sample_result``) and exact
+  likelihood (``log_likelihood`` / ``log_likelihood_result`` / ``bits_per_dim``).
+- :mod:`~dinof_lite.dinof.result` — :class:`DiNofSample`, what ``sample_result`` returns.
+- :mod:`~dinof_lite.dinof.conditioning` — the ``T_m`` checks and the any-T_m context
+  :func:`tm_context`.
+- :mod:`~dinof_lite.dinof.loss` — the joint loss (DSM below ``T_m`` + the flow's NLL at ``T_m``).
 
 The ``T_m`` study (quality and cost against ``T_m``) lives in :mod:`dinof_lite.evaluation.tm_study`.
 """
 
-from dinof_lite.dinof.likelihood import dinof_bits_per_dim, dinof_log_likelihood
-from dinof_lite.dinof.model import CONTEXT_DIM, FLOW_REDUCTIONS, DiNof, tm_context, training_loss
-from dinof_lite.dinof.sampling import PC_DEFAULTS, DiNofSample, default_pc, dinof_sample
+from dinof_lite.dinof.conditioning import CONTEXT_DIM, tm_context
+from dinof_lite.dinof.loss import FLOW_REDUCTIONS, training_loss
+from dinof_lite.dinof.model import DiNof
+from dinof_lite.dinof.result import DiNofSample
+from dinof_lite.dinof.sampling import default_pc
 
 __all__ = [
     "DiNof",
     "DiNofSample",
     "tm_context",
     "training_loss",
-    "dinof_sample",
-    "dinof_log_likelihood",
-    "dinof_bits_per_dim",
     "default_pc",
-    "PC_DEFAULTS",
     "CONTEXT_DIM",
     "FLOW_REDUCTIONS",
 ]

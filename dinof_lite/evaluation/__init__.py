@@ -2,6 +2,8 @@
 
 - :mod:`~dinof_lite.evaluation.metrics` — distances between point clouds (MMD, sliced and exact
   Wasserstein, energy distance) and the NLL of samples under an exact mixture density.
+- :mod:`~dinof_lite.evaluation.quality` — the one 2D sample-quality evaluation,
+  :func:`sample_quality` (MMD², sliced W2, NLL under the exact mixture).
 - :mod:`~dinof_lite.evaluation.digits_fid` — an offline FID-style score for 16×16 digits.
 - :mod:`~dinof_lite.evaluation.tm_study` — sample quality and cost against ``T_m`` beside the
   plain diffusion sampler (:func:`tm_study`, :func:`noise_floor`, :func:`first_match`).
@@ -19,6 +21,7 @@ from dinof_lite.evaluation.metrics import (
     sliced_wasserstein,
     wasserstein2,
 )
+from dinof_lite.evaluation.quality import sample_quality
 
 __all__ = [
     "mmd",
@@ -26,5 +29,6 @@ __all__ = [
     "sliced_wasserstein",
     "wasserstein2",
     "gmm_nll",
+    "sample_quality",
     "bits_per_dim",
 ]

@@ -95,28 +95,29 @@ def frechet_distance(feat_a: Tensor | np.ndarray, feat_b: Tensor | np.ndarray) -
 
 def save_classifier(path: str | os.PathLike, net: DigitsClassifier, meta: dict[str, Any]):
     """Write ``net`` (float32, CPU) and ``meta`` (e.g. ``test_accuracy``) as a plain dict."""
-    from dinof_lite.pretrained import _cpu_state, _plain, _write
+    from dinof_lite.train import atomic_save, cpu_state_dict, plain
 
-    return _write(
-        path,
+    return atomic_save(
         {
             "format": FORMAT,
             "kwargs": dict(net.kwargs),
-            "state_dict": _cpu_state(net),
-            "meta": _plain(meta),
+            "state_dict": cpu_state_dict(net),
+            "meta": plain(meta),
         },
+        path,
     )
 
 
-def load_classifier(name: str | os.PathLike = CLASSIFIER, *, return_meta: bool = False):
-    """The shipped :class:`DigitsClassifier` (eval mode), or ``(net, meta)`` with ``return_meta``."""
-    from dinof_lite.pretrained import _read, _resolve
+def load_classifier(name: str | os.PathLike = CLASSIFIER) -> DigitsClassifier:
+    """The shipped :class:`DigitsClassifier` (eval mode); its stored ``meta`` (e.g.
+    ``test_accuracy``) via :func:`dinof_lite.pretrained.checkpoint_meta`."""
+    from dinof_lite.pretrained import resolve
+    from dinof_lite.train import read_checkpoint
 
-    ckpt = _read(_resolve(name), FORMAT)
+    ckpt = read_checkpoint(resolve(name), FORMAT)
     net = DigitsClassifier(**ckpt["kwargs"])
     net.load_state_dict(ckpt["state_dict"])
-    net.eval()
-    return (net, ckpt["meta"]) if return_meta else net
+    return net.eval()
 
 
 @torch.no_grad()

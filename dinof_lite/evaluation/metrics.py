@@ -1,4 +1,4 @@
-"""Sample-quality and density metrics for low-dimensional data (SPEC §8).
+"""Sample-quality and density metrics for 2D data (docs/design.md §Toy data and metrics).
 
 All sample metrics compare two point clouds ``x`` (N, D) and ``y`` (M, D) given as tensors (or
 anything :func:`torch.as_tensor` accepts; a 1-D input is read as N points in 1-D). They are

@@ -14,7 +14,6 @@ Used by the notebook, ``python -m dinof_lite demo`` and ``python -m dinof_lite b
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -23,8 +22,8 @@ import torch
 from torch import Tensor
 
 from dinof_lite.dinof.sampling import default_pc
-from dinof_lite.evaluation import metrics
-from dinof_lite.sampling import pc_sample
+from dinof_lite.evaluation.quality import sample_quality
+from dinof_lite.sampling import pc_sample_result
 
 if TYPE_CHECKING:  # matplotlib is imported only when plotting
     from matplotlib.axes import Axes
@@ -37,34 +36,11 @@ TM_GRID = tuple(round(0.1 * k, 1) for k in range(1, 11))
 
 #: Quality columns of a study row (lower is better); ``gmm_nll``/``nll`` are ``None`` when absent.
 STUDY_METRICS = ("mmd", "sw", "gmm_nll", "nll")
-SW_PROJECTIONS = 256
 
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _quality(x: Tensor, reference: Tensor, gmm, seed: int) -> dict:
-    """MMD², sliced W2 (fixed projections) and the true-density NLL of samples ``x (n, D)``."""
-    x = x.detach().to("cpu", torch.float64)
-    finite = torch.isfinite(x).all(dim=1)
-    x = x[finite]
-    row = {
-        "n_nonfinite": int((~finite).sum()),
-        "mmd": math.nan,
-        "sw": math.nan,
-        "gmm_nll": None if gmm is None else math.nan,
-    }
-    if x.shape[0] >= 2:
-        g = torch.Generator().manual_seed(seed)
-        row["mmd"] = metrics.mmd(reference, x)
-        row["sw"] = metrics.sliced_wasserstein(
-            reference, x, n_projections=SW_PROJECTIONS, generator=g
-        )
-        if gmm is not None:
-            row["gmm_nll"] = metrics.gmm_nll(gmm, x)
-    return row
 
 
 @torch.no_grad()
@@ -139,7 +115,7 @@ def tm_study(
     def run_dinof(t: float) -> dict:
         gen = torch.Generator(device=device).manual_seed(seed)
         start = time.perf_counter()
-        s = model.sample(
+        s = model.sample_result(
             n,
             T_m=t,
             n_steps=max(1, round(N * t / T)),
@@ -147,7 +123,6 @@ def tm_study(
             corrector=corr,
             snr=snr,
             generator=gen,
-            return_info=True,
         )
         _sync(device)
         return {
@@ -162,7 +137,7 @@ def tm_study(
     def run_baseline() -> dict:
         gen = torch.Generator(device=device).manual_seed(seed)
         start = time.perf_counter()
-        res = pc_sample(
+        res = pc_sample_result(
             sde,
             model.score_fn,
             (n, *dims),
@@ -173,7 +148,6 @@ def tm_study(
             eps=model.eps,
             generator=gen,
             device=device,
-            return_info=True,
         )
         _sync(device)
         wall = time.perf_counter() - start
@@ -211,7 +185,11 @@ def tm_study(
             "wall_s": res["wall_s"],
             "flow_time_s": res["flow_time_s"],
             "sde_time_s": res["sde_time_s"],
-            **(quality(res["x"]) if quality else _quality(res["x"], reference, gmm, seed)),
+            **(
+                quality(res["x"])
+                if quality
+                else sample_quality(res["x"], reference, gmm, seed=seed, drop_nonfinite=True)
+            ),
             "nll": None,
         }
         if n_likelihood > 0 and method == "dinof":
@@ -249,7 +227,7 @@ def noise_floor(source, n: int, seed: int = 0, n_pairs: int = 3) -> dict:
     for k in range(n_pairs):
         a = draw(seed + 1000 + 2 * k).to(torch.float64)
         b = draw(seed + 1001 + 2 * k).to(torch.float64)
-        q = _quality(b, a, None, seed)
+        q = sample_quality(b, a, seed=seed, drop_nonfinite=True)
         out["mmd"], out["sw"] = max(out["mmd"], abs(q["mmd"])), max(out["sw"], q["sw"])
     return out
 

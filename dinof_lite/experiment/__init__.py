@@ -1,4 +1,4 @@
-"""Image experiments end to end: train (1 or K processes), sample, evaluate (SPEC §4).
+"""Image experiments end to end: train (1 or K processes), sample, evaluate (DiNof §4).
 
 ``python -m dinof_lite train|sample|eval`` (see :mod:`dinof_lite.experiment.commands`) are thin
 wrappers around :func:`train_run`, :func:`load_run` + :func:`sample_run`, and

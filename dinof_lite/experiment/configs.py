@@ -1,4 +1,4 @@
-"""Experiment configurations for DiNof on images, mirroring the authors' (SPEC §4; score_sde).
+"""Experiment configurations for DiNof on images, mirroring the authors' (DiNof §4; score_sde).
 
 Each config is a plain dataclass: data, SDE, score network (:class:`~dinof_lite.nets.UNetConfig`),
 flow (Glow L, K, hidden), DiNof (``T_m``, loss weighting), training (:class:`TrainConfig`) and
@@ -8,7 +8,7 @@ sampling (predictor, corrector, snr). ``get_config(name)`` returns a fresh copy:
     cfg = get_config("digits_cpu")           # minutes on a laptop CPU
     cfg = get_config("cifar10_ve_smoke")     # every full config has a *_smoke twin for tests
 
-Paper settings (DiNof §5, score_sde configs): Adam lr 2e-4, warm-up 5000, gradient clip 1,
+Paper settings (DiNof §4.1–4.2, score_sde configs): Adam lr 2e-4, warm-up 5000, gradient clip 1,
 batch 128, EMA 0.999 (VE) / 0.9999 (VP, sub-VP); VE data on [0, 1], VP / sub-VP on [−1, 1];
 Glow with L = 3, K = 16, 256 hidden channels; N = 1000 noise scales; ``T_m = 0.6``.
 """
@@ -50,7 +50,7 @@ class ExperimentConfig:
         flow_reduction: ``"sum"`` (nats per example) or ``"mean"``.
         reduce_mean: DSM reduction (None: the SDE's default, as in score_sde).
         train: optimiser, schedule, EMA and length (:class:`~dinof_lite.train.TrainConfig`).
-        predictor, corrector, snr, n_corrector_steps: the PC sampler (SPEC §2).
+        predictor, corrector, snr, n_corrector_steps: the PC sampler (Song et al. 2021, Alg. 1).
         sample_every: write a sample grid every this many training steps (0: never).
     """
 

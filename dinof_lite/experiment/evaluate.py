@@ -1,10 +1,10 @@
 """Evaluating a run: bits/dim of the test split, and FID / Inception Score of samples.
 
-Bits/dim (SPEC §2, §4): uniformly dequantised test images ``x + u/n_bins`` go through
-:func:`~dinof_lite.dinof.dinof_bits_per_dim` (probability-flow ODE from eps to T_m, then the
-flow), with Hutchinson's divergence estimate on images; every random draw comes from one seeded
-generator. FID / IS need the ``fid`` extra (``torch-fidelity``, whose Inception weights are
-downloaded on first use).
+Bits/dim (docs/design.md §Bits per dimension and §DiNof likelihood): uniformly dequantised test
+images ``x + u/n_bins`` go through :meth:`~dinof_lite.dinof.DiNof.bits_per_dim`
+(probability-flow ODE from eps to T_m, then the flow), with Hutchinson's divergence estimate
+on images; every random draw comes from one seeded generator. FID / IS need the ``fid`` extra
+(``torch-fidelity``, whose Inception weights are downloaded on first use).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import torch
 
 from dinof_lite.data import ImageDataset
 from dinof_lite.data.quantize import dequantize
-from dinof_lite.dinof import dinof_bits_per_dim
 from dinof_lite.experiment.configs import ExperimentConfig
 
 __all__ = ["FID_HELP", "FidUnavailable", "evaluate_bpd", "evaluate_fid"]
@@ -59,8 +58,7 @@ def evaluate_bpd(
     for start in range(0, n, batch_size):
         x = test.scale(test.raw(range(start, min(n, start + batch_size)))).to(dev)
         x = dequantize(x, n_bins=test.n_bins, data_range=cfg.data_range, generator=g)
-        bpd = dinof_bits_per_dim(
-            model,
+        bpd = model.bits_per_dim(
             x,
             n_bins=test.n_bins,
             data_range=cfg.data_range,

@@ -10,8 +10,8 @@ Workdir layout (``python -m dinof_lite train --config NAME --workdir DIR``)::
     DIR/tb/                         TensorBoard events (only if ``tensorboard`` is importable)
 
 The model is trained with :class:`~dinof_lite.train.Trainer` on
-``dinof_lite.dinof.training_loss`` (the joint DiNof loss, SPEC §4). On CUDA the loss runs under
-bf16 autocast and the model and batches are ``channels_last``. See
+``dinof_lite.dinof.training_loss`` (the joint DiNof loss, DiNof Eqs. 3 and 8). On CUDA the loss
+runs under bf16 autocast and the model and batches are ``channels_last``. See
 :mod:`dinof_lite.experiment.distributed` for ``torchrun`` runs.
 """
 

@@ -68,7 +68,7 @@ def sample_chunks(
     generator: torch.Generator,
 ):
     """Yield uint8 chunks ``(≤ chunk, C, H, W)`` of ``n`` samples drawn with the config's PC
-    sampler (predictor, corrector, snr, corrector steps) from ``T_m`` (SPEC §4)."""
+    sampler (predictor, corrector, snr, corrector steps) from ``T_m`` (DiNof §3.2 and §4.1)."""
     if chunk < 1 or n < 1:
         raise ValueError(f"n and chunk must be >= 1; got n={n}, chunk={chunk}")
     for start in range(0, n, chunk):

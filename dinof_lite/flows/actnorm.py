@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dinof_lite.flows.base import FlowLayer
+
 __all__ = ["ActNorm"]
 
 
@@ -25,7 +27,7 @@ def spatial_size(x: Tensor) -> int:
     return x[0, 0].numel()
 
 
-class ActNorm(nn.Module):
+class ActNorm(FlowLayer):
     """Per-channel scale and bias, ``forward(x) -> (y, logdet (B,))``, log-det ``H·W·Σ log_s``.
 
     Args:

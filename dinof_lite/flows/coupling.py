@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dinof_lite.flows.base import FlowLayer
 from dinof_lite.flows.layers import ZeroConv2d, ZeroLinear, broadcast_context, soft_clamp
 
 __all__ = ["AffineCoupling", "ConvCouplingNet", "MLPCouplingNet"]
@@ -60,7 +61,7 @@ class MLPCouplingNet(nn.Module):
         return self.net(x if context is None else torch.cat([x, context], dim=1))
 
 
-class AffineCoupling(nn.Module):
+class AffineCoupling(FlowLayer):
     """``forward(x) -> (y, logdet (B,))``, ``inverse(y) -> (x, −logdet)``; see module docstring.
 
     Args:

@@ -1,6 +1,6 @@
 """Glow (Kingma & Dhariwal 2018): a multi-scale flow for vectors ``(D,)`` and images ``(C, H, W)``.
 
-Data → latent, level by level (SPEC §3)::
+Data → latent, level by level (Kingma & Dhariwal 2018, Fig. 2 and Table 1)::
 
     x ─squeeze─▶ [ActNorm → InvConv → AffineCoupling] × K ─split─▶ squeeze ─▶ … ─▶ top prior ─▶ z
                                                             └──▶ z₁ (standardised half)
@@ -11,9 +11,10 @@ the squeezes, so ``z`` has the shape of ``x`` and is ``N(0, I)`` under the model
 
     log p(x) = log N(z; 0, I) + Σ_layers log|det ∂h_l/∂h_{l−1}|          (change of variables)
 
-This is the deterministic half of DiNof: ``h_0 = x(T_m), h_1, …, h_M = z`` (DiNof Eq. 8), and
-``forward``/``inverse(..., return_intermediates=True)`` return those states, each in the input's
-layout, for drawing the flow's trajectory layer by layer.
+This is the deterministic half of DiNof: ``h_0 = x(T_m), h_1, …, h_M = z`` (DiNof Eq. 8).
+``flow(x, context) -> (z, logdet)`` and ``flow.inverse(z, context) -> x`` always return just
+that; ``flow.trajectory(x)`` (data → latent) and ``flow.inverse_trajectory(z)`` (latent → data)
+return the states in between, each in the input's layout, for drawing the flow layer by layer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from torch import Tensor, nn
 
 from dinof_lite.data.quantize import bits_per_dim, dequantize
 from dinof_lite.flows.actnorm import ActNorm
+from dinof_lite.flows.base import FlowLayer
 from dinof_lite.flows.coupling import AffineCoupling
 from dinof_lite.flows.invconv import InvConv
 from dinof_lite.flows.priors import GaussianPrior, Split
@@ -35,7 +37,7 @@ from dinof_lite.utils import randn
 __all__ = ["FlowStep", "Glow"]
 
 
-class FlowStep(nn.Module):
+class FlowStep(FlowLayer):
     """One step of flow: ActNorm → invertible 1×1 conv (linear map for vectors) → affine coupling.
 
     ``forward(x, context) -> (y, logdet (B,))``; ``inverse(y, context) -> (x, −logdet)``.
@@ -252,62 +254,51 @@ class Glow(nn.Module):
 
     # ------------------------------------------------------------------ the bijection
 
-    def forward(
-        self, x: Tensor, context: Tensor | None = None, *, return_intermediates: bool = False
-    ):
-        """Data → latent. ``x (B, *in_shape)`` → ``(z (B, *in_shape), logdet (B,))``.
-
-        With ``return_intermediates=True`` also returns the list of detached states
-        ``[x, h_1, …, h_M = z]`` in the input's layout, one after each layer of
-        :meth:`layer_names` (DiNof Eq. 8's ``h_0 … h_M``).
-        """
+    def _run_forward(
+        self, x: Tensor, context: Tensor | None, states: list[Tensor] | None, every: int = 1
+    ) -> tuple[Tensor, Tensor]:
+        """Data → latent; appends the state after every ``every``-th layer to ``states``."""
         self._check_x(x, "x")
         ctx = self._check_context(context, x.shape[0])
         logdet = x.new_zeros(x.shape[0])
-        states = [x.detach()] if return_intermediates else None
+        if states is not None:
+            states.append(x.detach())
+        done = 0  # layers applied so far
+
+        def record() -> None:
+            if states is not None and done % every == 0:
+                states.append(self._assemble(h, zs).detach())
+
         h, zs = (squeeze(x) if self.image else x), []
         for j, level in enumerate(self.flows):
             for step in level:
                 for layer in step.sublayers:
                     h, ld = layer(h, ctx)
                     logdet = logdet + ld
-                    if states is not None:
-                        states.append(self._assemble(h, zs).detach())
+                    done += 1
+                    record()
             if j < len(self.splits):
                 h, z_j, ld = self.splits[j](h, ctx)
                 zs.append(z_j)
                 logdet = logdet + ld
                 h = squeeze(h) if self.image else h
-                if states is not None:
-                    states.append(self._assemble(h, zs).detach())
+                done += 1
+                record()
         h, ld = self.top(h, ctx)
         z = self._assemble(h, zs)
         if states is not None:
             states.append(z.detach())
-            return z, logdet + ld, states
         return z, logdet + ld
 
-    def inverse(
-        self,
-        z: Tensor,
-        context: Tensor | None = None,
-        *,
-        return_intermediates: bool = False,
-        every: int = 1,
-    ):
-        """Latent → data. ``z (B, *in_shape)`` → ``x (B, *in_shape)``.
-
-        With ``return_intermediates=True`` returns ``(x, states)``, ``states = [z, …, x]``: the
-        forward pass's states in reverse (sampling) order. ``every = k`` keeps only the states
-        after every k-th inverted layer (plus ``z`` and ``x``), so only those are ever stored:
-        the recorded indices are :meth:`intermediate_indices` ``(k)``.
-        """
+    def _run_inverse(
+        self, z: Tensor, context: Tensor | None, states: list[Tensor] | None, every: int = 1
+    ) -> Tensor:
+        """Latent → data; appends the state after every ``every``-th inverted layer to ``states``."""
         self._check_x(z, "z")
         ctx = self._check_context(context, z.shape[0])
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer ≥ 1, got {every!r}")
         h, zs = self._disassemble(z)
-        states = [z.detach()] if return_intermediates else None
+        if states is not None:
+            states.append(z.detach())
         done = 0  # inverted layers so far
 
         def record() -> None:
@@ -326,14 +317,59 @@ class Glow(nn.Module):
                     done += 1
                     record()
         x = unsqueeze(h) if self.image else h
-        if states is None:
-            return x
-        if done % every:
+        if states is not None and done % every:
             states.append(x.detach())
-        return x, states
+        return x
+
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Data → latent. ``x (B, *in_shape)`` → ``(z (B, *in_shape), logdet (B,))``.
+
+        ``logdet = Σ_layers log|det ∂h_l/∂h_{l−1}|`` (Glow Eq. 3); :meth:`trajectory` gives the
+        states ``h_0 … h_M`` in between.
+        """
+        return self._run_forward(x, context, None)
+
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
+        """Latent → data. ``z (B, *in_shape)`` → ``x (B, *in_shape)``; :meth:`inverse_trajectory`
+        gives the states in between."""
+        return self._run_inverse(z, context, None)
+
+    @staticmethod
+    def _check_every(every: int) -> int:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an integer ≥ 1, got {every!r}")
+        return every
+
+    @torch.no_grad()
+    def trajectory(self, x: Tensor, context: Tensor | None = None, every: int = 1) -> list[Tensor]:
+        """The forward pass's states ``[x = h_0, h_1, …, h_M = z]`` (DiNof Eq. 8), data → latent.
+
+        One detached state per layer of :meth:`layer_names`, each in the input's layout; with
+        ``every = k`` only the states after every k-th layer (plus ``x`` and ``z``). The first
+        state is ``x``, the last equals ``flow(x, context)[0]``.
+        """
+        states: list[Tensor] = []
+        self._run_forward(x, context, states, self._check_every(every))
+        return states
+
+    @torch.no_grad()
+    def inverse_trajectory(
+        self, z: Tensor, context: Tensor | None = None, every: int = 1
+    ) -> list[Tensor]:
+        """The inverse pass's states ``[z, …, x]``, latent → data (sampling order).
+
+        The forward states of :meth:`trajectory` in reverse. ``every = k`` keeps only the states
+        after every k-th inverted layer (plus ``z`` and ``x``), so only those are ever stored: the
+        recorded indices are :meth:`intermediate_indices` ``(k)``. The last state equals
+        ``flow.inverse(z, context)``.
+        """
+        states: list[Tensor] = []
+        self._run_inverse(z, context, states, self._check_every(every))
+        return states
 
     def intermediate_indices(self, every: int = 1) -> list[int]:
-        """Which sampling-order states ``inverse(..., every=every)`` records (0 = ``z``, M = ``x``).
+        """Which sampling-order states ``inverse_trajectory(z, every=every)`` records (0 = ``z``,
+        M = ``x``).
 
         ``M = len(layer_names())``; state ``i`` (0 < i < M) is the output of inverting layer
         ``layer_names()[M − i]``.
@@ -356,21 +392,26 @@ class Glow(nn.Module):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         context: Tensor | None = None,
-        *,
-        return_intermediates: bool = False,
-    ):
+    ) -> Tensor:
         """``n`` samples ``(n, *in_shape)``: ``inverse(T·ε)``, ``ε ~ N(0, I)`` (Glow §5, temperature T).
 
         ``context`` is ``(n, context_dim)`` or one ``(context_dim,)`` vector for all samples.
-        With ``return_intermediates=True`` returns ``(x, states)`` as :meth:`inverse` does.
+        The states of one sample's path: ``inverse_trajectory(latent)`` for a latent drawn as
+        :meth:`sample_latent` does.
         """
+        return self.inverse(self.sample_latent(n, temperature, generator), context)
+
+    def sample_latent(
+        self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """The latent :meth:`sample` maps to data: ``T·ε``, ``ε ~ N(0, I)``, ``(n, *in_shape)``."""
         if int(n) < 1:
             raise ValueError(f"n must be ≥ 1, got {n}")
         if not temperature >= 0:
             raise ValueError(f"temperature must be ≥ 0, got {temperature}")
         ref = next(self.parameters())
         eps = randn((int(n), *self.in_shape), generator, device=ref.device, dtype=ref.dtype)
-        return self.inverse(temperature * eps, context, return_intermediates=return_intermediates)
+        return temperature * eps
 
     def bits_per_dim(
         self,
@@ -382,7 +423,7 @@ class Glow(nn.Module):
         generator: torch.Generator | None = None,
         context: Tensor | None = None,
     ) -> Tensor:
-        """Bits per dimension ``(B,)`` of discrete data ``x`` (SPEC §2).
+        """Bits per dimension ``(B,)`` of discrete data ``x`` (docs/design.md §Bits per dimension).
 
         Args:
             x: ``(B, *in_shape)`` on the ``n_bins``-level grid of ``data_range`` (e.g. 8-bit

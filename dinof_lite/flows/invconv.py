@@ -14,11 +14,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dinof_lite.flows.actnorm import spatial_size
+from dinof_lite.flows.base import FlowLayer
 
 __all__ = ["InvConv"]
 
 
-class InvConv(nn.Module):
+class InvConv(FlowLayer):
     """``forward(x) -> (W x, logdet (B,))`` over channels; ``inverse(y) -> (W⁻¹ y, −logdet)``.
 
     Args:

@@ -31,7 +31,8 @@ def soft_clamp(x: Tensor, bound: float) -> Tensor:
     """``bound · tanh(x / bound)``: identity near 0, smoothly limited to ``(−bound, bound)``.
 
     Bounding the raw log-scales keeps every inverse step finite: without it a coupling scale
-    ``sigmoid(raw + 2) → 0`` makes the inverse divide by ~0 and sampling overflows (SPEC §3).
+    ``sigmoid(raw + 2) → 0`` makes the inverse divide by ~0 and sampling overflows
+    (docs/design.md §Flow numerics).
     """
     return bound * torch.tanh(x / bound)
 

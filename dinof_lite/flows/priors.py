@@ -14,12 +14,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dinof_lite.flows.base import FlowLayer
 from dinof_lite.flows.layers import ZeroConv2d, ZeroLinear, broadcast_context, soft_clamp
 
 __all__ = ["GaussianPrior", "Split"]
 
 
-class GaussianPrior(nn.Module):
+class GaussianPrior(FlowLayer):
     """``forward(h, context, cond) -> (z, logdet (B,))`` with ``z = (h − μ) e^{−logσ}``.
 
     Args:
@@ -80,7 +81,8 @@ class Split(nn.Module):
 
     ``forward(h) -> (kept (B, C − C//2, …), z (B, C//2, …), logdet (B,))``: ``z`` is the
     split-off half standardised by a Gaussian whose ``(μ, logσ)`` depend on ``kept`` (and the
-    context). ``inverse(kept, z) -> (h, logdet)``.
+    context). ``inverse(kept, z) -> (h, logdet)``. Not a :class:`~dinof_lite.flows.base.FlowLayer`
+    (it has two outputs), but the same bijection ``h ↔ [kept, z]`` with the same log-det signs.
     """
 
     def __init__(

@@ -54,7 +54,7 @@ class ScoreMLP(nn.Module):
     @classmethod
     def for_sde(cls, sde: SDE, **kwargs) -> ScoreMLP:
         """A ScoreMLP with the embedding that matches the SDE's noise label."""
-        kwargs.setdefault("embedding", "fourier" if sde.name == "ve" else "sinusoidal")
+        kwargs.setdefault("embedding", sde.default_embedding)
         return cls(**kwargs)
 
     def forward(self, x: Tensor, label: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""The Gaussian-mixture oracle dressed as a score *network* (SPEC §5).
+"""The Gaussian-mixture oracle as a score *network* (docs/design.md §Gaussian-mixture oracle).
 
 :class:`OracleScoreNet` has no parameters; it returns exactly what a perfect network would output
 under the SDE's convention, so ``get_score_fn(sde, OracleScoreNet(gmm, sde))`` is the exact score
@@ -11,11 +11,9 @@ through :func:`~dinof_lite.losses.get_score_fn` — can thus be checked against 
 
 from __future__ import annotations
 
-import math
-
 from torch import Tensor, nn
 
-from dinof_lite.sde import SDE, batch_view
+from dinof_lite.sde import SDE
 
 __all__ = ["OracleScoreNet"]
 
@@ -23,9 +21,10 @@ __all__ = ["OracleScoreNet"]
 class OracleScoreNet(nn.Module):
     """``net(x (B, D), label (B,)) -> (B, D)`` with ``get_score_fn(sde, net) == gmm.score``.
 
-    The label is the SDE's :meth:`~dinof_lite.sde.SDE.noise_label`; it is mapped back to ``t``
-    (``σ(t) → t`` for VE, ``999 t → t`` otherwise) and the exact score is rescaled by the marginal
-    std: ``s(t)·score`` for VE (σ-scaled output), ``−s(t)·score`` for VP / sub-VP (ε-prediction).
+    The label is the SDE's :meth:`~dinof_lite.sde.SDE.noise_label`; it is mapped back to ``t`` by
+    :meth:`~dinof_lite.sde.SDE.label_to_time` (``σ(t) → t`` for VE, ``999 t → t`` otherwise) and
+    the exact score is turned into a network output by :meth:`~dinof_lite.sde.SDE.net_from_score`:
+    ``s(t)·score`` for VE (σ-scaled output), ``−s(t)·score`` for VP / sub-VP (ε-prediction).
     """
 
     def __init__(self, gmm, sde: SDE) -> None:
@@ -34,13 +33,8 @@ class OracleScoreNet(nn.Module):
 
     def label_to_time(self, label: Tensor) -> Tensor:
         """Invert :meth:`SDE.noise_label`: ``(B,)`` labels → ``(B,)`` times."""
-        sde = self.sde
-        if sde.name == "ve":
-            return (label / sde.sigma_min).log() / math.log(sde.sigma_max / sde.sigma_min)
-        return label / 999.0
+        return self.sde.label_to_time(label)
 
     def forward(self, x: Tensor, label: Tensor) -> Tensor:
         t = self.label_to_time(label)
-        std = self.sde.marginal_coeffs(t)[1]
-        sign = 1.0 if self.sde.name == "ve" else -1.0
-        return sign * batch_view(std, x) * self.gmm.score(x, t, self.sde).to(x.dtype)
+        return self.sde.net_from_score(self.gmm.score(x, t, self.sde).to(x.dtype), t, x)

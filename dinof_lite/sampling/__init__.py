@@ -1,5 +1,7 @@
-"""Samplers and likelihoods for score-based diffusion models (Song et al. 2021; SPEC §2, §4).
+"""Samplers and likelihoods for score-based diffusion models (Song et al. 2021).
 
+- :mod:`~dinof_lite.sampling.base` — what every sampler shares: :data:`ScoreFn`,
+  :class:`SampleResult`, :class:`CountingScoreFn`, the time checks and the start state.
 - :mod:`~dinof_lite.sampling.predictors` — one reverse-time step: ``euler_maruyama``,
   ``reverse_diffusion``, ``ancestral``, ``none`` (registry :data:`PREDICTORS`).
 - :mod:`~dinof_lite.sampling.correctors` — Langevin MCMC at fixed t: ``langevin``, ``none``.
@@ -8,11 +10,20 @@
 - :mod:`~dinof_lite.sampling.ode` — :func:`ode_sample`, probability-flow ODE sampling.
 - :mod:`~dinof_lite.sampling.likelihood` — :func:`ode_log_likelihood`, exact log-densities.
 
-Every sampler returns the samples ``x`` (B, *dims), ``(x, trajectory)`` with
-``return_trajectory=True``, or a :class:`SampleResult` (``x``, ``nfe``, ``trajectory``,
-``times``) with ``return_info=True``.
+Each sampler comes as a pair with one return type each: ``pc_sample`` / ``ode_sample`` return
+the samples ``x`` (B, *dims); ``pc_sample_result`` / ``ode_sample_result`` take the same
+arguments (plus what to record) and always return a :class:`SampleResult` (``x``, ``nfe``,
+``trajectory`` or None, ``times`` or None, ``wall_time_s``). Likewise ``ode_log_likelihood``
+returns ``log p`` (B,) and ``ode_log_likelihood_result`` a :class:`LikelihoodResult`.
 """
 
+from dinof_lite.sampling.base import (
+    CountingScoreFn,
+    SampleResult,
+    ScoreFn,
+    check_times,
+    initial_state,
+)
 from dinof_lite.sampling.correctors import (
     CORRECTORS,
     Corrector,
@@ -22,9 +33,13 @@ from dinof_lite.sampling.correctors import (
     langevin_step_size,
     register_corrector,
 )
-from dinof_lite.sampling.likelihood import LikelihoodResult, ode_log_likelihood
-from dinof_lite.sampling.ode import ode_sample
-from dinof_lite.sampling.pc import SampleResult, pc_sample
+from dinof_lite.sampling.likelihood import (
+    LikelihoodResult,
+    ode_log_likelihood,
+    ode_log_likelihood_result,
+)
+from dinof_lite.sampling.ode import ode_sample, ode_sample_result
+from dinof_lite.sampling.pc import pc_sample, pc_sample_result
 from dinof_lite.sampling.predictors import (
     PREDICTORS,
     AncestralSamplingPredictor,
@@ -53,8 +68,15 @@ __all__ = [
     "get_corrector",
     "langevin_step_size",
     "pc_sample",
+    "pc_sample_result",
     "ode_sample",
+    "ode_sample_result",
     "ode_log_likelihood",
+    "ode_log_likelihood_result",
+    "ScoreFn",
     "SampleResult",
     "LikelihoodResult",
+    "CountingScoreFn",
+    "check_times",
+    "initial_state",
 ]

@@ -1,4 +1,4 @@
-"""Correctors: score-based MCMC at a fixed time ``t`` (SPEC §2; Song et al. 2021, Alg. 4/5).
+"""Correctors: score-based MCMC at a fixed time ``t`` (Song et al. 2021, Alg. 4/5).
 
 A *corrector* does not move time: it nudges ``x`` towards ``p_t`` with a few steps of Langevin
 dynamics, fixing the error the predictor made. Registry, like the predictors::
@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 
 from dinof_lite.registry import Registry
-from dinof_lite.sampling.predictors import ScoreFn, _check_dt, noise_like
+from dinof_lite.sampling.base import ScoreFn
+from dinof_lite.sampling.predictors import check_dt, noise_like
 from dinof_lite.sde import batch_view
 
 __all__ = [
@@ -72,11 +73,6 @@ class Corrector(abc.ABC):
         self.snr = snr
         self.n_steps = int(n_steps)
 
-    @property
-    def evals_per_step(self) -> int:
-        """Score-function calls per :meth:`update`."""
-        return self.n_steps
-
     @abc.abstractmethod
     def update(
         self, x: Tensor, t: Tensor, dt: float, generator: torch.Generator | None = None
@@ -88,7 +84,7 @@ class Corrector(abc.ABC):
 
 
 def langevin_step_size(score: Tensor, z: Tensor, snr: float, alpha: Tensor) -> Tensor:
-    """Song et al. 2021, Alg. 4/5 / SPEC §2: ``ε = 2 α (snr · mean‖z‖ / mean‖score‖)²``.
+    """Song et al. 2021, Alg. 4/5: ``ε = 2 α (snr · mean‖z‖ / mean‖score‖)²``.
 
     ``‖·‖`` is the per-sample L2 norm over all non-batch dims and ``mean`` averages it over the
     batch, so the step size is shared by the batch apart from the per-sample ``α`` (B,).
@@ -110,7 +106,7 @@ def langevin_step_size(score: Tensor, z: Tensor, snr: float, alpha: Tensor) -> T
 
 @register_corrector("langevin")
 class LangevinCorrector(Corrector):
-    """Langevin MCMC with the signal-to-noise step rule (SPEC §2).
+    """Langevin MCMC with the signal-to-noise step rule (Song et al. 2021, App. G, Alg. 4/5).
 
     For ``n_steps`` iterations, with ``α = sde.discrete_alpha(t, |dt|)`` (``1 - β_i`` for VP and
     sub-VP, 1 for VE) and ε from :func:`langevin_step_size`::
@@ -119,7 +115,7 @@ class LangevinCorrector(Corrector):
     """
 
     def update(self, x, t, dt, generator=None):
-        dt = _check_dt(dt)
+        dt = check_dt(dt)
         x_mean = x
         if self.n_steps == 0:
             return x, x_mean
@@ -137,10 +133,6 @@ class LangevinCorrector(Corrector):
 class NoneCorrector(Corrector):
     """Do nothing (predictor-only sampling): returns ``(x, x)``."""
 
-    @property
-    def evals_per_step(self) -> int:
-        return 0
-
     def update(self, x, t, dt, generator=None):
-        _check_dt(dt)
+        check_dt(dt)
         return x, x

@@ -1,4 +1,4 @@
-"""Exact log-likelihoods through the probability-flow ODE (Song et al. 2021, Eq. 39; SPEC §2, §4).
+"""Exact log-likelihoods through the probability-flow ODE (Song et al. 2021, Eq. 39).
 
 Along a trajectory of the ODE ``dx/dt = f̃(x, t) = f - ½ g² score``, the instantaneous
 change-of-variables formula (Chen et al. 2018) gives ``d log p_t(x(t)) / dt = -div f̃(x(t), t)``.
@@ -12,11 +12,16 @@ flow's exact density there: ``prior_logp = flow.log_prob``.
 The divergence is exact (one backward pass per dimension; default when ``prod(dims) <= 16``)
 or Hutchinson's unbiased estimate ``E_v[vᵀ (∂f̃/∂x) v]`` with Rademacher or Gaussian probes ``v``
 drawn once and held fixed for the whole solve (Grathwohl et al. 2019, FFJORD).
+
+``ode_log_likelihood`` returns ``log p`` (B,); ``ode_log_likelihood_result`` takes the same
+arguments and returns a :class:`LikelihoodResult` (with the latent ``x(t_end)``, both parts of
+the log-density and the NFE).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,18 +29,23 @@ import torch
 from torch import Tensor
 from torchdiffeq import odeint
 
+from dinof_lite.sampling.base import CountingScoreFn, ScoreFn, synchronize
 from dinof_lite.sampling.ode import probability_flow_drift, solver_options
-from dinof_lite.sampling.pc import CountingScoreFn
-from dinof_lite.sampling.predictors import ScoreFn
 
-__all__ = ["LikelihoodResult", "ode_log_likelihood", "divergence_exact", "divergence_hutchinson"]
+__all__ = [
+    "LikelihoodResult",
+    "ode_log_likelihood",
+    "ode_log_likelihood_result",
+    "divergence_exact",
+    "divergence_hutchinson",
+]
 
 PROBES = ("rademacher", "gaussian")
 
 
 @dataclass
 class LikelihoodResult:
-    """Everything :func:`ode_log_likelihood` computes (``return_info=True``).
+    """Everything :func:`ode_log_likelihood_result` computes.
 
     Attributes:
         logp: (B,) ``log p_{t_start}(x)`` in nats.
@@ -44,6 +54,7 @@ class LikelihoodResult:
         delta_logp: (B,) ``Δ = ∫ div f̃ dt``, so ``logp = prior_logp + delta_logp``.
         nfe: score-function calls made by the solver (each also costs the divergence's backward
             passes: ``prod(dims)`` exact, ``n_probes`` Hutchinson).
+        wall_time_s: wall-clock seconds of the solve.
     """
 
     logp: Tensor
@@ -51,6 +62,7 @@ class LikelihoodResult:
     prior_logp: Tensor
     delta_logp: Tensor
     nfe: int
+    wall_time_s: float = 0.0
 
 
 def _grad(out: Tensor, x: Tensor) -> Tensor:
@@ -91,7 +103,7 @@ def _draw_probes(probe: str, n_probes: int, x: Tensor, generator) -> Tensor:
     return v.to(x.device)
 
 
-def ode_log_likelihood(
+def ode_log_likelihood_result(
     sde,
     score_fn: ScoreFn,
     x: Tensor,
@@ -107,10 +119,9 @@ def ode_log_likelihood(
     method: str = "dopri5",
     options: dict | None = None,
     generator: torch.Generator | None = None,
-    return_latent: bool = False,
-    return_info: bool = False,
-):
-    """``log p_{t_start}(x)`` (B,) in nats via the probability-flow ODE (SPEC §2, §4).
+) -> LikelihoodResult:
+    """``log p_{t_start}(x)`` (B,) in nats via the probability-flow ODE (Song et al. 2021,
+    Eq. 39), with the latent ``x(t_end)`` and both parts of the log-density.
 
     Args:
         sde: a :class:`dinof_lite.sde.SDE`; score_fn: ``(x, t) -> score``, differentiable in x.
@@ -123,11 +134,11 @@ def ode_log_likelihood(
         n_probes, probe: Hutchinson probes (``"rademacher"`` or ``"gaussian"``), drawn once from
             ``generator`` and fixed for the whole solve; the estimate averages over them.
         rtol, atol, method, options: passed to ``torchdiffeq.odeint``.
-        return_latent: also return ``x(t_end)``; return_info: return a :class:`LikelihoodResult`.
 
     Returns:
-        ``logp`` (B,), or ``(logp, latent)``, or a :class:`LikelihoodResult`. Works under an
-        outer ``torch.no_grad()``; the result carries no autograd graph.
+        A :class:`LikelihoodResult` (``logp``, ``latent``, ``prior_logp``, ``delta_logp``,
+        ``nfe``, ``wall_time_s``). Works under an outer ``torch.no_grad()``; the result carries
+        no autograd graph.
     """
     if not isinstance(x, Tensor) or x.ndim < 2 or not x.is_floating_point():
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -164,6 +175,8 @@ def ode_log_likelihood(
                 div = divergence_hutchinson(drift, xt, probes)
         return drift.detach(), div.detach()
 
+    synchronize(x.device)
+    start = time.perf_counter()
     times = torch.tensor([t_start, t_end], dtype=x.dtype, device=x.device)
     state0 = (x.detach(), torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))
     with torch.no_grad():
@@ -181,6 +194,43 @@ def ode_log_likelihood(
     if prior.shape != (x.shape[0],):
         raise ValueError(f"prior_logp must return shape ({x.shape[0]},); got {tuple(prior.shape)}")
     logp = prior + delta
-    if return_info:
-        return LikelihoodResult(logp, latent, prior, delta, counting.nfe)
-    return (logp, latent) if return_latent else logp
+    synchronize(logp.device)
+    wall = time.perf_counter() - start
+    return LikelihoodResult(logp, latent, prior, delta, counting.nfe, wall)
+
+
+def ode_log_likelihood(
+    sde,
+    score_fn: ScoreFn,
+    x: Tensor,
+    *,
+    t_start: float | None = None,
+    t_end: float | None = None,
+    prior_logp: Callable[[Tensor], Tensor] | None = None,
+    exact_divergence: bool | None = None,
+    n_probes: int = 1,
+    probe: str = "rademacher",
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+    method: str = "dopri5",
+    options: dict | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """``log p_{t_start}(x)`` (B,) in nats via the probability-flow ODE (Song et al. 2021,
+    Eq. 39): :func:`ode_log_likelihood_result`'s ``logp``, same arguments."""
+    return ode_log_likelihood_result(
+        sde,
+        score_fn,
+        x,
+        t_start=t_start,
+        t_end=t_end,
+        prior_logp=prior_logp,
+        exact_divergence=exact_divergence,
+        n_probes=n_probes,
+        probe=probe,
+        rtol=rtol,
+        atol=atol,
+        method=method,
+        options=options,
+        generator=generator,
+    ).logp

@@ -1,26 +1,35 @@
-"""Probability-flow ODE sampling (Song et al. 2021, Eq. 13; SPEC §1–2).
+"""Probability-flow ODE sampling (Song et al. 2021, Eq. 13).
 
 The ODE ``dx/dt = f̃(x, t) = f(x, t) - ½ g(t)² ∇log p_t(x)`` has the same marginals ``p_t`` as
 the SDE but deterministic trajectories. ``ode_sample`` integrates it backwards from ``t_start``
 to ``eps`` with an adaptive solver from ``torchdiffeq``; the number of score evaluations (NFE)
 is then chosen by the solver's error control (``rtol``, ``atol``), not fixed in advance.
 
-Return value, as for :func:`~dinof_lite.sampling.pc.pc_sample`: ``x``; ``(x, trajectory)`` with
-``return_trajectory``; or a :class:`~dinof_lite.sampling.pc.SampleResult` with ``return_info``.
+As for :func:`~dinof_lite.sampling.pc.pc_sample`: ``ode_sample`` returns the samples ``x``;
+``ode_sample_result`` always a :class:`~dinof_lite.sampling.base.SampleResult` (with ``nfe`` and,
+given ``trajectory_times``, the states at those times).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 from torchdiffeq import odeint
 
-from dinof_lite.sampling.pc import CountingScoreFn, SampleResult, check_times, initial_state
-from dinof_lite.sampling.predictors import ScoreFn
+from dinof_lite.sampling.base import (
+    CountingScoreFn,
+    SampleResult,
+    ScoreFn,
+    check_times,
+    initial_state,
+    is_int,
+    synchronize,
+)
 
-__all__ = ["ode_sample", "probability_flow_drift", "solver_options"]
+__all__ = ["ode_sample", "ode_sample_result", "probability_flow_drift", "solver_options"]
 
 #: torchdiffeq's adaptive Runge–Kutta solvers: they may step past the last output time and
 #: interpolate back, which would evaluate the score outside [0, T]; ``step_t`` prevents that.
@@ -52,12 +61,20 @@ def probability_flow_drift(sde, score_fn: ScoreFn, t_min: float = 0.0, t_max: fl
     return func
 
 
-def _output_times(t_start: float, eps: float, trajectory_times, return_trajectory: bool):
-    """Decreasing times ``t_start = τ_0 > ... > τ_k = eps`` at which the solver reports states."""
-    if not return_trajectory:
-        return [t_start, eps]
+def _output_times(t_start: float, eps: float, trajectory_times) -> list[float]:
+    """Decreasing times ``t_start = τ_0 > ... > τ_k = eps`` at which the solver reports states.
+
+    ``None``: just the two ends (no trajectory); an int ``k >= 2``: ``k`` evenly spaced times;
+    a sequence: those times, plus the two ends.
+    """
     if trajectory_times is None:
-        return torch.linspace(t_start, eps, 11, dtype=torch.float64).tolist()
+        return [t_start, eps]
+    if is_int(trajectory_times):
+        if int(trajectory_times) < 2:
+            raise ValueError(
+                f"trajectory_times as a count must be >= 2 (both ends); got {trajectory_times}"
+            )
+        return torch.linspace(t_start, eps, int(trajectory_times), dtype=torch.float64).tolist()
     tol = 1e-6  # float32 times (e.g. 1e-3 stored as 0.0010000000474) count as the end points
     inner = sorted({float(v) for v in torch.as_tensor(trajectory_times).flatten()}, reverse=True)
     bad = [v for v in inner if not eps - tol <= v <= t_start + tol]
@@ -73,7 +90,7 @@ def _output_times(t_start: float, eps: float, trajectory_times, return_trajector
 
 
 @torch.no_grad()
-def ode_sample(
+def ode_sample_result(
     sde,
     score_fn: ScoreFn,
     x_start_or_shape: Tensor | Sequence[int],
@@ -84,13 +101,12 @@ def ode_sample(
     atol: float = 1e-5,
     method: str = "dopri5",
     options: dict | None = None,
-    return_trajectory: bool = False,
-    trajectory_times: Sequence[float] | Tensor | None = None,
-    return_info: bool = False,
+    trajectory_times: int | Sequence[float] | Tensor | None = None,
     generator: torch.Generator | None = None,
     device: str | torch.device | None = None,
-):
-    """Sample by integrating the probability-flow ODE from ``t_start`` down to ``eps``.
+) -> SampleResult:
+    """Sample by integrating the probability-flow ODE (Song et al. 2021, Eq. 13) from
+    ``t_start`` down to ``eps``.
 
     Args:
         sde: a :class:`dinof_lite.sde.SDE`.
@@ -100,18 +116,23 @@ def ode_sample(
         t_start: start time in (0, T] (default T); eps: end time, ``0 < eps < t_start``.
         rtol, atol, method, options: passed to ``torchdiffeq.odeint`` (e.g. ``method="rk4",
             options={"step_size": 0.01}`` for a fixed grid).
-        return_trajectory: also return the states at ``trajectory_times`` (default: 11 evenly
-            spaced times); ``t_start`` and ``eps`` are always included: (k+1, B, *dims).
-        return_info: return a :class:`SampleResult` with ``nfe`` (score calls by the solver).
+        trajectory_times: record the states at these times in ``result.trajectory``
+            (k+1, B, *dims), ``t_start`` and ``eps`` always included; an int ``k`` means ``k``
+            evenly spaced times (e.g. 11). None (default): no trajectory. The solver's steps land
+            on every output time, so a trajectory can change the samples slightly.
         generator: used only to draw the prior sample. device: where to sample.
 
     Returns:
-        ``x(eps)`` (B, *dims), or ``(x, trajectory)``, or a :class:`SampleResult`.
+        A :class:`~dinof_lite.sampling.base.SampleResult`: ``x = x(eps)`` (B, *dims), ``nfe``
+        (score calls by the solver), ``trajectory`` and ``times`` (None without
+        ``trajectory_times``), ``wall_time_s``.
     """
     t_start, eps = check_times(sde, t_start, eps)
     x = initial_state(sde, x_start_or_shape, t_start, generator=generator, device=device)
     counting = CountingScoreFn(score_fn)
-    times = _output_times(t_start, eps, trajectory_times, return_trajectory)
+    times = _output_times(t_start, eps, trajectory_times)
+    synchronize(x.device)
+    start = time.perf_counter()
     time_tensor = torch.tensor(times, dtype=x.dtype, device=x.device)
     sol = odeint(
         probability_flow_drift(sde, counting, eps, t_start),
@@ -123,7 +144,39 @@ def ode_sample(
         options=solver_options(method, time_tensor, options),
     )
     out = sol[-1]
-    if return_info:
-        traj = sol if return_trajectory else None
-        return SampleResult(out, counting.nfe, traj, time_tensor if return_trajectory else None)
-    return (out, sol) if return_trajectory else out
+    synchronize(out.device)
+    wall = time.perf_counter() - start
+    if trajectory_times is None:
+        return SampleResult(out, counting.nfe, None, None, wall)
+    return SampleResult(out, counting.nfe, sol, time_tensor, wall)
+
+
+def ode_sample(
+    sde,
+    score_fn: ScoreFn,
+    x_start_or_shape: Tensor | Sequence[int],
+    *,
+    t_start: float | None = None,
+    eps: float | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+    method: str = "dopri5",
+    options: dict | None = None,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+) -> Tensor:
+    """Samples ``x(eps)`` (B, *dims) of the probability-flow ODE (Song et al. 2021, Eq. 13):
+    :func:`ode_sample_result`'s ``x``, same arguments but no trajectory."""
+    return ode_sample_result(
+        sde,
+        score_fn,
+        x_start_or_shape,
+        t_start=t_start,
+        eps=eps,
+        rtol=rtol,
+        atol=atol,
+        method=method,
+        options=options,
+        generator=generator,
+        device=device,
+    ).x

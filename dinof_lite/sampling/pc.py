@@ -1,4 +1,4 @@
-"""Predictor–corrector (PC) sampling (Song et al. 2021, Alg. 1; SPEC §2, §4).
+"""Predictor–corrector (PC) sampling (Song et al. 2021, Alg. 1 and Eq. 6).
 
 ``pc_sample`` integrates the reverse-time SDE from ``t_start`` down to ``eps``. With
 ``t_start = T`` the start state is drawn from the SDE prior ``p_T``; DiNof instead starts at an
@@ -6,119 +6,39 @@ intermediate ``t_start = T_m`` from a normalizing-flow sample ``x(T_m) = flow.in
 
     x0 = pc_sample(sde, score_fn, (512, 2))                          # plain diffusion, from p_T
     x0 = pc_sample(sde, score_fn, flow_sample, t_start=0.5)          # DiNof, round(N·0.5) steps
-    res = pc_sample(sde, score_fn, (512, 2), return_info=True)       # SampleResult with .nfe
+    res = pc_sample_result(sde, score_fn, (512, 2), trajectory_every=10)  # SampleResult
 
-Return value: ``x`` (B, *dims); ``(x, trajectory)`` if ``return_trajectory``; a
-:class:`SampleResult` (samples, NFE, trajectory, times) if ``return_info`` — the one way to get
-the number of score evaluations.
+``pc_sample`` returns the samples ``x`` (B, *dims); ``pc_sample_result`` takes the same
+arguments and always returns a :class:`~dinof_lite.sampling.base.SampleResult` (samples, NFE,
+trajectory or None, times or None, wall time) — the one way to get the number of score
+evaluations. ``pc_sample(...)`` is ``pc_sample_result(...).x``: the same numbers.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from dinof_lite.sampling.base import (
+    CountingScoreFn,
+    SampleResult,
+    ScoreFn,
+    check_times,
+    initial_state,
+    is_int,
+    synchronize,
+)
 from dinof_lite.sampling.correctors import Corrector, get_corrector
-from dinof_lite.sampling.predictors import Predictor, ScoreFn, get_predictor
+from dinof_lite.sampling.predictors import Predictor, get_predictor
 
-__all__ = ["SampleResult", "CountingScoreFn", "pc_sample", "initial_state", "check_times"]
-
-
-@dataclass
-class SampleResult:
-    """What a sampler returns with ``return_info=True``.
-
-    Attributes:
-        x: (B, *dims) final samples (the last predictor ``x_mean`` if ``denoise``).
-        nfe: number of score-function calls (each call evaluates the whole batch once).
-        trajectory: (k+1, B, *dims) recorded states, first = start state, last = ``x``; or None.
-        times: (k+1,) the time of each trajectory entry (None without a trajectory).
-    """
-
-    x: Tensor
-    nfe: int
-    trajectory: Tensor | None = None
-    times: Tensor | None = None
-
-
-class CountingScoreFn:
-    """Wrap ``score_fn(x, t)`` and count its calls in ``.nfe`` (network function evaluations)."""
-
-    def __init__(self, score_fn: ScoreFn) -> None:
-        self.score_fn = score_fn
-        self.nfe = 0
-
-    def __call__(self, x: Tensor, t: Tensor) -> Tensor:
-        self.nfe += 1
-        return self.score_fn(x, t)
-
-
-def _is_int(v) -> bool:
-    """An integral number (3, 3.0, numpy.int64(3)), not a bool."""
-    return not isinstance(v, bool) and isinstance(v, numbers.Real) and float(v).is_integer()
-
-
-def check_times(sde, t_start: float | None, eps: float | None) -> tuple[float, float]:
-    """Fill defaults (``t_start = T``, ``eps = sde.eps``) and check ``0 < eps < t_start <= T``."""
-    T = float(sde.T)
-    t_start = T if t_start is None else float(t_start)
-    eps = float(sde.eps) if eps is None else float(eps)
-    if not (0.0 < t_start <= T):
-        raise ValueError(f"t_start must lie in (0, T] = (0, {T}]; got t_start={t_start}")
-    if not (0.0 < eps < t_start):
-        raise ValueError(f"eps must satisfy 0 < eps < t_start = {t_start}; got eps={eps}")
-    return t_start, eps
-
-
-def initial_state(
-    sde,
-    x_start_or_shape: Tensor | Sequence[int],
-    t_start: float,
-    generator: torch.Generator | None = None,
-    device: str | torch.device | None = None,
-) -> Tensor:
-    """The sampler's start state ``x(t_start)``, shape (B, *dims).
-
-    A tensor is used as given (moved to ``device`` if one is passed). A shape tuple means "sample
-    the SDE prior ``p_T``", which is only right when ``t_start == T``: at ``t_start < T`` the
-    state must come from ``p_{t_start}`` — in DiNof, the normalizing flow.
-    """
-    if isinstance(x_start_or_shape, Tensor):
-        x = x_start_or_shape
-        if x.ndim < 2 or x.shape[0] < 1:
-            raise ValueError(
-                f"x_start must have shape (B, *dims) with B >= 1; got {tuple(x.shape)}"
-            )
-        if not x.is_floating_point():
-            raise ValueError(f"x_start must be a floating-point tensor; got dtype {x.dtype}")
-        if not torch.isfinite(x).all():
-            raise ValueError("x_start contains NaN or inf")
-        return x if device is None else x.to(device)
-    try:
-        shape = tuple(x_start_or_shape)
-    except TypeError:
-        raise ValueError(
-            "x_start_or_shape must be a start tensor (B, *dims) or a shape tuple; "
-            f"got {type(x_start_or_shape).__name__}"
-        ) from None
-    if len(shape) < 2 or not all(_is_int(s) and s >= 1 for s in shape):
-        raise ValueError(f"shape must be (B, *dims) with positive integers, len >= 2; got {shape}")
-    if not math.isclose(t_start, float(sde.T), rel_tol=0.0, abs_tol=1e-9):
-        raise ValueError(
-            f"got a shape, so the start state would be drawn from the SDE prior p_T, but "
-            f"t_start={t_start} < T={sde.T}; pass x_start, a sample of p_t_start (e.g. a "
-            "DiNof flow sample flow.inverse(z)), instead of a shape"
-        )
-    return sde.prior_sampling(tuple(int(s) for s in shape), generator=generator, device=device)
+__all__ = ["pc_sample", "pc_sample_result"]
 
 
 @torch.no_grad()
-def pc_sample(
+def pc_sample_result(
     sde,
     score_fn: ScoreFn,
     x_start_or_shape: Tensor | Sequence[int],
@@ -132,13 +52,11 @@ def pc_sample(
     probability_flow: bool = False,
     eps: float | None = None,
     denoise: bool = True,
-    return_trajectory: bool = False,
-    trajectory_every: int = 1,
-    return_info: bool = False,
+    trajectory_every: int | None = None,
     generator: torch.Generator | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
-):
+) -> SampleResult:
     """Predictor–corrector sampling of the reverse SDE from ``t_start`` down to ``eps``.
 
     Time grid ``t_i = linspace(t_start, eps, n_steps + 1)``, constant ``dt = (eps - t_start) /
@@ -157,12 +75,16 @@ def pc_sample(
         snr, n_corrector_steps: Langevin signal-to-noise ratio and iterations per time step.
         probability_flow: let the predictor step the probability-flow ODE (no noise).
         eps: last time (default ``sde.eps``), ``0 < eps < t_start``.
-        return_trajectory: also return the states every ``trajectory_every`` steps, a tensor
-            (k+1, B, *dims) that always includes the start state and the final output.
-        return_info: return a :class:`SampleResult` (x, nfe, trajectory, times) instead.
+        trajectory_every: record the state every ``trajectory_every`` steps in
+            ``result.trajectory`` (k+1, B, *dims), which always includes the start state and the
+            final output, with their times in ``result.times``; None (default): no trajectory.
         generator: source of all the noise (prior draw, predictor, corrector).
         device: where to sample (default: the start tensor's device, else CPU).
         progress: show a ``tqdm.auto`` progress bar.
+
+    Returns:
+        A :class:`~dinof_lite.sampling.base.SampleResult`: ``x``, ``nfe``, ``trajectory`` and
+        ``times`` (None without ``trajectory_every``), ``wall_time_s``.
 
     NFE: ``n_steps · (p + n_corrector_steps)`` score calls, ``p = 1`` (0 for predictor "none";
     no corrector calls for corrector "none"); the denoising step costs nothing extra.
@@ -170,19 +92,23 @@ def pc_sample(
     t_start, eps = check_times(sde, t_start, eps)
     if n_steps is None:
         n_steps = max(1, round(sde.N * t_start / float(sde.T)))
-    if not _is_int(n_steps) or n_steps < 1:
+    if not is_int(n_steps) or n_steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1; got {n_steps!r}")
-    if not _is_int(trajectory_every) or trajectory_every < 1:
-        raise ValueError(f"trajectory_every must be an integer >= 1; got {trajectory_every!r}")
-    n_steps, trajectory_every = int(n_steps), int(trajectory_every)
+    record = trajectory_every is not None
+    if record and (not is_int(trajectory_every) or trajectory_every < 1):
+        raise ValueError(
+            f"trajectory_every must be None or an integer >= 1; got {trajectory_every!r}"
+        )
+    n_steps, every = int(n_steps), int(trajectory_every) if record else 1
     counting = CountingScoreFn(score_fn)
     pred = get_predictor(predictor)(sde, counting, probability_flow=probability_flow)
     corr = get_corrector(corrector)(sde, counting, snr=snr, n_steps=n_corrector_steps)
     x = initial_state(sde, x_start_or_shape, t_start, generator=generator, device=device)
 
+    synchronize(x.device)
+    start = time.perf_counter()
     grid = torch.linspace(t_start, eps, n_steps + 1, dtype=torch.float64)
     dt = (eps - t_start) / n_steps
-    record = bool(return_trajectory)
     states, times = ([x], [t_start]) if record else ([], [])
     x_mean = x
     steps = range(n_steps)
@@ -194,7 +120,7 @@ def pc_sample(
         t = torch.full((x.shape[0],), float(grid[i]), device=x.device, dtype=x.dtype)
         x, x_mean = corr.update(x, t, dt, generator)
         x, x_mean = pred.update(x, t, dt, generator)
-        if record and i + 1 < n_steps and (i + 1) % trajectory_every == 0:
+        if record and i + 1 < n_steps and (i + 1) % every == 0:
             states.append(x)
             times.append(float(grid[i + 1]))
     out = x_mean if denoise else x
@@ -204,6 +130,45 @@ def pc_sample(
         times.append(eps)
         trajectory = torch.stack(states)
         time_tensor = torch.tensor(times, dtype=out.dtype, device=out.device)
-    if return_info:
-        return SampleResult(out, counting.nfe, trajectory, time_tensor)
-    return (out, trajectory) if record else out
+    synchronize(out.device)
+    wall = time.perf_counter() - start
+    return SampleResult(out, counting.nfe, trajectory, time_tensor, wall)
+
+
+def pc_sample(
+    sde,
+    score_fn: ScoreFn,
+    x_start_or_shape: Tensor | Sequence[int],
+    *,
+    t_start: float | None = None,
+    n_steps: int | None = None,
+    predictor: str | type[Predictor] = "reverse_diffusion",
+    corrector: str | type[Corrector] = "langevin",
+    snr: float = 0.16,
+    n_corrector_steps: int = 1,
+    probability_flow: bool = False,
+    eps: float | None = None,
+    denoise: bool = True,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Tensor:
+    """Samples ``x(eps)`` (B, *dims) of the reverse SDE from ``t_start`` (Song et al. 2021,
+    Alg. 1): :func:`pc_sample_result`'s ``x``, same arguments but no trajectory."""
+    return pc_sample_result(
+        sde,
+        score_fn,
+        x_start_or_shape,
+        t_start=t_start,
+        n_steps=n_steps,
+        predictor=predictor,
+        corrector=corrector,
+        snr=snr,
+        n_corrector_steps=n_corrector_steps,
+        probability_flow=probability_flow,
+        eps=eps,
+        denoise=denoise,
+        generator=generator,
+        device=device,
+        progress=progress,
+    ).x

@@ -1,4 +1,4 @@
-"""Predictors: one reverse-time step of a predictor–corrector sampler (SPEC §2).
+"""Predictors: one reverse-time step of a predictor–corrector sampler (Song et al. 2021, §4.2).
 
 A *predictor* moves the state from time ``t`` to ``t + dt`` (``dt < 0``: we integrate the
 reverse-time SDE of Song et al. 2021, Eq. 6, ``dx = [f - g² ∇log p_t(x)] dt + g dw̄``) with one
@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from dinof_lite.registry import Registry
+from dinof_lite.sampling.base import ScoreFn
 from dinof_lite.sde import batch_view
 from dinof_lite.utils import randn
 
 __all__ = [
-    "ScoreFn",
     "Predictor",
     "PREDICTORS",
     "register_predictor",
@@ -41,9 +40,6 @@ __all__ = [
     "NonePredictor",
     "noise_like",
 ]
-
-ScoreFn = Callable[[Tensor, Tensor], Tensor]
-"""``score_fn(x (B, *dims), t (B,)) -> (B, *dims)``, an estimate of ∇_x log p_t(x)."""
 
 PREDICTORS: Registry = Registry("predictor")
 """Registered predictor classes by name; add one with ``@register_predictor("name")``."""
@@ -70,7 +66,8 @@ def noise_like(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     return randn(x.shape, generator, x.device, x.dtype)
 
 
-def _check_dt(dt: float) -> float:
+def check_dt(dt: float) -> float:
+    """``dt`` as a float, or a ValueError unless it is negative (a reverse-time step)."""
     dt = float(dt)
     if not dt < 0:
         raise ValueError(f"dt must be negative (the sampler runs backwards in time); got dt={dt}")
@@ -88,8 +85,6 @@ class Predictor(abc.ABC):
     """
 
     name: str = ""
-    #: score-function calls per :meth:`update` (used for the sampler's NFE bookkeeping)
-    evals_per_step: int = 1
 
     def __init__(self, sde, score_fn: ScoreFn, probability_flow: bool = False) -> None:
         self.sde = sde
@@ -112,14 +107,14 @@ class Predictor(abc.ABC):
 
 @register_predictor("euler_maruyama")
 class EulerMaruyamaPredictor(Predictor):
-    """Euler–Maruyama on the reverse SDE (SPEC §2; Song et al. 2021, Eq. 6).
+    """Euler–Maruyama on the reverse SDE (Song et al. 2021, Eq. 6).
 
     ``x_mean = x + (f - g² score) dt``  (dt < 0),  ``x = x_mean + g sqrt(|dt|) z``.
     With ``probability_flow=True``: ``x = x_mean = x + (f - ½ g² score) dt`` (Euler on Eq. 13).
     """
 
     def update(self, x, t, dt, generator=None):
-        dt = _check_dt(dt)
+        dt = check_dt(dt)
         drift, diffusion = self.sde.reverse(self.score_fn, self.probability_flow).sde(x, t)
         x_mean = x + drift * dt
         if self.probability_flow:
@@ -130,7 +125,7 @@ class EulerMaruyamaPredictor(Predictor):
 
 @register_predictor("reverse_diffusion")
 class ReverseDiffusionPredictor(Predictor):
-    """Reverse diffusion: invert the SDE's own discretisation (Song et al. 2021, Eq. 46; SPEC §2).
+    """Reverse diffusion: invert the SDE's own discretisation (Song et al. 2021, Eq. 46).
 
     With the forward step ``x_{i} = x_{i-1} + f_i + G_i z`` from ``sde.discretize`` over
     ``[t - |dt|, t]``: ``x_mean = x - (f_i - G_i² score)``, ``x = x_mean + G_i z``.
@@ -138,7 +133,7 @@ class ReverseDiffusionPredictor(Predictor):
     """
 
     def update(self, x, t, dt, generator=None):
-        dt = _check_dt(dt)
+        dt = check_dt(dt)
         rsde = self.sde.reverse(self.score_fn, self.probability_flow)
         rev_f, rev_g = rsde.discretize(x, t, dt=-dt)
         x_mean = x - rev_f
@@ -152,25 +147,20 @@ class ReverseDiffusionPredictor(Predictor):
 class AncestralSamplingPredictor(Predictor):
     """Ancestral sampling: the exact reverse of a discrete Markov chain (Song et al. 2021, App. F).
 
-    VP (DDPM, Ho et al. 2020), with ``β_i = sde.discrete_beta(t, |dt|) ≈ β(t)|dt|``::
-
-        x_mean = (x + β_i score) / sqrt(1 - β_i),   x = x_mean + sqrt(β_i) z
-
-    VE (SMLD), with ``σ = s(t)`` and ``σ' = s(t - |dt|)`` (``σ' = 0`` once ``t - |dt| <= 0``)::
-
-        x_mean = x + (σ² - σ'²) score,   x = x_mean + sqrt(σ'² (σ² - σ'²) / σ²) z
-
-    Only the VE and VP SDEs have these discrete chains; sub-VP raises ``ValueError``.
-    Ancestral sampling is stochastic by construction, so ``probability_flow=True`` is rejected.
+    The chain is the SDE's: ``x_mean, std = sde.ancestral_step(x, t, |dt|, score)`` and
+    ``x = x_mean + std z`` (:meth:`dinof_lite.sde.VPSDE.ancestral_step` for DDPM, Ho et al. 2020;
+    :meth:`dinof_lite.sde.VESDE.ancestral_step` for SMLD). An SDE without a chain (sub-VP) raises
+    ``ValueError``. Ancestral sampling is stochastic by construction, so ``probability_flow=True``
+    is rejected.
     """
 
     def __init__(self, sde, score_fn, probability_flow=False):
         super().__init__(sde, score_fn, probability_flow)
-        name = getattr(sde, "name", None)
-        if name not in ("ve", "vp"):
+        if not getattr(sde, "supports_ancestral", False):
             raise ValueError(
-                f"ancestral sampling supports the 've' and 'vp' SDEs only (SMLD / DDPM chains); "
-                f"got sde.name={name!r}. Use 'reverse_diffusion' or 'euler_maruyama' instead."
+                f"ancestral sampling needs a discrete Markov chain (SDE.ancestral_step), which "
+                f"{type(sde).__name__} does not define (the 've' and 'vp' SDEs do: SMLD / DDPM). "
+                f"Use 'reverse_diffusion' or 'euler_maruyama' instead."
             )
         if self.probability_flow:
             raise ValueError(
@@ -179,36 +169,15 @@ class AncestralSamplingPredictor(Predictor):
             )
 
     def update(self, x, t, dt, generator=None):
-        dt = _check_dt(dt)
-        if self.sde.name == "vp":
-            return self._vp_update(x, t, -dt, generator)
-        return self._ve_update(x, t, -dt, generator)
-
-    def _vp_update(self, x, t, step, generator):
-        beta = batch_view(1.0 - self.sde.discrete_alpha(t, step), x)
-        score = self.score_fn(x, t)
-        x_mean = (x + beta * score) / torch.sqrt(1.0 - beta)
-        return x_mean + torch.sqrt(beta) * noise_like(x, generator), x_mean
-
-    def _ve_update(self, x, t, step, generator):
-        sigma = self.sde.marginal_coeffs(t)[1]
-        t_prev = t - step
-        adj = self.sde.marginal_coeffs(t_prev.clamp(min=0.0))[1]
-        adj = torch.where(t_prev > 0, adj, torch.zeros_like(adj))
-        sigma, adj = batch_view(sigma, x), batch_view(adj, x)
-        score = self.score_fn(x, t)
-        var_step = sigma**2 - adj**2
-        x_mean = x + score * var_step
-        std = torch.sqrt(adj**2 * var_step / sigma**2)
-        return x_mean + std * noise_like(x, generator), x_mean
+        dt = check_dt(dt)
+        x_mean, std = self.sde.ancestral_step(x, t, -dt, self.score_fn(x, t))
+        return x_mean + batch_view(std, x) * noise_like(x, generator), x_mean
 
 
 @register_predictor("none")
 class NonePredictor(Predictor):
     """Do nothing (corrector-only sampling): returns ``(x, x)``."""
 
-    evals_per_step = 0
-
     def update(self, x, t, dt, generator=None):
-        _check_dt(dt)
+        check_dt(dt)
         return x, x

@@ -10,12 +10,23 @@ Typical use (denoising score matching on a 2D toy)::
     ema_net = trainer.ema_model.module          # the EMA weights, for sampling
 
 Modules: :mod:`~dinof_lite.train.config` (``TrainConfig``, ``TrainResult``,
-``NonFiniteLossError``, warm-up), :mod:`~dinof_lite.train.checkpoint` (atomic save, loading),
-:mod:`~dinof_lite.train.trainer` (``Trainer``, ``train``).
+``NonFiniteLossError``, warm-up), :mod:`~dinof_lite.train.checkpoint` (atomic save, loading,
+and the model-file helpers ``read_checkpoint``, ``plain``, ``cpu_state_dict``),
+:mod:`~dinof_lite.train.trainer` (``Trainer``, ``train``), :mod:`~dinof_lite.train.shipped`
+(``load_or_train``: a shipped checkpoint, or a model trained here when it is missing).
 """
 
-from dinof_lite.train.checkpoint import CHECKPOINT_NAME, atomic_save, load_checkpoint, load_weights
+from dinof_lite.train.checkpoint import (
+    CHECKPOINT_NAME,
+    atomic_save,
+    cpu_state_dict,
+    load_checkpoint,
+    load_weights,
+    plain,
+    read_checkpoint,
+)
 from dinof_lite.train.config import NonFiniteLossError, TrainConfig, TrainResult, warmup_factor
+from dinof_lite.train.shipped import load_or_train
 from dinof_lite.train.trainer import Trainer, train
 
 __all__ = [
@@ -25,8 +36,12 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "atomic_save",
+    "cpu_state_dict",
     "load_checkpoint",
+    "load_or_train",
     "load_weights",
+    "plain",
+    "read_checkpoint",
     "train",
     "warmup_factor",
 ]

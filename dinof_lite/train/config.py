@@ -12,7 +12,7 @@ __all__ = ["TrainConfig", "TrainResult", "NonFiniteLossError", "warmup_factor"]
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of :class:`~dinof_lite.train.Trainer` (defaults follow SPEC §4 / score_sde).
+    """Hyper-parameters of :class:`~dinof_lite.train.Trainer` (defaults: DiNof's code / score_sde).
 
     Attributes:
         n_steps: total number of optimizer updates.

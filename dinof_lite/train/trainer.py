@@ -3,9 +3,10 @@
 One Adam optimizer over *all* parameters of ``model``; ``model`` may be a container of several
 networks (DiNof puts the score network and the flow in one ``nn.Module``), in which case the
 single gradient-norm clip spans both and the EMA of the container is an EMA of each network
-(SPEC §4). Every random draw of the loop — minibatch indices and the loss's noise — comes from one
-``torch.Generator`` seeded with ``config.seed`` and saved in the checkpoint, so an interrupted run
-that is resumed ends with bitwise the same weights as an uninterrupted one (on the same device).
+(docs/design.md §DiNof loss). Every random draw of the loop — minibatch indices and the loss's
+noise — comes from one ``torch.Generator`` seeded with ``config.seed`` and saved in the
+checkpoint, so an interrupted run that is resumed ends with bitwise the same weights as an
+uninterrupted one (on the same device).
 """
 
 from __future__ import annotations

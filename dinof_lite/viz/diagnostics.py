@@ -4,7 +4,8 @@ Two computations (no plotting) that the figures need:
 
 - :func:`score_error` — one number, ``E_{t ~ U(t0, t1), x_t}[s(t)² ‖s_θ(x_t, t) − ∇log p_t(x_t)‖²]``:
   the DSM weighting λ(t) = s(t)² applied to the *true* score error (for an ε-network it is
-  ``E‖ε̂ − ε*‖²``, in units of the unit Gaussian noise; SPEC §1, §5).
+  ``E‖ε̂ − ε*‖²``, in units of the unit Gaussian noise; Song et al. 2021, Eq. 7, with the
+  exact score of docs/design.md §Gaussian-mixture oracle).
 - :func:`score_error_by_time` — the same at fixed times, weighted or relative.
 
 and the figures (matplotlib; nothing calls ``plt.show()``; end notebook cells with ``;``):
@@ -24,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from dinof_lite.sampling.base import ScoreFn
 from dinof_lite.viz.plots import LIM, PANEL, plot_density, plot_samples, plot_score_field
 
 __all__ = [
@@ -36,8 +38,6 @@ __all__ = [
     "plot_sweep",
     "format_table",
 ]
-
-ScoreFn = Callable[[Tensor, Tensor], Tensor]
 
 
 def _check_x0(x0: Tensor) -> Tensor:

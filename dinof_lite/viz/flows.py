@@ -1,9 +1,9 @@
 """Layer-by-layer pictures of a flow's trajectory ``h_0 = x, h_1, …, h_M = z`` (DiNof Eq. 8).
 
-A trajectory is a sequence of ``S`` states with the same shape, e.g. the ``states`` list from
-``Glow.forward(x, return_intermediates=True)`` (data → latent) or ``Glow.sample(...,
-return_intermediates=True)`` (latent → data); any sequence works, so DiNof's sampling journey
-(flow layers, then SDE steps) can be drawn the same way.
+A trajectory is a sequence of ``S`` states with the same shape, e.g. the list from
+``Glow.trajectory(x)`` (data → latent) or ``Glow.inverse_trajectory(z)`` (latent → data); any
+sequence works, so DiNof's sampling journey (flow layers, then SDE steps) can be drawn the same
+way.
 
 - :func:`plot_flow_stages` — 2D points ``(B, 2)``: one panel per selected state, each point keeps
   its colour (by default its angle in the first state) so the reader can follow it.
@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 
-from dinof_lite.viz.plots import LIM, PANEL, _add_paths, style_axes
+from dinof_lite.viz.plots import LIM, PANEL, add_paths, style_axes
 
 __all__ = [
     "default_stages",
@@ -140,7 +140,7 @@ def _colors(color, first: np.ndarray, cmap: str) -> np.ndarray:
     )
 
 
-def _auto_lim(pts: np.ndarray) -> float:
+def auto_lim(pts: np.ndarray) -> float:
     """A symmetric window holding 99.5% of the points' coordinates, with a 10% margin."""
     return 1.1 * float(np.quantile(np.abs(pts), 0.995)) or 1.0
 
@@ -186,7 +186,7 @@ def plot_flow_stages(
     for ax, k in zip(axes.flat, idx):
         pts = traj[k]
         ax.scatter(pts[:, 0], pts[:, 1], c=rgba, rasterized=True, **STATE_KW)
-        style_axes(ax, _auto_lim(pts) if lim is None else lim, f"{k}: {labels[k]}")
+        style_axes(ax, auto_lim(pts) if lim is None else lim, f"{k}: {labels[k]}")
         ax.title.set_fontsize(9)
     for ax in axes.flat[len(idx) :]:
         ax.set_visible(False)
@@ -224,7 +224,7 @@ def plot_flow_paths(
     paths = traj[idx, :n_paths].transpose(1, 0, 2)  # (P, len(idx), 2)
     if ax is None:
         _, ax = plt.subplots(figsize=(PANEL * 1.4, PANEL * 1.4), layout="constrained")
-    _add_paths(ax, paths, colors=rgba, linewidth=linewidth, alpha=alpha)
+    add_paths(ax, paths, colors=rgba, linewidth=linewidth, alpha=alpha)
     ax.scatter(
         paths[:, 0, 0],
         paths[:, 0, 1],
@@ -236,7 +236,7 @@ def plot_flow_paths(
         label="start",
     )
     ax.scatter(paths[:, -1, 0], paths[:, -1, 1], s=10, c=rgba, zorder=3, label="end")
-    return style_axes(ax, _auto_lim(paths) if lim is None else lim, title)
+    return style_axes(ax, auto_lim(paths) if lim is None else lim, title)
 
 
 def _to_image(x: np.ndarray, lo: float, hi: float) -> np.ndarray:

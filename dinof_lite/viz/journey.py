@@ -1,6 +1,6 @@
 """DiNof's sampling journey in 2D: flow layers ``z → x(T_m)``, then reverse-SDE steps ``→ x(ε)``.
 
-A :class:`~dinof_lite.dinof.DiNofSample` from ``model.sample(n, return_trajectory=True)`` holds
+A :class:`~dinof_lite.dinof.DiNofSample` from ``model.sample_result(n, trajectory_every=k)`` holds
 both parts: ``flow_states (F, B, 2)`` (deterministic, one pass of the flow's inverse) and
 ``sde_states (S, B, 2)`` (stochastic, ``n_steps`` predictor steps), glued at ``x(T_m)``.
 
@@ -22,8 +22,8 @@ import plotly.graph_objects as go
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from dinof_lite.viz.flows import _auto_lim
-from dinof_lite.viz.plots import PANEL, _add_paths, _numpy, _points, plot_samples, style_axes
+from dinof_lite.viz.flows import auto_lim
+from dinof_lite.viz.plots import PANEL, add_paths, as_numpy, as_points, plot_samples, style_axes
 
 __all__ = [
     "FLOW_COLOR",
@@ -36,7 +36,7 @@ __all__ = [
 
 FLOW_COLOR = "#e6550d"  #: flow part (deterministic): orange
 SDE_COLOR = "#2b8cbe"  #: SDE part (stochastic): blue
-NO_TRAJECTORY = "sample has no trajectory; call model.sample(..., return_trajectory=True)"
+NO_TRAJECTORY = "sample has no trajectory; call model.sample_result(..., trajectory_every=1)"
 
 
 def _journey(sample) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +44,7 @@ def _journey(sample) -> tuple[np.ndarray, np.ndarray]:
     flow, sde = getattr(sample, "flow_states", None), getattr(sample, "sde_states", None)
     if flow is None or sde is None:
         raise ValueError(NO_TRAJECTORY)
-    flow, sde = _numpy(flow), _numpy(sde)
+    flow, sde = as_numpy(flow), as_numpy(sde)
     for name, arr in (("flow_states", flow), ("sde_states", sde)):
         if arr.ndim != 3 or arr.shape[2] != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
             raise ValueError(
@@ -98,10 +98,10 @@ def plot_journey(
     fp, sp = flow[:, :n].transpose(1, 0, 2), sde[:, :n].transpose(1, 0, 2)  # (P, F|S, 2)
     if ax is None:
         _, ax = plt.subplots(figsize=(PANEL * 1.6, PANEL * 1.6), layout="constrained")
-    _add_paths(
+    add_paths(
         ax, fp, colors=flow_color, linewidth=0.9, alpha=0.8, zorder=2, label="flow (deterministic)"
     )
-    _add_paths(
+    add_paths(
         ax,
         sp,
         colors=sde_color,
@@ -153,7 +153,7 @@ def plot_journey(
             zorder=5,
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "linewidth": 0.5},
         )
-    lim = _auto_lim(np.concatenate([fp, sp], 1)) if lim is None else lim
+    lim = auto_lim(np.concatenate([fp, sp], 1)) if lim is None else lim
     return style_axes(ax, lim, title)
 
 
@@ -169,7 +169,7 @@ def journey_figure(
     if not isinstance(n_points, int) or n_points < 1:
         raise ValueError(f"n_points must be a positive int; got {n_points!r}")
     z, x_tm, x = flow[0, :n_points], sde[0, :n_points], sde[-1, :n_points]
-    lim = _auto_lim(np.concatenate([z, x_tm, x])) if lim is None else lim
+    lim = auto_lim(np.concatenate([z, x_tm, x])) if lim is None else lim
     fig, axes = plt.subplots(1, 4, figsize=(PANEL * 4, PANEL + 0.3), layout="constrained")
     t = float(sample.T_m)
     plot_samples(axes[0], z, lim=lim, color=FLOW_COLOR, title="$z \\sim N(0, I)$")
@@ -177,7 +177,7 @@ def journey_figure(
         axes[1], x_tm, lim=lim, color="0.15", title=f"$x(T_m)$ = flow$^{{-1}}(z)$, $T_m$={t:g}"
     )
     if reference is not None:
-        plot_samples(axes[2], _points(reference, "reference"), lim=lim, color="0.75", alpha=0.4)
+        plot_samples(axes[2], as_points(reference, "reference"), lim=lim, color="0.75", alpha=0.4)
     plot_samples(
         axes[2], x, lim=lim, color=SDE_COLOR, title=f"$x(\\varepsilon)$: {sample.n_steps} SDE steps"
     )
@@ -277,7 +277,9 @@ def journey_plotly(
     ref = (
         []
         if reference is None
-        else [_markers(_points(reference, "reference")[:n_points], "data", size=3, color="#c8c8c8")]
+        else [
+            _markers(as_points(reference, "reference")[:n_points], "data", size=3, color="#c8c8c8")
+        ]
     )
     frames = []
     for name, (t, s) in zip(names, items):
@@ -295,7 +297,7 @@ def journey_plotly(
         pts = np.concatenate(
             [np.concatenate(_journey(s), 0)[:, :n_paths].reshape(-1, 2) for _, s in items]
         )
-        lim = _auto_lim(pts)
+        lim = auto_lim(pts)
     anim = {
         "mode": "immediate",
         "frame": {"duration": 400, "redraw": True},

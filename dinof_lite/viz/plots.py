@@ -37,16 +37,16 @@ SAMPLE_KW = {"s": 2.0, "alpha": 0.5, "linewidths": 0}
 DENSITY_CMAP = "magma"
 
 
-def _numpy(x) -> np.ndarray:
+def as_numpy(x) -> np.ndarray:
     """A tensor (any device, with or without grad) or array-like as a float numpy array."""
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().double().numpy()
     return np.asarray(x, dtype=float)
 
 
-def _points(x, name: str = "x") -> np.ndarray:
+def as_points(x, name: str = "x") -> np.ndarray:
     """``x`` as a float numpy array of shape (N, 2), or a ValueError naming ``name``."""
-    arr = _numpy(x)
+    arr = as_numpy(x)
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
         raise ValueError(f"{name} must have shape (N, 2) with N >= 1; got {tuple(arr.shape)}")
     return arr
@@ -103,7 +103,7 @@ def plot_samples(
     label: str | None = None,
 ) -> Axes:
     """Scatter the points ``x`` (N, 2) in the shared style; returns the Axes."""
-    pts = _points(x)
+    pts = as_points(x)
     ax = _new_ax(ax)
     ax.scatter(
         pts[:, 0], pts[:, 1], s=s, alpha=alpha, c=color, linewidths=0, label=label, rasterized=True
@@ -186,7 +186,7 @@ def plot_score_field(
     score = torch.as_tensor(score_fn(pts, torch.full((pts.shape[0],), float(t))))
     if score.shape != pts.shape:
         raise ValueError(f"score_fn must return shape {tuple(pts.shape)}; got {tuple(score.shape)}")
-    u = _numpy(score)
+    u = as_numpy(score)
     norm = np.linalg.norm(u, axis=1, keepdims=True)
     if normalize:
         u = u / np.maximum(norm, 1e-12)
@@ -231,7 +231,7 @@ def plot_marginals_over_time(
     exact = hasattr(source, "marginal")
     if not exact:
         x0 = torch.as_tensor(source, dtype=torch.float32)
-        _points(x0, "source")
+        as_points(x0, "source")
         if kind != "samples":
             raise ValueError(
                 "data points have no known density: use kind='samples' or pass a mixture"
@@ -256,7 +256,7 @@ def plot_marginals_over_time(
     return fig
 
 
-def _add_paths(
+def add_paths(
     ax: Axes,
     paths: np.ndarray,
     *,
@@ -305,19 +305,19 @@ def plot_trajectories(
     ``times`` (k+1,) gives each state's time (default: 1 → 0 evenly); start points are grey
     crosses, end points black dots. ``colorbar`` adds a bar labelled ``t``.
     """
-    traj = _numpy(trajectory)
+    traj = as_numpy(trajectory)
     if traj.ndim != 3 or traj.shape[2] != 2 or traj.shape[0] < 2:
         raise ValueError(
             f"trajectory must have shape (k+1, B, 2) with k >= 1; got {tuple(traj.shape)}"
         )
-    tt = np.linspace(1.0, 0.0, traj.shape[0]) if times is None else _numpy(times)
+    tt = np.linspace(1.0, 0.0, traj.shape[0]) if times is None else as_numpy(times)
     if tt.shape != (traj.shape[0],):
         raise ValueError(f"times must have shape ({traj.shape[0]},); got {tt.shape}")
     if not isinstance(n_paths, int) or n_paths < 1:
         raise ValueError(f"n_paths must be a positive int; got {n_paths!r}")
     paths = traj[:, :n_paths].transpose(1, 0, 2)  # (P, k+1, 2)
     ax = _new_ax(ax)
-    lc = _add_paths(
+    lc = add_paths(
         ax,
         paths,
         values=0.5 * (tt[:-1] + tt[1:]),
@@ -356,7 +356,7 @@ def sample_grid_figure(
     for ax, (name, x) in zip(axes.flat, samples.items()):
         if reference is not None:
             plot_samples(ax, reference, lim=lim, color="0.75", alpha=0.4)
-        plot_samples(ax, _points(x, f"samples[{name!r}]"), lim=lim, title=str(name))
+        plot_samples(ax, as_points(x, f"samples[{name!r}]"), lim=lim, title=str(name))
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     if suptitle:

@@ -19,7 +19,7 @@ import torch
 from matplotlib.figure import Figure
 
 from dinof_lite.viz.journey import SDE_COLOR, journey_plotly, plot_journey
-from dinof_lite.viz.plots import PANEL, _points, plot_samples
+from dinof_lite.viz.plots import PANEL, as_points, plot_samples
 
 __all__ = ["TmExplorer", "enable_colab_widgets"]
 
@@ -45,7 +45,8 @@ class TmExplorer:
             ValueError when sampled.
         n: samples per ``T_m``; n_paths: journeys drawn; seed: generator seed (same for every
             ``T_m``); reference: data points ``(M, 2)`` drawn in grey behind the samples.
-        sample_kwargs: extra ``model.sample`` arguments (``predictor``, ``n_steps``, …).
+        sample_kwargs: extra ``model.sample_result`` arguments (``predictor``, ``n_steps``,
+            ``trajectory_every`` (default 1), ``flow_every``, …).
     """
 
     def __init__(
@@ -77,11 +78,15 @@ class TmExplorer:
             n_paths,
             seed,
         )
-        self.reference = None if reference is None else _points(reference, "reference")
+        self.reference = None if reference is None else as_points(reference, "reference")
         self.sample_kwargs = dict(sample_kwargs or {})
-        for key in ("T_m", "generator", "return_trajectory"):
+        for key in ("T_m", "generator"):
             if key in self.sample_kwargs:
                 raise ValueError(f"sample_kwargs must not set {key!r} (the explorer sets it)")
+        if self.sample_kwargs.setdefault("trajectory_every", 1) is None:
+            raise ValueError(
+                "sample_kwargs must not set trajectory_every=None: the explorer draws the trajectory"
+            )
         self._cache: dict[float, object] = {}
         # not a pyplot figure: a notebook must not show it a second time at the end of the cell
         # and a fixed layout: constrained layout would double the redraw time
@@ -109,13 +114,14 @@ class TmExplorer:
         return round(float(T_m), 6)
 
     def sample(self, T_m: float):
-        """``model.sample(n, T_m=T_m, return_trajectory=True)`` with seed ``seed``, cached per ``T_m``."""
+        """``model.sample_result(n, T_m=T_m, trajectory_every=1)`` with seed ``seed``, cached per
+        ``T_m`` (``sample_kwargs`` may thin the trajectory: ``trajectory_every``, ``flow_every``)."""
         key = self._key(T_m)
         if key not in self._cache:
             gen = torch.Generator().manual_seed(self.seed)
             with torch.no_grad():
-                self._cache[key] = self.model.sample(
-                    self.n, T_m=key, generator=gen, return_trajectory=True, **self.sample_kwargs
+                self._cache[key] = self.model.sample_result(
+                    self.n, T_m=key, generator=gen, **self.sample_kwargs
                 )
         return self._cache[key]
 

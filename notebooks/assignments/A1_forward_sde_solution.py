@@ -27,7 +27,7 @@
 # with the exact Gaussian-mixture oracle and tells you what is wrong (a missing square root, a
 # sign, a shape) rather than just "wrong". The last cell lists all your results.
 #
-# Reading: SPEC §1; Song et al. 2021 (score SDEs), Eqs. 29 and 33; `dinof_lite/sde.py`
+# Reading: Song et al. 2021 (score SDEs), §3.4 and Eqs. 29 and 33; `dinof_lite/sde.py`
 # (read it *after* you tried).
 
 # %%
@@ -84,7 +84,7 @@ from dinof_lite.coursework import checks
 
 # %%
 def vp_marginal(x0, t, beta_min=0.1, beta_max=20.0):
-    """Mean (B, D) and std (B,) of x(t) | x(0) = x0 for the VP SDE (SPEC §1, Song et al. Eq. 33).
+    """Mean (B, D) and std (B,) of x(t) | x(0) = x0 for the VP SDE (Song et al. 2021, Eq. 33).
 
     x0: (B, D); t: (B,) times in [0, 1].
     """
@@ -113,7 +113,7 @@ checks.check_vp_marginal(vp_marginal)
 
 # %%
 def ve_marginal(x0, t, sigma_min=0.01, sigma_max=50.0):
-    """Mean (B, D) and exact std (B,) of x(t) | x(0) = x0 for the VE SDE (SPEC §1, Eq. 29)."""
+    """Mean (B, D) and exact std (B,) of x(t) | x(0) = x0 for the VE SDE (Song et al. 2021, Eq. 29)."""
     # BEGIN SOLUTION
     sigma = sigma_min * (sigma_max / sigma_min) ** t
     return x0, torch.sqrt(sigma**2 - sigma_min**2)
@@ -133,7 +133,7 @@ checks.check_ve_marginal(ve_marginal)
 
 # %%
 def forward_sample(x0, t, z, sde):
-    """x_t = a(t) x0 + s(t) z: (B, D), for x0, z (B, D) and t (B,) (SPEC §1)."""
+    """x_t = a(t) x0 + s(t) z: (B, D), for x0, z (B, D) and t (B,) (Song et al. 2021, Eqs. 29/33)."""
     # BEGIN SOLUTION
     mean, std = sde.marginal_prob(x0, t)
     return mean + std[:, None] * z

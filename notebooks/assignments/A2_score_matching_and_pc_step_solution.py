@@ -27,7 +27,7 @@
 # The checks use the exact score of the 8-Gaussians mixture (the "oracle") as the score function,
 # so no training is needed.
 #
-# Reading: SPEC §1–2; Song et al. 2021, Eq. 6–7 and Algorithms 4/5; `dinof_lite/losses.py`,
+# Reading: Song et al. 2021, Eqs. 6–7, §4.2 and Algorithms 4/5 (App. G); `dinof_lite/losses.py`,
 # `dinof_lite/sampling/predictors.py`, `correctors.py` (after you tried).
 
 # %%
@@ -57,8 +57,8 @@ import matplotlib.pyplot as plt
 import torch
 
 from dinof_lite import VPSDE, GaussianMixture
-from dinof_lite.coursework import checks
 from dinof_lite import dsm_loss as library_dsm_loss
+from dinof_lite.coursework import checks
 from dinof_lite.evaluation.metrics import mmd
 
 gmm = GaussianMixture.preset("8gaussians")
@@ -84,7 +84,7 @@ gmm = GaussianMixture.preset("8gaussians")
 
 # %%
 def dsm_loss(score_fn, x0, t, z, sde):
-    """DSM loss (scalar) with λ(t) = s(t)²: mean of (s·score(x_t, t) + z)² (SPEC §1, Song Eq. 7).
+    """DSM loss (scalar) with λ(t) = s(t)²: mean of (s·score(x_t, t) + z)² (Song et al. 2021, Eq. 7).
 
     x0, z: (B, D); t: (B,); score_fn(x (B, D), t (B,)) -> (B, D).
     """
@@ -142,7 +142,7 @@ plt.show()
 
 # %%
 def em_step(x, t, dt, z, sde, score_fn):
-    """One reverse-SDE Euler–Maruyama step from t to t + dt (dt < 0): (B, D) (SPEC §2)."""
+    """One reverse-SDE Euler–Maruyama step from t to t + dt (dt < 0): (B, D) (Song et al. 2021, Eq. 6)."""
     # BEGIN SOLUTION
     f, g = sde.sde(x, t)
     x_mean = x + (f - g[:, None] ** 2 * score_fn(x, t)) * dt
@@ -167,7 +167,7 @@ checks.check_em_step(em_step)
 
 # %%
 def langevin_step(x, t, z, snr, alpha, score_fn):
-    """One Langevin corrector step at time t with the snr step-size rule: (B, D) (SPEC §2)."""
+    """One Langevin corrector step at time t with the snr step-size rule: (B, D) (Song et al. 2021, Alg. 4)."""
     # BEGIN SOLUTION
     score = score_fn(x, t)
     ratio = z.norm(dim=1).mean() / score.norm(dim=1).mean()

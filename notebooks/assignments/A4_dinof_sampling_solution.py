@@ -31,7 +31,8 @@
 #
 # A fraction $1 - T_m$ of the score-network evaluations is saved compared with starting at $T = 1$.
 #
-# Reading: SPEC §4; DiNof §4; `dinof_lite/dinof/sampling.py` (after you tried).
+# Reading: DiNof §3.2 (the last two paragraphs); `DiNof.sample` in `dinof_lite/dinof/model.py`
+# (after you tried).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -75,7 +76,7 @@ from dinof_lite.utils import smoke_or
 
 # %%
 def dinof_sample(flow, score_fn, sde, n, T_m, generator, eps=1e-3):
-    """n DiNof samples (n, D): flow⁻¹(z) at T_m, round(N·T_m) reverse-SDE steps, denoise (SPEC §4)."""
+    """n DiNof samples (n, D): flow⁻¹(z) at T_m, round(N·T_m) reverse-SDE steps, denoise (DiNof §3.2)."""
     # BEGIN SOLUTION
     z = torch.randn((n, *flow.in_shape), generator=generator)
     x = flow.inverse(z)

@@ -99,7 +99,7 @@ def _bench_flow(label: str, kwargs: dict, batch: int, device: torch.device, repe
     ops = {
         "log_prob": log_prob,
         "sample": lambda: flow.sample(batch),
-        "sample+trace": lambda: flow.sample(batch, return_intermediates=True),
+        "sample+trace": lambda: flow.inverse_trajectory(flow.sample_latent(batch)),
         "train step": train_step,
     }
     ms = {name: time_call(fn, device, repeats) for name, fn in ops.items()}

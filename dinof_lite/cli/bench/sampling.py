@@ -28,7 +28,7 @@ import torch
 
 from dinof_lite.data import toy
 from dinof_lite.evaluation.tm_study import TM_GRID, first_match, noise_floor, tm_study
-from dinof_lite.pretrained import load_dinof
+from dinof_lite.pretrained import checkpoint_meta, load_dinof
 
 __all__ = ["bench_sampling", "SAMPLING_MODEL", "SAMPLING_SIZES"]
 
@@ -39,27 +39,13 @@ SAMPLING_SIZES: dict[str, tuple[int, int | None, tuple[float, ...]]] = {
     "smoke": (200, 40, (0.2, 0.6, 1.0)),
 }
 HEAD_TO_HEAD_TM = 0.6
-COLUMNS = (
-    "case",
-    "method",
-    "T_m",
-    "nfe",
-    "wall_s",
-    "speedup",
-    "flow_ms",
-    "ms/step",
-    "mmd",
-    "sw",
-    "gmm_nll",
-    "note",
-)
 
 
 def _load(model: str | None, device: torch.device):
     """The benchmark's model (``model``: a name or ``.pt`` path; default :data:`SAMPLING_MODEL`)."""
     name = model or SAMPLING_MODEL
     try:
-        return load_dinof(name, device=device, return_meta=True)
+        return load_dinof(name, device=device), checkpoint_meta(name)
     except FileNotFoundError as err:
         hint = (
             f"; create it with `python scripts/make_checkpoints.py --only {SAMPLING_MODEL}`"
@@ -125,8 +111,10 @@ def bench_sampling(
 ) -> list[dict]:
     """Rows of the head-to-head at ``T_m = 0.6`` and of the ``T_m`` sweep (see module docstring).
 
-    Columns: :data:`COLUMNS`; ``speedup`` = baseline wall time / row wall time, ``flow_ms`` the
-    flow's pass, ``ms/step`` the reverse SDE's time per step (``wall_s`` ≈ flow + steps · ms/step).
+    Columns: ``case, method, T_m, nfe, wall_s, speedup, flow_ms, ms/step``, the quality columns
+    (``mmd, sw, gmm_nll`` of :func:`~dinof_lite.evaluation.sample_quality`; ``fid`` for digits)
+    and ``note``; ``speedup`` = baseline wall time / row wall time, ``flow_ms`` the flow's pass,
+    ``ms/step`` the reverse SDE's time per step (``wall_s`` ≈ flow + steps · ms/step).
     """
     n, n_full, grid = SAMPLING_SIZES[size]
     net, meta = _load(model, device)

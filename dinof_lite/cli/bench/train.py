@@ -1,6 +1,6 @@
 """``python -m dinof_lite bench train``: the cost of DiNof's joint step over the score network's.
 
-DiNof trains the score network and the flow with one loss (SPEC §4), so each update runs the
+DiNof trains the score network and the flow with one loss (DiNof §3.2), so each update runs the
 UNet's denoising score matching *and* the Glow's NLL of ``x(T_m)``. This benchmark measures, in one
 run, on the same batch and device, one optimizer update (forward, backward, Adam) of
 

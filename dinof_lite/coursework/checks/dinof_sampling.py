@@ -1,5 +1,5 @@
 """Check for exercise (e): DiNof sampling — the flow prior, then the reverse SDE from ``T_m``
-(SPEC §4; DiNof §4).
+(DiNof §3.2).
 
 The student writes ``dinof_sample(flow, score_fn, sde, n, T_m, generator, eps) -> x (n, D)``::
 
@@ -47,9 +47,9 @@ class SpyFlow:
         self.flow, self.in_shape = flow, flow.in_shape
         self.inverse_calls = self.forward_calls = 0
 
-    def inverse(self, z: Tensor, context: Tensor | None = None, **kwargs) -> Tensor:
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
         self.inverse_calls += 1
-        return self.flow.inverse(z, context, **kwargs)
+        return self.flow.inverse(z, context)
 
     def __call__(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         self.forward_calls += 1

@@ -1,4 +1,4 @@
-"""Checks for exercise (a): the VP / VE marginals and the forward sampler (SPEC §1).
+"""Checks for exercise (a): the VP / VE marginals and the forward sampler (Song et al. 2021, Eqs. 29 and 33).
 
 The student writes ``vp_marginal(x0, t, beta_min, beta_max) -> (mean (B, D), std (B,))``,
 ``ve_marginal(x0, t, sigma_min, sigma_max) -> (mean, std)`` and
@@ -61,7 +61,7 @@ def _split(out: object, name: str) -> tuple[Tensor, Tensor]:
 def check_vp_marginal(
     vp_marginal: Callable, beta_min: float = 0.1, beta_max: float = 20.0
 ) -> CheckResult:
-    """Grade ``vp_marginal`` against :meth:`VPSDE.marginal_prob` (SPEC §1, Song et al. Eq. 33)."""
+    """Grade ``vp_marginal`` against :meth:`VPSDE.marginal_prob` (Song et al. 2021, Eq. 33)."""
     sde = VPSDE(beta_min, beta_max)
 
     def grade() -> str:

@@ -1,4 +1,4 @@
-"""Checks for exercise (c): one predictor–corrector step (SPEC §2; Song et al. 2021, Alg. 4).
+"""Checks for exercise (c): one predictor–corrector step (Song et al. 2021, Eq. 6 and Alg. 4).
 
 - ``em_step(x, t, dt, z, sde, score_fn) -> x_new`` (B, D): Euler–Maruyama on the reverse SDE,
   ``x_mean = x + (f − g² score) dt`` with ``dt < 0``, ``x_new = x_mean + g sqrt(|dt|) z``;
@@ -101,7 +101,7 @@ def check_em_step(em_step: Callable) -> CheckResult:
 
 
 def check_langevin_step(langevin_step: Callable) -> CheckResult:
-    """Grade ``langevin_step`` against :func:`langevin_step_size` (snr rule, SPEC §2)."""
+    """Grade ``langevin_step`` against :func:`langevin_step_size` (snr rule, Song et al. 2021, Alg. 4/5)."""
 
     def grade() -> str:
         x, t, z = _inputs(1)

@@ -1,4 +1,4 @@
-"""Check for exercise (b): the denoising score matching loss (SPEC §1; Song et al. 2021, Eq. 7).
+"""Check for exercise (b): the denoising score matching loss (Song et al. 2021, Eq. 7).
 
 The student writes ``dsm_loss(score_fn, x0, t, z, sde) -> scalar``::
 

@@ -219,9 +219,9 @@ class UNet(nn.Module):
 
     @classmethod
     def for_sde(cls, sde: SDE, config: UNetConfig | None = None, **overrides) -> UNet:
-        """A UNet whose embedding matches the SDE's noise label (VE → fourier, else sinusoidal),
-        unless ``embedding`` is given explicitly in ``overrides``."""
-        overrides.setdefault("embedding", "fourier" if sde.name == "ve" else "sinusoidal")
+        """A UNet whose embedding matches the SDE's noise label (``sde.default_embedding``: VE →
+        fourier, else sinusoidal), unless ``embedding`` is given explicitly in ``overrides``."""
+        overrides.setdefault("embedding", sde.default_embedding)
         return cls((config or UNetConfig()).replace(**overrides))
 
     def num_parameters(self) -> int:
