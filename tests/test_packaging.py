@@ -73,7 +73,7 @@ def environment_requirements(environment: dict) -> list[str]:
 def test_project_metadata(pyproject):
     project = pyproject["project"]
     assert project["name"] == "dinof_lite"
-    assert project["version"] == "0.1.0"
+    assert project["version"] == "0.2.0"
     assert SpecifierSet(project["requires-python"]).contains("3.10")
     assert set(project["optional-dependencies"]) >= {"dev", "fid"}
 
