@@ -187,6 +187,21 @@ viz.plot_trajectories(ax, path[::10], times=path_times[::10], n_paths=8, colorba
 plt.show()
 
 # %% [markdown]
+# The same paths against time (in the manner of Song et al. 2021, Fig. 1): time on the horizontal
+# axis, the coordinate $x_1$ on the vertical, and behind them the *exact* density of $x_1$ under
+# $p_t$ — the mixture's five $x_1$-positions of modes blur into one Gaussian by about $t = 0.5$.
+# Each path is a single jagged sample of that spreading density.
+
+# %%
+mmap = viz.marginal_map(vp, gmm)  # exact p_t of x_1, from the oracle (closed form)
+fig, ax = plt.subplots(figsize=(7.0, 3.0), layout="constrained")
+viz.plot_marginal_map(ax, mmap, reverse_time=False)
+viz.plot_time_paths(ax, path_times, path, n_paths=6, label="forward SDE paths")
+ax.legend(fontsize=7, loc="upper left")
+ax.set_title("forward VP SDE: 6 paths over the exact density of $x_1$ at each time", fontsize=9)
+plt.show()
+
+# %% [markdown]
 # ## 3. The score field $\nabla_x \log p_t(x)$
 #
 # For the mixture the score is exact too (`docs/design.md` §Gaussian-mixture oracle):
@@ -279,6 +294,21 @@ for ax, run, title in [(axes[0], run_sde, "reverse SDE (Eq. 6)"),
     viz.plot_density(ax, gmm.log_prob, cmap="Greys", alpha=0.35, n_grid=100)
     viz.plot_trajectories(ax, run.trajectory, times=run.times, n_paths=8, title=title,
                           colorbar=ax is axes[1])
+plt.show()
+
+# %% [markdown]
+# On the time axis the difference is plain: from the same eight starting points (dots, left)
+# the reverse-SDE paths are jagged random walks that may end in any mode the density allows,
+# while the probability-flow paths are smooth curves that follow the density's bands — the same
+# start always gives the same end.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.0), layout="constrained", sharey=True)
+for ax, run, title in [(axes[0], run_sde, "reverse SDE (Eq. 6): stochastic paths"),
+                       (axes[1], run_ode, "probability-flow ODE (Eq. 13): deterministic paths")]:
+    viz.plot_marginal_map(ax, mmap, colorbar=ax is axes[1])
+    viz.plot_time_paths(ax, run.times, run.trajectory, n_paths=8)
+    ax.set_title(title, fontsize=9)
 plt.show()
 
 # %% [markdown]

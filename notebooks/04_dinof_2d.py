@@ -77,7 +77,7 @@ from dinof_lite.evaluation.tm_study import first_match, noise_floor, plot_tm_stu
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.train import load_or_train
 from dinof_lite.utils import make_generator, smoke_or
-from dinof_lite.viz import TmExplorer, format_table, journey_figure, plot_loss_curve
+from dinof_lite.viz import TmExplorer, format_table, journey_dashboard, plot_loss_curve
 
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 if "google.colab" not in sys.modules:  # JupyterLab / VS Code render plotly's JSON mimetype natively
@@ -139,82 +139,99 @@ ax.set_ylabel("DSM + flow NLL (nats)")
 plt.show()
 
 # %% [markdown]
-# ## 2. The journey of a sample
+# ## 2. The journey of a sample, and why $T_m$ matters
 #
-# `model.sample(n)` returns the samples; `model.sample_result(n, trajectory_every=k)` a
-# `DiNofSample` holding both parts of every
-# path: `flow_states` — $z$, then the state after each inverted flow layer, ending at
-# $x(T_m)$ — and `sde_states`, the predictor–corrector steps from $x(T_m)$ down to
-# $x(\varepsilon)$ (thinned with `trajectory_every` so memory stays bounded; on images the same
-# call records every $k$-th step only). The flow's pass is one deterministic function call; the
-# SDE part costs one score evaluation per step.
-
-# %%
-s = model.sample_result(smoke_or(2000, 800), generator=gen(3), trajectory_every=20)
-n_flow, n_sde = s.flow_states.shape[0], s.sde_states.shape[0]
-print(f"T_m = {s.T_m}: {n_flow} flow states (z and one per inverted layer), {n_sde} recorded SDE states")
-print(f"reverse SDE: {s.n_steps} steps, {s.nfe} score evaluations (plain diffusion: {sde.N})")
-assert s.n_steps == round(sde.N * 0.6) and s.nfe == s.n_steps  # Euler–Maruyama, no corrector
-assert torch.equal(s.flow_states[-1], s.sde_states[0]) and torch.equal(s.sde_states[-1], s.x)
-assert mmd(data, s.x) < 2e-3  # the samples match the mixture
-
-# %%
-fig = journey_figure(s, reference=data, n_paths=12, n_points=1000)
-plt.show()
-
-# %% [markdown]
-# Orange is the flow, blue the reverse SDE. The flow's path is deterministic but not smooth: each
-# layer works in its own coordinates (an invertible linear map rotates and rescales the plane, a
-# coupling shears one axis), so the states between $z$ and $x(T_m)$ jump about — only the two
-# ends are in data space. Its output $x(T_m)$ is a nearly Gaussian blob (at $T_m = 0.6$ only a
-# faint trace of the ring is left); the SDE's jittery walk then
-# sharpens it into eight modes. The flow had the easy half of the job — notebook 03 showed how
-# hard it is for a flow to produce the separated modes itself.
-#
-# ## 3. Move $T_m$
-#
-# The checkpoint above knows one $T_m$. For the slider we load an **any-$T_m$** model: a single
+# The checkpoint above knows one $T_m$. To *move* $T_m$ we load an **any-$T_m$** model: a single
 # Glow conditioned on $T_m$ through its `context` (features of $T_m$ and of $a(T_m)$, $s(T_m)$),
 # trained on $T_m \sim U(0.1, 1)$ drawn per example, with the score network trained on the whole
 # $[\varepsilon, T]$. One training run, any $T_m$ in the range at sampling time.
 #
-# `TmExplorer` samples a grid of $T_m$ values once (cached, one seed for all) and redraws the
-# journey when the slider moves — well under half a second per redraw on a laptop CPU. Move it to
-# $T_m = 0.1$: the flow does nearly everything and the SDE has 100 steps left; at $T_m = 1$ the
-# flow only has to produce $\mathcal N(0, I)$ and DiNof is plain diffusion.
+# `TmExplorer` samples it once per $T_m$ of a grid (cached, one seed for all) and draws four
+# views of what happens at that $T_m$. Six samples are highlighted, each with its own colour in
+# every view:
+#
+# 1. **time axis** (top left) — time runs from $T = 1$ on the left to 0 on the right, the
+#    vertical is the coordinate $x_1$, and the grey background is the *exact* density of $x_1$
+#    under $p_t$ (the mixture diffused in closed form). On $(T_m, T]$ (shaded) the flow makes
+#    **one deterministic pass**: a dashed line from the latent $z$ (circle, at $T$) straight to
+#    $x(T_m)$ (diamond, at $T_m$) — the flow has no time steps in between. On $[\varepsilon, T_m]$
+#    the reverse SDE takes $\mathrm{round}(N T_m)$ jagged, **stochastic** steps to $x(\varepsilon)$.
+# 2. **plane** (top right) — the same six samples over all samples and the data: the dashed arrow
+#    is the flow's displacement $z \to x(T_m)$, the thin orange curves are the flow's image of the
+#    latent circles $r = 1, 2, 3$ (how $\text{flow}^{-1}$ warps $\mathcal N(0, I)$ into
+#    $p_{T_m}$), and the SDE path is coloured by time.
+# 3. **the flow's job** (bottom left) — the exact $p_{T_m}$ beside the flow's density at $T_m$,
+#    one colour scale, and their KL divergence;
+# 4. **who does the work** (bottom right) — the flow's KL and the SDE's score evaluations (NFE)
+#    against $T_m$, with the current $T_m$ ringed, and the sample quality at this $T_m$.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 model_any, meta_any = load_or_train("dinof_8gaussians_vp_anytm", load_dinof,
                                     lambda: build_dinof(0.6, T_m_range=(0.1, 1.0)),
                                     training_loss, mixture, dinof_config(8000))
-explorer = TmExplorer(model_any, n=smoke_or(500, 200), n_paths=30, reference=data[:1000])
-explorer.precompute()
-explorer.widget()
+explorer = TmExplorer(model_any, gmm, n=smoke_or(1000, 300), n_paths=6, seed=3,
+                      reference=data[:1000])
+explorer.precompute()  # samples and draws every T_m of the grid once
+
+# %%
+frame = explorer.frame(0.3)
+print(f"T_m = {frame.T_m}: flow {frame.n_flow_layers} layers in one pass, reverse SDE "
+      f"{frame.n_steps} steps = {frame.nfe} score evaluations (plain diffusion: {sde.N})")
+assert frame.n_steps == round(sde.N * 0.3) and frame.nfe == frame.n_steps  # EM, no corrector
+assert (frame.sde_paths[0] == frame.x_Tm).all()  # the SDE starts exactly where the flow ended
+assert abs(frame.sde_times[0] - 0.3) < 1e-6 and abs(frame.sde_times[-1] - model_any.eps) < 1e-6
+fig = journey_dashboard(frame, explorer.mmap, reference=data[:1000],
+                        history=[explorer.frame(t) for t in explorer.T_m_values])
+plt.show()
+
+# %% [markdown]
+# At $T_m = 0.3$ the exact $p_{T_m}$ is still a ring of eight blurred modes, and the flow's
+# density is a fair but imperfect copy of it (KL below a hundredth of a nat); the SDE needs
+# only 300 steps to sharpen the ring into the modes. The time axis shows why: by $t = 0.3$ the
+# grey bands of the five $x_1$-positions of the modes have already merged into one blob.
+#
+# ## 3. Move $T_m$
+#
+# Drag the slider (or click it and use ←/→). At $T_m = 0.1$ the flow must produce the eight sharp
+# modes itself — its density turns into a lumpy square and its KL jumps — while the SDE has only
+# 100 steps; the samples' NLL rises. At $T_m = 1$ the flow only has to produce $\mathcal N(0, I)$
+# (KL ≈ 0) and the SDE does all 1000 steps: DiNof is plain diffusion. In between, from about
+# $T_m = 0.2$ on, quality matches the baseline while the cost falls with $T_m$ (section 4).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+explorer.widget(start=0.3)
 
 # %% [markdown]
 # The slider's callback is an ordinary method, so it also runs without a browser (this is what
-# the test suite does): `explorer.update(T_m)` redraws the figure (`explorer.figure`, a
-# matplotlib `Figure`) and reports the work done.
+# the test suite does): `explorer.update(T_m)` shows a $T_m$ (`explorer.png`, rendered from the
+# matplotlib `explorer.figure`) and reports the work done. A value that is not a finite number is
+# refused before anything changes.
 
 # %%
-info = explorer.update(0.3)
+info = explorer.update(0.2)
 print(f"T_m = {info['T_m']}: {info['n_steps']} SDE steps, {info['nfe']} score evaluations, "
       f"from the cache: {info['cached']}")
-assert info["n_steps"] == 300 and info["cached"]
+assert info["n_steps"] == 200 and info["cached"]
+try:
+    explorer.update(float("nan"))
+except ValueError as err:
+    print("refused:", err)
+assert explorer.current == 0.2
 
 # %% [markdown]
 # ### Without a kernel
 #
-# On GitHub, in nbviewer or in a static HTML file there is no Python behind the page. The same
-# journeys, one frame per $T_m$, go into a plain plotly figure whose slider and play button run in
-# the browser alone; `fig.write_html("journey.html")` saves it as a standalone page.
+# On a static page there is no Python behind the figure. The same four views, one frame per
+# $T_m$ (five of them here, to keep the notebook small), go into a plain plotly figure whose slider and play button run in the browser alone;
+# `fig.write_html("journey.html")` saves it as a standalone page.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-fig = explorer.plotly(title="DiNof journey: flow (orange) then reverse SDE (blue)", n_paths=20,
-                      n_points=300)
-assert len(fig.frames) == len(explorer.T_m_values)
+fig = explorer.plotly(T_m_values=(0.1, 0.2, 0.3, 0.6, 1.0), reference=data[:300],
+                      title="DiNof on 8 Gaussians (VP): who does the work at each T_m")
+assert len(fig.frames) == 5
 fig
 
 # %% [markdown]

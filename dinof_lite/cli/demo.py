@@ -41,7 +41,8 @@ from dinof_lite.utils import pick_device, smoke_mode
 __all__ = ["DemoConfig", "dataset_names", "run_demo", "render_markdown", "PRETRAINED"]
 
 N_TRAIN = 50_000  # size of the fixed training set the minibatches are drawn from
-N_JOURNEY = 500  # samples (with trajectories) per T_m for the journey figures
+N_JOURNEY = 1000  # samples per T_m for the journey figures (6 of them highlighted)
+KDE_STD = 0.05  # std of the empirical mixture that stands in for a toy without an exact density
 #: (dataset, sde) -> the shipped any-T_m checkpoint ``--pretrained`` loads
 PRETRAINED = {("8gaussians", "vp"): "dinof_8gaussians_vp_anytm"}
 
@@ -65,7 +66,7 @@ class DemoConfig:
     hidden: int = 64  # ScoreMLP width and Glow coupling width
     flow_steps: int = 8  # Glow steps (one level)
     tm_min: float = 0.1  # the any-T_m range is [tm_min, T]
-    T_m: float = 0.6  # T_m of journey.png
+    T_m: float = 0.3  # T_m of journey.png: p_{T_m} is still a ring of modes there (VP)
     n_samples: int | None = None  # samples per study row (default 1000; 300 in smoke mode)
     sample_steps: int | None = None  # steps of the whole path [eps, T] (default 500; smoke 40)
     repeats: int | None = None  # timed runs per study row, best kept (default 2; smoke 1)
@@ -195,28 +196,43 @@ def _load(cfg: DemoConfig, device: torch.device) -> tuple[DiNof, dict]:
     }
 
 
-def _journeys(model: DiNof, cfg: DemoConfig, device: torch.device) -> dict:
-    """``{T_m: DiNofSample}`` with trajectories, ``min(n_samples, N_JOURNEY)`` points each."""
+def _oracle(gmm: toy.GaussianMixture | None, ref: Tensor) -> toy.GaussianMixture:
+    """The exact mixture, or for a toy without one the empirical mixture of ``ref`` (1000
+    points, each a Gaussian of std 0.05): its diffused marginals are exact for that sample."""
+    if gmm is not None:
+        return gmm
+    pts = ref[:1000].double()
+    return toy.GaussianMixture(pts, torch.full((len(pts),), KDE_STD**2, dtype=torch.float64))
+
+
+def _journeys(model: DiNof, cfg: DemoConfig, oracle: toy.GaussianMixture) -> dict:
+    """``{T_m: JourneyFrame}`` for the grid: ``min(n_samples, N_JOURNEY)`` samples, 6 paths."""
+    from dinof_lite.viz.journey_frame import journey_frame
+
     n = min(cfg.n_samples, N_JOURNEY)
     out = {}
     for t in cfg.grid():
-        gen = torch.Generator(device=device).manual_seed(cfg.seed + 3)
-        steps = max(1, round(cfg.sample_steps * t))
-        out[t] = model.sample_result(
-            n,
-            T_m=t,
-            n_steps=steps,
-            predictor=cfg.predictor,
-            corrector=cfg.corrector,
-            snr=cfg.snr,
-            generator=gen,
-            trajectory_every=max(1, steps // 50),
+        kwargs = {
+            "n_steps": max(1, round(cfg.sample_steps * t)),
+            "snr": cfg.snr,
+            "predictor": cfg.predictor,
+            "corrector": cfg.corrector,
+        }
+        out[t] = journey_frame(
+            model, t, oracle, n=n, n_paths=6, seed=cfg.seed + 3, sample_kwargs=kwargs
         )
     return out
 
 
 def _figures(
-    out: Path, journeys: dict, rows: list[dict], floor: dict, ref: Tensor, cfg: DemoConfig
+    out: Path,
+    journeys: dict,
+    rows: list[dict],
+    floor: dict,
+    ref: Tensor,
+    cfg: DemoConfig,
+    sde: SDE,
+    oracle: toy.GaussianMixture,
 ) -> None:
     import matplotlib
 
@@ -224,15 +240,19 @@ def _figures(
     import matplotlib.pyplot as plt
 
     from dinof_lite.evaluation.tm_study import plot_tm_study
-    from dinof_lite.viz.journey import journey_figure, journey_plotly
+    from dinof_lite.viz.journey import journey_dashboard
+    from dinof_lite.viz.journey_frame import marginal_map
+    from dinof_lite.viz.journey_plotly import journey_plotly
 
-    fig = journey_figure(journeys[cfg.T_m], reference=ref, n_paths=12)
-    fig.savefig(out / "journey.png", dpi=110)
+    mmap = marginal_map(sde, oracle)
+    frames = list(journeys.values())
+    fig = journey_dashboard(journeys[cfg.T_m], mmap, reference=ref, history=frames)
+    fig.savefig(out / "journey.png", dpi=90)
     plt.close(fig)
     title = f"DiNof on {cfg.dataset} ({cfg.sde.upper()})"
-    journey_plotly(journeys, reference=ref, title=title).write_html(
-        out / "journey.html", include_plotlyjs="cdn"
-    )  # 0.3 MB; the 3.5 MB plotly.js from its CDN
+    journey_plotly(frames, mmap, reference=ref[:1000], title=title).write_html(
+        out / "journey.html", include_plotlyjs="cdn", auto_play=False
+    )  # about 1 MB; the 3.5 MB plotly.js from its CDN
     fig = plot_tm_study(rows, floor=floor)
     fig.suptitle(f"{title}: quality and cost vs $T_m$ (n = {cfg.n_samples} samples per point)")
     fig.savefig(out / "tm_study.png", dpi=110)
@@ -256,7 +276,8 @@ def run_demo(config: DemoConfig) -> dict:
     else:
         model, train = _train(cfg, out, sampler(N_TRAIN, cfg.seed))
     model = model.to(device)
-    journeys = _journeys(model, cfg, device)
+    oracle = _oracle(gmm, ref)
+    journeys = _journeys(model, cfg, oracle)
     rows = tm_study(
         model,
         cfg.grid(),
@@ -287,7 +308,7 @@ def run_demo(config: DemoConfig) -> dict:
     }
     if not cfg.pretrained:
         files["checkpoint"] = out / CHECKPOINT_NAME
-    _figures(out, journeys, rows, floor, ref, cfg)
+    _figures(out, journeys, rows, floor, ref, cfg, model.sde, oracle)
     if cfg.figure:
         Path(cfg.figure).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / "journey.png", cfg.figure)

@@ -67,7 +67,12 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         default=0.1,
         help="the model serves every T_m in [tm-min, T] (default: 0.1)",
     )
-    p.add_argument("--tm", type=float, default=0.6, help="T_m of journey.png (default: 0.6)")
+    p.add_argument(
+        "--tm",
+        type=float,
+        default=0.3,
+        help="T_m of journey.png (default: 0.3, where p_T_m is still far from Gaussian)",
+    )
     p.add_argument(
         "--n-samples",
         type=int,

@@ -76,25 +76,54 @@ __all__ += [
 ]
 
 # --------------------------------------------------------------------------- journey
-# DiNof's sampling journey (dinof_lite/viz/journey.py): flow layers z → x(T_m), then SDE steps;
-# matplotlib panels and a kernel-free plotly slider over T_m. Widgets: dinof_lite/viz/widgets.py.
+# DiNof's journey across T_m: what is drawn (journey_frame.py), the matplotlib views (journey.py),
+# their kernel-free plotly twin (journey_plotly.py), digits (digits_journey.py), sliders (widgets.py).
+from dinof_lite.viz.digits_journey import DigitsFrame, digits_dashboard, digits_frame  # noqa: E402
 from dinof_lite.viz.journey import (  # noqa: E402
     FLOW_COLOR,
+    PATH_COLORS,
     SDE_COLOR,
-    journey_counts,
-    journey_figure,
-    journey_plotly,
-    plot_journey,
+    journey_dashboard,
+    path_colors,
+    plot_flow_job,
+    plot_marginal_map,
+    plot_plane,
+    plot_time_axis,
+    plot_time_paths,
+    plot_tradeoff,
 )
-from dinof_lite.viz.widgets import TmExplorer, enable_colab_widgets  # noqa: E402
+from dinof_lite.viz.journey_frame import (  # noqa: E402
+    JourneyFrame,
+    MarginalMap,
+    journey_frame,
+    marginal_map,
+    project,
+)
+from dinof_lite.viz.journey_plotly import journey_plotly  # noqa: E402
+from dinof_lite.viz.widgets import DigitsTmExplorer, TmExplorer, enable_colab_widgets  # noqa: E402
 
 __all__ += [
     "FLOW_COLOR",
     "SDE_COLOR",
-    "journey_counts",
-    "plot_journey",
-    "journey_figure",
+    "PATH_COLORS",
+    "path_colors",
+    "JourneyFrame",
+    "MarginalMap",
+    "journey_frame",
+    "marginal_map",
+    "project",
+    "plot_marginal_map",
+    "plot_time_paths",
+    "plot_time_axis",
+    "plot_plane",
+    "plot_flow_job",
+    "plot_tradeoff",
+    "journey_dashboard",
     "journey_plotly",
+    "DigitsFrame",
+    "digits_frame",
+    "digits_dashboard",
     "TmExplorer",
+    "DigitsTmExplorer",
     "enable_colab_widgets",
 ]

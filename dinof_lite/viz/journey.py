@@ -1,342 +1,377 @@
-"""DiNof's sampling journey in 2D: flow layers ``z → x(T_m)``, then reverse-SDE steps ``→ x(ε)``.
+"""The ``T_m`` views of DiNof's journey in 2D (matplotlib), drawn from a :class:`JourneyFrame`.
 
-A :class:`~dinof_lite.dinof.DiNofSample` from ``model.sample_result(n, trajectory_every=k)`` holds
-both parts: ``flow_states (F, B, 2)`` (deterministic, one pass of the flow's inverse) and
-``sde_states (S, B, 2)`` (stochastic, ``n_steps`` predictor steps), glued at ``x(T_m)``.
+1. :func:`plot_time_axis` — time from ``T`` (left) to 0 (right), one coordinate on the vertical,
+   the exact ``p_t`` behind as a heat map (in the manner of Song et al. 2021, Fig. 1), a line at
+   ``T_m``: on ``(T_m, T]`` the flow's one deterministic pass from ``z`` to ``x(T_m)``, on
+   ``[eps, T_m]`` the reverse SDE's jagged paths of a few highlighted samples.
+2. :func:`plot_plane` — the same samples in the plane over the sample cloud and the data: the
+   flow as a displacement ``z → x(T_m)`` over ``flow⁻¹`` of a polar latent grid, the SDE path
+   thinned and coloured by time.
+3. :func:`plot_flow_job` and :func:`plot_tradeoff` — the exact ``p_{T_m}`` beside the flow's
+   density at ``T_m`` (with their KL), and the work against ``T_m``: the flow's KL and the SDE's
+   NFE over every frame drawn so far, with sample quality.
 
-- :func:`plot_journey` — one panel: each path's flow part and SDE part in two colours.
-- :func:`journey_figure` — a row of panels: ``z``, ``x(T_m)``, ``x(ε)`` and the journey.
-- :func:`journey_plotly` — an interactive plotly figure with one frame per ``T_m`` and a slider
-  that works without a kernel (static HTML, Colab, nbviewer).
-
-Nothing here calls ``plt.show()``.
+:func:`journey_dashboard` puts all of them on one figure; :func:`plot_time_paths` draws any paths
+(forward, reverse SDE, probability-flow ODE) on the time axis. Nothing here calls ``plt.show()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import plotly.graph_objects as go
 from matplotlib.axes import Axes
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from dinof_lite.viz.flows import auto_lim
-from dinof_lite.viz.plots import PANEL, add_paths, as_numpy, as_points, plot_samples, style_axes
+from dinof_lite.viz.journey_frame import JourneyFrame, MarginalMap, project
+from dinof_lite.viz.plots import add_paths, style_axes
 
 __all__ = [
+    "PATH_COLORS",
+    "path_colors",
     "FLOW_COLOR",
     "SDE_COLOR",
-    "journey_counts",
-    "plot_journey",
-    "journey_figure",
-    "journey_plotly",
+    "plot_marginal_map",
+    "plot_time_paths",
+    "plot_time_axis",
+    "plot_plane",
+    "plot_flow_job",
+    "plot_tradeoff",
+    "journey_dashboard",
 ]
 
-FLOW_COLOR = "#e6550d"  #: flow part (deterministic): orange
-SDE_COLOR = "#2b8cbe"  #: SDE part (stochastic): blue
-NO_TRAJECTORY = "sample has no trajectory; call model.sample_result(..., trajectory_every=1)"
+FLOW_COLOR = "#e6550d"  #: the flow's part (deterministic): orange
+SDE_COLOR = "#2b8cbe"  #: the reverse SDE's part (stochastic): blue
+#: one colour per highlighted sample, the same in every view (ColorBrewer Dark2 and more)
+PATH_COLORS = (
+    "#1b9e77",
+    "#7570b3",
+    "#e7298a",
+    "#66a61e",
+    "#e6ab02",
+    "#a6761d",
+    "#666666",
+    "#d95f02",
+    "#1f78b4",
+    "#b2df8a",
+)
+TIME_CMAP = "viridis"
+DENSITY_CMAP = "magma"
 
 
-def _journey(sample) -> tuple[np.ndarray, np.ndarray]:
-    """``sample``'s ``flow_states (F, B, 2)`` and ``sde_states (S, B, 2)`` as numpy arrays."""
-    flow, sde = getattr(sample, "flow_states", None), getattr(sample, "sde_states", None)
-    if flow is None or sde is None:
-        raise ValueError(NO_TRAJECTORY)
-    flow, sde = as_numpy(flow), as_numpy(sde)
-    for name, arr in (("flow_states", flow), ("sde_states", sde)):
-        if arr.ndim != 3 or arr.shape[2] != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-            raise ValueError(
-                f"journey plots need 2D data: {name} must have shape (K, B, 2); "
-                f"got {tuple(arr.shape)}"
-            )
-    if flow.shape[1] != sde.shape[1]:
-        raise ValueError(
-            f"flow_states and sde_states hold different batches: {flow.shape[1]} "
-            f"vs {sde.shape[1]} points"
-        )
-    return flow, sde
+def path_colors(n: int) -> list[str]:
+    """The colours of ``n`` highlighted samples (cycling :data:`PATH_COLORS`)."""
+    return [PATH_COLORS[i % len(PATH_COLORS)] for i in range(n)]
 
 
-def journey_counts(sample) -> str:
-    """The work done: ``"flow: F−1 layers, 1 pass · SDE: n steps, m score evals · T_m = t"``."""
-    flow, _ = _journey(sample)
-    layers = getattr(sample, "n_flow_layers", 0) or len(flow) - 1
-    return (
-        f"flow: {layers} layers, 1 pass · SDE: {sample.n_steps} steps, "
-        f"{sample.nfe} score evals · T_m = {float(sample.T_m):g}"
-    )
-
-
-def _check_n(n_paths) -> int:
-    if not isinstance(n_paths, int) or isinstance(n_paths, bool) or n_paths < 1:
-        raise ValueError(f"n_paths must be a positive int; got {n_paths!r}")
-    return n_paths
-
-
-def plot_journey(
-    ax: Axes | None,
-    sample,
-    *,
-    n_paths: int = 40,
-    lim: float | None = None,
-    flow_color=FLOW_COLOR,
-    sde_color=SDE_COLOR,
-    show_counts: bool = True,
-    title: str | None = None,
+def plot_marginal_map(
+    ax: Axes, mmap: MarginalMap, *, colorbar: bool = True, reverse_time: bool = True
 ) -> Axes:
-    """The first ``n_paths`` samples' journeys: flow path ``z → x(T_m)``, then SDE path ``→ x(ε)``.
+    """The heat map of ``p_t`` of the projected coordinate. ``reverse_time``: time runs from
+    ``T`` (left) to 0, the sampling direction; else from 0 to ``T``, the forward process."""
+    t, y = mmap.times, mmap.y
+    im = ax.imshow(
+        mmap.density,
+        origin="lower",
+        extent=(t[0], t[-1], y[0], y[-1]),
+        aspect="auto",
+        cmap="Greys",
+        norm=PowerNorm(0.5, vmin=0),
+        interpolation="bilinear",
+    )
+    if colorbar:
+        cb = ax.figure.colorbar(im, ax=ax, pad=0.01, fraction=0.04)
+        cb.set_label(f"exact density of {mmap.label} at time t", fontsize=8)
+        cb.ax.tick_params(labelsize=6)
+    ax.set_xlim((t[-1], 0.0) if reverse_time else (0.0, t[-1]))
+    ax.set_ylim(y[0], y[-1])
+    direction = "sampling runs left to right, from T to 0" if reverse_time else "forward"
+    ax.set_xlabel(f"time t ({direction})", fontsize=8)
+    ax.set_ylabel(mmap.label, fontsize=9)
+    ax.tick_params(labelsize=7)
+    return ax
 
-    Draws two ``LineCollection`` s of ``P = min(n_paths, B)`` polylines each: the flow paths
-    ``(P, F, 2)`` in ``flow_color`` and the SDE paths ``(P, S, 2)`` in ``sde_color``; markers:
-    ``z`` hollow circles, ``x(T_m)`` diamonds, final ``x`` dots; a legend; and (``show_counts``)
-    a text box with :func:`journey_counts`. ``lim=None`` fits the window to the paths.
-    """
-    flow, sde = _journey(sample)
-    n = _check_n(n_paths)
-    fp, sp = flow[:, :n].transpose(1, 0, 2), sde[:, :n].transpose(1, 0, 2)  # (P, F|S, 2)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(PANEL * 1.6, PANEL * 1.6), layout="constrained")
-    add_paths(
-        ax, fp, colors=flow_color, linewidth=0.9, alpha=0.8, zorder=2, label="flow (deterministic)"
-    )
-    add_paths(
-        ax,
-        sp,
-        colors=sde_color,
-        linewidth=0.6,
-        alpha=0.6,
-        zorder=1,
-        label="reverse SDE (stochastic)",
-    )
-    ax.scatter(
-        fp[:, 0, 0],
-        fp[:, 0, 1],
-        s=16,
-        facecolors="none",
-        edgecolors=flow_color,
-        linewidths=0.8,
-        zorder=3,
-        label="$z \\sim N(0, I)$",
-    )
-    ax.scatter(
-        sp[:, 0, 0],
-        sp[:, 0, 1],
-        s=14,
-        marker="D",
-        c="0.15",
-        linewidths=0,
-        zorder=4,
-        label="$x(T_m)$",
-    )
-    ax.scatter(
-        sp[:, -1, 0],
-        sp[:, -1, 1],
-        s=10,
-        c=sde_color,
-        edgecolors="k",
-        linewidths=0.3,
-        zorder=4,
-        label="$x(\\varepsilon)$",
-    )
-    ax.legend(fontsize=6, loc="upper right", framealpha=0.8)
-    if show_counts:
-        ax.text(
-            0.02,
-            0.02,
-            journey_counts(sample).replace(" · SDE", "\nSDE"),
-            transform=ax.transAxes,
-            fontsize=6,
-            va="bottom",
-            ha="left",
-            zorder=5,
-            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "linewidth": 0.5},
+
+def plot_time_paths(
+    ax: Axes,
+    times,
+    states,
+    projection=(1.0, 0.0),
+    *,
+    n_paths: int = 6,
+    colors: Sequence[str] | None = None,
+    label: str | None = None,
+    linestyle: str = "-",
+    linewidth: float = 0.9,
+    markers: bool = True,
+) -> Axes:
+    """Paths ``states (K, B, 2)`` at ``times (K,)`` on the time axis: the first ``n_paths``,
+    projected on ``projection``; one colour per path, dots at both ends (``markers``)."""
+    times = np.asarray(times, dtype=float)
+    ys = project(states, projection)[:, :n_paths]  # (K, P)
+    if ys.shape[0] != len(times):
+        raise ValueError(f"times has {len(times)} entries but states has {ys.shape[0]}")
+    colors = path_colors(ys.shape[1]) if colors is None else colors
+    for i in range(ys.shape[1]):
+        ax.plot(
+            times,
+            ys[:, i],
+            color=colors[i],
+            lw=linewidth,
+            ls=linestyle,
+            label=label if i == 0 else None,
         )
-    lim = auto_lim(np.concatenate([fp, sp], 1)) if lim is None else lim
-    return style_axes(ax, lim, title)
+        if markers:
+            ax.scatter(
+                times[[0, -1]],
+                ys[[0, -1], i],
+                s=12,
+                color=colors[i],
+                zorder=4,
+                edgecolors="white",
+                linewidths=0.5,
+            )
+    return ax
 
 
-def journey_figure(
-    sample, *, reference=None, n_points: int = 2000, n_paths: int = 40, lim: float | None = None
-) -> Figure:
-    """Four panels: ``z ~ N(0, I)``; ``x(T_m) = flow⁻¹(z)``; ``x(ε)`` (over ``reference`` data
-    ``(M, 2)`` in light grey, if given); and :func:`plot_journey`.
-
-    The first ``n_points`` samples are scattered; ``lim=None`` fits one shared window to them.
-    """
-    flow, sde = _journey(sample)
-    if not isinstance(n_points, int) or n_points < 1:
-        raise ValueError(f"n_points must be a positive int; got {n_points!r}")
-    z, x_tm, x = flow[0, :n_points], sde[0, :n_points], sde[-1, :n_points]
-    lim = auto_lim(np.concatenate([z, x_tm, x])) if lim is None else lim
-    fig, axes = plt.subplots(1, 4, figsize=(PANEL * 4, PANEL + 0.3), layout="constrained")
-    t = float(sample.T_m)
-    plot_samples(axes[0], z, lim=lim, color=FLOW_COLOR, title="$z \\sim N(0, I)$")
-    plot_samples(
-        axes[1], x_tm, lim=lim, color="0.15", title=f"$x(T_m)$ = flow$^{{-1}}(z)$, $T_m$={t:g}"
+def plot_time_axis(
+    ax: Axes, frame: JourneyFrame, mmap: MarginalMap, *, colorbar: bool = True
+) -> Axes:
+    """View 1: the journey of the highlighted samples on the time axis over the exact ``p_t``."""
+    plot_marginal_map(ax, mmap, colorbar=colorbar)
+    T, T_m, u = mmap.times[-1], frame.T_m, mmap.projection
+    lo, hi = mmap.y[0], mmap.y[-1]
+    ax.axvspan(T, T_m, color=FLOW_COLOR, alpha=0.10, lw=0)
+    ax.axvline(T_m, color="k", lw=1.2, ls="-")
+    ax.text(
+        T_m,
+        hi - 0.03 * (hi - lo),
+        f"Tₘ = {T_m:g} ",
+        ha="right",
+        va="top",
+        fontsize=8,
+        bbox={"boxstyle": "round", "fc": "white", "ec": "k", "lw": 0.5},
     )
-    if reference is not None:
-        plot_samples(axes[2], as_points(reference, "reference"), lim=lim, color="0.75", alpha=0.4)
-    plot_samples(
-        axes[2], x, lim=lim, color=SDE_COLOR, title=f"$x(\\varepsilon)$: {sample.n_steps} SDE steps"
+    cols = path_colors(len(frame.z))
+    z, x_tm = project(frame.z, u), project(frame.x_Tm, u)
+    for i, c in enumerate(cols):  # the flow: one pass from z (at T) to exactly x(T_m) (at T_m)
+        ax.plot([T, T_m], [z[i], x_tm[i]], color=c, lw=1.4, ls=(0, (4, 2)))
+    plot_time_paths(
+        ax, frame.sde_times, frame.sde_paths, u, colors=cols, markers=False, linewidth=0.8
     )
-    plot_journey(axes[3], sample, n_paths=n_paths, lim=lim, title="journey")
-    for ax in axes[:3]:
-        ax.title.set_fontsize(9)
-    return fig
-
-
-def _thin(n_states: int, max_vertices: int) -> np.ndarray:
-    """At most ``max_vertices`` indices spread evenly over ``0 … n_states − 1``, ends included."""
-    return np.unique(
-        np.round(np.linspace(0, n_states - 1, min(n_states, max_vertices))).astype(int)
+    x_end = project(frame.x, u)
+    ax.scatter(np.full(len(z), T), z, s=30, facecolors="white", edgecolors=cols, lw=1.2, zorder=5)
+    ax.scatter(
+        np.full(len(z), T_m), x_tm, s=30, marker="D", c=cols, edgecolors="k", lw=0.5, zorder=5
     )
-
-
-def _lines(paths: np.ndarray) -> dict[str, list]:
-    """Polylines ``(P, K, 2)`` → plotly ``x``, ``y`` lists, paths separated by ``None``, 3 decimals."""
-    xs: list = []
-    ys: list = []
-    for p in np.round(paths, 3):
-        xs += [*p[:, 0].tolist(), None]
-        ys += [*p[:, 1].tolist(), None]
-    return {"x": xs, "y": ys}
-
-
-def _markers(pts: np.ndarray, name: str, **marker) -> go.Scatter:
-    p = np.round(pts, 3)
-    return go.Scatter(
-        x=p[:, 0].tolist(),
-        y=p[:, 1].tolist(),
-        mode="markers",
-        name=name,
-        marker=marker,
-        hoverinfo="skip",
+    ax.scatter(
+        np.full(len(z), frame.sde_times[-1]),
+        x_end,
+        s=30,
+        marker="o",
+        c=cols,
+        edgecolors="k",
+        lw=0.5,
+        zorder=5,
     )
+    handles = [
+        Patch(color=FLOW_COLOR, alpha=0.25, label="the flow's part, (Tₘ, T]"),
+        *_marker_legend(),
+    ]
+    ax.legend(handles=handles, fontsize=6, loc="lower left", framealpha=0.85)
+    ax.set_title(
+        f"the journey in time: on (Tₘ, T] one deterministic pass of flow⁻¹, "
+        f"on [ε, Tₘ] {frame.n_steps} stochastic reverse-SDE steps",
+        fontsize=9,
+    )
+    return ax
 
 
-def _frame_traces(sample, n_paths: int, n_points: int, max_vertices: int) -> list[go.Scatter]:
-    """Flow paths, SDE paths (thinned to ``max_vertices``), ``z``, ``x(T_m)``, final ``x``."""
-    flow, sde = _journey(sample)
-    fp = flow[:, :n_paths].transpose(1, 0, 2)
-    sp = sde[_thin(len(sde), max_vertices), :n_paths].transpose(1, 0, 2)
-    line = {"mode": "lines", "hoverinfo": "skip"}
+def _marker_legend() -> list[Line2D]:
+    k = {"ls": "none", "markersize": 5}
     return [
-        go.Scatter(
-            **_lines(fp),
-            name="flow (deterministic)",
-            line={"color": FLOW_COLOR, "width": 1.2},
-            **line,
-        ),
-        go.Scatter(
-            **_lines(sp),
-            name="reverse SDE",
-            line={"color": SDE_COLOR, "width": 0.8},
-            opacity=0.7,
-            **line,
-        ),
-        _markers(
-            fp[:, 0], "z", size=6, color="rgba(0,0,0,0)", line={"color": FLOW_COLOR, "width": 1}
-        ),
-        _markers(fp[:, -1], "x(T_m)", size=5, symbol="diamond", color="#262626"),
-        _markers(sde[-1, :n_points], "x(ε) samples", size=3, color=SDE_COLOR, opacity=0.6),
+        Line2D([], [], marker="o", mfc="white", mec="k", label="z: latent, N(0, I)", **k),
+        Line2D([], [], marker="D", color="k", label="x(Tₘ) = flow⁻¹(z)", **k),
+        Line2D([], [], marker="o", color="k", label="x(ε): the sample", **k),
+        Line2D([], [], color="k", ls=(0, (4, 2)), label="flow (one pass)"),
+        Line2D([], [], color="k", lw=0.8, label="reverse SDE"),
     ]
 
 
-def journey_plotly(
-    samples: Mapping[float, object],
+def plot_plane(
+    ax: Axes,
+    frame: JourneyFrame,
     *,
     reference=None,
-    n_paths: int = 30,
-    lim: float | None = None,
-    title: str | None = None,
-    n_points: int = 1000,
-    max_vertices: int = 30,
-) -> go.Figure:
-    """An interactive journey: one frame per ``T_m`` (sorted), a slider and a play button.
-
-    Args:
-        samples: ``{T_m: DiNofSample}`` (each with a trajectory, 2D data).
-        reference: data points ``(M, 2)`` drawn in light grey behind every frame.
-        n_paths: journeys drawn per frame; SDE paths are thinned to ``max_vertices`` vertices.
-        lim: half-width of the fixed window; None fits all frames.
-        title: prefix of each frame's title (which also gives ``T_m``, SDE steps and NFE).
-        n_points: final samples (and reference points) scattered per frame.
-
-    Coordinates are rounded to 3 decimals, so 10 frames stay well under 1 MB of HTML; the
-    slider is pure plotly.js and needs no kernel.
-    """
-    if not isinstance(samples, Mapping) or not samples:
-        raise ValueError("samples must be a non-empty mapping {T_m: DiNofSample}")
-    n_paths = _check_n(n_paths)
-    items = sorted(((float(t), s) for t, s in samples.items()), key=lambda kv: kv[0])
-    names = [f"{t:g}" for t, _ in items]
-    if len(set(names)) != len(names):
-        raise ValueError(f"samples has T_m values that print the same: {names}")
-    ref = (
-        []
-        if reference is None
-        else [
-            _markers(as_points(reference, "reference")[:n_points], "data", size=3, color="#c8c8c8")
-        ]
+    lim: float = 4.5,
+    n_vertices: int = 30,
+    colorbar: bool = True,
+) -> Axes:
+    """View 2: the highlighted samples in the plane, the flow's warp and the SDE paths."""
+    if reference is not None:
+        ref = np.asarray(reference, dtype=float)
+        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.8", lw=0, rasterized=True)
+    ax.scatter(
+        frame.cloud[:, 0], frame.cloud[:, 1], s=2, c=SDE_COLOR, alpha=0.35, lw=0, rasterized=True
     )
-    frames = []
-    for name, (t, s) in zip(names, items):
-        head = f"{title} · " if title else ""
-        text = f"{head}T_m = {t:g} · SDE: {s.n_steps} steps, NFE = {s.nfe} · flow: 1 pass"
-        frames.append(
-            go.Frame(
-                data=_frame_traces(s, n_paths, n_points, max_vertices),
-                name=name,
-                traces=list(range(len(ref), len(ref) + 5)),
-                layout={"title": {"text": text}},
-            )
-        )
-    if lim is None:
-        pts = np.concatenate(
-            [np.concatenate(_journey(s), 0)[:, :n_paths].reshape(-1, 2) for _, s in items]
-        )
-        lim = auto_lim(pts)
-    anim = {
-        "mode": "immediate",
-        "frame": {"duration": 400, "redraw": True},
-        "transition": {"duration": 0},
-    }
-    slider = {
-        "active": 0,
-        "currentvalue": {"prefix": "T_m = "},
-        "pad": {"t": 30},
-        "steps": [{"label": f.name, "method": "animate", "args": [[f.name], anim]} for f in frames],
-    }
-    play = {
-        "type": "buttons",
-        "showactive": False,
-        "x": 0.0,
-        "y": 0.0,
-        "xanchor": "right",
-        "yanchor": "top",
-        "pad": {"t": 30, "r": 10},
-        "buttons": [
-            {"label": "▶", "method": "animate", "args": [None, {**anim, "fromcurrent": True}]},
-            {
-                "label": "❚❚",
-                "method": "animate",
-                "args": [[None], {**anim, "frame": {"duration": 0, "redraw": False}}],
+    for curve in frame.warp:
+        ax.plot(curve[:, 0], curve[:, 1], color=FLOW_COLOR, lw=0.6, alpha=0.45)
+    cols = path_colors(len(frame.z))
+    S = len(frame.sde_times)
+    idx = np.unique(np.round(np.linspace(0, S - 1, min(S, n_vertices))).astype(int))
+    paths = frame.sde_paths[idx].transpose(1, 0, 2)  # (P, K, 2)
+    t_mid = 0.5 * (frame.sde_times[idx][:-1] + frame.sde_times[idx][1:])
+    lc = add_paths(
+        ax,
+        paths,
+        values=t_mid,
+        cmap=TIME_CMAP,
+        clim=(0, frame.T_m),
+        linewidth=1.3,
+        alpha=0.95,
+        zorder=3,
+    )
+    for i, c in enumerate(cols):
+        ax.annotate(
+            "",
+            xy=frame.x_Tm[i],
+            xytext=frame.z[i],
+            zorder=4,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": c,
+                "lw": 1.2,
+                "ls": "--",
+                "shrinkA": 3,
+                "shrinkB": 3,
             },
-        ],
-    }
-    fig = go.Figure(data=[*ref, *frames[0].data], frames=frames)
-    axis = {"range": [-lim, lim], "zeroline": False}
-    fig.update_layout(
-        title=frames[0].layout.title,
-        sliders=[slider],
-        updatemenus=[play],
-        xaxis=axis,
-        yaxis={**axis, "scaleanchor": "x", "scaleratio": 1},
-        width=560,
-        height=620,
-        template="plotly_white",
-        legend={"font": {"size": 10}},
+        )
+    ax.scatter(*frame.z.T, s=34, facecolors="white", edgecolors=cols, lw=1.3, zorder=5)
+    ax.scatter(*frame.x_Tm.T, s=30, marker="D", c=cols, edgecolors="k", lw=0.5, zorder=5)
+    ax.scatter(*frame.x.T, s=34, c=cols, edgecolors="k", lw=0.6, zorder=5)
+    if colorbar:
+        cb = ax.figure.colorbar(lc, ax=ax, pad=0.01, fraction=0.04)
+        cb.set_label("time t on the SDE path", fontsize=8)
+        cb.ax.tick_params(labelsize=6)
+    handles = _marker_legend()[:3] + [
+        Line2D([], [], color=FLOW_COLOR, lw=0.8, label="flow⁻¹ of latent circles r = 1, 2, 3"),
+        Line2D([], [], marker="o", ls="none", ms=3, color=SDE_COLOR, label="all samples"),
+    ]
+    if reference is not None:
+        handles.append(Line2D([], [], marker="o", ls="none", ms=3, color="0.7", label="data"))
+    ax.legend(
+        handles=handles,
+        fontsize=6,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.13),
+        ncol=2,
+        framealpha=0.85,
     )
+    style_axes(ax, lim, "the same samples in the plane")
+    ax.set_xlabel("x₁", fontsize=8)
+    ax.set_ylabel("x₂", fontsize=8)
+    return ax
+
+
+def plot_flow_job(
+    ax_exact: Axes, ax_flow: Axes, frame: JourneyFrame, *, colorbar: bool = True
+) -> tuple[Axes, Axes]:
+    """View 3a: the exact ``p_{T_m}`` and the flow's density at ``T_m``, one colour scale."""
+    g = frame.grid
+    vmax = float(max(frame.exact.max(), frame.flow.max()))
+    ext = (g[0], g[-1], g[0], g[-1])
+    kw = {
+        "origin": "lower",
+        "extent": ext,
+        "cmap": DENSITY_CMAP,
+        "vmin": 0,
+        "vmax": vmax,
+        "interpolation": "bilinear",
+    }
+    ax_exact.imshow(frame.exact, **kw)
+    im = ax_flow.imshow(frame.flow, **kw)
+    style_axes(ax_exact, g[-1], f"exact density of p at Tₘ = {frame.T_m:g}")
+    style_axes(ax_flow, g[-1], f"the flow's density · KL = {frame.kl:.3f} ± {frame.kl_se:.3f}")
+    for ax in (ax_exact, ax_flow):
+        ax.set_xlabel("x₁", fontsize=8)
+        ax.set_ylabel("x₂", fontsize=8)
+        ax.title.set_fontsize(8)
+    if colorbar:
+        cb = ax_flow.figure.colorbar(im, ax=[ax_exact, ax_flow], pad=0.01, fraction=0.04)
+        cb.set_label("density", fontsize=8)
+        cb.ax.tick_params(labelsize=6)
+    return ax_exact, ax_flow
+
+
+def plot_tradeoff(ax: Axes, frames: Sequence[JourneyFrame], current: JourneyFrame) -> Axes:
+    """View 3b: the flow's job (KL, left axis) and the SDE's (NFE, right axis) against ``T_m``
+    for every frame in ``frames``, the current one ringed, and its work and result as text."""
+    fs = sorted({f.T_m: f for f in [*frames, current]}.values(), key=lambda f: f.T_m)
+    t = [f.T_m for f in fs]
+    ax.plot(t, [f.kl for f in fs], "-o", color=FLOW_COLOR, ms=3, lw=1, label="flow's job: KL")
+    ax.set_xlabel("Tₘ", fontsize=8)
+    ax.set_ylabel("KL(exact ‖ flow) at Tₘ, nats", fontsize=8, color=FLOW_COLOR)
+    ax.set_xlim(0, 1.05)
+    ax.set_ylim(bottom=0, top=max(0.05, 1.7 * max(f.kl for f in fs)))
+    ax.tick_params(labelsize=7)
+    ax2 = ax.twinx()
+    ax2.plot(t, [f.nfe for f in fs], "-s", color=SDE_COLOR, ms=3, lw=1, label="SDE's job: NFE")
+    ax2.set_ylabel("score evaluations (NFE)", fontsize=8, color=SDE_COLOR)
+    ax2.set_ylim(0, 1.7 * max(f.nfe for f in fs))
+    ax2.tick_params(labelsize=7)
+    ax.plot([current.T_m], [current.kl], "o", ms=9, mfc="none", mec="k")
+    ax2.plot([current.T_m], [current.nfe], "s", ms=9, mfc="none", mec="k")
+    text = (
+        f"Tₘ = {current.T_m:g}\n"
+        f"flow: {current.n_flow_layers} layers, 1 pass ({current.flow_time_s * 1e3:.0f} ms)\n"
+        f"SDE: {current.n_steps} steps, NFE {current.nfe} ({current.sde_time_s:.2f} s)\n"
+        f"MMD² = {current.mmd:.4f}\n"
+        f"NLL = {current.nll:.2f} nats (entropy {current.entropy:.2f})"
+    )
+    ax.text(
+        0.5,
+        0.97,
+        text,
+        transform=ax.transAxes,
+        fontsize=7,
+        va="top",
+        ha="center",
+        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.9, "lw": 0.5},
+    )
+    ax.set_title("who does the work: flow (KL) or SDE (NFE)", fontsize=9)
+    return ax
+
+
+def journey_dashboard(
+    frame: JourneyFrame,
+    mmap: MarginalMap,
+    *,
+    reference=None,
+    history: Sequence[JourneyFrame] = (),
+    figure: Figure | None = None,
+    lim: float = 4.5,
+) -> Figure:
+    """All views for one ``T_m`` on one figure (a new one, or ``figure`` cleared and redrawn):
+    time axis and plane on top; exact vs flow density and the trade-off below."""
+    fig = figure if figure is not None else plt.figure(figsize=(13.0, 8.2))
+    fig.clear()
+    gs = fig.add_gridspec(
+        2,
+        3,
+        left=0.05,
+        right=0.95,
+        bottom=0.06,
+        top=0.95,
+        wspace=0.32,
+        hspace=0.45,
+        width_ratios=(1, 1, 1.15),
+    )
+    plot_time_axis(fig.add_subplot(gs[0, :2]), frame, mmap)
+    plot_plane(fig.add_subplot(gs[0, 2]), frame, reference=reference, lim=lim)
+    plot_flow_job(fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1]), frame)
+    plot_tradeoff(fig.add_subplot(gs[1, 2]), history, frame)
     return fig

@@ -51,7 +51,7 @@ class MarginalMap:
     Attributes:
         times: (Nt,) increasing times in ``[eps, T]``; y: (Ny,) coordinate values;
         density: (Ny, Nt), each column a 1D density in ``y`` (integrates to 1 over ``y``);
-        projection: the unit 2-vector ``u``; label: the axis label (``"x₁"`` or ``"u·x"``).
+        projection: the unit 2-vector ``u``; label: the axis label (``"x₁"``, ``"x₂"`` or ``"u·x"``).
     """
 
     times: np.ndarray
@@ -83,7 +83,7 @@ def marginal_map(
     y = np.linspace(-lim, lim, n_y)
     yy = torch.as_tensor(y, dtype=torch.float64)[:, None]
     density = np.stack([line.marginal(sde, t).log_prob(yy).exp().numpy() for t in times], axis=1)
-    label = "$x_1$" if np.allclose(u, (1, 0)) else "$x_2$" if np.allclose(u, (0, 1)) else "$u·x$"
+    label = "x₁" if np.allclose(u, (1, 0)) else "x₂" if np.allclose(u, (0, 1)) else "u·x"
     return MarginalMap(times, y, density, u, label)
 
 
@@ -162,15 +162,22 @@ def journey_frame(
     lim: float = 4.5,
     n_grid: int = 90,
     n_kl: int = 4000,
+    entropy: float | None = None,
     sample_kwargs: dict | None = None,
 ) -> JourneyFrame:
     """Sample ``model`` (a 2D :class:`~dinof_lite.dinof.DiNof`) at ``T_m`` and measure the frame.
 
+    ``entropy``: the data entropy, if known (else estimated from 200 000 draws of ``gmm``).
+
     The first ``n_paths`` of the ``n`` samples (seed ``seed``) are the highlighted ones; the KL,
     MMD² and NLL use seeds derived from ``seed`` so a frame is reproducible.
     """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
     if not isinstance(n_paths, int) or isinstance(n_paths, bool) or not 1 <= n_paths <= n:
         raise ValueError(f"n_paths must be an int in [1, n = {n}]; got {n_paths!r}")
+    if not isinstance(gmm, GaussianMixture) or gmm.dim != 2:
+        raise ValueError("gmm must be a 2D GaussianMixture (the exact oracle of the data)")
     if tuple(model.dims) != (2,):
         raise ValueError(f"journey frames need a 2D model; this one has dims {model.dims}")
     T_m = model.resolve_T_m(float(T_m))
@@ -183,6 +190,8 @@ def journey_frame(
     )
     ref = next(model.flow.parameters())
     paths = _np(res.sde_states[:, :n_paths])
+    sde_times = _np(res.sde_times)
+    sde_times[0] = T_m  # not float32(T_m): the views pair it with x(T_m), the flow's end
 
     grid_t = _latent_grid().to(ref.dtype)
     C, L, _ = grid_t.shape
@@ -211,7 +220,7 @@ def journey_frame(
         z=_np(res.z[:n_paths]),
         x_Tm=_np(res.x_Tm[:n_paths]),
         x=_np(res.x[:n_paths]),
-        sde_times=_np(res.sde_times),
+        sde_times=sde_times,
         sde_paths=paths,
         cloud=_np(res.x),
         cloud_Tm=_np(res.x_Tm),
@@ -223,5 +232,9 @@ def journey_frame(
         kl_se=float(gap.std() / math.sqrt(n_kl)),
         mmd=float(mmd(data, res.x)),
         nll=float(gmm_nll(gmm, res.x)),
-        entropy=float(gmm.entropy(generator=torch.Generator().manual_seed(seed + 3))),
+        entropy=float(
+            gmm.entropy(generator=torch.Generator().manual_seed(seed + 3))
+            if entropy is None
+            else entropy
+        ),
     )

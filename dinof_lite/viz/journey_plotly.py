@@ -1,6 +1,6 @@
 """The kernel-free twin of the ``T_m`` views: one plotly figure, one frame per ``T_m``.
 
-:func:`journey_plotly` draws views 1–3 of :mod:`dinof_lite.viz.journey_views` — the time axis
+:func:`journey_plotly` draws views 1–3 of :mod:`dinof_lite.viz.journey` — the time axis
 over the exact ``p_t``, the plane, the exact ``p_{T_m}`` beside the flow's density, and the
 trade-off (KL and NFE against ``T_m``) — for every :class:`JourneyFrame`, with a slider and a
 play button that run in plotly.js alone: in a saved notebook, in ``fig.write_html(...)`` pages and
@@ -9,14 +9,15 @@ on a static site, without a kernel. Numbers are rounded so ten frames stay aroun
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dinof_lite.viz.journey import FLOW_COLOR, SDE_COLOR, path_colors
 from dinof_lite.viz.journey_frame import JourneyFrame, MarginalMap, project
-from dinof_lite.viz.journey_views import FLOW_COLOR, SDE_COLOR, path_colors
 
 __all__ = ["journey_plotly"]
 
@@ -35,22 +36,39 @@ def _polylines(curves: Sequence[np.ndarray]) -> dict[str, list]:
     return {"x": xs, "y": ys}
 
 
+def _every(n: int, stride: int) -> np.ndarray:
+    """Indices ``0, stride, 2·stride, …`` and always the last, ``n − 1``: thinned curves stay
+    closed, thinned axes keep their ends (``T`` on the time axis, ``lim`` on the grids)."""
+    idx = np.arange(0, n, stride)
+    return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
+
+
+def _compact(f: JourneyFrame, n_cloud: int, stride: int) -> JourneyFrame:
+    """``f`` with ``n_cloud`` cloud points, every ``stride``-th density grid point and warp vertex."""
+    g, w = _every(len(f.grid), stride), _every(f.warp.shape[1], stride)
+    return dataclasses.replace(
+        f,
+        cloud=f.cloud[:n_cloud],
+        warp=f.warp[:, w],
+        grid=f.grid[g],
+        exact=f.exact[np.ix_(g, g)],
+        flow=f.flow[np.ix_(g, g)],
+    )
+
+
 def _thin(n: int, k: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n - 1, min(n, k))).astype(int))
 
 
-def _frame_traces(
-    f: JourneyFrame, mmap: MarginalMap, vmax: float, n_vertices: int, bars: tuple[float, float]
-) -> list:
-    """The traces that change with ``T_m``, in a fixed order (see :func:`journey_plotly`)."""
+def _time_axis_traces(f: JourneyFrame, mmap: MarginalMap, n_vertices: int) -> list:
+    """View 1: the flow's region and the T_m line, per sample the flow's pass and the SDE path,
+    then the z, x(T_m) and x(eps) markers: ``5 + 2P`` traces."""
     u, T = mmap.projection, float(mmap.times[-1])
     lo, hi = float(mmap.y[0]), float(mmap.y[-1])
     cols = path_colors(len(f.z))
     idx = _thin(len(f.sde_times), n_vertices)
     t_s = f.sde_times[idx]
-    y_sde = project(f.sde_paths[idx], u)  # (K, P): the time axis keeps n_vertices vertices
-    idx = _thin(len(f.sde_times), 25)
-    t_p, paths = f.sde_times[idx], f.sde_paths[idx]  # (K, P, 2): the plane keeps 25
+    y_sde = project(f.sde_paths[idx], u)  # (K, P)
     z, x_tm, x_end = project(f.z, u), project(f.x_Tm, u), project(f.x, u)
     none = {"hoverinfo": "skip", "showlegend": False}
     traces = [
@@ -113,9 +131,18 @@ def _frame_traces(
             marker={"color": cols, "size": 8, "line": {"color": "black", "width": 1}},
         ),
     ]
-    # plane: cloud, warped latent grid, arrows z -> x(T_m), SDE vertices coloured by time
+    return traces
+
+
+def _plane_traces(f: JourneyFrame, bar_x: float) -> list:
+    """View 2: the cloud, the warped latent circles, the displacements z → x(T_m), the SDE
+    paths (25 vertices, coloured by time) and the markers (8 traces)."""
+    cols = path_colors(len(f.z))
+    idx = _thin(len(f.sde_times), 25)
+    t_p, paths = f.sde_times[idx], f.sde_paths[idx]  # (K, P, 2)
+    none = {"hoverinfo": "skip", "showlegend": False}
     arrows = [np.stack([f.z[i], f.x_Tm[i]]) for i in range(len(f.z))]
-    traces += [
+    return [
         go.Scatter(
             x=_r(f.cloud[:, 0], 2),
             y=_r(f.cloud[:, 1], 2),
@@ -160,7 +187,7 @@ def _frame_traces(
                     "title": {"text": "t"},
                     "len": 0.4,
                     "y": 0.8,
-                    "x": 1.02,
+                    "x": bar_x,
                     "thickness": 10,
                 },
             },
@@ -196,15 +223,20 @@ def _frame_traces(
             hoverinfo="skip",
         ),
     ]
+
+
+def _density_traces(f: JourneyFrame, vmax: float, bar_x: float) -> list:
+    """View 3a: the exact p_{T_m} and the flow's density, one colour scale (2 traces)."""
     heat = {
         "x": _r(f.grid, 2),
         "y": _r(f.grid, 2),
         "zmin": 0,
         "zmax": vmax,
         "colorscale": "Magma",
+        "zsmooth": "best",
         "hoverinfo": "skip",
     }
-    traces += [
+    return [
         go.Heatmap(z=_r(f.exact, 4), showscale=False, **heat),
         go.Heatmap(
             z=_r(f.flow, 4),
@@ -212,11 +244,17 @@ def _frame_traces(
                 "title": {"text": "density"},
                 "len": 0.4,
                 "y": 0.2,
-                "x": 0.64,
+                "x": bar_x,
                 "thickness": 10,
             },
             **heat,
         ),
+    ]
+
+
+def _tradeoff_traces(f: JourneyFrame) -> list:
+    """View 3b: the rings around the current T_m on the KL and NFE curves (2 traces)."""
+    return [
         go.Scatter(
             x=[f.T_m],
             y=[f.kl],
@@ -239,7 +277,18 @@ def _frame_traces(
             },
         ),
     ]
-    return traces
+
+
+def _frame_traces(
+    f: JourneyFrame, mmap: MarginalMap, vmax: float, n_vertices: int, bars: tuple[float, float]
+) -> list:
+    """The traces that change with ``T_m``, in a fixed order (see :func:`_cells`)."""
+    return [
+        *_time_axis_traces(f, mmap, n_vertices),
+        *_plane_traces(f, bars[0]),
+        *_density_traces(f, vmax, bars[1]),
+        *_tradeoff_traces(f),
+    ]
 
 
 def _frame_text(f: JourneyFrame) -> str:
@@ -256,14 +305,24 @@ def journey_plotly(
     *,
     reference=None,
     lim: float = 4.5,
-    n_vertices: int = 60,
+    n_vertices: int = 40,
+    n_cloud: int = 300,
+    stride: int = 3,
     title: str = "DiNof's journey",
 ) -> go.Figure:
     """Views 1–3 for every frame (sorted by ``T_m``), with a ``T_m`` slider and a play button.
 
+    To keep the page small (a notebook stores each number on its own line) the figure keeps
+    ``n_cloud`` of the samples, every ``stride``-th point of the density grids and of the
+    background map, and ``n_vertices`` vertices of each SDE path on the time axis.
+
     ``reference`` (M, 2) data is drawn in grey in the plane; ``n_vertices`` thins the SDE paths.
     """
-    frames = sorted(frames, key=lambda f: f.T_m)
+    frames = [_compact(f, n_cloud, stride) for f in sorted(frames, key=lambda f: f.T_m)]
+    ti, yi = _every(len(mmap.times), stride), _every(len(mmap.y), stride)
+    mmap = dataclasses.replace(
+        mmap, times=mmap.times[ti], y=mmap.y[yi], density=mmap.density[np.ix_(yi, ti)]
+    )
     if not frames:
         raise ValueError("frames must hold at least one JourneyFrame")
     names = [f"{f.T_m:g}" for f in frames]
@@ -354,6 +413,19 @@ def journey_plotly(
         )
         for f, name in zip(frames, names)
     ]
+    _style(fig, frames, names, mmap, title, lim)
+    return fig
+
+
+def _style(
+    fig: go.Figure,
+    frames: Sequence[JourneyFrame],
+    names: list[str],
+    mmap: MarginalMap,
+    title: str,
+    lim: float,
+) -> None:
+    """The slider, the play button, the layout and every axis of :func:`journey_plotly`."""
     anim = {
         "mode": "immediate",
         "frame": {"duration": 600, "redraw": True},
@@ -404,7 +476,9 @@ def journey_plotly(
     )
     T = float(mmap.times[-1])
     fig.update_xaxes(range=[T, 0], title_text="time t (from T to 0)", row=1, col=1)
-    fig.update_yaxes(range=[float(mmap.y[0]), float(mmap.y[-1])], title_text="x₁", row=1, col=1)
+    fig.update_yaxes(
+        range=[float(mmap.y[0]), float(mmap.y[-1])], title_text=mmap.label, row=1, col=1
+    )
     for row, col in ((1, 3), (2, 1), (2, 2)):
         fig.update_xaxes(range=[-lim, lim], title_text="x₁", row=row, col=col)
         fig.update_yaxes(
@@ -417,7 +491,6 @@ def journey_plotly(
     fig.update_xaxes(range=[0, 1.05], title_text="T_m", row=2, col=3)
     fig.update_yaxes(title_text="KL (nats)", rangemode="tozero", row=2, col=3, secondary_y=False)
     fig.update_yaxes(title_text="NFE", rangemode="tozero", row=2, col=3, secondary_y=True)
-    return fig
 
 
 def _cells(traces: list) -> list[tuple[int, int, bool]]:

@@ -1,27 +1,37 @@
-"""Interactive ``T_m`` explorer for a DiNof model (ipywidgets; also usable headless).
+"""``T_m`` sliders for a DiNof model (ipywidgets; also usable headless).
 
-:class:`TmExplorer` samples a model at a grid of truncation times ``T_m`` (cached, one seed per
-``T_m`` so every value is reproducible) and redraws one matplotlib figure — the journey panel
-(:func:`~dinof_lite.viz.journey.plot_journey`) and the final samples — when a slider moves.
-The figure is rendered to PNG into an ``ipywidgets.Image``, which works in Jupyter, VS Code and
-(after :func:`enable_colab_widgets`) Colab; :meth:`TmExplorer.plotly` gives a kernel-free
-alternative for static HTML.
+:class:`TmExplorer` (2D models) and :class:`DigitsTmExplorer` (image models) sample the model
+once per ``T_m`` of a grid (cached, one seed for every ``T_m`` so each value is reproducible) and
+show the views of that ``T_m`` when the slider moves: for 2D the time axis, the plane, the
+flow's job and the trade-off (:func:`~dinof_lite.viz.journey.journey_dashboard`); for digits the
+strip ``z → x(T_m) → SDE → x(eps)`` and a sample grid
+(:func:`~dinof_lite.viz.digits_journey.digits_dashboard`).
+
+The figure is rendered to PNG into an ``ipywidgets.Image`` (Jupyter, VS Code and, after
+:func:`enable_colab_widgets`, Colab). Rendered PNGs are cached too, so moving back to a ``T_m``
+already seen swaps an image. A value that is not a finite number is refused: :meth:`update`
+raises before anything changes, and the slider snaps back to the ``T_m`` it shows, so slider,
+label and figure always agree. :meth:`TmExplorer.plotly` is the kernel-free twin.
 """
 
 from __future__ import annotations
 
 import io
+import math
+import numbers
 import time
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
-from dinof_lite.viz.journey import SDE_COLOR, journey_plotly, plot_journey
-from dinof_lite.viz.plots import PANEL, as_points, plot_samples
+from dinof_lite.utils import make_generator
+from dinof_lite.viz.digits_journey import digits_dashboard, digits_frame
+from dinof_lite.viz.journey import journey_dashboard
+from dinof_lite.viz.journey_frame import journey_frame, marginal_map
+from dinof_lite.viz.journey_plotly import journey_plotly
 
-__all__ = ["TmExplorer", "enable_colab_widgets"]
+__all__ = ["TmExplorer", "DigitsTmExplorer", "enable_colab_widgets"]
 
 
 def enable_colab_widgets() -> bool:
@@ -35,29 +45,17 @@ def enable_colab_widgets() -> bool:
     return True
 
 
-class TmExplorer:
-    """Slide through ``T_m``: how far the flow carries the samples and how many SDE steps remain.
+class _TmSlider:
+    """The slider logic shared by both explorers: grid, validation, caches, widget."""
 
-    Args:
-        model: a :class:`~dinof_lite.dinof.DiNof` on 2D data.
-        T_m_values: the ``T_m`` grid; default 10 values spanning ``model.T_m_range`` for an
-            any-``T_m`` model, else ``[model.T_m]``. Values the model rejects raise its own
-            ValueError when sampled.
-        n: samples per ``T_m``; n_paths: journeys drawn; seed: generator seed (same for every
-            ``T_m``); reference: data points ``(M, 2)`` drawn in grey behind the samples.
-        sample_kwargs: extra ``model.sample_result`` arguments (``predictor``, ``n_steps``,
-            ``trajectory_every`` (default 1), ``flow_every``, …).
-    """
+    dpi = 80
 
     def __init__(
         self,
         model,
-        *,
-        T_m_values: Sequence[float] | None = None,
-        n: int = 500,
-        n_paths: int = 30,
-        seed: int = 0,
-        reference=None,
+        T_m_values: Sequence[float] | None,
+        seed: int,
+        n_steps_full: int | None = None,
         sample_kwargs: dict | None = None,
     ) -> None:
         if T_m_values is None:
@@ -66,39 +64,45 @@ class TmExplorer:
                 T_m_values = np.linspace(float(lo), float(hi), 10)
             else:
                 T_m_values = [model.T_m]
-        values = sorted({round(float(t), 6) for t in T_m_values})
+        values = sorted({round(self.check_T_m(t), 6) for t in T_m_values})
         if not values:
             raise ValueError("T_m_values must contain at least one value")
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int; got {n!r}")
-        self.model, self.T_m_values, self.n, self.n_paths, self.seed = (
-            model,
-            values,
-            n,
-            n_paths,
-            seed,
-        )
-        self.reference = None if reference is None else as_points(reference, "reference")
+        for t in values:
+            model.resolve_T_m(t)  # the model's own error for a T_m it cannot sample
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an int; got {seed!r}")
+        if n_steps_full is not None and (
+            isinstance(n_steps_full, bool) or not isinstance(n_steps_full, int) or n_steps_full < 1
+        ):
+            raise ValueError(f"n_steps_full must be a positive int or None; got {n_steps_full!r}")
         self.sample_kwargs = dict(sample_kwargs or {})
-        for key in ("T_m", "generator"):
+        for key in ("T_m", "generator", "trajectory_every") + (
+            ("n_steps",) if n_steps_full else ()
+        ):
             if key in self.sample_kwargs:
                 raise ValueError(f"sample_kwargs must not set {key!r} (the explorer sets it)")
-        if self.sample_kwargs.setdefault("trajectory_every", 1) is None:
-            raise ValueError(
-                "sample_kwargs must not set trajectory_every=None: the explorer draws the trajectory"
-            )
-        self._cache: dict[float, object] = {}
-        # not a pyplot figure: a notebook must not show it a second time at the end of the cell
-        # and a fixed layout: constrained layout would double the redraw time
-        self.figure = Figure(figsize=(PANEL * 3.2, PANEL * 1.6))
-        self._axes = self.figure.subplots(
-            1,
-            2,
-            gridspec_kw={"left": 0.05, "right": 0.98, "bottom": 0.07, "top": 0.93, "wspace": 0.15},
-        )
-        self.png = b""  #: the last rendered figure (PNG bytes)
+        self.model, self.T_m_values, self.seed = model, values, seed
+        self.n_steps_full = n_steps_full
+        self._frames: dict[float, object] = {}
+        self._png: dict[tuple[float, int], bytes] = {}
+        self.figure = Figure()  # not pyplot's: a notebook must not show it again at cell end
+        self.png = b""  #: the PNG shown now
+        self.current: float | None = None  #: the T_m shown now
         self._image = self._label = self._slider = None
-        self._syncing = False  # True while update() moves the slider (no second redraw)
+
+    def sample_kwargs_at(self, T_m: float) -> dict:
+        """``sample_kwargs``, plus ``n_steps = round(n_steps_full · T_m)`` when that is set (the
+        reverse SDE then keeps the step size of an ``n_steps_full``-step sampler over [0, T])."""
+        if self.n_steps_full is None:
+            return dict(self.sample_kwargs)
+        return {**self.sample_kwargs, "n_steps": max(1, round(self.n_steps_full * T_m))}
+
+    @staticmethod
+    def check_T_m(T_m) -> float:
+        """``T_m`` as a float, or a ValueError if it is not a finite real number."""
+        if isinstance(T_m, bool) or not isinstance(T_m, numbers.Real) or not math.isfinite(T_m):
+            raise ValueError(f"T_m must be a finite number; got {T_m!r}")
+        return float(T_m)
 
     @property
     def step(self) -> float:
@@ -106,126 +110,245 @@ class TmExplorer:
         return float(np.diff(self.T_m_values).min()) if len(self.T_m_values) > 1 else 0.01
 
     def snap(self, T_m: float) -> float:
-        """The grid value nearest to ``T_m``."""
+        """The grid value nearest to ``T_m`` (a finite number)."""
         grid = np.asarray(self.T_m_values)
-        return float(grid[np.abs(grid - float(T_m)).argmin()])
-
-    def _key(self, T_m: float) -> float:
-        return round(float(T_m), 6)
-
-    def sample(self, T_m: float):
-        """``model.sample_result(n, T_m=T_m, trajectory_every=1)`` with seed ``seed``, cached per
-        ``T_m`` (``sample_kwargs`` may thin the trajectory: ``trajectory_every``, ``flow_every``)."""
-        key = self._key(T_m)
-        if key not in self._cache:
-            gen = torch.Generator().manual_seed(self.seed)
-            with torch.no_grad():
-                self._cache[key] = self.model.sample_result(
-                    self.n, T_m=key, generator=gen, **self.sample_kwargs
-                )
-        return self._cache[key]
+        return float(grid[np.abs(grid - self.check_T_m(T_m)).argmin()])
 
     def is_cached(self, T_m: float) -> bool:
-        return self._key(T_m) in self._cache
+        return round(float(T_m), 6) in self._frames
 
-    def precompute(self, progress: bool = True) -> TmExplorer:
-        """Sample every ``T_m`` of the grid (a tqdm bar with ``progress``); returns ``self``."""
+    def frame(self, T_m: float):
+        """The views' data at the grid value nearest ``T_m``, computed once and cached."""
+        key = round(self.snap(T_m), 6)
+        if key not in self._frames:
+            self._frames[key] = self._compute(key)
+        return self._frames[key]
+
+    def precompute(self, progress: bool = True, render: bool = True):
+        """Compute every ``T_m`` of the grid (a tqdm bar with ``progress``), then (``render``)
+        render every PNG, so each move of the slider only swaps an image; returns ``self``."""
         from tqdm.auto import tqdm
 
-        for t in tqdm(self.T_m_values, desc="sampling T_m grid", disable=not progress):
-            self.sample(t)
+        for t in tqdm(self.T_m_values, desc="sampling the T_m grid", disable=not progress):
+            self.frame(t)
+        if render:
+            for t in self.T_m_values:
+                self.render(t)
         return self
 
+    def render(self, T_m: float) -> bytes:
+        """The PNG of the views at ``T_m`` (cached until a new ``T_m`` is sampled)."""
+        key = (round(self.snap(T_m), 6), len(self._frames))
+        if key not in self._png:
+            self._draw(self.frame(T_m))
+            key = (key[0], len(self._frames))  # frame() may have sampled a new T_m
+            self._png = {k: v for k, v in self._png.items() if k[1] == key[1]}  # drop stale
+            buf = io.BytesIO()
+            self.figure.savefig(buf, format="png", dpi=self.dpi)
+            self._png[key] = buf.getvalue()
+        return self._png[key]
+
     def update(self, T_m: float) -> dict:
-        """Snap ``T_m`` to the grid, sample (or reuse the cache) and redraw the figure.
+        """Snap ``T_m`` to the grid, sample it (or reuse the cache) and show its views.
 
         Returns ``{"T_m", "n_steps", "nfe", "sample_s", "redraw_s", "cached"}``; ``redraw_s``
-        includes rendering the PNG shown by :meth:`widget`.
+        includes rendering the PNG. A ``T_m`` that is not finite raises ValueError first.
         """
         t = self.snap(T_m)
         cached = self.is_cached(t)
         t0 = time.perf_counter()
-        s = self.sample(t)
+        f = self.frame(t)
         t1 = time.perf_counter()
-        ax_j, ax_x = self._axes
-        ax_j.clear()
-        ax_x.clear()
-        plot_journey(ax_j, s, n_paths=self.n_paths, title=f"journey, $T_m$ = {t:g}")
-        lim = max(ax_j.get_xlim()[1], 1.0)
-        if self.reference is not None:
-            plot_samples(ax_x, self.reference, lim=lim, color="0.75", alpha=0.4)
-        plot_samples(
-            ax_x, s.x, lim=lim, color=SDE_COLOR, title=f"{self.n} samples $x(\\varepsilon)$"
-        )
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=90)
-        self.png = buf.getvalue()
+        self.png = self.render(t)
+        self.current = t
         info = {
             "T_m": t,
-            "n_steps": int(s.n_steps),
-            "nfe": int(s.nfe),
+            "n_steps": f.n_steps,
+            "nfe": f.nfe,
             "sample_s": t1 - t0,
             "redraw_s": time.perf_counter() - t1,
             "cached": cached,
         }
         if self._image is not None:
             self._image.value = self.png
-            self._label.value = self._describe(info)
-        if self._slider is not None and abs(self._slider.value - t) > 1e-9:
-            self._syncing = True  # a call update(T_m) from code moves the slider too
-            try:
-                self._slider.value = t
-            finally:
-                self._syncing = False
+            self._label.value = self._describe(f, info)
+        if self._slider is not None and self._slider.value != t:
+            self._slider.value = t  # update() from code moves the slider too
         return info
 
-    @staticmethod
-    def _describe(info: dict) -> str:
+    def _describe(self, f, info: dict) -> str:
         src = "cached" if info["cached"] else f"sampled in {info['sample_s']:.2f} s"
         return (
-            f"<b>T_m = {info['T_m']:g}</b> · reverse SDE: {info['n_steps']} steps, "
-            f"{info['nfe']} score evals · flow: 1 pass · {src} · redraw {info['redraw_s']:.2f} s"
+            f"<b>T_m = {info['T_m']:g}</b> · reverse SDE: {f.n_steps} steps, {f.nfe} score "
+            f"evals · flow: 1 pass · {src} · redraw {info['redraw_s']:.2f} s"
         )
 
-    def widget(self):
+    def widget(self, start: float | None = None):
         """The UI: a ``FloatSlider`` over the grid (snapped, ``continuous_update=False``), an
         HTML line with steps/NFE/timings and the figure as an ``Image``; returns the ``VBox``.
 
-        The slider starts at the grid value nearest ``model.T_m``; :meth:`update` called from code
-        moves it too, so slider, label and figure always show the same ``T_m``."""
+        Starts at ``start`` (default: the grid value nearest ``model.T_m``)."""
         import ipywidgets as w
 
-        lo, hi = self.T_m_values[0], self.T_m_values[-1]
-        start = self.snap(self.model.T_m)
+        start = self.snap(self.model.T_m if start is None else start)
         slider = w.FloatSlider(
             value=start,
-            min=lo,
-            max=hi,
+            min=self.T_m_values[0],
+            max=self.T_m_values[-1],
             step=self.step,
             description="T_m",
             continuous_update=False,
             readout_format=".2f",
             disabled=len(self.T_m_values) == 1,
         )
-        self._label, self._image = w.HTML(), w.Image(format="png")
+        self._label = w.HTML()
+        self._image = w.Image(format="png", layout=w.Layout(width="auto", max_width="100%"))
 
         def on_change(change) -> None:
-            if self._syncing:
+            new = change["new"]
+            if not (isinstance(new, numbers.Real) and math.isfinite(new)):
+                slider.value = self.current  # refuse NaN: back to the T_m shown
                 return
-            t = self.snap(change["new"])
-            if abs(t - change["new"]) > 1e-9:
-                slider.value = t  # re-enters with a grid value
-                return
-            self.update(t)
+            t = self.snap(new)
+            if t != new:
+                slider.value = t  # re-enters with the grid value
+            elif t != self.current:
+                self.update(t)
 
         slider.observe(on_change, names="value")
         self._slider = slider
         self.update(start)
         return w.VBox([slider, self._label, self._image])
 
-    def plotly(self, **kwargs):
-        """:func:`~dinof_lite.viz.journey.journey_plotly` over the whole grid (sampling what is
-        not cached yet); ``kwargs`` go to it (``reference`` defaults to the explorer's)."""
-        kwargs.setdefault("reference", self.reference)
-        kwargs.setdefault("n_paths", self.n_paths)
-        return journey_plotly({t: self.sample(t) for t in self.T_m_values}, **kwargs)
+
+class TmExplorer(_TmSlider):
+    """Slide through ``T_m`` on a 2D DiNof: who does the work, the flow or the reverse SDE.
+
+    Args:
+        model: a 2D :class:`~dinof_lite.dinof.DiNof` (any-T_m for more than one ``T_m``).
+        gmm: the data's exact :class:`~dinof_lite.data.toy.GaussianMixture` (densities, KL,
+            NLL).
+        T_m_values: the grid; default 10 values spanning ``model.T_m_range``, else
+            ``[model.T_m]``.
+        n: samples per ``T_m``; n_paths: highlighted samples (at most 10 read well); seed.
+        reference: data points ``(M, 2)`` drawn in grey in the plane (default: 1000 from gmm).
+        projection: the 2-vector whose coordinate the time-axis view shows.
+        n_steps_full: reverse-SDE steps ``round(n_steps_full · T_m)`` (default: the model's
+            ``round(N · T_m)``).
+        sample_kwargs: extra ``model.sample_result`` arguments (``predictor``, ``snr``, …).
+    """
+
+    def __init__(
+        self,
+        model,
+        gmm,
+        *,
+        T_m_values: Sequence[float] | None = None,
+        n: int = 1000,
+        n_paths: int = 6,
+        seed: int = 0,
+        reference=None,
+        projection=(1.0, 0.0),
+        n_steps_full: int | None = None,
+        sample_kwargs: dict | None = None,
+    ) -> None:
+        if tuple(getattr(model, "dims", ())) != (2,):
+            raise ValueError(
+                f"TmExplorer needs a 2D model (for images use DigitsTmExplorer); this model has "
+                f"dims {getattr(model, 'dims', None)}"
+            )
+        super().__init__(model, T_m_values, seed, n_steps_full, sample_kwargs)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive int; got {n!r}")
+        if isinstance(n_paths, bool) or not isinstance(n_paths, int) or not 1 <= n_paths <= 10:
+            raise ValueError(f"n_paths must be an int in [1, 10]; got {n_paths!r}")
+        self.gmm, self.n, self.n_paths = gmm, n, min(n_paths, n)
+        self.mmap = marginal_map(model.sde, gmm, projection=projection)
+        self.entropy = gmm.entropy(generator=make_generator(seed + 3))
+        ref = gmm.sample(1000, make_generator(seed + 7)) if reference is None else reference
+        self.reference = np.asarray(ref.cpu() if hasattr(ref, "cpu") else ref, dtype=float)
+        self.figure.set_size_inches(13.0, 8.2)
+
+    def _compute(self, T_m: float):
+        return journey_frame(
+            self.model,
+            T_m,
+            self.gmm,
+            n=self.n,
+            n_paths=self.n_paths,
+            seed=self.seed,
+            entropy=self.entropy,
+            sample_kwargs=self.sample_kwargs_at(T_m),
+        )
+
+    def _draw(self, frame) -> None:
+        journey_dashboard(
+            frame,
+            self.mmap,
+            reference=self.reference,
+            history=list(self._frames.values()),
+            figure=self.figure,
+        )
+
+    def plotly(self, T_m_values: Sequence[float] | None = None, **kwargs):
+        """:func:`~dinof_lite.viz.journey_plotly.journey_plotly` over the grid, or over the grid
+        values nearest ``T_m_values`` (sampling what is not cached yet); ``kwargs`` go to it."""
+        kwargs.setdefault("reference", self.reference[:1000])
+        values = (
+            self.T_m_values if T_m_values is None else sorted({self.snap(t) for t in T_m_values})
+        )
+        return journey_plotly([self.frame(t) for t in values], self.mmap, **kwargs)
+
+
+class DigitsTmExplorer(_TmSlider):
+    """Slide through ``T_m`` on an image DiNof (the shipped ``dinof_digits``): a strip of a few
+    images ``z → x(T_m) → SDE frames → x(eps)`` and a grid of ``n`` samples.
+
+    ``T_m_values`` defaults to ``(0.2, 0.6, 1.0)`` inside the model's range (sampling 1000·T_m
+    reverse steps of a UNet takes seconds per ``T_m`` on a CPU; ``n_steps_full=100`` takes a
+    tenth); ``n_steps_full`` and ``sample_kwargs`` as in :class:`TmExplorer`.
+    """
+
+    def __init__(
+        self,
+        model,
+        *,
+        T_m_values: Sequence[float] | None = None,
+        n: int = 16,
+        n_strip: int = 4,
+        n_frames: int = 3,
+        seed: int = 0,
+        n_steps_full: int | None = None,
+        sample_kwargs: dict | None = None,
+    ) -> None:
+        dims = tuple(getattr(model, "dims", ()))
+        if len(dims) != 3 or dims[0] != 1:
+            raise ValueError(
+                f"DigitsTmExplorer needs a one-channel image model (for 2D use TmExplorer); this "
+                f"model has dims {getattr(model, 'dims', None)}"
+            )
+        if T_m_values is None and getattr(model, "any_T_m", False):
+            lo, hi = model.T_m_range
+            T_m_values = [t for t in (0.2, 0.6, 1.0) if lo <= t <= hi] or [model.T_m]
+        super().__init__(model, T_m_values, seed, n_steps_full, sample_kwargs)
+        for name, v, lo in (("n", n, 1), ("n_strip", n_strip, 1), ("n_frames", n_frames, 0)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name} must be an int >= {lo}; got {v!r}")
+        if n_strip > n:
+            raise ValueError(f"n_strip ({n_strip}) must not exceed n ({n})")
+        self.n, self.n_strip, self.n_frames = n, n_strip, n_frames
+        self.figure.set_size_inches(8.0, 4.0)
+
+    def _compute(self, T_m: float):
+        return digits_frame(
+            self.model,
+            T_m,
+            n=self.n,
+            n_strip=self.n_strip,
+            n_frames=self.n_frames,
+            seed=self.seed,
+            sample_kwargs=self.sample_kwargs_at(T_m),
+        )
+
+    def _draw(self, frame) -> None:
+        digits_dashboard(frame, figure=self.figure)

@@ -12,6 +12,9 @@ Glow inverse (every layer's state kept, for the notebooks' trajectory plots) cos
   (:mod:`dinof_lite.cli.bench.sampling`).
 - ``train``: one update of the score network alone vs DiNof's joint update (score network + flow),
   images per second and the overhead ratio (:mod:`dinof_lite.cli.bench.train`).
+- ``widget``: the ``T_m`` sliders on the shipped models, on the CPU with 2 threads — sampling an
+  unseen ``T_m``, the first render of its PNG and the redraw of a cached one, against 1 s, 1 s and
+  0.3 s targets (:mod:`dinof_lite.cli.bench.widget`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 
 from dinof_lite.cli.bench.sampling import bench_sampling
 from dinof_lite.cli.bench.train import bench_train
+from dinof_lite.cli.bench.widget import bench_widget
 from dinof_lite.flows import Glow
 from dinof_lite.utils import pick_device
 
@@ -130,6 +134,7 @@ BENCHMARKS: dict[str, Callable[..., list[dict]]] = {
     "glow": bench_glow,
     "sampling": bench_sampling,
     "train": bench_train,
+    "widget": bench_widget,
 }
 
 
