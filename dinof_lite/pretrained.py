@@ -39,7 +39,13 @@ from dinof_lite.flows import Glow
 from dinof_lite.nets import ScoreMLP
 from dinof_lite.nets.unet import UNet, UNetConfig
 from dinof_lite.sde import SDE, SDES, get_sde
-from dinof_lite.train.checkpoint import atomic_save, cpu_state_dict, plain, read_checkpoint
+from dinof_lite.train.checkpoint import (
+    atomic_save,
+    cpu_state_dict,
+    plain,
+    read_checkpoint,
+    safe_load,
+)
 
 if TYPE_CHECKING:  # imported lazily in load_dinof
     from dinof_lite.dinof import DiNof
@@ -222,7 +228,7 @@ def checkpoint_meta(name_or_path: str | os.PathLike) -> dict[str, Any]:
     dinof_lite checkpoint).
     """
     path = resolve(name_or_path)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = safe_load(path, "a dinof_lite checkpoint")
     fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
     if not (isinstance(fmt, str) and fmt.startswith("dinof_lite.")):
         got = fmt if isinstance(ckpt, dict) else type(ckpt).__name__

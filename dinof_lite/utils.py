@@ -6,7 +6,15 @@ import os
 
 import torch
 
-__all__ = ["smoke_mode", "smoke_or", "pick_device", "make_generator", "randn", "rand"]
+__all__ = [
+    "smoke_mode",
+    "smoke_or",
+    "pick_device",
+    "make_generator",
+    "randn",
+    "rand",
+    "check_batch",
+]
 
 
 def smoke_mode() -> bool:
@@ -60,3 +68,19 @@ def randn(shape, generator: torch.Generator | None = None, device=None, dtype=No
 def rand(shape, generator: torch.Generator | None = None, device=None, dtype=None) -> torch.Tensor:
     """``torch.rand`` that is safe with a generator on another device (see :func:`_draw`)."""
     return _draw(torch.rand, shape, generator, device, dtype)
+
+
+def check_batch(x: torch.Tensor, what: str, owner: str) -> None:
+    """Raise ``ValueError`` if the batch ``x`` is empty or holds NaN / inf (named ``what``, for
+    ``owner``), before any layer or parameter sees it."""
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"{owner} got an empty batch for {what} (shape {tuple(x.shape)}); pass at least one "
+            "example"
+        )
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+        raise ValueError(
+            f"{owner} got {what} with NaN or inf in {bad} of {x.shape[0]} examples; clean or drop "
+            "them first (e.g. x[torch.isfinite(x).flatten(1).all(1)])"
+        )

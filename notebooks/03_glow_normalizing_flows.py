@@ -26,13 +26,20 @@
 #
 # 1. the change-of-variables formula, checked against a histogram;
 # 2. one Glow step taken apart: ActNorm, the LU-parametrised invertible linear map, the affine
-#    coupling — each with its log-determinant checked against autograd;
+#    coupling — each with its log-determinant checked against autograd, and the coupling written
+#    out in ten lines of plain torch before we use the library's `AffineCoupling`;
 # 3. Glow trained by maximum likelihood on 2D toys, where it struggles, and why DiNof's
 #    smoothed target $p_{T_m}$ is much easier;
-# 4. the flow's trajectory $h_0 = x, h_1, \dots, h_M = z$ layer by layer (DiNof Eq. 8);
-# 5. a multi-scale Glow on 8×8 handwritten digits: samples, temperatures, bits per dimension.
+# 4. the flow's trajectory $h_0 = x, h_1, \dots, h_M = z$ layer by layer (DiNof Eq. 8), and how
+#    Gaussian its latent really is;
+# 5. a multi-scale Glow on 8×8 handwritten digits: squeeze and split, samples, sampling
+#    temperatures, bits per dimension.
 #
-# Runtime: about half a minute on 2 CPU cores with the shipped checkpoints (less with
+# Along the way, cells marked **Predict, then run** ask a question before the cell that answers
+# it: write down your guess first. The exercises at the end lead to assignment A3
+# (`notebooks/assignments/student/A3_glow_coupling.ipynb`), where you write the coupling yourself.
+#
+# Runtime: about a minute on 2 CPU cores with the shipped checkpoints (less with
 # `DINOF_SMOKE=1`, which shrinks sample sizes and training runs; every claim below is an
 # `assert` that holds in both modes). Without the checkpoints the notebook trains the three flows
 # itself, which takes several minutes.
@@ -63,11 +70,12 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from dinof_lite.data.digits import DIGITS_N_BINS, load_digits
 from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.data.toy import sample as toy_sample
-from dinof_lite.flows import ActNorm, AffineCoupling, FlowStep, Glow, InvConv
+from dinof_lite.flows import ActNorm, AffineCoupling, FlowStep, Glow, InvConv, squeeze, unsqueeze
 from dinof_lite.pretrained import load_flow
 from dinof_lite.sde import VPSDE
 from dinof_lite.train import TrainConfig, Trainer, load_or_train
@@ -75,12 +83,14 @@ from dinof_lite.utils import smoke_or
 from dinof_lite.viz import diagnostics as dg
 from dinof_lite.viz import (
     flow_image_strip,
+    grid_points,
     plot_density,
-    plot_flow_paths,
     plot_flow_stages,
     plot_samples,
     style_axes,
 )
+from dinof_lite.viz.flows import angle_colors
+from dinof_lite.viz.schematics import glow_step_diagram, multiscale_diagram
 
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 torch.manual_seed(0)
@@ -99,6 +109,17 @@ def autograd_logdet(fn, x: torch.Tensor) -> torch.Tensor:
     jac = torch.autograd.functional.jacobian(lambda v: fn(v)[0].sum(0), x)  # (*shape, B, *shape)
     d = x[0].numel()
     return torch.linalg.slogdet(jac.reshape(d, x.shape[0], d).transpose(0, 1))[1]
+
+
+def label_xy(ax, name: str = "x") -> None:
+    """Label a 2D panel's axes ``name_1`` and ``name_2``."""
+    ax.set_xlabel(f"${name}_1$", fontsize=9)
+    ax.set_ylabel(f"${name}_2$", fontsize=9)
+
+
+def density_colorbar(ax, label: str) -> None:
+    """A colour bar for the last image drawn on ``ax`` (a density heatmap)."""
+    ax.figure.colorbar(ax.images[-1], ax=ax, shrink=0.8, pad=0.02).set_label(label, fontsize=8)
 
 
 # %% [markdown]
@@ -148,8 +169,12 @@ print("f(g(z)) = z, and the triangular log-det matches autograd's full Jacobian"
 
 # %% [markdown]
 # Now the test: a histogram of many pushed samples against the formula, integrated over the
-# same bins. Dropping the log-determinant — using $p_z(f(x))$ alone, renormalised — gives the
-# wrong shape: it over-weights the right side, where $g$ spreads the points out.
+# same bins, and against the formula with the log-determinant dropped ($p_z(f(x))$ alone,
+# renormalised over the window).
+#
+# **Predict, then run.** $g$ stretches $x_2$ by $e^{0.35\,x_1}$: it spreads points apart on the
+# right ($x_1 > 0$) and packs them together on the left. Without the log-determinant, which side
+# of the window gets *too much* probability?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -174,19 +199,33 @@ print(f"{N_PUSH} samples; total variation to the histogram: formula {tv['formula
       f"without the log-det {tv['without the log-det']:.3f}\n"
       f"(without the log-det the 'density' integrates to {total_wrong:.2f} over the window, not 1)")
 
-fig, axes = plt.subplots(1, 3, figsize=(8.4, 2.9), layout="constrained")
+right = centres.reshape(N_BINS, SUB).mean(1) > 0  # histogram bins with x_1 > 0
+mass_right = {"histogram": p_hist[right].sum(), **{k: v[right].sum() for k, v in bin_mass.items()}}
+print("probability of x_1 > 0: " + ", ".join(f"{k} {v:.3f}" for k, v in mass_right.items()))
+
+fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.1), layout="constrained")
 for ax, (title, p) in zip(axes, [(f"histogram of {N_PUSH} samples", p_hist),
                                  ("$p_z(f(x))\\,|\\det \\partial f/\\partial x|$", bin_mass["formula"]),
                                  ("$p_z(f(x))$ renormalised (wrong)", bin_mass["without the log-det"])]):
-    ax.imshow(p.T, origin="lower", extent=(-LIM, LIM, -LIM, LIM), cmap="magma", vmin=0,
-              vmax=p_hist.max())
+    im = ax.imshow(p.T, origin="lower", extent=(-LIM, LIM, -LIM, LIM), cmap="magma", vmin=0,
+                   vmax=p_hist.max())
     style_axes(ax, LIM, title)
+    label_xy(ax)
+fig.colorbar(im, ax=axes, shrink=0.85).set_label("probability per bin", fontsize=8)
 plt.show()
 
 # %%
 assert tv["formula"] < 0.05  # histogram noise only: ~0.016 with 200k samples, ~0.034 with 50k
 assert tv["without the log-det"] > 0.12  # ~0.165: a visibly different distribution
+assert mass_right["without the log-det"] > mass_right["histogram"] + 0.1  # too much on the right
 print("the change-of-variables formula matches the histogram; without the log-det it does not")
+
+# %% [markdown]
+# The three panels share one colour scale: compare the right-hand arm of the "V". The formula
+# (middle) reproduces the histogram (left) bin for bin. **Answer:** without the log-det (right
+# panel) the right side, where $g$ spreads points apart, is too bright: it gives $x_1 > 0$ a
+# probability of 0.66, where the samples (and the formula) give 0.49. The dropped term,
+# $-0.35\,x_1$, is exactly what lowers the density where the map stretches space.
 
 # %% [markdown]
 # ## 2. One Glow step, taken apart
@@ -228,6 +267,10 @@ assert y2.mean(0).abs().min() > 1.0 and bool(actnorm.state_dict()["initialized"]
 # $\log|\det W| = \sum_i \log|s_i|$ costs $O(C)$ and the inverse is two triangular solves. It
 # starts as a random orthogonal matrix ($\log|\det| = 0$); we perturb its parameters to mimic
 # training.
+#
+# **Predict, then run.** On an image the same $4 \times 4$ matrix $W$ acts on the channel vector of
+# every pixel. For a batch of 5×5 images, how does the layer's log-determinant per image relate
+# to $\log|\det W|$?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -251,68 +294,144 @@ assert torch.allclose(invconv.inverse(y_img)[0], x_img, atol=1e-5)
 assert torch.allclose(invconv.inverse_weight() @ W, torch.eye(4), atol=1e-5)
 
 # %% [markdown]
+# **Answer:** 25 times $\log|\det W|$ ($-10.17 = 25 \times -0.407$). The Jacobian of the whole
+# image map is block-diagonal with one copy of $W$ per pixel, so its log-determinant is the
+# number of pixels (here $5 \times 5 = 25$) times that of one block — the same reason ActNorm's
+# log-det is multiplied by the number of pixels on images.
+
+# %% [markdown]
 # ### The affine coupling
 #
-# Split the channels into halves $x = [x_a, x_b]$. A network reads $x_a$ and outputs a shift and a
-# raw scale; then $y_a = x_a$ and
+# Split the channels into $x = [x_a, x_b]$ ($x_a$: the first $C - \lfloor C/2 \rfloor$ channels,
+# which *condition*; $x_b$: the last $\lfloor C/2 \rfloor$, which *move*). A network reads $x_a$ and
+# outputs, for every moved channel, a shift and a raw scale. In this project's convention
+# (`dinof_lite/flows/coupling.py`), data → latent:
 #
-# $$y_b = (x_b + \text{shift}(x_a)) \cdot \sigma(\text{raw}(x_a) + 2), \qquad
-#   \log|\det| = \textstyle\sum \log \sigma(\text{raw} + 2).$$
+# $$(\text{shift}, \text{raw}) = \text{NN}(x_a), \qquad
+#   \log s = \log \sigma\big(6 \tanh(\text{raw}/6) + 2\big), \qquad
+#   y_a = x_a, \qquad y_b = (x_b + \text{shift}) \cdot e^{\log s},$$
 #
-# The Jacobian is triangular (the $x_b$ block is diagonal), so the log-det is a sum, and the
-# inverse $x_b = y_b / \sigma(\cdot) - \text{shift}$ only needs the network *forwards*, on
-# $y_a = x_a$: the network itself never has to be inverted. Two details from Glow:
-# the scale $\sigma(\text{raw} + 2) \in (0, 1)$ starts near $\sigma(2) = 0.88$ (and `raw` is
-# softly clamped, so the inverse never divides by ~0), and the network's **last layer is
-# zero-initialised**, so a fresh coupling is the fixed map $y_b = 0.88\,x_b$ — every step starts
-# close to the identity, which keeps deep flows trainable. (With a scale below 1 a coupling can
-# only *contract* $x_b$ in the data → latent direction; expansions come from ActNorm, the linear
-# map and the priors.)
+# $$\log\Big|\det \frac{\partial y}{\partial x}\Big| = \textstyle\sum_j \log s_j .$$
+#
+# The Jacobian is triangular (the $x_b$ block is diagonal, $\partial y_b/\partial x_b =
+# \operatorname{diag}(s)$), so the log-det is a sum, and the inverse
+# $x_b = y_b\, e^{-\log s} - \text{shift}$ only needs the network *forwards*, on $y_a = x_a$: the
+# network itself never has to be inverted. Two details from Glow: the scale
+# $s = \sigma(\text{raw} + 2) \in (0, 1)$ is a sigmoid rather than an unconstrained exponential,
+# and `raw` is softly clamped to $(-6, 6)$ by $6 \tanh(\text{raw}/6)$, so $s$ never reaches 0 and
+# the inverse never divides by ~0. (With a scale below 1 a coupling can only *contract* $x_b$ in
+# the data → latent direction; expansions come from ActNorm, the linear map and the priors.)
+#
+# Here is the whole layer in plain torch — split, network, soft clamp, scale and shift, log-det —
+# with an ordinary `nn.Sequential` as the network, checked against the library's `AffineCoupling`
+# given the same weights, and its log-det against autograd's full Jacobian.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+CLAMP = 6.0  # AffineCoupling's default bound on the raw log-scale
+
+
+def coupling_by_hand(x: torch.Tensor, net: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """One affine coupling, data → latent: x (B, C) → (y (B, C), log|det ∂y/∂x| (B,))."""
+    n_cond = x.shape[1] - x.shape[1] // 2  # the first C - C//2 channels condition ...
+    x_a, x_b = x[:, :n_cond], x[:, n_cond:]  # ... the last C//2 move
+    shift, raw = net(x_a).chunk(2, dim=1)  # one network, two outputs per moved channel
+    log_s = F.logsigmoid(CLAMP * torch.tanh(raw / CLAMP) + 2.0)  # soft clamp; s in (0, 1)
+    y_b = (x_b + shift) * log_s.exp()
+    return torch.cat([x_a, y_b], dim=1), log_s.sum(dim=1)
+
+
 torch.manual_seed(2)
-coupling = AffineCoupling(2, hidden=32, image=False)
+net = torch.nn.Sequential(torch.nn.Linear(1, 32), torch.nn.SiLU(), torch.nn.Linear(32, 32),
+                          torch.nn.SiLU(), torch.nn.Linear(32, 2))  # x_a (B, 1) → (shift, raw)
+with torch.no_grad():  # strong, varied shifts and scales, as a trained layer might have
+    net[-1].weight.copy_(3 * torch.randn(net[-1].weight.shape, generator=gen(5)))
+    net[-1].bias.copy_(torch.tensor([0.0, -4.0]))  # (shift, raw): scales well below 1
 x = torch.randn(256, 2, generator=gen(4))
-y, logdet = coupling(x)
+y_hand, logdet_hand = coupling_by_hand(x, net)
+
+coupling = AffineCoupling(2, hidden=32, image=False)  # the library's layer ...
+coupling.net.net.load_state_dict(net.state_dict())  # ... with the same weights
+y_lib, logdet_lib = coupling(x)
+ref = autograd_logdet(lambda v: coupling_by_hand(v, net), x[:64])
+print(f"by hand vs AffineCoupling.forward: max |Δy| = {(y_hand - y_lib).abs().max():.1e}, "
+      f"max |Δ log-det| = {(logdet_hand - logdet_lib).abs().max():.1e}\n"
+      f"log-det ranges over [{logdet_hand.min():.3f}, {logdet_hand.max():.3f}]; "
+      f"max |log-det - autograd| = {(logdet_hand[:64] - ref).abs().max():.1e}")
+assert torch.allclose(y_hand, y_lib, atol=1e-6) and torch.allclose(logdet_hand, logdet_lib, atol=1e-6)
+assert torch.allclose(logdet_hand[:64], ref, atol=1e-5)
+assert torch.allclose(coupling.inverse(y_lib)[0], x, atol=1e-5)  # the library's inverse undoes it
+assert torch.equal(y_hand[:, 0], x[:, 0])  # x_a passes through untouched
+
+# %% [markdown]
+# From here on the notebook uses `AffineCoupling`. One more Glow detail: in the library the
+# network's **last layer is zero-initialised** (`ZeroLinear`, or `ZeroConv2d` for images).
+#
+# **Predict, then run.** What does a *fresh* `AffineCoupling` do to $x_b$, and what is its
+# log-det? (Set the network's output to zero in the formula above.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+fresh = AffineCoupling(2, hidden=32, image=False)
+y, logdet = fresh(x)
 s2 = torch.sigmoid(torch.tensor(2.0))
 print(f"fresh coupling: y_a = x_a, y_b = {s2:.4f} · x_b, log-det = log sigmoid(2) = {logdet[0]:.4f}")
 assert torch.equal(y[:, 0], x[:, 0]) and torch.allclose(y[:, 1], s2 * x[:, 1])
 assert torch.allclose(logdet, torch.log(s2).expand(256))
 
-with torch.no_grad():  # give the zero-initialised last layer some weights, as training would
-    last = coupling.net.net[-1]
-    last.weight.copy_(3 * torch.randn(last.weight.shape, generator=gen(5)))
-y, logdet = coupling(x)
-ref = autograd_logdet(coupling, x[:64])
-print(f"after perturbing the last layer: log-det ranges over [{logdet.min():.3f}, {logdet.max():.3f}];"
-      f" max |log-det - autograd| = {(logdet[:64] - ref).abs().max():.1e}")
-assert torch.allclose(logdet[:64], ref, atol=1e-5)
-assert torch.allclose(coupling.inverse(y)[0], x, atol=1e-5)
-
 # %% [markdown]
-# A picture of what one coupling does: horizontal grid lines (fixed $x_b$) are shifted and
-# squeezed by amounts that vary with $x_a$, while vertical lines (fixed $x_a$) only slide along
-# themselves — $x_a$ passes through untouched.
+# **Answer:** with $\text{shift} = \text{raw} = 0$ every example gets $y_b = \sigma(2)\,x_b =
+# 0.881\,x_b$ and log-det $\log \sigma(2) = -0.127$: a fixed map close to the identity. Every
+# step of a fresh Glow starts this way, which keeps deep flows trainable.
+# A picture of what one coupling does: the perturbed `coupling` from above applied to a grid.
 
 # %%
 ticks = torch.linspace(-2.5, 2.5, 11)
 dense = torch.linspace(-2.5, 2.5, 200)
-fig, axes = plt.subplots(1, 2, figsize=(6, 3), layout="constrained")
+line_colors = plt.get_cmap("viridis")(np.linspace(0, 1, len(ticks)))
+fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.6), layout="constrained")
 with torch.no_grad():
-    for k in ticks:
-        for line in (torch.stack([dense, torch.full_like(dense, k)], 1),   # fixed x_b
-                     torch.stack([torch.full_like(dense, k), dense], 1)):  # fixed x_a
-            axes[0].plot(*line.T, color="0.6", lw=0.7)
-            axes[1].plot(*coupling(line)[0].T, color="C0", lw=0.7)
-style_axes(axes[0], 3.0, "input grid $(x_a, x_b)$")
-style_axes(axes[1], 3.0, "after the coupling $(x_a, y_b)$")
+    for k, color in zip(ticks, line_colors):
+        fixed_b = torch.stack([dense, torch.full_like(dense, k)], 1)  # a horizontal line
+        fixed_a = torch.stack([torch.full_like(dense, k), dense], 1)  # a vertical line
+        for ax, f in ((axes[0], lambda v: v), (axes[1], lambda v: coupling(v)[0])):
+            ax.plot(*f(fixed_a).T, color="0.7", lw=0.7)
+            ax.plot(*f(fixed_b).T, color=color, lw=1.0)
+style_axes(axes[0], 4.0, "input grid $(x_a, x_b)$")
+style_axes(axes[1], 4.0, "after the coupling $(y_a, y_b) = (x_a, y_b)$")
+axes[0].set_xlabel("$x_a$"), axes[0].set_ylabel("$x_b$")
+axes[1].set_xlabel("$y_a = x_a$"), axes[1].set_ylabel("$y_b$")
+sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(-2.5, 2.5))
+fig.colorbar(sm, ax=axes, shrink=0.8).set_label("$x_b$ of the coloured (horizontal) line", fontsize=8)
 plt.show()
+
+# %% [markdown]
+# Follow one coloured line (fixed $x_b$) from left to right: it is shifted by an amount that
+# varies with $x_a$, so it comes out curved. The grey vertical lines (fixed $x_a$) stay vertical
+# and in place — $x_a$ passes through untouched. Now compare the spacing of the coloured lines
+# along one vertical: on the left, where this layer's scale is $s \approx 0.5$, they are squeezed
+# to half their spacing (log-det $\approx -0.7$); towards the right $s$ rises to about 0.85.
+# The lines never cross, because for fixed $x_a$ the map $x_b \mapsto y_b$ is increasing.
 
 # %% [markdown]
 # ### The whole step, and the whole flow
 #
-# `FlowStep` chains the three layers; `Glow` stacks steps into levels, squeezes images
+# `FlowStep` chains the three layers, data → latent, as drawn below (Kingma & Dhariwal 2018,
+# Fig. 2a). In the diagram $t$ is the coupling's shift (not a diffusion time) and the soft clamp
+# of `raw` is left out; for vectors the "1×1 convolution" is the $C \times C$ LU-parametrised
+# matrix above and the coupling network is an MLP instead of the convolutional net shown.
+
+# %%
+glow_step_diagram()
+plt.show()
+
+# %% [markdown]
+# Read it left to right for the data → latent direction: each box is one invertible layer,
+# and the grey line under it is its log-determinant; the flow's log-det is the sum of the three.
+# The lower panel is the coupling cell above drawn out: only $x_b$ is changed, by a shift and a
+# scale computed from $x_a$. Sampling runs the same boxes right to left, each inverted.
+#
+# `Glow` stacks steps into levels, squeezes images
 # ($C{\times}H{\times}W \to 4C{\times}\frac H2{\times}\frac W2$, a pure reshuffle with log-det 0)
 # and factors out half the channels after every level but the last. Both are exactly
 # invertible, and the summed log-dets are the exact log-determinant of the whole map — checked
@@ -381,20 +500,24 @@ for toy, data in train_data.items():
                                            flow_config(smoke_or(3000, 200), 512, lr=2e-3))
 
 # %%
-fig, axes = plt.subplots(2, 4, figsize=(10, 5), layout="constrained")
+fig, axes = plt.subplots(2, 4, figsize=(12, 5.6), layout="constrained")
 for row, toy in enumerate(flows):
     flow = flows[toy]
     x_data = gmm.sample(2000, gen(10)) if toy == "8gaussians" else toy_sample("moons", 2000, seed=10)
-    plot_samples(axes[row, 0], x_data, color="0.4", title=f"{toy}: data")
-    plot_samples(axes[row, 1], flow.sample(2000, generator=gen(11)), title="Glow samples")
+    plot_samples(axes[row, 0], x_data, color="0.4", title=f"{toy}: 2000 data points")
+    plot_samples(axes[row, 1], flow.sample(2000, generator=gen(11)), title="2000 Glow samples")
     plot_density(axes[row, 2], flow.log_prob, log_scale=True, n_grid=120, title="Glow $\\log p_\\theta$")
+    density_colorbar(axes[row, 2], "$\\log p_\\theta(x)$ (nats)")
 plot_density(axes[0, 3], gmm.log_prob, log_scale=True, n_grid=120, title="true $\\log p_0$")
+density_colorbar(axes[0, 3], "$\\log p_0(x)$ (nats)")
+for ax in axes.flat:
+    label_xy(ax)
 axes[1, 3].set_visible(False)
 plt.show()
 
 # %% [markdown]
-# The samples look right, but the log-density (right, clipped 12 nats below its maximum) shows
-# what a flow cannot avoid: **thin bridges of mass between the modes** of 8gaussians, where the
+# The samples look right, but the log-density (third column, clipped 12 nats below its maximum;
+# compare the true one in the top right) shows what a flow cannot avoid: **thin bridges of mass between the modes** of 8gaussians, where the
 # true density is essentially zero. The held-out NLL makes this quantitative. For test points
 # $x \sim p_0$, the flow's NLL is the cross-entropy $H(p_0) + \mathrm{KL}(p_0 \,\|\, p_\theta)$; the
 # exact $\log p_0$ on the *same* points turns the gap into a KL estimate with a small error bar.
@@ -456,6 +579,10 @@ print(f"KL = {kl0:.3f} nats > 0; Glow puts {bridges['Glow'] / bridges['data']:.1
 # measure how much easier that is: the **same small flow** (4 steps, 32 hidden, a few hundred
 # Adam updates) trained on $p_t$ of the VP SDE for several $t$, graded by
 # $\mathrm{KL}(p_t \,\|\, p_\theta)$ against the exact marginal `gmm.marginal(sde, t)`.
+#
+# **Predict, then run.** The VP SDE shrinks the data by $a(t)$ and adds noise of std $s(t)$. As
+# $t$ grows from 0 to 0.6, how will the small flow's KL change — and roughly how small will it
+# be at $t = 0.6$ compared with $t = 0$?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -480,14 +607,18 @@ for t in SWEEP_T:
 print(f"the same flow (4 steps, 32 hidden), {sweep_steps} updates on each p_t:\n")
 print(dg.format_table(sweep, ["t", "H(p_t)", "KL", "KL_se"], digits={"KL": 3, "KL_se": 2}))
 
-fig, axes = plt.subplots(1, 4, figsize=(11, 2.9), layout="constrained",
-                         gridspec_kw={"width_ratios": [1.3, 1, 1, 1]})
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.3), layout="constrained",
+                         gridspec_kw={"width_ratios": [1.2, 1, 1, 1]})
 dg.plot_sweep(axes[0], SWEEP_T, {"small Glow": [r["KL"] for r in sweep]},
               yerr={"small Glow": [r["KL_se"] for r in sweep]}, xlabel="diffusion time $t$ ($T_m$)",
               ylabel="KL$(p_t \\| p_\\theta)$ (nats)", title="how hard is $p_t$ for a flow?")
 for ax, r in zip(axes[1:], (sweep[0], sweep[2], sweep[-1])):
-    plot_density(ax, r["flow"].log_prob, lim=3.5, n_grid=100, title=f"flow on $p_{{{r['t']:g}}}$")
-    plot_samples(ax, r["p_t"].sample(300, gen(18)), lim=3.5, color="w", s=1.5)
+    plot_density(ax, r["flow"].log_prob, lim=3.5, n_grid=100, title=f"flow's density on $p_{{{r['t']:g}}}$")
+    density_colorbar(ax, "$p_\\theta(x)\\,/\\max p_\\theta$")
+    plot_samples(ax, r["p_t"].sample(300, gen(18)), lim=3.5, color="w", s=1.5,
+                 label=f"300 samples of $p_{{{r['t']:g}}}$")
+    label_xy(ax)
+    ax.legend(fontsize=7, loc="lower left", facecolor="0.2", labelcolor="w", markerscale=4)
 plt.show()
 
 # %%
@@ -499,20 +630,29 @@ assert kl_at[0.0]["KL"] > kl_at[0.2]["KL"] > kl_at[0.6]["KL"] - 3 * kl_at[0.6]["
 print(f"KL at t = 0: {kl_at[0.0]['KL']:.3f} nats; at t = 0.6: {kl_at[0.6]['KL']:.4f} nats")
 
 # %% [markdown]
-# The same flow and training budget that leaves more than half a nat on the table at $t = 0$ models
-# $p_{0.6}$ almost exactly: by then the modes overlap into one smooth bump, and the flow only
-# has to bend a Gaussian slightly. That is DiNof's bet: the paper's sweep over $T_m$ on CIFAR-10
-# (VE SDE) is best at $T_m = 0.6$ (FID 3.16, against 46.6 at $T_m = 0.1$, where the flow must
-# model nearly clean images), and the reverse SDE still has enough time to restore the detail.
+# **Answer:** the KL falls steadily with $t$, from 0.61 nats at $t = 0$ to about 0.001 at
+# $t = 0.6$ — some 500 times smaller (left panel). In the density panels compare the white
+# samples of $p_t$ with the flow's density beneath them. The same flow and training budget that
+# leaves more than half a nat on the table at $t = 0$ models $p_{0.6}$ almost exactly: by then
+# the modes overlap into one smooth bump, and the flow only has to bend a Gaussian slightly.
+# That is DiNof's bet: the paper's sweep over $T_m$ on CIFAR-10 (VE SDE, DiNof Table 1) is best
+# at $T_m = 0.6$ (FID 3.16, against 46.6 at $T_m = 0.1$, where the flow must model nearly clean
+# images), and the reverse SDE still has enough time to restore the detail.
 #
 # ## 4. The flow's trajectory, layer by layer
 #
 # `flow.trajectory(x)` returns the state after every layer of the forward pass,
 # $[x, h_1, \dots, h_M = z]$ — DiNof's deterministic trajectory (paper Eq. 8). The 8gaussians flow
-# has $M = 25$ layers (8 steps × 3 layers, then the prior that standardises the latent). Each
-# point keeps its colour — set by its angle in the data — so it can be followed from panel to
-# panel: the modes are pulled inwards and the gaps closed step by step until the cloud is a
-# standard Gaussian.
+# has $M = 25$ layers (8 steps × 3 layers, then the prior, a learned per-coordinate affine map).
+# Below, the data, the states after flow steps 2, 4, 6 and 8, and the latent $z$. Every point
+# keeps its colour — set by its angle in the data, so each mode has its own colour — and can be
+# followed from panel to panel.
+#
+# Only the first panel is in data space and only the last in latent space. The middle panels
+# are the flow's **internal layer coordinates** $h_k$, drawn in the same window: every linear map
+# rotates, shears and rescales the plane, so a position there is not a position in data space,
+# and a point's "path" from panel to panel *jumps* (unlike the smooth paths of the
+# probability-flow ODE in notebook 01 — nothing asks a flow's layers to move points a little).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -525,36 +665,117 @@ print(f"{len(states)} states for {len(flow.layer_names())} layers; "
       f"z: mean {z_traj.mean().item():+.2f}, std {z_traj.std().item():.2f}")
 # the data, after flow steps 2, 4, 6 and 8, and the latent z
 stages = [0, *(names.index(f"L1.K{k}.coupling") for k in (2, 4, 6, 8)), len(names) - 1]
-plot_flow_stages(states, names, stages=stages, lim=4.5,
-                 title="data → latent: 8gaussians through Glow (forward)")
+
+
+def label_stages(fig, first: str, last: str) -> None:
+    """Axis labels of a plot_flow_stages figure: data or latent coordinates at the two ends,
+    layer coordinates (not data space) in between."""
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    for i, ax in enumerate(axes):
+        name = first if i == 0 else last if i == len(axes) - 1 else "h"
+        ax.set_xlabel(f"${name}_1$" + ("" if name != "h" else " (layer coord.)"), fontsize=8)
+        ax.set_ylabel(f"${name}_2$", fontsize=8)
+
+
+fig = plot_flow_stages(states, names, stages=stages, lim=4.5,
+                       title="data → latent: 8gaussians through Glow (forward); colour = mode")
+label_stages(fig, "x", "z")
 plt.show()
 
 # %% [markdown]
-# The same journey as paths: each line joins one point's positions after every flow step;
-# hollow circles mark the data, dots the latent. Unlike the smooth paths of the probability-flow
-# ODE in notebook 01, a flow's trajectory *jumps*: every step rescales, mixes the coordinates
-# (the linear map) and bends the plane (the coupling), and nothing asks these moves to be small.
-# Right: the data's latents. The KL divergence is invariant under a bijection,
-# $\mathrm{KL}(p_0 \,\|\, p_\theta) = \mathrm{KL}(f_\#\, p_0 \,\|\, \mathcal N(0, I))$: the
-# departures of $z$ from a clean Gaussian — the one band per mode, clearest in the coloured
-# last panel above — are the KL gap of §3 seen in latent space.
+# Look at the colours: each mode stays one contiguous group in every panel — a continuous
+# bijection can move and stretch a mode but never tear it — while the gaps between the modes
+# are squeezed shut. At the end the eight groups lie side by side as **bands** fanned across
+# the latent disc. The cloud has mean 0 and standard deviation 0.99 (printed above), but is it
+# a standard Gaussian?
+#
+# **Predict, then run.** For $z \sim \mathcal N(0, I)$ in 2D the fraction of points within
+# radius $r$ is $1 - e^{-r^2/2}$: 39% within 1, 86% within 2, 99% within 3. Will the data's
+# latents match these fractions? If they do, is the latent a standard Gaussian?
+#
+# A fairer check than moments or radii compares whole densities. Because $p_0$ is known exactly,
+# so is the density of the data's latents, $f_\# p_0$, and its ratio to the Gaussian needs no
+# histogram: at $z = f(x)$,
+#
+# $$\log \frac{(f_\# p_0)(z)}{\mathcal N(z; 0, I)} = \log p_0(x) - \log p_\theta(x),
+#   \qquad x = f^{-1}(z),$$
+#
+# since both densities pick up the same $\log|\det \partial f/\partial x|$. Zero means the latent
+# is exactly Gaussian there.
 
 # %%
-step_ends = [0, *(names.index(f"L1.K{k}.coupling") for k in range(1, flow.n_steps + 1)), len(names) - 1]
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.5), layout="constrained")
-plot_flow_paths(axes[0], states, stages=step_ends, n_paths=24, lim=4.5, linewidth=1.0,
-                title="paths x → z, step by step (24 points)")
-plot_samples(axes[1], states[-1], color="0.5", lim=4.5, title="latent $z$ vs $\\mathcal{N}(0, I)$")
-axes[1].add_patch(plt.Circle((0, 0), 2.0, fill=False, ls="--", color="k"))  # ~86% of N(0, I)
+# NBVAL_IGNORE_OUTPUT
+z_ref = torch.randn(len(z_traj), 2, generator=gen(23))  # a true N(0, I) sample, same size
+with torch.no_grad():
+    z_many = flow(x_test)[0]  # latents of the test points of §3
+    log_ratio_model = gmm.log_prob(x_model) - flow.log_prob(x_model)  # at f^-1(z), z ~ N(0, I)
+RADII = (1.0, 2.0, 3.0)
+inside = {"latents f(x)": [(z_many.norm(dim=1) < r).double().mean().item() for r in RADII],
+          "N(0, I)": [1 - math.exp(-r * r / 2) for r in RADII]}
+for name, fr in inside.items():
+    print(f"{name:>12}: " + ", ".join(f"{p:.1%} within {r:g}" for p, r in zip(fr, RADII)))
+seams = (log_ratio_model < -1).double().mean().item()
+print(f"N(0, I) puts {seams:.1%} of its mass where the data's latent density is below "
+      f"e^-1 = 37% of the Gaussian's\nKL(f#p0 || N(0, I)) = KL(p0 || p_theta) = {kl0:.3f} nats (§3)")
+
+Z_LIM, N_Z = 3.0, 121
+z_axis, z_grid = grid_points(Z_LIM, N_Z)
+with torch.no_grad():
+    x_of_z = flow.inverse(z_grid)
+    log_ratio = (gmm.log_prob(x_of_z) - flow.log_prob(x_of_z)).reshape(N_Z, N_Z).numpy()
+
+fig, axes = plt.subplots(1, 4, figsize=(14, 3.6), layout="constrained",
+                         gridspec_kw={"width_ratios": [1, 1, 1, 1.2]})
+colors = angle_colors(x_traj)
+axes[0].scatter(*x_traj.T, c=colors, s=1.5, linewidths=0, rasterized=True)
+style_axes(axes[0], 4.5, "data $x$ (colour = mode)")
+label_xy(axes[0], "x")
+for ax, z, c, title in ((axes[1], z_traj, colors, "latents $z = f(x)$, same colours"),
+                        (axes[2], z_ref, "0.4", "a true $\\mathcal{N}(0, I)$ sample")):
+    ax.scatter(*z.T, c=c, s=1.5, linewidths=0, rasterized=True)
+    style_axes(ax, Z_LIM, title)
+im = axes[3].imshow(log_ratio, origin="lower", extent=(-Z_LIM, Z_LIM, -Z_LIM, Z_LIM),
+                    cmap="RdBu_r", vmin=-2, vmax=2)
+fig.colorbar(im, ax=axes[3], extend="both").set_label(
+    "$\\log (f_{\\sharp}p_0)(z) - \\log \\mathcal{N}(z; 0, I)$ (nats)", fontsize=8)
+style_axes(axes[3], Z_LIM, "exact log-ratio: data latents / $\\mathcal{N}(0, I)$")
+for ax in axes[1:]:
+    for r, ls in zip(RADII[:2], ("-", "--")):
+        ax.add_patch(plt.Circle((0, 0), r, fill=False, ls=ls, color="k", lw=1,
+                                label=f"$|z| = {r:g}$ ({1 - math.exp(-r * r / 2):.0%} of $\\mathcal{{N}}$)"))
+    label_xy(ax, "z")
+axes[2].legend(fontsize=7, loc="lower left")
 plt.show()
 
+# %%
+if metas["8gaussians"]["train_steps"] >= 1000:  # claims about the trained flow
+    assert all(abs(a - b) < 0.04 for a, b in zip(*inside.values()))  # radially ~Gaussian ...
+assert kl0 > 0.05 and seams > 0.04  # ... but not a standard Gaussian: seams and the KL gap
+print("radially the latents look Gaussian, but their density is not: seams and the KL gap")
+
 # %% [markdown]
+# **Answer:** radially the latents pass — the fractions within radius 1, 2 and 3 printed above
+# are within a few points of the Gaussian's — but the latent is **not a standard Gaussian**.
+# Compare the second and third panels: the true sample is an even, structureless disc, while the
+# data's latents form one coloured band per mode, fanned out across the disc. The exact
+# log-ratio (right) shows what that costs. Inside the disc, along the bands, it is near zero or
+# mildly positive (white to light red: about the Gaussian's density, or a little more). On the
+# thin **seams** between the bands — the blue curves, which trace the band boundaries of the
+# second panel — it is strongly negative: almost no data lands there, yet the Gaussian puts
+# about 10% of its mass (printed above) where the log-ratio is below $-1$. Sampling maps those
+# seams back into the empty gaps between the modes: they are the bridges of §3. The flow has not
+# fully Gaussianised its input, and the size of the mismatch is exactly the KL gap of §3: a
+# bijection leaves KL unchanged, so
+# $\mathrm{KL}(f_\#\, p_0 \,\|\, \mathcal N(0, I)) = \mathrm{KL}(p_0 \,\|\, p_\theta) = 0.113$ nats,
+# the average of the right panel's log-ratio over the data's latents. Mean, variance and radius
+# never reveal it; only a check of the whole density does.
+#
 # **Sampling runs the same layers backwards.** `flow.inverse_trajectory(z)` returns the
 # inverse's states $[z, \dots, x]$; with `z = flow.sample_latent(n)` (the draw `flow.sample(n)`
 # maps to data) it traces the sampling path of $z \sim \mathcal N(0, I)$. Panel $k$
 # below is labelled by the forward state it reproduces (so "prior" is $z$ and "data $x$" the
-# sample). Inverting the latents of the data above recovers the forward states exactly, in
-# reverse order. The finished samples show the bridges between the modes again.
+# sample). Inverting the latents of the data above recovers the forward states in reverse order,
+# up to float round-off (printed below).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -563,19 +784,60 @@ sample_states = flow.inverse_trajectory(flow.sample_latent(smoke_or(3000, 1000),
 err = max((a - b).abs().max().item() for a, b in zip(inv_states, reversed(states)))
 print(f"inverse states = reversed forward states, max difference {err:.1e}")
 assert len(inv_states) == len(states) and err < 1e-4
-plot_flow_stages(sample_states, names[::-1], stages=sorted(len(names) - 1 - k for k in stages), lim=4.5,
-                 title="latent → data: sampling (inverse), coloured by the angle of $z$")
+fig = plot_flow_stages(sample_states, names[::-1], stages=sorted(len(names) - 1 - k for k in stages),
+                       lim=4.5, title="latent → data: sampling (inverse), coloured by the angle of $z$")
+label_stages(fig, "z", "x")
 plt.show()
+
+# %% [markdown]
+# Here the colour is the angle of the Gaussian draw $z$, so read the panels left to right as a
+# sample being made: the disc is sheared and folded (middle panels: layer coordinates again,
+# not data space) until, in the last panel, the colour wheel has been wrapped around the ring of
+# modes, each mode drawn from its own range of angles. The points strung out between the modes
+# — the **bridges** of §3 — are the draws that fell on the thin seams of $z$ found above.
 
 # %% [markdown]
 # ## 5. Glow on images: 8×8 handwritten digits
 #
-# The same flow on images is **multi-scale**: each of the $L$ levels squeezes
-# ($1{\times}8{\times}8 \to 4{\times}4{\times}4$), runs $K$ steps with convolutional couplings and a
-# 1×1 invertible convolution, then (except the last level) factors out half the channels as
-# part of $z$, their Gaussian's mean and scale predicted from the other half. sklearn's digits
-# have 17 grey levels (0–16); we scale them to $[0, 1]$, **dequantise** (add uniform noise within
-# each level's bin, so a density can be fit to discrete data) and report **bits per dimension**,
+# The same flow on images is **multi-scale** (Kingma & Dhariwal 2018, Fig. 2b; Dinh et al. 2017):
+# each of the $L$ levels **squeezes** (every 2×2 block of pixels becomes 4 channels of one pixel),
+# runs $K$ steps with convolutional couplings and an invertible 1×1 convolution, then (except
+# the last level) **splits** off half the channels as part of $z$, their Gaussian's mean and scale
+# predicted from the other half. The digits flow below has $L = 2$ and $K = 8$:
+#
+# **Predict, then run.** What shape does the squeeze turn one $1 \times 8 \times 8$ digit into, and
+# what is its log-determinant?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+x_sq = torch.rand(2, 1, 8, 8, generator=gen(25))
+y_sq = squeeze(x_sq)
+print(f"squeeze: {tuple(x_sq.shape[1:])} → {tuple(y_sq.shape[1:])}; channel 0 of y holds the "
+      f"top-left pixel of every 2×2 block: {torch.equal(y_sq[:, 0], x_sq[:, 0, ::2, ::2])}\n"
+      f"log|det| by autograd: {autograd_logdet(lambda v: (squeeze(v),), x_sq).abs().max():.1e}")
+assert y_sq.shape == (2, 4, 4, 4) and torch.equal(unsqueeze(y_sq), x_sq)
+assert torch.equal(y_sq.flatten(1).sort(1).values, x_sq.flatten(1).sort(1).values)  # same entries
+assert torch.allclose(autograd_logdet(lambda v: (squeeze(v),), x_sq), torch.zeros(2))
+
+# %% [markdown]
+# **Answer:** $4 \times 4 \times 4$, with log-determinant exactly 0: the squeeze only moves entries
+# (a permutation, undone by `unsqueeze`), so it changes no volume. Its point is that the 1×1
+# convolutions and couplings of the next steps can now mix the four pixels of each 2×2 block.
+# The whole digits flow, with its shapes:
+
+# %%
+multiscale_diagram(levels=2, in_shape=(1, 8, 8))
+plt.show()
+
+# %% [markdown]
+# Follow the shapes: level 1 squeezes $1{\times}8{\times}8 \to 4{\times}4{\times}4$, runs its 8 steps
+# and splits off $z_1$ ($2{\times}4{\times}4$, 32 numbers); level 2 squeezes the kept half
+# $2{\times}4{\times}4 \to 8{\times}2{\times}2$ and ends in the top prior, $z_2$ (32 numbers). Together
+# the latent has the image's $64$ numbers, as a bijection must.
+#
+# sklearn's digits have 17 grey levels (0–16); we scale them to $[0, 1]$, **dequantise** (add
+# uniform noise within each level's bin, so a density can be fit to discrete data) and report
+# **bits per dimension**,
 #
 # $$\text{bpd} = \frac{-\log p_\theta(\tilde x)}{D \ln 2} + \log_2 17 , \qquad
 #   \tilde x = \frac{k + u}{17},\ u \sim U[0, 1)^D \text{ for pixel levels } k,$$
@@ -644,33 +906,47 @@ print(f"Glow vs independent pixels: {gain['train']:+.2f} bits/dim on train, "
 
 # %% [markdown]
 # **Samples and temperature.** Sampling draws $\varepsilon \sim \mathcal N(0, I)$ and inverts
-# $T\varepsilon$. Glow's authors noted that a temperature $T < 1$ trades diversity for cleaner
-# samples. Below, each row is *one* $\varepsilon$ at three temperatures (grey scale fixed to
-# $[0, 1]$).
+# $\tau\varepsilon$, where $\tau$ is the sampling **temperature** (written $T$ in the Glow paper;
+# here $\tau$, since $T$ is the diffusion's horizon). Glow's authors noted that $\tau < 1$ trades
+# diversity for cleaner samples. Below, each row is *one* $\varepsilon$ at three temperatures
+# (grey scale fixed to $[0, 1]$, black = 0).
+#
+# **Predict, then run.** Will the samples at $\tau = 0.6$ have a higher or a lower mean
+# log-density $\log p_\theta$ than those at $\tau = 1$?
 
 # %%
 TEMPS = [1.0, 0.8, 0.6]
 n_show = 6
 with torch.no_grad():
-    temp_samples = [digits_flow.sample(n_show, temperature=T, generator=gen(22)) for T in TEMPS]
+    temp_samples = [digits_flow.sample(n_show, temperature=tau, generator=gen(22)) for tau in TEMPS]
     temp_logp = [digits_flow.log_prob(s).mean().item() for s in temp_samples]
-flow_image_strip(temp_samples, [f"T = {T}" for T in TEMPS], stages=range(len(TEMPS)),
-                 n_images=n_show, value_range=(0.0, 1.0), title="Glow samples")
+fig = flow_image_strip(temp_samples, [f"τ = {tau}" for tau in TEMPS], stages=range(len(TEMPS)),
+                       n_images=n_show, value_range=(0.0, 1.0), title="Glow samples: one ε per row")
+for ax in fig.axes[:len(TEMPS)]:  # the top row's column titles
+    ax.title.set_fontsize(10)
 plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print("mean log p_theta of the samples: " + ", ".join(
-    f"T = {T}: {lp:.1f} nats" for T, lp in zip(TEMPS, temp_logp)))
+    f"τ = {tau}: {lp:.1f} nats" for tau, lp in zip(TEMPS, temp_logp)))
 assert temp_logp[0] < temp_logp[1] < temp_logp[2]  # lower temperature: more typical, likelier samples
 
 # %% [markdown]
+# **Answer:** higher — 87.9 nats at $\tau = 1$, 96.9 at 0.8, 103.5 at 0.6 in the full run. A
+# smaller $\tau$ draws $z$ closer to the origin, where the Gaussian part of
+# $\log p_\theta = \log \mathcal N(z; 0, I) + \log|\det|$ is largest; what it costs is
+# diversity. In the figure follow one row: the digit keeps its shape as $\tau$ falls, but the odd
+# bright pixels (the white bars along the bottom edge in the first and last rows) fade and the
+# whole image drifts towards mid-grey — smoother, lower-contrast, more "average" digits.
+#
 # **The image flow's trajectory.** The same `flow.trajectory(x)` on test digits, shown
 # with `flow_image_strip` (each column on its own grey scale; every state is put back in the
 # 8×8 layout). After the squeeze each layer mixes the four pixels of every 2×2 block, so the
 # digit dissolves into block patterns within a few steps; `L1.split` standardises the half of
 # the channels it factors out, the second level (on 4×4 blocks of the remaining half) works on
-# the rest, and the prior leaves a standard-normal $z$.
+# the rest, and the prior maps it to the last part of $z$. The last column should look like
+# Gaussian noise; as with the 2D flow, it is so only approximately.
 
 # %%
 img_states = digits_flow.trajectory(x_test_img[:6])
@@ -678,13 +954,16 @@ img_names = ["x", *digits_flow.layer_names()]
 picks = [0, *(img_names.index(n) for n in ("L1.K1.coupling", "L1.K4.coupling", "L1.K8.coupling",
                                           "L1.split", "L2.K4.coupling", "L2.K8.coupling", "prior"))]
 print(" → ".join(img_names[k] for k in picks))
-flow_image_strip(img_states, img_names, stages=picks, n_images=6, title="digits → latent")
+fig = flow_image_strip(img_states, img_names, stages=picks, n_images=6,
+                       title="digits → latent (each column on its own grey scale)")
+for ax in fig.axes[:len(picks)]:  # the top row's column titles
+    ax.title.set_fontsize(9)
 plt.show()
 
 # %% [markdown]
 # **The paper's flow.** DiNof uses Glow with $L = 3$ levels, $K = 16$ steps per level and 256
-# hidden channels on 32×32×3 images (§5 of the paper: "∼7M more parameters than the standard
-# SDE models"). Same code, bigger numbers:
+# hidden channels on 32×32×3 images (DiNof §4.1; §4.2.3 counts "∼7M more parameters than the
+# standard SDE models"). Same code, bigger numbers:
 
 # %%
 paper = Glow.paper()
@@ -701,18 +980,38 @@ assert 7.0e6 <= n_paper <= 8.5e6
 #   log-det is what makes pushed-forward samples and the formula agree.
 # - **A Glow step** = ActNorm (data-initialised, standardises the first batch) → LU-parametrised
 #   invertible linear map ($\log|\det| = \sum \log|s|$, $O(C)$) → affine coupling
-#   (triangular Jacobian, $\sigma(\text{raw} + 2)$ scale, zero-initialised output so each step
-#   starts near the identity). Every log-det matched autograd's brute-force Jacobian.
+#   (triangular Jacobian, scale $\sigma(6\tanh(\text{raw}/6) + 2) \in (0, 1)$, zero-initialised
+#   output so each step starts near the identity), written out by hand and matched to
+#   `AffineCoupling`. Every log-det matched autograd's brute-force Jacobian.
 # - **On 2D toys** Glow fits moons and 8gaussians but leaves bridges of mass between modes and a
 #   clear KL gap: a continuous bijection from one Gaussian must stretch space to separate modes.
 #   The diffused marginal $p_{T_m}$ is smooth, and the same small flow models it almost exactly
 #   — the reason DiNof hands the flow $x(T_m)$ rather than the data.
-# - **The trajectory** $h_0 = x, \dots, h_M = z$ is returned layer by layer and the sampling
-#   direction retraces it exactly.
+# - **The trajectory** $h_0 = x, \dots, h_M = z$ is returned layer by layer (its middle states are
+#   layer coordinates, not data space) and the sampling direction retraces it up to round-off.
+#   The 8gaussians latent has the right mean, variance and radial profile but is banded, one
+#   band per mode: not fully Gaussianised, by exactly the KL gap (KL is invariant under the flow).
 # - **On digits** the multi-scale Glow (squeeze, split, 1×1 convolutions) models the training
 #   images far better than independent pixels but overfits 1500 images: held-out bits/dim is the
-#   honest score. Lower temperatures give cleaner, likelier samples. The paper's configuration
-#   has 7.9 M parameters.
+#   honest score. Lower sampling temperatures $\tau$ give cleaner, likelier, less diverse
+#   samples. The paper's configuration has 7.9 M parameters.
+#
+# ## Exercises
+#
+# 1. **Assignment A3** ([`assignments/student/A3_glow_coupling.ipynb`](assignments/student/A3_glow_coupling.ipynb)):
+#    write the coupling's forward pass with its log-det (exercise d.1) and its inverse (d.2); the
+#    checks there name the usual mistakes. Warm-up here: write `coupling_inverse_by_hand(y, net)`
+#    for the cell of §2 and check that it returns `x` and minus the forward log-det.
+# 2. **Why a sigmoid?** In `coupling_by_hand` replace the scale by RealNVP's unbounded
+#    $\log s = \text{raw}$. Does the log-det still match autograd? With the perturbed `net`, how
+#    large do $s$ and $1/s$ (what the inverse multiplies by) get for $|x_a| \le 3$? What would that
+#    do to sampling, which runs the inverses of many such layers in a row?
+# 3. **Gaussianise harder.** Train the small flow of §3 on $p_0$ with 4× the updates, or with 8
+#    steps instead of 4. How far does the KL fall, and do the bands of the §4 latent check fade?
+#    Compare with what the *same* small flow reaches on $p_{0.2}$.
+# 4. **Temperature extremes.** Sample the digits flow at $\tau = 0$ and $\tau = 1.3$. What is the
+#    $\tau = 0$ "sample", and is its $\log p_\theta$ the highest of all? Is the most likely image a
+#    typical digit?
 #
 # Next: DiNof itself — the flow models $x(T_m)$, and the reverse SDE takes the samples from $T_m$
 # down to the data.

@@ -255,7 +255,7 @@ WRONG = [
     (
         checks.check_em_step,
         _sde_wrong(lambda x, dt, z, f, g, s: x + (f - g**2 * s) * dt + g * z),
-        "missing sqrt(|dt|)",
+        "noise not scaled by √|dt|",
     ),
     (
         checks.check_em_step,

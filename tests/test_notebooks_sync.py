@@ -24,9 +24,9 @@ REQUIRED = (
     "03_glow_normalizing_flows.py",
     "04_dinof_2d.py",
     "05_dinof_digits_cpu.py",
-    "06_cifar10_gpu.py",
-    "07_celebahq256_gpu.py",
-    "08_dinof_diffflow_diffenc.py",
+    "06_dinof_diffflow_diffenc.py",
+    "07_cifar10_gpu.py",
+    "08_celebahq256_gpu.py",
 )
 MAX_IPYNB_BYTES = 2 * 1024 * 1024
 COLAB_URL = "https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/"

@@ -36,7 +36,9 @@ from dinof_lite.flows import Glow
 from dinof_lite.nets import ScoreMLP
 from dinof_lite.sde import SDE, get_sde
 from dinof_lite.train import CHECKPOINT_NAME, TrainConfig, Trainer
-from dinof_lite.utils import pick_device, smoke_mode
+from dinof_lite.train.lock import WorkdirLock
+from dinof_lite.train.validation import check_dir, check_writable, resolve_device
+from dinof_lite.utils import smoke_mode
 
 __all__ = ["DemoConfig", "dataset_names", "run_demo", "render_markdown", "PRETRAINED"]
 
@@ -78,6 +80,7 @@ class DemoConfig:
     figure: str | None = None
     resume: bool = False
     progress: bool = True
+    break_lock: bool = False  # remove a stale OUT/.lock left by a killed demo
 
     def resolved(self) -> DemoConfig:
         """A copy with the smoke-mode-dependent defaults filled in, validated."""
@@ -92,6 +95,15 @@ class DemoConfig:
         pc = default_pc(make_sde(cfg.sde))  # also validates the SDE name
         cfg.predictor = cfg.predictor if cfg.predictor is not None else pc[0]
         cfg.corrector = cfg.corrector if cfg.corrector is not None else pc[1]
+        from dinof_lite.sampling.correctors import CORRECTORS
+        from dinof_lite.sampling.predictors import PREDICTORS
+
+        for option, name, registry in (
+            ("--predictor", cfg.predictor, PREDICTORS),
+            ("--corrector", cfg.corrector, CORRECTORS),
+        ):
+            if name not in registry:
+                raise ValueError(f"{option} {name!r} is unknown; valid: {', '.join(registry)}")
         if cfg.dataset not in dataset_names():
             raise ValueError(
                 f"unknown dataset {cfg.dataset!r}; valid: {', '.join(dataset_names())}"
@@ -105,8 +117,12 @@ class DemoConfig:
             "hidden",
             "flow_steps",
         ):
-            if getattr(cfg, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(cfg, name)}")
+            value = getattr(cfg, name)
+            option = "--" + name.replace("_", "-")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer; got {value!r} ({option})")
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1; got {value} ({option})")
         if not 0 < cfg.tm_min < 1 or not cfg.tm_min <= cfg.T_m <= 1:
             raise ValueError(f"need 0 < tm_min <= T_m <= 1; got tm_min={cfg.tm_min}, T_m={cfg.T_m}")
         if cfg.pretrained and (cfg.dataset, cfg.sde) not in PRETRAINED:
@@ -263,12 +279,20 @@ def run_demo(config: DemoConfig) -> dict:
     """Run the whole demo (see module docstring); returns the ``metrics.json`` record."""
     t_start = time.perf_counter()
     cfg = config.resolved()
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable("--out", check_dir("--out", cfg.out, must_exist=False))
+    if cfg.figure is not None:
+        check_writable("--figure", Path(cfg.figure).parent)
+    # the first write: refuses while another demo uses OUT; released on exit, also on errors
+    with WorkdirLock(out, break_stale=cfg.break_lock):
+        return _run_demo(cfg, out, t_start)
+
+
+def _run_demo(cfg: DemoConfig, out: Path, t_start: float) -> dict:
+    """:func:`run_demo` once the options are checked and ``out`` is locked."""
     if not cfg.resume:  # a fresh run; --resume continues an interrupted one instead
         for name in (CHECKPOINT_NAME, "metrics.jsonl"):
             (out / name).unlink(missing_ok=True)
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device, "--device")
     sampler, gmm = _dataset(cfg.dataset)
     ref = sampler(cfg.n_samples, cfg.seed + 1)  # held-out reference for every metric
     if cfg.pretrained:

@@ -4,6 +4,12 @@ Commands are argparse sub-parsers registered in :data:`COMMANDS`; each has an ``
 function (fills its sub-parser) and a ``run`` function (``argparse.Namespace -> exit code``).
 To add a command (``bench``, ``train``, ``sample``, ``eval``, …) write those two functions and add
 one entry to :data:`COMMANDS`.
+
+Every error a user can fix — a bad option value (checked by argparse ``type=`` functions of
+:mod:`dinof_lite.train.validation`: type, range, device, names), a path that is a file,
+missing or read-only, a workdir locked by another run, a damaged or foreign checkpoint, a full
+disk — ends with one line ``error: ...`` on stderr and exit status 1, no traceback;
+``python -m dinof_lite --debug COMMAND ...`` shows the traceback too.
 """
 
 from __future__ import annotations
@@ -11,12 +17,35 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dinof_lite import __version__
 
-__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+__all__ = ["COMMANDS", "Command", "Parser", "build_parser", "main"]
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors (a bad value, an unknown option or name) end
+    with ``error: ...`` and exit status 1, like every other error a user can fix."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        raise SystemExit(f"error: {self.prog}: {message}")  # printed to stderr, exit status 1
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from dinof_lite.train.config import NonFiniteLossError
+    from dinof_lite.train.lock import WorkdirLockedError
+
+    return (ValueError, TypeError, OSError, WorkdirLockedError, NonFiniteLossError)
+
+
+def _types():
+    from dinof_lite.train import validation
+
+    return validation
 
 
 @dataclass(frozen=True)
@@ -28,11 +57,15 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
+DEVICE_HELP = "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps"
+
+
 # --------------------------------------------------------------------------- demo
 def _demo_arguments(p: argparse.ArgumentParser) -> None:
     from dinof_lite.cli.demo import dataset_names  # light import: data.toy only
 
     names = dataset_names()
+    v = _types()
     p.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
     p.add_argument(
         "--dataset",
@@ -40,9 +73,9 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"2D dataset: {', '.join(names)} (default: 8gaussians)",
     )
-    p.add_argument(
-        "--sde", default="vp", choices=("vp", "ve", "subvp"), help="forward SDE (default: vp)"
-    )
+    from dinof_lite.sde import SDES  # every registered SDE, also one a user registered
+
+    p.add_argument("--sde", default="vp", choices=tuple(SDES), help="forward SDE (default: vp)")
     p.add_argument(
         "--pretrained",
         action="store_true",
@@ -54,22 +87,35 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="training steps (default 2500; 150 in smoke mode, i.e. with CI or DINOF_SMOKE set)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for data, init, training and sampling")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)")
     p.add_argument(
-        "--hidden", type=int, default=64, help="ScoreMLP and Glow coupling width (default: 64)"
+        "--seed",
+        type=v.int_option(min=0),
+        default=0,
+        help="seed for data, init, training and sampling",
     )
-    p.add_argument("--flow-steps", type=int, default=8, help="Glow steps, one level (default: 8)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument(
+        "--lr",
+        type=v.float_option(min=0, min_open=True),
+        default=2e-3,
+        help="Adam learning rate (default: 2e-3)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=int,
+        default=64,
+        help="ScoreMLP and Glow coupling width (default: 64)",
+    )
+    p.add_argument("--flow-steps", type=int, default=8, help="Glow steps, one level (8)")
     p.add_argument(
         "--tm-min",
-        type=float,
+        type=v.float_option(min=0, max=1, min_open=True),
         default=0.1,
         help="the model serves every T_m in [tm-min, T] (default: 0.1)",
     )
     p.add_argument(
         "--tm",
-        type=float,
+        type=v.float_option(min=0, max=1, min_open=True),
         default=0.3,
         help="T_m of journey.png (default: 0.3, where p_T_m is still far from Gaussian)",
     )
@@ -103,11 +149,16 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="PC corrector: langevin or none (default: langevin for ve, none for vp/subvp)",
     )
-    p.add_argument("--snr", type=float, default=0.16, help="Langevin signal-to-noise ratio (0.16)")
-    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    p.add_argument(
+        "--snr",
+        type=v.float_option(min=0, min_open=True),
+        default=0.16,
+        help="Langevin signal-to-noise ratio (0.16)",
+    )
+    p.add_argument("--device", type=v.device_option, default="auto", help=DEVICE_HELP)
     p.add_argument(
         "--threads",
-        type=int,
+        type=v.int_option(min=0),
         default=1,
         help="torch.set_num_threads (default 1: these tiny nets run fastest single-threaded, "
         "and far faster than multi-threaded on a busy CPU); 0 keeps torch's default",
@@ -122,6 +173,11 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         "--resume",
         action="store_true",
         help="continue training from OUT/checkpoint.pt instead of starting afresh",
+    )
+    p.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove a stale OUT/.lock left by a demo that was killed",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -160,10 +216,11 @@ def _demo_run(args: argparse.Namespace) -> int:
         figure=args.figure,
         resume=args.resume,
         progress=not args.no_progress,
+        break_lock=args.break_lock,
     )
     try:
         record = run_demo(cfg)
-    except (ValueError, FileNotFoundError) as err:  # bad options, missing checkpoint: no traceback
+    except _user_errors() as err:  # bad options, missing checkpoint, locked out: no traceback
         raise SystemExit(f"error: {err}") from err
     print(render_markdown(record))
     for label, path in record["files"].items():
@@ -175,11 +232,12 @@ def _demo_run(args: argparse.Namespace) -> int:
 def _bench_arguments(p: argparse.ArgumentParser) -> None:
     from dinof_lite.cli.bench import BENCHMARKS
 
+    v = _types()
     p.add_argument("name", metavar="NAME", help=f"benchmark: {', '.join(sorted(BENCHMARKS))}")
-    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    p.add_argument("--device", type=v.device_option, default="auto", help=DEVICE_HELP)
     p.add_argument(
         "--repeats",
-        type=int,
+        type=v.int_option(min=1),
         default=5,
         help="timed calls per measurement (glow: median; sampling: best, interleaved)",
     )
@@ -190,7 +248,10 @@ def _bench_arguments(p: argparse.ArgumentParser) -> None:
         help="full: the real configurations; smoke: tiny ones (seconds)",
     )
     p.add_argument(
-        "--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)"
+        "--threads",
+        type=v.int_option(min=0),
+        default=0,
+        help="torch.set_num_threads (0: torch's default)",
     )
     p.add_argument("--json", default=None, metavar="PATH", help="also write the rows as JSON")
     p.add_argument(
@@ -204,6 +265,7 @@ def _bench_arguments(p: argparse.ArgumentParser) -> None:
 
 def _bench_run(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     import torch
 
@@ -214,6 +276,8 @@ def _bench_run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        if args.json:
+            _types().check_writable("--json", Path(args.json).parent)
         options = {} if args.model is None else {"model": args.model}
         rows = run_benchmark(
             args.name, device=args.device, repeats=args.repeats, size=args.size, **options
@@ -279,14 +343,23 @@ COMMANDS: dict[str, Command] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-parser per entry of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m dinof_lite",
         description="dinof_lite: diffusion models with normalizing-flow priors (DiNof), for learning.",
     )
     parser.add_argument("--version", action="version", version=f"dinof_lite {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (any command)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, cmd in COMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the traceback of an error",
+        )
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
     return parser
@@ -299,4 +372,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help(sys.stderr)
         return 2
-    return int(args._run(args))
+    debug = getattr(args, "debug", False)
+    try:
+        return int(args._run(args))
+    except SystemExit as exit_:
+        if debug and exit_.__cause__ is not None:
+            traceback.print_exception(exit_.__cause__)
+        raise
+    except _user_errors() as err:
+        if debug:
+            raise
+        raise SystemExit(f"error: {err}") from err

@@ -37,7 +37,7 @@ from dinof_lite.losses import get_score_fn
 from dinof_lite.sampling import LikelihoodResult, ode_log_likelihood_result, pc_sample_result
 from dinof_lite.sampling.base import synchronize
 from dinof_lite.sde import SDE
-from dinof_lite.utils import randn
+from dinof_lite.utils import check_batch, randn
 
 __all__ = ["DiNof"]
 
@@ -83,6 +83,11 @@ class DiNof(TmConditioning, nn.Module):
         super().__init__()
         self.sde, self.score_net, self.flow = sde, score_net, flow
         self.eps = float(sde.eps if eps is None else eps)
+        if not 0 < self.eps < sde.T:
+            raise ValueError(
+                f"eps (the smallest time of training and sampling) must lie in (0, T = {sde.T}); "
+                f"got {eps}. Leave it None for the SDE's default {sde.eps}"
+            )
         self._set_T_m(T_m, T_m_range)
         if flow_reduction not in FLOW_REDUCTIONS:
             raise ValueError(
@@ -113,7 +118,8 @@ class DiNof(TmConditioning, nn.Module):
         return get_score_fn(self.sde, self.score_net)
 
     def check_x(self, x0: Tensor, what: str = "x0") -> None:
-        """Raise ``ValueError`` unless ``x0`` is a tensor ``(B, *dims)`` matching the flow."""
+        """Raise unless ``x0`` is a non-empty, finite tensor ``(B, *dims)`` of the flow's dtype
+        (``ValueError``; ``TypeError`` for the dtype)."""
         if (
             not isinstance(x0, Tensor)
             or tuple(x0.shape[1:]) != self.dims
@@ -124,6 +130,13 @@ class DiNof(TmConditioning, nn.Module):
                 f"{what} must have shape (B, {', '.join(map(str, self.dims))}) "
                 f"to match the flow; got {got}"
             )
+        dtype = next(self.flow.parameters()).dtype
+        if x0.dtype != dtype:
+            raise TypeError(
+                f"{what} is {x0.dtype} but the model's parameters are {dtype}; convert one of "
+                f"them ({what}.to({dtype}) or model.to({x0.dtype}))"
+            )
+        check_batch(x0, what, "DiNof")
 
     # ------------------------------------------------------------------ training
     def loss(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:

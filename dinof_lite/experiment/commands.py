@@ -2,18 +2,36 @@
 :mod:`dinof_lite.cli`): each an ``add_arguments(parser)`` and a ``run(args) -> exit code``.
 
 Errors a user can fix (unknown config, a run with a different config, T_m out of range, missing
-data) end with ``error: ...`` and exit code 1, no traceback; ``eval --fid`` without
-torch-fidelity prints how to install it and exits with code 2.
+data, a bad number or device, a workdir that is a file, read-only or locked by another run, a
+damaged or foreign checkpoint, a full disk) end with ``error: ...`` and exit code 1, no
+traceback (``python -m dinof_lite --debug ...`` shows it); every option is checked before
+anything is written or computed. ``eval --fid`` without torch-fidelity prints how to install it
+and exits with code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from dinof_lite.train.config import NonFiniteLossError
+from dinof_lite.train.lock import WorkdirLockedError
+from dinof_lite.train.validation import (
+    check_dir,
+    check_writable,
+    device_option,
+    float_option,
+    int_option,
+)
+
+#: exceptions that are the user's to fix: ``error: <message>``, exit 1, no traceback
+USER_ERRORS = (ValueError, TypeError, OSError, WorkdirLockedError, NonFiniteLossError)
+
 __all__ = [
+    "USER_ERRORS",
     "train_arguments",
     "train_command",
     "sample_arguments",
@@ -27,7 +45,37 @@ def _fail(err: Exception) -> SystemExit:
     return SystemExit(f"error: {err}")
 
 
+def _existing_run(workdir: str, *, writable: bool) -> Path:
+    """``--workdir`` of sample / eval: an existing directory (writable when results go there)."""
+    path = check_dir("--workdir", workdir, must_exist=False)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"--workdir {path} does not exist; give a run written by "
+            f"`python -m dinof_lite train --config NAME --workdir {path}`"
+        )
+    if writable:
+        check_writable("--workdir", path)
+        metrics = path / "metrics.jsonl"
+        if metrics.exists() and not os.access(metrics, os.W_OK):
+            raise PermissionError(
+                f"--workdir {path}: {metrics} is not writable; fix its permissions"
+            )
+    return path
+
+
+def _output_file(option: str, path) -> Path:
+    """A file to write: not a directory, in a directory that exists or can be created."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{option} {path} is a directory; give a file name")
+    check_writable(option, path.parent)
+    return path
+
+
 # --------------------------------------------------------------------------- train
+DEVICE_HELP = "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps"
+
+
 def train_arguments(p: argparse.ArgumentParser) -> None:
     from dinof_lite.experiment.configs import config_names
 
@@ -44,10 +92,20 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
         help="run directory (resumed if it holds checkpoint.pt)",
     )
     p.add_argument(
-        "--steps", type=int, default=None, help="total training steps (default: config's)"
+        "--steps",
+        type=int_option(min=1),
+        default=None,
+        help="total training steps, >= 1 (default: config's)",
     )
-    p.add_argument("--seed", type=int, default=None, help="training seed (default: config's)")
-    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    p.add_argument(
+        "--seed", type=int_option(min=0), default=None, help="training seed (default: config's)"
+    )
+    p.add_argument("--device", type=device_option, default="auto", help=DEVICE_HELP)
+    p.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove a stale DIR/.lock left by a run that was killed (never a live run's)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile the score network")
     p.add_argument(
         "--amp",
@@ -84,10 +142,11 @@ def train_command(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         progress=not args.no_progress,
         rank_report=args.rank_report,
+        break_lock=args.break_lock,
     )
     try:
         summary = train_run(opts)
-    except (ValueError, FileNotFoundError) as err:
+    except USER_ERRORS as err:
         raise _fail(err) from err
     if summary["rank"] == 0:
         print(json.dumps(summary))
@@ -101,13 +160,13 @@ def sample_arguments(p: argparse.ArgumentParser) -> None:
         "--T_m",
         "--tm",
         dest="T_m",
-        type=float,
+        type=float_option(min=0, max=1, min_open=True),
         default=None,
         help="hand-over time (default: the config's T_m)",
     )
     p.add_argument(
         "--n",
-        type=int,
+        type=int_option(min=1),
         default=64,
         help="number of samples (default: 64); without --npz only the grid's are drawn",
     )
@@ -117,8 +176,10 @@ def sample_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="grid PNG of the first <= 64 samples (default: DIR/samples/T_m{T_m}.png)",
     )
-    p.add_argument("--chunk", type=int, default=256, help="samples drawn at a time (default: 256)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--chunk", type=int_option(min=1), default=256, help="samples drawn at a time (256)"
+    )
+    p.add_argument("--seed", type=int_option(min=0), default=0)
     p.add_argument(
         "--npz",
         nargs="?",
@@ -128,7 +189,7 @@ def sample_arguments(p: argparse.ArgumentParser) -> None:
         help="also write all samples as uint8 arr_0 (N, H, W, C) to PATH "
         "(default: DIR/samples_T_m{T_m}_n{n}.npz)",
     )
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_option, default="auto", help=DEVICE_HELP)
 
 
 def sample_command(args: argparse.Namespace) -> int:
@@ -136,9 +197,14 @@ def sample_command(args: argparse.Namespace) -> int:
     from dinof_lite.experiment.sample import sample_run
 
     try:
-        cfg, model = load_run(args.workdir, args.device)
+        # files go to DIR unless both --out and --npz PATH say otherwise
+        into_dir = args.out is None or args.npz == ""
+        workdir = _existing_run(args.workdir, writable=into_dir)
+        for option, path in (("--out", args.out), ("--npz", args.npz)):
+            if path:
+                _output_file(option, path)
+        cfg, model = load_run(workdir, args.device)
         T_m = model.resolve_T_m(args.T_m)
-        workdir = Path(args.workdir)
         grid = args.out or workdir / "samples" / f"T_m{T_m:g}.png"
         npz = None
         if args.npz is not None:
@@ -146,7 +212,7 @@ def sample_command(args: argparse.Namespace) -> int:
         info = sample_run(
             model, cfg, args.n, T_m=T_m, chunk=args.chunk, seed=args.seed, grid=grid, npz=npz
         )
-    except (ValueError, FileNotFoundError) as err:
+    except USER_ERRORS as err:
         raise _fail(err) from err
     print(json.dumps(info))
     return 0
@@ -155,15 +221,28 @@ def sample_command(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- eval
 def eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", required=True, metavar="DIR", help="a run written by `train`")
-    p.add_argument("--n-bpd", type=int, default=256, help="test images for bits/dim (0: skip)")
-    p.add_argument("--T_m", "--tm", dest="T_m", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--rtol", type=float, default=1e-5, help="ODE solver tolerances (rtol = atol)")
+    p.add_argument(
+        "--n-bpd", type=int_option(min=0), default=256, help="test images for bits/dim (0: skip)"
+    )
+    p.add_argument(
+        "--T_m", "--tm", dest="T_m", type=float_option(min=0, max=1, min_open=True), default=None
+    )
+    p.add_argument(
+        "--batch-size", type=int_option(min=1), default=64, help="images per ODE batch (64)"
+    )
+    p.add_argument(
+        "--rtol",
+        type=float_option(min=0, max=1, min_open=True),
+        default=1e-5,
+        help="ODE solver tolerances, in (0, 1] (rtol = atol)",
+    )
     p.add_argument("--fid", action="store_true", help="also FID and IS (needs the fid extra)")
-    p.add_argument("--n-fid", type=int, default=50_000, help="samples for FID / IS")
-    p.add_argument("--chunk", type=int, default=256, help="sampling chunk for FID samples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--n-fid", type=int_option(min=2), default=50_000, help="samples for FID / IS")
+    p.add_argument(
+        "--chunk", type=int_option(min=1), default=256, help="sampling chunk for FID samples"
+    )
+    p.add_argument("--seed", type=int_option(min=0), default=0)
+    p.add_argument("--device", type=device_option, default="auto", help=DEVICE_HELP)
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -180,8 +259,13 @@ def eval_command(args: argparse.Namespace) -> int:
 
             print(f"error: {FID_HELP}", file=sys.stderr)
             return 2
-    workdir = Path(args.workdir)
+    if args.n_bpd == 0 and not args.fid:
+        raise _fail(
+            ValueError("--n-bpd 0 and no --fid: nothing to evaluate; give --n-bpd N >= 1 or --fid")
+        )
     try:
+        # the record is appended to DIR/metrics.jsonl: check that before computing anything
+        workdir = _existing_run(args.workdir, writable=True)
         cfg, model = load_run(workdir, args.device)
         T_m = model.resolve_T_m(args.T_m)
         meta = load_run_options(workdir)
@@ -211,15 +295,19 @@ def eval_command(args: argparse.Namespace) -> int:
                 )
             device = next(model.parameters()).device
             record.update(evaluate_fid(npz, test, device=device))
+        record["step"] = _checkpoint_step(workdir)
     except FidUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError) as err:
+    except USER_ERRORS as err:
         raise _fail(err) from err
-    ckpt_step = _checkpoint_step(workdir)
-    record["step"] = ckpt_step
-    append_metrics(workdir, record)
-    print(json.dumps(record))
+    print(json.dumps(record))  # printed first: a failure to append below loses nothing
+    try:
+        append_metrics(workdir, record)
+    except OSError as err:
+        raise _fail(
+            OSError(f"could not append the record above to {workdir}/metrics.jsonl: {err}")
+        ) from err
     return 0
 
 

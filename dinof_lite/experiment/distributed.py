@@ -28,8 +28,8 @@ import torch.distributed as dist
 from torch import nn
 
 from dinof_lite.train import Trainer
-from dinof_lite.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from dinof_lite.utils import pick_device
+from dinof_lite.train.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from dinof_lite.train.validation import resolve_device
 
 __all__ = [
     "DistInfo",
@@ -78,7 +78,7 @@ def init_distributed(device: str = "auto") -> tuple[DistInfo, torch.device]:
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     info = DistInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
-    dev = pick_device(device)
+    dev = resolve_device(device, "--device")
     if not info.enabled:
         return info, dev
     if not dist.is_available():
@@ -148,9 +148,14 @@ class RankTrainer(Trainer):
     def resume(self) -> bool:
         """Load ``run_dir/checkpoint.pt`` if it exists (every rank); True if it did."""
         path = self.run_dir / CHECKPOINT_NAME
+        if self.info.is_main and self.workdir is not None:
+            self.remove_stale_tmp()
         if not path.exists():
             return False
-        self.load_state_dict(load_checkpoint(path))
+        try:
+            self.load_state_dict(load_checkpoint(path))
+        except CheckpointError as err:
+            raise CheckpointError(f"cannot resume the run in {path.parent}: {err}") from None
         self.last_checkpoint = (path, self.step)
         return True
 

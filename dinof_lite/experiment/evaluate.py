@@ -19,6 +19,7 @@ import torch
 from dinof_lite.data import ImageDataset
 from dinof_lite.data.quantize import dequantize
 from dinof_lite.experiment.configs import ExperimentConfig
+from dinof_lite.train.validation import check_float, check_int
 
 __all__ = ["FID_HELP", "FidUnavailable", "evaluate_bpd", "evaluate_fid"]
 
@@ -51,7 +52,11 @@ def evaluate_bpd(
     Each image ``(C, H, W)`` is dequantised with ``test.n_bins`` levels on ``cfg.data_range``;
     the divergence of the ODE uses ``n_probes`` Rademacher probes (Hutchinson).
     """
-    n = min(n, len(test))
+    n = min(check_int("n", n, min=1), len(test))
+    check_int("batch_size", batch_size, min=1)
+    check_int("n_probes", n_probes, min=1)
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        check_float(name, tol, min=0, min_open=True)
     dev = next(model.parameters()).device
     g = torch.Generator(device=dev).manual_seed(seed)
     values = []

@@ -40,7 +40,8 @@ from dinof_lite.experiment.distributed import (
 from dinof_lite.experiment.sample import save_grid, to_uint8
 from dinof_lite.nets.unet import UNetConfig
 from dinof_lite.train import TrainConfig, load_weights
-from dinof_lite.utils import pick_device
+from dinof_lite.train.lock import WorkdirLock
+from dinof_lite.train.validation import check_dir, check_int, check_writable, resolve_device
 
 __all__ = [
     "TrainOptions",
@@ -82,6 +83,18 @@ class TrainOptions:
     data_root: str | None = None
     progress: bool = True
     rank_report: bool = False
+    break_lock: bool = False
+
+    def check(self) -> None:
+        """Refuse bad options before anything is written (names the option and the fix)."""
+        if self.steps is not None:
+            check_int("--steps", self.steps, min=1)
+        if self.seed is not None:
+            check_int("--seed", self.seed, min=0, max=2**63 - 1)
+        workdir = check_dir("--workdir", self.workdir, must_exist=False)
+        check_writable("--workdir", workdir)
+        if self.data_root is not None:
+            check_dir("--data-root", self.data_root, must_exist=True)
 
 
 def config_from_dict(d: dict) -> ExperimentConfig:
@@ -123,32 +136,55 @@ def append_metrics(workdir: str | os.PathLike, record: dict) -> None:
         fh.write(json.dumps(record) + "\n")
 
 
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON object from ``path``; ``ValueError`` naming the file if it is not one."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err}); it is written by `train`: restore it, or train "
+            "into a new --workdir"
+        ) from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path} holds a {type(obj).__name__}, not a JSON object")
+    return obj
+
+
 def load_run_options(workdir: str | os.PathLike) -> dict:
     """``DIR/run.json`` (``{}`` if absent)."""
     path = Path(workdir) / "run.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return read_json(path) if path.exists() else {}
 
 
 def load_run(workdir: str | os.PathLike, device: str = "auto", *, ema: bool = True):
     """``(cfg, model)``: the config of ``DIR/config.json`` and its DiNof with the EMA weights
     (``ema=False``: the raw weights) of ``DIR/checkpoint.pt``, on ``device``, in eval mode."""
-    workdir = Path(workdir)
+    workdir = check_dir("--workdir", workdir, must_exist=False)
+    dev = resolve_device(device, "--device")
     path = workdir / "config.json"
     if not path.exists():
         raise FileNotFoundError(
             f"{workdir} is not a training run (no config.json); create one "
             f"with `python -m dinof_lite train --config NAME --workdir {workdir}`"
         )
-    cfg = config_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    stored = read_json(path)
+    try:
+        cfg = config_from_dict(stored)
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{path} is not a valid run config ({type(err).__name__}: {err}); it is written by "
+            "`train`: restore it, or train into a new --workdir"
+        ) from None
     model = load_weights(build_model(cfg), workdir, ema=ema)
-    return cfg, model.to(pick_device(device)).eval()
+    return cfg, model.to(dev).eval()
 
 
 def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict, info: DistInfo) -> None:
     """Refuse to resume a run whose config (or data) differs; rank 0 writes the JSON files."""
     cfg_path, meta_path = workdir / "config.json", workdir / "run.json"
     if cfg_path.exists():
-        bad = config_mismatch(json.loads(cfg_path.read_text(encoding="utf-8")), cfg.to_dict())
+        bad = config_mismatch(read_json(cfg_path), cfg.to_dict())
         old_fake = load_run_options(workdir).get("fake_data", False)
         if old_fake != meta["fake_data"]:
             bad.append("fake_data")
@@ -218,15 +254,20 @@ def _tensorboard_callback(workdir: Path):
 
 def train_run(opts: TrainOptions) -> dict:
     """Train (or resume) the run in ``opts.workdir``; returns a summary dict (see module doc)."""
+    cfg = get_config(opts.config)  # every check before the process group and the workdir
+    opts.check()
     info, device = init_distributed(opts.device)
+    lock = None
     try:
-        cfg = get_config(opts.config)
+        overrides = {"device": str(device)}
         if opts.steps is not None:
-            cfg.train.n_steps = opts.steps
+            overrides["n_steps"] = opts.steps
         if opts.seed is not None:
-            cfg.train.seed = opts.seed
-        cfg.train.device = str(device)
+            overrides["seed"] = opts.seed
+        cfg.train = dataclasses.replace(cfg.train, **overrides)
         seed, workdir = cfg.train.seed, Path(opts.workdir)
+        if info.is_main:  # the first write: refuses if another run holds the workdir
+            lock = WorkdirLock(workdir, break_stale=opts.break_lock).acquire()
         amp = device.type == "cuda" if opts.amp is None else opts.amp
         meta = {
             "fake_data": opts.fake_data,
@@ -282,6 +323,7 @@ def train_run(opts: TrainOptions) -> dict:
             autocast=autocast_dtype,
             info=info,
             run_dir=workdir,
+            meta={"config_name": cfg.name, "experiment": cfg.to_dict()},
         )
         resumed = trainer.step if trainer.resume() else 0
         result = trainer.fit()
@@ -300,4 +342,6 @@ def train_run(opts: TrainOptions) -> dict:
             "amp": amp,
         }
     finally:
+        if lock is not None:
+            lock.release()
         cleanup_distributed(info)

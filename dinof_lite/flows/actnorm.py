@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from dinof_lite.flows.base import FlowLayer
+from dinof_lite.utils import check_batch
 
 __all__ = ["ActNorm"]
 
@@ -44,7 +45,19 @@ class ActNorm(FlowLayer):
 
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
-        """Set bias and scale from the batch ``x`` so that ``forward(x)`` is standardised."""
+        """Set bias and scale from the batch ``x`` so that ``forward(x)`` is standardised.
+
+        Raises ``ValueError`` (leaving the layer uninitialised) for a batch that is empty, holds
+        NaN / inf, or has fewer than 2 values per channel: its statistics would set NaN or
+        ``1/eps`` scales that no later batch corrects.
+        """
+        check_batch(x, "the batch it initialises from", "ActNorm")
+        if x.shape[0] * spatial_size(x) < 2:
+            raise ValueError(
+                "ActNorm initialises its scale from the first batch's std, which needs at least "
+                f"2 values per channel; got shape {tuple(x.shape)}. Run the first forward pass "
+                "on a batch of several examples"
+            )
         dims = [d for d in range(x.dim()) if d != 1]
         mean = x.mean(dim=dims)
         std = (x - _per_channel(mean, x)).pow(2).mean(dim=dims).sqrt()

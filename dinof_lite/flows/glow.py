@@ -32,7 +32,7 @@ from dinof_lite.flows.coupling import AffineCoupling
 from dinof_lite.flows.invconv import InvConv
 from dinof_lite.flows.priors import GaussianPrior, Split
 from dinof_lite.flows.squeeze import squeeze, unsqueeze
-from dinof_lite.utils import randn
+from dinof_lite.utils import check_batch, randn
 
 __all__ = ["FlowStep", "Glow"]
 
@@ -216,6 +216,7 @@ class Glow(nn.Module):
                 f"{what} is {x.dtype} but the flow's parameters are {dtype}; "
                 f"convert one of them (x.to({dtype}) or flow.to({x.dtype}))"
             )
+        check_batch(x, what, "Glow")
 
     def _check_context(self, context: Tensor | None, batch: int) -> Tensor | None:
         if self.context_dim == 0:
@@ -399,7 +400,13 @@ class Glow(nn.Module):
         The states of one sample's path: ``inverse_trajectory(latent)`` for a latent drawn as
         :meth:`sample_latent` does.
         """
-        return self.inverse(self.sample_latent(n, temperature, generator), context)
+        x = self.inverse(self.sample_latent(n, temperature, generator), context)
+        if not torch.isfinite(x).all():
+            raise FloatingPointError(
+                f"Glow.sample produced NaN/inf at temperature={temperature} (an untrained or "
+                "diverged flow, or a temperature far above 1); try a temperature of at most 1"
+            )
+        return x
 
     def sample_latent(
         self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
@@ -407,8 +414,8 @@ class Glow(nn.Module):
         """The latent :meth:`sample` maps to data: ``T·ε``, ``ε ~ N(0, I)``, ``(n, *in_shape)``."""
         if int(n) < 1:
             raise ValueError(f"n must be ≥ 1, got {n}")
-        if not temperature >= 0:
-            raise ValueError(f"temperature must be ≥ 0, got {temperature}")
+        if not 0 <= temperature < math.inf:
+            raise ValueError(f"temperature must be a finite number ≥ 0, got {temperature}")
         ref = next(self.parameters())
         eps = randn((int(n), *self.in_shape), generator, device=ref.device, dtype=ref.dtype)
         return temperature * eps

@@ -31,6 +31,7 @@ from torchdiffeq import odeint
 
 from dinof_lite.sampling.base import CountingScoreFn, ScoreFn, synchronize
 from dinof_lite.sampling.ode import probability_flow_drift, solver_options
+from dinof_lite.utils import check_batch
 
 __all__ = [
     "LikelihoodResult",
@@ -143,8 +144,7 @@ def ode_log_likelihood_result(
     if not isinstance(x, Tensor) or x.ndim < 2 or not x.is_floating_point():
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a floating-point tensor of shape (B, *dims); got {got}")
-    if not torch.isfinite(x).all():
-        raise ValueError("x contains NaN or inf")
+    check_batch(x, "x", "ode_log_likelihood")
     t_start = float(sde.eps) if t_start is None else float(t_start)
     t_end = float(sde.T) if t_end is None else float(t_end)
     if not 0.0 < t_start < t_end <= float(sde.T):

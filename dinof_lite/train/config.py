@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dinof_lite.train.validation import check_device, check_float, check_int
+
 __all__ = ["TrainConfig", "TrainResult", "NonFiniteLossError", "warmup_factor"]
 
 
@@ -47,28 +49,33 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
-        checks = [
-            ("n_steps", self.n_steps >= 0, ">= 0"),
-            ("batch_size", self.batch_size >= 1, ">= 1"),
-            ("lr", self.lr >= 0, ">= 0"),
-            (
-                "betas",
-                len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
-                "two in [0, 1)",
-            ),
-            ("weight_decay", self.weight_decay >= 0, ">= 0"),
-            ("warmup", self.warmup >= 0, ">= 0"),
-            ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "> 0 or None"),
-            ("ema_decay", 0 <= self.ema_decay <= 1, "in [0, 1]"),
-            ("log_every", self.log_every >= 1, ">= 1"),
-            ("ckpt_every", self.ckpt_every is None or self.ckpt_every >= 0, ">= 0 or None"),
-        ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(
-                    f"TrainConfig.{name} must be {expected}; got {getattr(self, name)!r}"
-                )
+        # every field checked here, at construction, so a bad value never reaches fit()
+        def field_name(name: str) -> str:
+            return f"TrainConfig.{name}"
+
+        self.n_steps = check_int(field_name("n_steps"), self.n_steps, min=0)
+        self.batch_size = check_int(field_name("batch_size"), self.batch_size, min=1)
+        self.lr = check_float(field_name("lr"), self.lr, min=0)
+        betas = self.betas
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1); got {betas!r}")
+        self.betas = tuple(  # type: ignore[assignment]
+            check_float(field_name("betas"), b, min=0, max=1, max_open=True) for b in betas
+        )
+        self.weight_decay = check_float(field_name("weight_decay"), self.weight_decay, min=0)
+        self.warmup = check_int(field_name("warmup"), self.warmup, min=0)
+        if self.grad_clip is not None:
+            self.grad_clip = check_float(
+                field_name("grad_clip"), self.grad_clip, min=0, min_open=True
+            )
+        self.ema_decay = check_float(field_name("ema_decay"), self.ema_decay, min=0, max=1)
+        self.seed = check_int(field_name("seed"), self.seed, min=0, max=2**63 - 1)
+        self.device = check_device(field_name("device"), self.device)
+        self.log_every = check_int(field_name("log_every"), self.log_every, min=1)
+        if self.ckpt_every is not None:
+            self.ckpt_every = check_int(field_name("ckpt_every"), self.ckpt_every, min=0)
+        if not isinstance(self.progress, bool):
+            raise TypeError(f"TrainConfig.progress must be True or False; got {self.progress!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (stored in checkpoints and ``metrics.jsonl``)."""

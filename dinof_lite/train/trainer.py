@@ -26,9 +26,19 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from dinof_lite.train.checkpoint import CHECKPOINT_NAME, atomic_save, load_checkpoint
+from dinof_lite.train.checkpoint import (
+    CHECKPOINT_NAME,
+    TRAIN_FORMAT,
+    CheckpointError,
+    atomic_save,
+    describe_checkpoint,
+    load_checkpoint,
+    plain,
+    remove_stale_tmp,
+)
 from dinof_lite.train.config import NonFiniteLossError, TrainConfig, TrainResult, warmup_factor
-from dinof_lite.utils import pick_device
+from dinof_lite.train.lock import LOCK_NAME
+from dinof_lite.train.validation import resolve_device
 
 __all__ = ["Trainer", "train", "LossFn", "DataFn", "Callback"]
 
@@ -77,6 +87,12 @@ class Trainer:
             ``KeyboardInterrupt`` there saves a checkpoint and stops (as Ctrl-C between steps does).
         autocast: run the loss under ``torch.autocast(device.type, dtype=autocast)`` (e.g.
             ``torch.bfloat16`` on CUDA); backward and the optimizer stay in full precision.
+        meta: JSON-like facts stored in every checkpoint (``"meta"``), e.g. the experiment
+            config a ``train`` run was made with.
+
+    On :meth:`fit` (and on a resume) temporary files ``.checkpoint.pt.*.tmp`` that killed
+    writes left in ``workdir`` are removed (only those older than the workdir's lock, or than
+    this trainer when there is no lock).
 
     A ``DistributedDataParallel`` (or any wrapper with the underlying network in ``.module``) may
     be passed as ``model``: the loss calls the wrapper (so gradients are all-reduced), while the
@@ -98,9 +114,14 @@ class Trainer:
         workdir: str | os.PathLike | None = None,
         callbacks: Sequence[Callback] = (),
         autocast: torch.dtype | None = None,
+        meta: dict | None = None,
     ) -> None:
+        self.created = time.time()
         self.config = config = config if config is not None else TrainConfig()
-        self.device = pick_device(config.device)
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
+        self.device = resolve_device(config.device, "TrainConfig.device")
+        self.meta = plain(dict(meta or {}))
         self.model = model.to(self.device)
         # DDP's wrapped network: averaged, saved and loaded without the wrapper's "module." prefix
         ddp = torch.nn.parallel.DistributedDataParallel
@@ -150,9 +171,10 @@ class Trainer:
         """Everything needed to continue exactly (see :mod:`dinof_lite.train.checkpoint`)."""
         cuda_rng = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
         return {
-            "format": 1,
+            "format": TRAIN_FORMAT,
             "step": self.step,
             "config": self.config.to_dict(),
+            "meta": self.meta,
             "model": self.module.state_dict(),
             "ema": self.ema_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -165,6 +187,11 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore a :meth:`state_dict` (e.g. from :func:`load_checkpoint`)."""
+        kind = describe_checkpoint(state)
+        if kind != "a dinof_lite training checkpoint":
+            raise CheckpointError(
+                f"cannot resume from {kind}; expected a training checkpoint ({TRAIN_FORMAT})"
+            )
         old = {k: _freeze(v) for k, v in state.get("config", {}).items()}
         new = {k: _freeze(v) for k, v in self.config.to_dict().items()}
         changed = [k for k in new if k not in _RESUME_FREE and k in old and old[k] != new[k]]
@@ -174,8 +201,16 @@ class Trainer:
                 "the run will not match an uninterrupted one",
                 stacklevel=2,
             )
-        self.module.load_state_dict(state["model"])
-        self.ema_model.load_state_dict(state["ema"])
+        try:
+            self.module.load_state_dict(state["model"])
+            self.ema_model.load_state_dict(state["ema"])
+        except RuntimeError as err:
+            first = str(err).splitlines()[1:2] or [str(err)]
+            raise CheckpointError(
+                f"the checkpoint does not fit this {type(self.module).__name__} "
+                f"({first[0].strip()}); it was written for another architecture: resume "
+                "with the model it was trained with, or use a new workdir"
+            ) from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
@@ -184,6 +219,18 @@ class Trainer:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.step = int(state["step"])
         self.losses = [float(v) for v in state["losses"]]
+
+    def remove_stale_tmp(self) -> list[Path]:
+        """Delete the ``.checkpoint.pt.*.tmp`` files killed writes left in ``workdir``: those
+        older than the workdir's lock (when one is held), else than this trainer."""
+        if self.workdir is None:
+            return []
+        lock = self.workdir / LOCK_NAME
+        try:
+            cutoff = lock.stat().st_mtime
+        except OSError:
+            cutoff = self.created
+        return remove_stale_tmp(self.workdir, CHECKPOINT_NAME, older_than=cutoff)
 
     def save_checkpoint(self) -> Path | None:
         """Atomically write ``workdir/checkpoint.pt`` (no-op without a workdir)."""
@@ -289,8 +336,14 @@ class Trainer:
         path = self.checkpoint_path
         if path is not None:
             self.workdir.mkdir(parents=True, exist_ok=True)
+            self.remove_stale_tmp()
             if self.step == 0 and path.exists():
-                self.load_state_dict(load_checkpoint(path))
+                try:
+                    self.load_state_dict(load_checkpoint(path))
+                except CheckpointError as err:
+                    raise CheckpointError(
+                        f"cannot resume the run in {path.parent}: {err}"
+                    ) from None
                 self.last_checkpoint = (path, self.step)
             self._truncate_log(self.step)
         start = self.step

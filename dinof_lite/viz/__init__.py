@@ -127,3 +127,22 @@ __all__ += [
     "DigitsTmExplorer",
     "enable_colab_widgets",
 ]
+
+# --------------------------------------------------------------------------- schematics
+# Boxes-and-arrows diagrams of DiNof, Glow and PC sampling (dinof_lite/viz/schematics.py);
+# also usable as `from dinof_lite.viz import schematics`.
+from dinof_lite.viz.schematics import (  # noqa: E402
+    any_tm_conditioning_diagram,
+    dinof_timeline,
+    glow_step_diagram,
+    multiscale_diagram,
+    pc_loop_diagram,
+)
+
+__all__ += [
+    "dinof_timeline",
+    "glow_step_diagram",
+    "multiscale_diagram",
+    "pc_loop_diagram",
+    "any_tm_conditioning_diagram",
+]

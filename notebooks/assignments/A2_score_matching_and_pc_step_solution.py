@@ -124,6 +124,10 @@ plt.ylabel("DSM loss")
 plt.show()
 
 # %% [markdown]
+# The loss (one Monte-Carlo estimate over 4000 draws per point) is a parabola in $c$ with its
+# minimum at the dotted line $c = 1$: the exact score.
+
+# %% [markdown]
 # ## (c) One predictor–corrector step
 #
 # Sampling runs the **reverse-time SDE** (Anderson 1982; Song et al. Eq. 6) from $t = 1$ down to
@@ -207,10 +211,14 @@ if checks.passed("em_step", "langevin_step"):
     assert score < 0.01, score
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.5), sharex=True, sharey=True)
     axes[0].scatter(*data.T, s=1)
-    axes[0].set_title("data")
+    axes[0].set(title="data", xlabel="$x_1$", ylabel="$x_2$")
     axes[1].scatter(*x.T, s=1, color="C1")
-    axes[1].set_title("your PC sampler (oracle score)")
+    axes[1].set(title="your PC sampler (oracle score)", xlabel="$x_1$")
     plt.show()
+
+# %% [markdown]
+# Your 200-step PC sampler with the exact score (right) puts the eight modes where the data
+# (left) has them; the MMD² printed above measures how close.
 
 # %%
 checks.summary()

@@ -135,13 +135,21 @@ if checks.passed("coupling_forward", "coupling_inverse"):
         y, logdet = coupling_forward(grid, net)
         back, _ = coupling_inverse(y, net)
     assert torch.allclose(back, grid, atol=1e-5)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
-    axes[0].scatter(*grid.T, s=3, c=grid[:, 1], cmap="viridis")
-    axes[0].set_title("x")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    sc0 = axes[0].scatter(*grid.T, s=3, c=grid[:, 1], cmap="viridis")
+    axes[0].set(title="x (colour = $x_2$)", xlabel="$x_1$", ylabel="$x_2$")
+    fig.colorbar(sc0, ax=axes[0], label="$x_2$")
     sc = axes[1].scatter(*y.T, s=3, c=logdet, cmap="magma")
-    axes[1].set_title("y = coupling(x), colour = log|det|")
-    fig.colorbar(sc, ax=axes[1])
+    axes[1].set(title="y = coupling(x), colour = log|det|", xlabel="$y_1 = x_1$", ylabel="$y_2$")
+    fig.colorbar(sc, ax=axes[1], label="log|det ∂y/∂x|")
+    fig.tight_layout()
     plt.show()
+
+# %% [markdown]
+# Each vertical line of the grid ($x_1$ fixed) stays vertical: $y_1 = x_1$. Along it, $x_2$ is
+# shifted and scaled by one affine map chosen by $x_1$, so the lines slide and shrink by
+# different amounts. The right colour bar is negative everywhere: with $s < 1$ the layer
+# contracts space.
 
 # %% [markdown]
 # **Why this matters for DiNof.** A Glow stacks many couplings (with ActNorm and invertible

@@ -119,8 +119,14 @@ if checks.passed("dinof_sample"):
     for ax, pts, title in zip(axes, (x_Tm, x, data),
                               ("flow sample x(T_m)", "your DiNof sample x(eps)", "data")):
         ax.scatter(*pts.T, s=1)
-        ax.set_title(title)
+        ax.set(title=title, xlabel="$x_1$")
+    axes[0].set_ylabel("$x_2$")
     plt.show()
+
+# %% [markdown]
+# Left: the flow's sample of $x(T_m)$, one Gaussian-looking blob ($p_{T_m}$ is nearly Gaussian
+# at $T_m = 0.6$, as A1 measured). Middle: after the reverse SDE from $T_m$ to $\varepsilon$ the eight modes are sharp
+# like the data's (right); the MMD² printed above measures how close.
 
 # %% [markdown]
 # **Going further.** Notebook `04_dinof_2d` trains DiNof itself, moves $T_m$ with a slider and

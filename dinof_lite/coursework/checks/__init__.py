@@ -12,7 +12,9 @@ a sign, a wrong log-det, …) so the message names the mistake::
 Exercises: (a) :mod:`~dinof_lite.coursework.checks.forward`,
 (b) :mod:`~dinof_lite.coursework.checks.score_matching`, (c) :mod:`~dinof_lite.coursework.checks.pc_step`,
 (d) :mod:`~dinof_lite.coursework.checks.coupling`,
-(e) :mod:`~dinof_lite.coursework.checks.dinof_sampling`.
+(e) :mod:`~dinof_lite.coursework.checks.dinof_sampling`,
+(f)–(h) :mod:`~dinof_lite.coursework.checks.likelihood`,
+(i)–(k) :mod:`~dinof_lite.coursework.checks.tradeoff`.
 """
 
 from dinof_lite.coursework.checks._core import (
@@ -31,8 +33,18 @@ from dinof_lite.coursework.checks.forward import (
     check_ve_marginal,
     check_vp_marginal,
 )
+from dinof_lite.coursework.checks.likelihood import (
+    check_dinof_log_likelihood,
+    check_divergence,
+    check_pf_drift,
+)
 from dinof_lite.coursework.checks.pc_step import check_em_step, check_langevin_step
 from dinof_lite.coursework.checks.score_matching import check_dsm_loss
+from dinof_lite.coursework.checks.tradeoff import (
+    check_measure,
+    check_smallest_matching_T_m,
+    check_sweep,
+)
 
 __all__ = [
     "CheckResult",
@@ -51,4 +63,10 @@ __all__ = [
     "check_coupling_forward",
     "check_coupling_inverse",
     "check_dinof_sample",
+    "check_pf_drift",
+    "check_divergence",
+    "check_dinof_log_likelihood",
+    "check_measure",
+    "check_sweep",
+    "check_smallest_matching_T_m",
 ]

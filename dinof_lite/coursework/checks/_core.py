@@ -29,6 +29,7 @@ __all__ = [
     "results",
     "reset",
     "fmt",
+    "call_student",
     "close",
     "expect_tensor",
     "diagnose",
@@ -94,13 +95,51 @@ class Failed(Exception):
 
 
 def fmt(v: float | Tensor) -> str:
-    """A float as 3 significant digits (robust to run-to-run noise in the last bits)."""
+    """A float as 3 significant digits (robust to run-to-run noise in the last bits).
+
+    A tensor is detached first: ``float()`` of a tensor that requires grad warns.
+    """
+    if isinstance(v, Tensor):
+        v = v.detach()
     return f"{float(v):.3g}"
+
+
+NEGATIVE_DT = (
+    "{what}: dt is negative in reverse time (dt = {dt}), so its square root is undefined "
+    "(math.sqrt(dt) raises 'math domain error', torch.sqrt gives NaN, dt ** 0.5 a complex "
+    "number). The noise over one step has std g·√|dt|: use math.sqrt(-dt) (or abs(dt) ** 0.5)."
+)
+
+
+def call_student(fn: Callable, *args, dt: float | None = None):
+    """``fn(*args)``; with a negative ``dt`` among them, the symptoms of ``sqrt(dt)`` become a
+    :class:`Failed` that says so (instead of a bare "math domain error", a NaN or a complex
+    tensor)."""
+    try:
+        out = fn(*args)
+    except ValueError as err:
+        if dt is not None and dt < 0 and "math domain error" in str(err):
+            raise Failed(NEGATIVE_DT.format(what="sqrt of a negative dt", dt=fmt(dt))) from None
+        raise
+    except TypeError as err:  # torch refuses a Python complex in some ops
+        if dt is not None and dt < 0 and "complex" in str(err).lower():
+            raise Failed(
+                NEGATIVE_DT.format(what="a complex number from sqrt(dt)", dt=fmt(dt))
+            ) from None
+        raise
+    if dt is not None and dt < 0 and isinstance(out, Tensor):
+        if out.is_complex():
+            raise Failed(NEGATIVE_DT.format(what="your result is complex", dt=fmt(dt)))
+        if out.is_floating_point() and torch.isnan(out).any():
+            raise Failed(
+                NEGATIVE_DT.format(what="your result contains NaN; is it sqrt(dt)?", dt=fmt(dt))
+            )
+    return out
 
 
 def close(a: Tensor, b: Tensor, tol: float = 1e-5) -> bool:
     """Same shape and ``|a − b| ≤ tol·(1 + |b|)`` everywhere (float64 comparison)."""
-    if not isinstance(a, Tensor) or a.shape != b.shape:
+    if not isinstance(a, Tensor) or a.shape != b.shape or a.is_complex():
         return False
     a, b = a.detach().double(), b.detach().double()
     return bool(torch.isfinite(a).all()) and bool(((a - b).abs() <= tol * (1 + b.abs())).all())

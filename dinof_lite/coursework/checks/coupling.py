@@ -48,6 +48,36 @@ def reference_coupling(seed: int = 0, channels: int = _C) -> tuple[AffineCouplin
     return layer, (lambda x_a: layer._shift_and_log_scale(x_a, None))
 
 
+def _guarded(net: Callable, what: str) -> Callable:
+    """``net`` that fails the check, naming the mistake, when it is given the wrong half."""
+    k = _C - _C // 2
+
+    def guarded(x_a: Tensor) -> tuple[Tensor, Tensor]:
+        if not isinstance(x_a, Tensor) or x_a.dim() != 2 or x_a.shape[1] != k:
+            width = tuple(x_a.shape) if isinstance(x_a, Tensor) else type(x_a).__name__
+            raise Failed(
+                f"wrong split: net takes the conditioning half x_a = {what}[:, :C − C//2], "
+                f"{k} of the C = {_C} channels, shape ({_B}, {k}); you gave it {width}. "
+                f"x_b = {what}[:, C − C//2:] ({_C // 2} channels) is the half that moves."
+            )
+        return net(x_a)
+
+    return guarded
+
+
+def _last_half_conditions(x: Tensor, net: Callable) -> dict[str, Tensor]:
+    """The coupling that conditions on the *last* C − C//2 channels and moves the first C//2."""
+    k = _C // 2
+    shift, log_s = net(x[:, k:])
+    return {
+        f"wrong split: the conditioning half is x_a = x[:, :C − C//2] (the first {_C - k} "
+        f"channels) and x_b = x[:, C − C//2:] moves; you conditioned on the last {_C - k} "
+        f"channels and moved the first {k}.": torch.cat(
+            [(x[:, :k] + shift) * log_s.exp(), x[:, k:]], 1
+        )
+    }
+
+
 def _inputs() -> Tensor:
     return torch.randn(_B, _C, generator=torch.Generator().manual_seed(3))
 
@@ -85,7 +115,7 @@ def check_coupling_forward(coupling_forward: Callable) -> CheckResult:
 
     def grade() -> str:
         x = _inputs()
-        y, logdet = _pair(coupling_forward(x.clone(), net), "coupling_forward", "y")
+        y, logdet = _pair(coupling_forward(x.clone(), _guarded(net, "x")), "coupling_forward", "y")
         with torch.no_grad():
             ref_y, ref_ld = layer(x)
             k = _C - _C // 2
@@ -105,6 +135,7 @@ def check_coupling_forward(coupling_forward: Callable) -> CheckResult:
                     ),
                     "halves swapped: keep the conditioning half x_a first, unchanged: "
                     "y = [x_a, y_b].": torch.cat([(x_b + shift) * log_s.exp(), x_a], 1),
+                    **_last_half_conditions(x, net),
                 },
             )
             raise Failed(
@@ -146,7 +177,9 @@ def check_coupling_inverse(coupling_inverse: Callable) -> CheckResult:
             k = _C - _C // 2
             y_a, y_b = y[:, :k], y[:, k:]
             shift, log_s = net(y_a)
-        x_rec, logdet = _pair(coupling_inverse(y.clone(), net), "coupling_inverse", "x")
+        x_rec, logdet = _pair(
+            coupling_inverse(y.clone(), _guarded(net, "y")), "coupling_inverse", "x"
+        )
         if not close(x_rec, x, 1e-4):
             diagnose(
                 x_rec,

@@ -18,6 +18,7 @@ from torch import Tensor
 from dinof_lite.coursework.checks._core import (
     CheckResult,
     Failed,
+    call_student,
     close,
     diagnose,
     expect_tensor,
@@ -41,6 +42,69 @@ def _inputs(seed: int) -> tuple[Tensor, Tensor, Tensor]:
     return x, t, torch.randn(_B, _D, generator=g)
 
 
+def _em_mistakes(x, t, dt, z, sde, score_fn) -> dict[str, Tensor]:
+    """What ``em_step`` with each usual mistake returns (same x, t, dt, z)."""
+    f, g = sde.sde(x, t)
+    g = g[:, None]
+    score = score_fn(x, t)
+    rev = f - g**2 * score
+    mean = x + rev * dt
+    h = abs(dt)
+    noise = g * h**0.5 * z
+    at = f" (at t = {fmt(t[2])}: g = {fmt(g[2, 0])}, g² = {fmt(g[2, 0] ** 2)}; √|dt| = {fmt(h**0.5)})"
+    return {
+        "sign of dt: dt is already negative (time runs backwards), so x_mean = x + "
+        "(f − g²·score)·dt; you stepped forward in time.": x - rev * dt + noise,
+        "missing noise: x_new = x_mean + g·√|dt|·z; you returned x_mean.": mean,
+        f"noise not scaled by √|dt|: its std over one step is g·√|dt| = g·{fmt(h**0.5)}, you "
+        f"used g·|dt| = g·{fmt(h)}.": mean + g * h * z,
+        "noise not scaled by √|dt|: scale z by g·√|dt|, you used g alone" + at + ".": mean + g * z,
+        "noise not scaled by g: the noise is g·√|dt|·z, you used √|dt|·z" + at + ".": mean
+        + h**0.5 * z,
+        "g instead of g² in the drift: the reverse drift is f − g(t)²·score" + at + ".": x
+        + (f - g * score) * dt
+        + noise,
+        "g² instead of g on the noise: the noise is g·√|dt|·z, you used g²·√|dt|·z" + at + ".": (
+            mean + g**2 * h**0.5 * z
+        ),
+        "sign of the score term: the reverse drift is f − g²·score, you added it.": x
+        + (f + g**2 * score) * dt
+        + noise,
+        "the ½ belongs to the probability-flow ODE; the reverse SDE's drift is f − g²·score.": x
+        + (f - 0.5 * g**2 * score) * dt
+        + noise,
+        "missing the forward drift f(x, t) in the reverse drift f − g²·score.": x
+        - g**2 * score * dt
+        + noise,
+        "sign of the forward drift: the reverse drift is f − g²·score (you used −f − g²·score).": x
+        + (-f - g**2 * score) * dt
+        + noise,
+        "the drift is not multiplied by dt: x_mean = x + (f − g²·score)·dt.": x + rev + noise,
+        "noise scaled by √(2|dt|): that is the Langevin corrector's √(2ε); Euler–Maruyama adds "
+        "g·√|dt|·z.": mean + g * (2 * h) ** 0.5 * z,
+    }
+
+
+def _fit_step(got, x, dt, z, f, g, score, name: str) -> None:
+    """Fail naming the coefficients when ``got − x`` is ``c_f·f·dt + c_s·(−g²·score)·dt +
+    c_z·g√|dt|·z`` for scalars ``(c_f, c_s, c_z)`` other than ``(1, 1, 1)`` (least squares)."""
+    basis = torch.stack(
+        [(f * dt).flatten(), (-(g**2) * score * dt).flatten(), (g * abs(dt) ** 0.5 * z).flatten()],
+        1,
+    ).double()
+    target = (got.detach() - x).flatten().double()
+    coef = torch.linalg.lstsq(basis, target[:, None]).solution[:, 0]
+    resid = (basis @ coef - target).norm() / target.norm().clamp(min=1e-12)
+    if float(resid) > 1e-3:
+        return
+    c_f, c_s, c_z = (fmt(c) for c in coef)
+    raise Failed(
+        f"on the {name} SDE your step is x + {c_f}·f·dt − {c_s}·g²·score·dt + {c_z}·g·√|dt|·z; "
+        "the reverse-SDE Euler–Maruyama step has all three coefficients 1 (x + (f − g²·score)·dt"
+        " + g·√|dt|·z)."
+    )
+
+
 def check_em_step(em_step: Callable) -> CheckResult:
     """Grade ``em_step`` against the reverse SDE's drift and diffusion on VP and VE."""
 
@@ -50,7 +114,7 @@ def check_em_step(em_step: Callable) -> CheckResult:
         for sde, dt in ((VPSDE(), -0.01), (VESDE(sigma_max=10.0), -0.02)):
             score_fn = gmm.score_fn(sde)
             got = expect_tensor(
-                em_step(x.clone(), t.clone(), dt, z.clone(), sde, score_fn),
+                call_student(em_step, x.clone(), t.clone(), dt, z.clone(), sde, score_fn, dt=dt),
                 (_B, _D),
                 "x_new",
                 "One step keeps the shape of x.",
@@ -58,42 +122,14 @@ def check_em_step(em_step: Callable) -> CheckResult:
             f, g = sde.sde(x, t)
             g = g[:, None]
             score = score_fn(x, t)
-            rev = f - g**2 * score
-            ref_mean = x + rev * dt
-            ref = ref_mean + g * (-dt) ** 0.5 * z
+            ref = x + (f - g**2 * score) * dt + g * (-dt) ** 0.5 * z
             if close(got, ref, 1e-4):
                 continue
-            noise = g * (-dt) ** 0.5 * z
-            diagnose(
-                got,
-                {
-                    "sign of dt: dt is already negative (time runs backwards), so x_mean = x + "
-                    "(f − g²·score)·dt; you stepped forward in time.": x - rev * dt + noise,
-                    "missing noise: x_new = x_mean + g·sqrt(|dt|)·z; you returned x_mean.": ref_mean,
-                    "missing sqrt(|dt|) on the noise: its std over one step is g·sqrt(|dt|), you "
-                    "used g·|dt|.": ref_mean + g * (-dt) * z,
-                    "missing sqrt(|dt|) on the noise: scale z by g·sqrt(|dt|), you used g alone.": ref_mean
-                    + g * z,
-                    "g instead of g²: the reverse drift is f − g(t)²·score.": x
-                    + (f - g * score) * dt
-                    + noise,
-                    "g instead of g on the noise: the noise is g·sqrt(|dt|)·z, you used g².": ref_mean
-                    + g**2 * (-dt) ** 0.5 * z,
-                    "sign of the score term: the reverse drift is f − g²·score, you added it.": x
-                    + (f + g**2 * score) * dt
-                    + noise,
-                    "the ½ belongs to the probability-flow ODE; the reverse SDE's drift is f − g²·score.": x
-                    + (f - 0.5 * g**2 * score) * dt
-                    + noise,
-                    "missing the forward drift f(x, t) in the reverse drift f − g²·score.": x
-                    - g**2 * score * dt
-                    + noise,
-                },
-                tol=1e-4,
-            )
+            diagnose(got, _em_mistakes(x, t, dt, z, sde, score_fn), tol=1e-4)
+            _fit_step(got, x, dt, z, f, g, score, sde.name.upper())
             raise Failed(
                 f"on the {sde.name.upper()} SDE x_new differs from x + (f − g² score) dt "
-                f"+ g sqrt(|dt|) z by up to {fmt((got - ref).abs().max())}."
+                f"+ g √|dt| z by up to {fmt((got - ref).abs().max())}."
             )
         return "matches the reverse-SDE Euler–Maruyama step on VP and VE."
 
