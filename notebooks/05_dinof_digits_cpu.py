@@ -69,7 +69,7 @@ import torch
 from dinof_lite import Trainer
 from dinof_lite.data import load_image_dataset
 from dinof_lite.data.digits import DIGITS_N_BINS, load_digits
-from dinof_lite.data.quantize import dequantize
+from dinof_lite.data.quantize import bits_per_dim, dequantize
 from dinof_lite.dinof import training_loss
 from dinof_lite.evaluation.digits_fid import digits_features, frechet_distance, load_classifier
 from dinof_lite.experiment.configs import build_model, get_config
@@ -275,6 +275,22 @@ for T_m in (0.2, 1.0):
 # $\log p_{T_m}$. The test images are first dequantised uniformly over their 17 grey levels (a
 # density of exact grid values is meaningless); then bits/dim $= -\log p / (D \ln 2) + \log_2 17$
 # with $D = 256$, and a uniform model scores $\log_2 17 \approx 4.09$.
+
+# %% [markdown]
+# Both steps by hand first, in plain torch, on four test images: the grey level $k = 16x$ of each
+# pixel, spread uniformly over its bin, $\tilde x = (k + u)/17$ with $u \sim U[0, 1)$; then the
+# conversion of the model's $\log p(\tilde x)$ in nats to bits per dimension. Both must equal the
+# library's `dequantize` and `bits_per_dim` with the same noise.
+
+# %%
+x4 = test_x[:4]
+u = torch.rand(x4.shape, generator=gen(12))  # the noise dequantize draws from the same seed
+k = torch.round(x4 * 16)  # grey levels 0 … 16
+x_hand = (k + u) / 17  # each level spread over its bin of width 1/17
+assert torch.equal(x_hand, dequantize(x4, n_bins=17, data_range=(0.0, 1.0), generator=gen(12)))
+logp = model.log_likelihood(x_hand, generator=gen(13), rtol=1e-3, atol=1e-3).detach()
+bpd_hand = -logp / (x4[0].numel() * math.log(2)) + math.log2(17)  # nats → bits, per pixel, + bin width
+assert torch.allclose(bpd_hand, bits_per_dim(logp, x4[0].numel(), n_bins=17), atol=1e-6)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
