@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _mounts import read_only_mount
 from torch import nn
 
 from dinof_lite.pretrained import checkpoint_path
@@ -305,21 +306,8 @@ def read_only_dir(tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
     (ro / "old.txt").write_text("kept")
-    if IS_ROOT:
-        ok = subprocess.run(["mount", "--bind", str(ro), str(ro)], capture_output=True)
-        if ok.returncode:
-            pytest.skip(f"cannot bind-mount here: {ok.stderr.decode().strip()}")
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
-        try:
-            yield ro
-        finally:
-            subprocess.run(["umount", str(ro)], check=False)
-    else:
-        ro.chmod(0o555)
-        try:
-            yield ro
-        finally:
-            ro.chmod(0o755)
+    with read_only_mount(ro) as path:
+        yield path
 
 
 def test_read_only_directory_is_a_clear_permission_error(read_only_dir):

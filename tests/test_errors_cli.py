@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _mounts import read_only_mount
 
 from dinof_lite.cli import main
 from dinof_lite.experiment.configs import get_config
@@ -228,21 +229,8 @@ def test_missing_data_root_and_directory_as_output_file(tmp_path, fake_run, caps
 def read_only(fake_run):
     """``fake_run`` made read-only: a read-only bind mount when root (root ignores permission
     bits), else chmod."""
-    if IS_ROOT:
-        ok = subprocess.run(["mount", "--bind", str(fake_run), str(fake_run)], capture_output=True)
-        if ok.returncode:
-            pytest.skip(f"cannot bind-mount as root here: {ok.stderr.decode().strip()}")
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(fake_run)], check=True)
-        try:
-            yield fake_run
-        finally:
-            subprocess.run(["umount", str(fake_run)], check=False)
-    else:
-        fake_run.chmod(0o555)
-        try:
-            yield fake_run
-        finally:
-            fake_run.chmod(0o755)
+    with read_only_mount(fake_run) as path:
+        yield path
 
 
 @pytest.mark.parametrize(
