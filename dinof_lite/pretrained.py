@@ -46,6 +46,7 @@ from dinof_lite.train.checkpoint import (
     read_checkpoint,
     safe_load,
 )
+from dinof_lite.train.validation import resolve_device
 
 if TYPE_CHECKING:  # imported lazily in load_dinof
     from dinof_lite.dinof import DiNof
@@ -251,10 +252,12 @@ def load_score_model(
         :func:`dinof_lite.losses.get_score_fn`).
 
     Raises:
-        ValueError: unknown name (the message lists the valid ones) or a foreign file format.
+        ValueError: unknown name (the message lists the valid ones), a foreign file format, or
+            a ``device`` that is malformed or absent on this machine.
         FileNotFoundError: a known model whose file is missing (the message says how to
             regenerate it).
     """
+    device = resolve_device(device, "device")  # checked before the file is read
     path = resolve(name)
     ckpt = read_checkpoint(path, FORMAT)
     cls = ckpt["net"]["class"]
@@ -286,6 +289,7 @@ def load_flow(name: str | os.PathLike, *, device: str | torch.device = "cpu") ->
     ``name`` is a name from :data:`KNOWN_MODELS` (e.g. ``"glow_digits"``) or a ``.pt`` path;
     errors as in :func:`load_score_model`.
     """
+    device = resolve_device(device, "device")  # checked before the file is read
     path = resolve(name)
     ckpt = read_checkpoint(path, FLOW_FORMAT)
     cls = ckpt["flow"]["class"]
@@ -340,6 +344,7 @@ def load_dinof(name: str | os.PathLike, *, device: str | torch.device = "cpu") -
     """
     from dinof_lite.dinof import DiNof
 
+    device = resolve_device(device, "device")  # checked before the file is read
     path = resolve(name)
     ckpt = read_checkpoint(path, DINOF_FORMAT)
     sde = get_sde(ckpt["sde"]["name"], **ckpt["sde"]["params"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,13 +21,14 @@ import torch.distributed as dist
 from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.experiment.distributed import DistInfo, param_digest
 from dinof_lite.train.checkpoint import load_checkpoint
+from dinof_lite.train.lock import LOCK_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
 
 
-def torchrun(workdir: Path, *extra: str) -> list[dict]:
+def launch(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
     env = dict(
         os.environ,
         OMP_NUM_THREADS="1",
@@ -50,7 +53,11 @@ def torchrun(workdir: Path, *extra: str) -> list[dict]:
         "--rank-report",
         *extra,
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def torchrun(workdir: Path, *extra: str) -> list[dict]:
+    proc = launch(workdir, *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return [json.loads((workdir / f"rank{r}.json").read_text()) for r in (0, 1)]
 
@@ -84,3 +91,18 @@ def test_global_batch_is_split_across_ranks():
     with pytest.raises(ValueError, match="not divisible"):
         DistInfo(world_size=3).split_batch(128)
     assert DistInfo().is_main and not DistInfo().enabled
+
+
+def test_a_locked_workdir_stops_every_rank(tmp_path):
+    """Only rank 0 takes the lock; when it refuses, rank 1 must stop too (not hang in DDP)."""
+    lock = tmp_path / LOCK_NAME
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "time": 0.0, "token": "t"}
+    lock.write_text(json.dumps(owner))  # this live process holds the workdir
+    proc = launch(tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    refusals = re.findall(rf"error: workdir {re.escape(str(tmp_path))} is locked by pid", out)
+    assert len(refusals) == 2, out[-3000:]  # each rank says why it stopped
+    assert "dinof_lite/experiment" not in out  # no traceback of ours (torchrun prints its own)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]  # nothing written
+    assert json.loads(lock.read_text()) == owner  # the other run's lock is untouched

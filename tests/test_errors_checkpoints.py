@@ -34,7 +34,7 @@ from dinof_lite.train.checkpoint import (
     read_checkpoint,
     remove_stale_tmp,
 )
-from dinof_lite.train.lock import WorkdirLock
+from dinof_lite.train.lock import WorkdirLock, WorkdirLockedError
 from dinof_lite.train.validation import check_float, check_int, resolve_device
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -231,6 +231,24 @@ def test_unavailable_devices_say_what_is_available():
             resolve_device("cuda", "--device")
         with pytest.raises(ValueError, match="TrainConfig.device 'cuda' is not available"):
             tiny_trainer(None, device="cuda")
+        with pytest.raises(ValueError, match=r"device device\(type='cuda'\) is not available"):
+            resolve_device(torch.device("cuda"), "device")  # a torch.device is checked too
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="shipped dinof_8gaussians_vp.pt not present")
+@pytest.mark.parametrize("device", ["gpu0", "cuda:99", 3, None])
+def test_pretrained_loaders_check_the_device_first(device, monkeypatch):
+    """A bad device is refused before the file is read (was a deep torch error, or accepted)."""
+    from dinof_lite import pretrained
+
+    def never(*args, **kwargs):
+        raise AssertionError("the checkpoint was read before the device was checked")
+
+    monkeypatch.setattr(pretrained, "read_checkpoint", never)
+    for load in (pretrained.load_dinof, pretrained.load_flow, pretrained.load_score_model):
+        with pytest.raises(ValueError, match=r"device .* (is not a device|is not available)") as e:
+            load("dinof_8gaussians_vp", device=device)
+        assert "pass device='cpu' (or 'auto')" in str(e.value) or "expected one of" in str(e.value)
 
 
 # ----------------------------------------------------------------------------- stale tmp files
@@ -266,6 +284,32 @@ def test_stale_tmp_cutoff_is_the_lock(tmp_path):
         trainer = tiny_trainer(tmp_path)
         assert trainer.remove_stale_tmp() == [a]
         assert remove_stale_tmp(tmp_path, older_than=lock_time + 20) == [b]
+
+
+def test_trainer_api_takes_the_workdir_lock(tmp_path):
+    """Two trainers (or a trainer and a ``train`` run) on one workdir: the second refuses
+    before writing anything; the lock is released after ``fit``, also after an error."""
+    with WorkdirLock(tmp_path):  # another run holds it
+        trainer = tiny_trainer(tmp_path)
+        with pytest.raises(WorkdirLockedError, match=f"workdir {tmp_path} is locked by pid"):
+            trainer.fit()
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]  # nothing written
+        assert trainer.step == 0
+        joined = tiny_trainer(tmp_path, n_steps=1)
+        joined.lock = False  # a caller that holds the lock itself (the CLI) opts out
+        assert joined.fit().step == 1
+    first = tiny_trainer(tmp_path, n_steps=3)
+    assert first.fit().step == 3 and not (tmp_path / ".lock").exists()
+
+    def fail(trainer, step, loss):
+        raise ValueError("callback failed")
+
+    failing = tiny_trainer(tmp_path, n_steps=5)
+    failing.callbacks = [fail]
+    with pytest.raises(ValueError, match="callback failed"):
+        failing.fit()
+    assert not (tmp_path / ".lock").exists()  # released on the exception too
+    assert tiny_trainer(tmp_path / "other").fit().step == 2  # a workdir of its own: no clash
 
 
 # ----------------------------------------------------------------------------- disks

@@ -186,7 +186,7 @@ def _train(cfg: DemoConfig, out: Path, data: Tensor) -> tuple[DiNof, dict]:
         ckpt_every=500,
         progress=cfg.progress,
     )
-    trainer = Trainer(model, training_loss, data, tcfg, workdir=out)
+    trainer = Trainer(model, training_loss, data, tcfg, workdir=out, lock=False)  # demo holds it
     res = trainer.fit()
     summary = {
         "source": "trained",

@@ -10,7 +10,10 @@ and joins the process group (NCCL on CUDA, Gloo on CPU). The conventions of a K-
   *before* wrapping (same batch on every rank), and DDP's constructor broadcasts rank 0's
   parameters and buffers anyway; DDP then all-reduces (averages) gradients in ``backward``, so
   the weights, the Adam state and the EMA (kept on every rank) stay identical;
-* only rank 0 writes ``checkpoint.pt``, logs and grids; every rank reads the checkpoint to resume.
+* only rank 0 takes the workdir's lock and writes ``checkpoint.pt``, logs and grids; what it finds
+  there (a lock held by another run, a different config) is shared with every rank by
+  :func:`on_main_then_share`, so all ranks stop with the same error instead of the others
+  waiting forever in a collective rank 0 never joins; every rank reads the checkpoint to resume.
   The checkpoint stores each rank's RNG states (``"rank_rng"``), so a resumed run with the same
   number of processes continues every rank's random stream.
 """
@@ -20,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +40,7 @@ __all__ = [
     "DistInfo",
     "init_distributed",
     "cleanup_distributed",
+    "on_main_then_share",
     "wrap_ddp",
     "RankTrainer",
     "param_digest",
@@ -96,6 +102,34 @@ def cleanup_distributed(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def on_main_then_share(info: DistInfo, fn: Callable[[], object]) -> object:
+    """Run ``fn()`` on rank 0 only; every rank learns whether it failed.
+
+    Returns ``fn()``'s value on rank 0 and ``None`` elsewhere. If ``fn`` raises on rank 0, the
+    exception is broadcast and every rank raises it (an exception that cannot be pickled arrives
+    as a ``RuntimeError`` with its message).
+    """
+    error: BaseException | None = None
+    result = None
+    if info.is_main:
+        try:
+            result = fn()
+        except Exception as err:  # shared below, then re-raised on every rank
+            error = err
+    if info.enabled:
+        box = [error]
+        if info.is_main and error is not None:
+            try:
+                pickle.loads(pickle.dumps(error))
+            except Exception:
+                box = [RuntimeError(f"{type(error).__name__}: {error}")]
+        dist.broadcast_object_list(box, src=0)
+        error = error if info.is_main else box[0]
+    if error is not None:
+        raise error
+    return result
 
 
 def wrap_ddp(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:

@@ -30,10 +30,10 @@ from dinof_lite.dinof import training_loss
 from dinof_lite.experiment.configs import ExperimentConfig, build_model, get_config
 from dinof_lite.experiment.data import experiment_dataset
 from dinof_lite.experiment.distributed import (
-    DistInfo,
     RankTrainer,
     cleanup_distributed,
     init_distributed,
+    on_main_then_share,
     wrap_ddp,
     write_rank_report,
 )
@@ -180,8 +180,8 @@ def load_run(workdir: str | os.PathLike, device: str = "auto", *, ema: bool = Tr
     return cfg, model.to(dev).eval()
 
 
-def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict, info: DistInfo) -> None:
-    """Refuse to resume a run whose config (or data) differs; rank 0 writes the JSON files."""
+def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict) -> None:
+    """Refuse to resume a run whose config (or data) differs; write the JSON files (rank 0)."""
     cfg_path, meta_path = workdir / "config.json", workdir / "run.json"
     if cfg_path.exists():
         bad = config_mismatch(read_json(cfg_path), cfg.to_dict())
@@ -193,10 +193,9 @@ def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict, info: DistI
                 f"{workdir} holds a run with a different config ({', '.join(bad)}); "
                 "use a new --workdir, or the same config to resume"
             )
-    if info.is_main:
-        workdir.mkdir(parents=True, exist_ok=True)
-        _write_json(cfg_path, cfg.to_dict())
-        _write_json(meta_path, meta)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write_json(cfg_path, cfg.to_dict())
+    _write_json(meta_path, meta)
 
 
 def _grid_callback(cfg: ExperimentConfig, workdir: Path, seed: int, autocast):
@@ -266,8 +265,6 @@ def train_run(opts: TrainOptions) -> dict:
             overrides["seed"] = opts.seed
         cfg.train = dataclasses.replace(cfg.train, **overrides)
         seed, workdir = cfg.train.seed, Path(opts.workdir)
-        if info.is_main:  # the first write: refuses if another run holds the workdir
-            lock = WorkdirLock(workdir, break_stale=opts.break_lock).acquire()
         amp = device.type == "cuda" if opts.amp is None else opts.amp
         meta = {
             "fake_data": opts.fake_data,
@@ -276,7 +273,17 @@ def train_run(opts: TrainOptions) -> dict:
             "amp": amp,
             "compile": opts.compile,
         }
-        _check_workdir(workdir, cfg, meta, info)
+
+        def claim_workdir() -> WorkdirLock:  # the first write: refuses if another run holds it
+            held = WorkdirLock(workdir, break_stale=opts.break_lock).acquire()
+            try:
+                _check_workdir(workdir, cfg, meta)
+            except BaseException:
+                held.release()
+                raise
+            return held
+
+        lock = on_main_then_share(info, claim_workdir)  # every rank stops if rank 0 refuses
         tcfg = dataclasses.replace(
             cfg.train,
             batch_size=info.split_batch(cfg.train.batch_size),
@@ -324,6 +331,7 @@ def train_run(opts: TrainOptions) -> dict:
             info=info,
             run_dir=workdir,
             meta={"config_name": cfg.name, "experiment": cfg.to_dict()},
+            lock=False,  # held above by rank 0
         )
         resumed = trainer.step if trainer.resume() else 0
         result = trainer.fit()

@@ -29,6 +29,9 @@ class WorkdirLockedError(RuntimeError):
         super().__init__(message)
         self.owner, self.stale = owner, stale
 
+    def __reduce__(self):  # picklable, so rank 0 can share it with the other ranks
+        return type(self), (str(self), self.owner, self.stale)
+
 
 def pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` exists on this host."""
@@ -59,14 +62,22 @@ class WorkdirLock:
         workdir: the run directory (created if missing: taking the lock is its first write).
         break_stale: remove a lock left by a process that is no longer running on this host
             (or, where liveness cannot be checked, by another host) instead of refusing.
+        break_hint: how the user asks for ``break_stale`` (said in the refusal).
 
     Raises:
         WorkdirLockedError: the workdir is locked by a live run, or by a dead one and
             ``break_stale`` is false.
     """
 
-    def __init__(self, workdir: str | os.PathLike, *, break_stale: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: str | os.PathLike,
+        *,
+        break_stale: bool = False,
+        break_hint: str = "rerun with --break-lock",
+    ) -> None:
         self.workdir = Path(workdir)
+        self.break_hint = break_hint
         self.path = self.workdir / LOCK_NAME
         self.break_stale = break_stale
         self.token = uuid.uuid4().hex
@@ -118,12 +129,12 @@ class WorkdirLock:
                 return
             raise WorkdirLockedError(
                 f"{where}, but that process is no longer running: a stale lock from a killed "
-                f"run; check no run uses {self.workdir}, then rerun with --break-lock "
+                f"run; check no run uses {self.workdir}, then {self.break_hint} "
                 f"(or delete {self.path})",
                 owner,
                 True,
             )
-        hint = "" if host == here else "; if that run is gone, rerun with --break-lock"
+        hint = "" if host == here else f"; if that run is gone, {self.break_hint}"
         raise WorkdirLockedError(
             f"{where}: another run is using it; wait for it to finish or use another "
             f"--workdir{hint}",

@@ -37,7 +37,7 @@ from dinof_lite.train.checkpoint import (
     remove_stale_tmp,
 )
 from dinof_lite.train.config import NonFiniteLossError, TrainConfig, TrainResult, warmup_factor
-from dinof_lite.train.lock import LOCK_NAME
+from dinof_lite.train.lock import LOCK_NAME, WorkdirLock
 from dinof_lite.train.validation import resolve_device
 
 __all__ = ["Trainer", "train", "LossFn", "DataFn", "Callback"]
@@ -89,6 +89,11 @@ class Trainer:
             ``torch.bfloat16`` on CUDA); backward and the optimizer stay in full precision.
         meta: JSON-like facts stored in every checkpoint (``"meta"``), e.g. the experiment
             config a ``train`` run was made with.
+        lock: hold ``workdir``'s lock (:class:`~dinof_lite.train.lock.WorkdirLock`) while
+            :meth:`fit` runs, so two trainers (or a trainer and a ``train`` run) never write one
+            workdir at once; pass ``False`` only when the caller already holds it (the CLI does).
+        break_lock: remove a stale lock (its owner, on this host, is no longer running: a killed
+            kernel or run) instead of refusing; a live owner's lock is never broken.
 
     On :meth:`fit` (and on a resume) temporary files ``.checkpoint.pt.*.tmp`` that killed
     writes left in ``workdir`` are removed (only those older than the workdir's lock, or than
@@ -115,6 +120,8 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         autocast: torch.dtype | None = None,
         meta: dict | None = None,
+        lock: bool = True,
+        break_lock: bool = False,
     ) -> None:
         self.created = time.time()
         self.config = config = config if config is not None else TrainConfig()
@@ -141,6 +148,7 @@ class Trainer:
                 f"data must be a tensor (N, *dims) or a callable; got {type(data).__name__}"
             )
         self.workdir = Path(workdir) if workdir is not None else None
+        self.lock, self.break_lock = lock, break_lock
         self.callbacks = list(callbacks)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
@@ -331,7 +339,15 @@ class Trainer:
 
         Raises:
             NonFiniteLossError: the loss became NaN/Inf; the last good checkpoint is kept.
+            WorkdirLockedError: another run holds ``workdir`` (nothing was written).
         """
+        if self.workdir is None or not self.lock:
+            return self._fit(max_steps)
+        hint = "pass break_lock=True to the Trainer"
+        with WorkdirLock(self.workdir, break_stale=self.break_lock, break_hint=hint):
+            return self._fit(max_steps)
+
+    def _fit(self, max_steps: int | None) -> TrainResult:
         cfg, t0 = self.config, time.perf_counter()
         path = self.checkpoint_path
         if path is not None:

@@ -119,11 +119,12 @@ def resolve_device(device="auto", name: str = "device"):
     """
     import torch
 
-    if isinstance(device, torch.device):
-        return device
+    if isinstance(device, torch.device) and device.type not in ("cpu", "cuda", "mps"):
+        return device  # e.g. "meta": nothing to look for on this machine
     dev = check_device(name, device)
     avail = available_devices()
-    hint = f"available here: {', '.join(avail)}; use --device cpu (or auto)"
+    fix = f"use {name} cpu (or auto)" if name.startswith("--") else f"pass {name}='cpu' (or 'auto')"
+    hint = f"available here: {', '.join(avail)}; {fix}"
     if dev == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -221,7 +222,7 @@ def float_option(
 def device_option(text: str) -> str:
     """An argparse ``type=`` for ``--device``: a valid device string that exists here."""
     try:
-        resolve_device(text, "device")
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err).replace("device ", "", 1)) from None
+        resolve_device(text, "--device")
+    except ValueError as err:  # argparse adds "argument --device: " itself
+        raise argparse.ArgumentTypeError(str(err).replace("--device ", "", 1)) from None
     return text.strip().lower()
