@@ -56,6 +56,12 @@ def _draw(fn, shape, generator, device, dtype):
     whether the computation runs on CPU or GPU (and never fails on a device mismatch)."""
     if generator is None:
         return fn(tuple(shape), device=device, dtype=dtype)
+    if not isinstance(generator, torch.Generator):
+        seed = f"({generator})" if isinstance(generator, int) else "(seed)"
+        raise TypeError(
+            f"generator must be a torch.Generator or None; got {type(generator).__name__}: "
+            f"pass torch.Generator().manual_seed{seed}"
+        )
     out = fn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
     return out if device is None else out.to(device)
 

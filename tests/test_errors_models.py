@@ -162,3 +162,14 @@ def test_a_rejected_batch_in_training_leaves_the_model_as_it_was():
         model.loss(bad, make_generator(9)).backward()
     assert _same(before, _params(model))
     assert opt.state_dict()["state"].keys() == opt_before["state"].keys()
+
+
+@pytest.mark.parametrize("generator", [3, "seed", 0.5])
+def test_a_generator_that_is_not_one_names_the_fix(generator):
+    """Every draw goes through one helper, so samplers, flows and losses all refuse alike."""
+    flow = Glow((2,), 1, 2, 8)
+    with pytest.raises(TypeError, match=r"generator must be a torch.Generator or None; got "):
+        flow.sample(4, generator=generator)
+    sde = VPSDE()
+    with pytest.raises(TypeError, match=r"pass torch.Generator\(\).manual_seed"):
+        DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), flow, T_m=0.5).sample(4, generator=generator)
