@@ -173,3 +173,9 @@ def test_a_generator_that_is_not_one_names_the_fix(generator):
     sde = VPSDE()
     with pytest.raises(TypeError, match=r"pass torch.Generator\(\).manual_seed"):
         DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), flow, T_m=0.5).sample(4, generator=generator)
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, True, "8"])
+def test_mixture_sample_counts_are_checked(n):
+    with pytest.raises(ValueError, match=r"n must be an integer >= 1 \(the number of samples\)"):
+        GaussianMixture.preset("8gaussians").sample(n)

@@ -46,8 +46,8 @@ def sample(name: str, n: int, seed: int = 0) -> Tensor:
     """
     if name not in DATASETS:
         raise ValueError(f"unknown toy dataset {name!r}; valid: {', '.join(DATASETS)}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1 (the number of samples); got {n!r}")
     if name == "8gaussians":
         return GaussianMixture.preset("8gaussians").sample(n, torch.Generator().manual_seed(seed))
     rng = np.random.default_rng(seed)
@@ -197,6 +197,8 @@ class GaussianMixture:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples ``(n, D)`` float32."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an integer >= 1 (the number of samples); got {n!r}")
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
         return (self.means[k] + (self._chol[k] @ z[..., None])[..., 0]).float()
