@@ -10,7 +10,7 @@ Pipeline (``python -m dinof_lite demo``):
    ``--pretrained``, load the shipped ``dinof_8gaussians_vp_anytm`` (8gaussians, VP);
 2. sample with trajectories at ``T_m = 0.1 … 1.0``: ``journey.png`` (the flow part and the SDE
    part of the journey at ``cfg.T_m``) and ``journey.html`` (one frame per ``T_m``, a slider);
-3. :func:`~dinof_lite.dinof.tm_study` over the same grid plus the baseline (same score network,
+3. :func:`~dinof_lite.evaluation.tm_study.tm_study` over the same grid plus the baseline (same score network,
    all ``sample_steps`` steps from ``p_T``) against held-out data, the noise floor of the metrics
    and the first ``T_m`` that matches the baseline: ``tm_study.png``, ``metrics.md``,
    ``metrics.json``.

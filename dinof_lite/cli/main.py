@@ -338,6 +338,12 @@ COMMANDS: dict[str, Command] = {
         add_arguments=_lazy("cli_arguments", "dinof_lite.coursework.student_notebooks"),
         run=_lazy("cli_run", "dinof_lite.coursework.student_notebooks"),
     ),
+    "site": Command(
+        help="build the course website (notebooks with their outputs, API reference) into "
+        "build/site/html; needs the docs extra",
+        add_arguments=_lazy("site_arguments", "dinof_lite.cli.site"),
+        run=_lazy("site_command", "dinof_lite.cli.site"),
+    ),
 }
 
 

@@ -71,7 +71,12 @@ class ImageDataset(Dataset):
         name: a label for ``repr``.
 
     Attributes:
-        n_bins, data_range, flip, labels, dims ``(C, H, W)``, shape ``(N, C, H, W)``.
+        n_bins: as passed.
+        data_range: as passed.
+        flip: as passed.
+        labels: as passed (``None`` when the set has none).
+        dims: one image's shape ``(C, H, W)``.
+        shape: the whole set's shape ``(N, C, H, W)``.
     """
 
     def __init__(

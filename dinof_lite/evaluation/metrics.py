@@ -6,15 +6,15 @@ computed in float64 on the CPU and returned as Python floats. By convention ``x`
 *reference* (data) sample and ``y`` the model's sample; only :func:`mmd` with its default,
 data-driven bandwidths is not symmetric in the two arguments.
 
-=====================  ==============================================  ==========  ===========
-metric                 what it estimates                               cost        zero iff
-=====================  ==============================================  ==========  ===========
-:func:`mmd`            squared MMD, RBF-mixture kernel, unbiased       O(NM)       p = q (≈0)
-:func:`energy_distance` 2E|X−Y| − E|X−X'| − E|Y−Y'| (V-statistic)       O(NM)       p = q
-:func:`sliced_wasserstein` (E_θ W_p^p(θ·x, θ·y))^(1/p), exact 1-D OT    O(L N log N) p = q
-:func:`wasserstein2`   exact W2 between the empirical measures (POT)   O(N³)       x = y as sets
-:func:`gmm_nll`        E_x[−log p(x)] under a known Gaussian mixture   O(NK)       —
-=====================  ==============================================  ==========  ===========
+==========================  =================================================  ============  =============
+metric                      what it estimates                                  cost          zero iff
+==========================  =================================================  ============  =============
+:func:`mmd`                 squared MMD, RBF-mixture kernel, unbiased          O(NM)         p = q (≈0)
+:func:`energy_distance`     ``2E|X−Y| − E|X−X'| − E|Y−Y'|`` (V-statistic)      O(NM)         p = q
+:func:`sliced_wasserstein`  ``(E_θ W_p^p(θ·x, θ·y))^(1/p)``, exact 1-D OT      O(L N log N)  p = q
+:func:`wasserstein2`        exact W2 between the empirical measures (POT)      O(N³)         x = y as sets
+:func:`gmm_nll`             ``E_x[−log p(x)]`` under a known Gaussian mixture  O(NK)         —
+==========================  =================================================  ============  =============
 """
 
 from __future__ import annotations

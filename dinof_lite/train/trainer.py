@@ -104,10 +104,16 @@ class Trainer:
     EMA, ``state_dict`` and checkpoints use the unwrapped :attr:`module`.
 
     Attributes:
-        model, ema_model (``AveragedModel`` with ``use_buffers=True``; the averaged copy is
-        ``ema_model.module``; it equals the weights after update 1, then
-        ``ema ← d·ema + (1 − d)·weights`` after every update; integer/bool buffers are copied),
-        optimizer, scheduler, generator, step (completed updates), losses (per update).
+        model: the network trained (as passed, wrapper included).
+        ema_model: an ``AveragedModel`` with ``use_buffers=True``; the averaged copy is
+            ``ema_model.module``. It equals the weights after update 1, then
+            ``ema ← d·ema + (1 − d)·weights`` after every update; integer/bool buffers are
+            copied.
+        optimizer: Adam over the model's parameters.
+        scheduler: the warm-up learning-rate schedule.
+        generator: the ``torch.Generator`` behind minibatches and noise.
+        step: completed updates.
+        losses: the loss of each update.
     """
 
     def __init__(

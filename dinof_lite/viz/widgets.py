@@ -9,7 +9,7 @@ strip ``z → x(T_m) → SDE → x(eps)`` and a sample grid
 
 The figure is rendered to PNG into an ``ipywidgets.Image`` (Jupyter, VS Code and, after
 :func:`enable_colab_widgets`, Colab). Rendered PNGs are cached too, so moving back to a ``T_m``
-already seen swaps an image. A value that is not a finite number is refused: :meth:`update`
+already seen swaps an image. A value that is not a finite number is refused: :meth:`TmExplorer.update`
 raises before anything changes, and the slider snaps back to the ``T_m`` it shows, so slider,
 label and figure always agree. :meth:`TmExplorer.plotly` is the kernel-free twin.
 """

@@ -13,7 +13,7 @@ starting the reverse SDE at ``T_m`` from the flow buys:
    single runs vary by 10–20 %, hence best-of-``repeats`` with alternating order;
 2. the sweep ``T_m = 0.1 … 1.0`` (best of ``min(repeats, 3)``, interleaved) and the smallest
    ``T_m`` whose MMD² is within the noise floor of the baseline's
-   (:func:`~dinof_lite.dinof.first_match`).
+   (:func:`~dinof_lite.evaluation.tm_study.first_match`).
 
 A note column carries the noise floor (two true sample sets of the same size) and the match.
 

@@ -193,7 +193,8 @@ def run_check(
     Args:
         name: the exercise function's name, e.g. ``"dsm_loss"``.
         exercise: its label in the notebooks, e.g. ``"(b)"``.
-        grade: returns the success message, or raises :class:`Failed` with a diagnosis.
+        grade: returns the success message, or raises
+            :class:`~dinof_lite.coursework.checks._core.Failed` with a diagnosis.
         hint: appended to ``"error"`` messages.
         show: display the result (rich HTML in a notebook, else ``print``).
     """

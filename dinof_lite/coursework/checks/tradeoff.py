@@ -7,7 +7,7 @@ smallest ``T_m`` that is as good as the plain diffusion sampler (DiNof §4, Tabl
   number of score-network evaluations. Reference: a row of
   :func:`~dinof_lite.evaluation.tm_study.tm_study`.
 - ``sweep(model, T_m_values, gmm, n, seed=0) -> {"rows", "baseline", "floor"}``: fresh data,
-  :func:`measure` at every ``T_m`` (ascending) and for the baseline, and the MMD² noise floor
+  ``measure`` at every ``T_m`` (ascending) and for the baseline, and the MMD² noise floor
   at ``n`` (what two true sample sets differ by, :func:`~dinof_lite.evaluation.tm_study.noise_floor`).
 - ``smallest_matching_T_m(result) -> float | None``: the smallest ``T_m`` whose MMD² is at most
   the baseline's plus the noise floor (:func:`~dinof_lite.evaluation.tm_study.first_match`);
