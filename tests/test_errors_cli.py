@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from _mounts import read_only_mount
 
 from dinof_lite.cli import main
 from dinof_lite.experiment.configs import get_config
+from dinof_lite.train.checkpoint import load_checkpoint
 from dinof_lite.train.lock import LOCK_NAME, WorkdirLock, WorkdirLockedError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,6 +303,41 @@ def test_demo_takes_the_lock_too(tmp_path, capsys):
         message = cli_error(["demo", "--out", str(out), "--no-progress"], capsys)
     assert "is locked by pid" in message
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_sigterm_stops_a_run_cleanly(tmp_path):
+    """``kill`` (or a scheduler, or torchrun stopping the other ranks) mid-training: the run
+    saves its checkpoint, releases the lock and exits 130, so the next run neither refuses
+    with a stale lock nor loses the steps since the last checkpoint."""
+    work = tmp_path / "w"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    argv = [sys.executable, "-m", "dinof_lite", *TRAIN, "--workdir", str(work), "--steps", "99999"]
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not (work / "metrics.jsonl").exists():  # training has started
+            assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        stderr = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted: the workdir's lock is released" in stderr and "Traceback" not in stderr
+    assert not (work / LOCK_NAME).exists()
+    step = load_checkpoint(work)["step"]
+    logged = [
+        json.loads(line)["step"] for line in (work / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert step >= max(logged) >= 1  # the checkpoint holds every logged step
+
+
+def test_an_output_directory_that_cannot_be_created(capsys):
+    message = cli_error(["demo", "--out", "/proc/dinof_lite_out", "--no-progress"], capsys)
+    assert message == (
+        "error: cannot create the workdir /proc/dinof_lite_out (No such file or directory); "
+        "choose a directory you can write"
+    )
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -83,7 +83,7 @@ def logged_steps(workdir) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- resume
-@pytest.mark.parametrize("how", ["max_steps", "keyboard_interrupt", "crash"])
+@pytest.mark.parametrize("how", ["max_steps", "keyboard_interrupt", "mid_step", "crash"])
 def test_resume_is_bitwise_identical(tmp_path, how):
     ref = Trainer(tiny_mlp(), denoise_loss, DATA, cfg(), tmp_path / "ref")
     ref.fit()
@@ -95,18 +95,24 @@ def test_resume_is_bitwise_identical(tmp_path, how):
         if step == stop_at:
             raise KeyboardInterrupt if how == "keyboard_interrupt" else RuntimeError("boom")
 
+    def interrupted_loss(model, x0, g):  # Ctrl-C / SIGTERM inside step 18, before the update
+        loss = denoise_loss(model, x0, g)
+        if first.step == stop_at:
+            raise KeyboardInterrupt
+        return loss
+
     first = Trainer(
         tiny_mlp(),
-        denoise_loss,
+        interrupted_loss if how == "mid_step" else denoise_loss,
         DATA,
         cfg(),
         work,
-        callbacks=[] if how == "max_steps" else [interrupt],
+        callbacks=[] if how in ("max_steps", "mid_step") else [interrupt],
     )
     if how == "max_steps":
         assert first.fit(max_steps=stop_at).step == stop_at
     else:
-        with pytest.raises(KeyboardInterrupt if how == "keyboard_interrupt" else RuntimeError):
+        with pytest.raises(RuntimeError if how == "crash" else KeyboardInterrupt):
             first.fit()
     saved = load_checkpoint(work)["step"]
     assert saved == (10 if how == "crash" else stop_at)

@@ -389,3 +389,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         raise SystemExit(f"error: {err}") from err
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see __main__): finally blocks have run
+        if debug:
+            raise
+        print(
+            "interrupted: the workdir's lock is released; `train` saved a checkpoint and "
+            "resumes from it when rerun",
+            file=sys.stderr,
+        )
+        return 130

@@ -85,7 +85,15 @@ class WorkdirLock:
         self.broken: dict | None = None  # the owner of a stale lock that was broken
 
     def acquire(self) -> WorkdirLock:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # e.g. a path under /proc, a full or read-only disk
+            error = OSError(
+                f"cannot create the workdir {self.workdir} ({err.strerror}); "
+                "choose a directory you can write"
+            )
+            error.errno = err.errno
+            raise error from None
         record = {
             "pid": os.getpid(),
             "host": socket.gethostname(),

@@ -173,7 +173,8 @@ class Trainer:
         self.losses: list[float] = []
         self.last_checkpoint: tuple[Path, int] | None = None
         self.last_lr = self.last_grad_norm = math.nan
-        self._mid_step = False
+        self._mid_step = self._updating = False
+        self._step_rng: tuple | None = None
         self._torch_rng: Tensor | None = None
 
     # ------------------------------------------------------------------ checkpoints
@@ -294,7 +295,8 @@ class Trainer:
         gradient norm is NaN/Inf.
         """
         cfg, k = self.config, self.step + 1
-        self._mid_step = True
+        self._mid_step, self._updating = True, False
+        self._step_rng = self._rng_states()  # an interrupt before the update rewinds to here
         self.model.train()
         x0 = self.sample_batch()
         self.optimizer.zero_grad(set_to_none=True)
@@ -320,6 +322,7 @@ class Trainer:
             raise self._nonfinite("gradient norm", norm, k)
         self.last_grad_norm = norm
         self.last_lr = self.optimizer.param_groups[0]["lr"]
+        self._updating = True  # from here on the weights change: no rewinding
         self.optimizer.step()
         self.scheduler.step()
         self.ema_model.update_parameters(self.module)
@@ -327,6 +330,20 @@ class Trainer:
         self.losses.append(value)
         self._mid_step = False
         return value
+
+    def _rng_states(self) -> tuple:
+        cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        return self.generator.get_state(), torch.get_rng_state(), cuda
+
+    def _rewind_step(self) -> None:
+        """Undo an interrupted step that had not reached the optimizer: its draws and grads."""
+        generator, cpu, cuda = self._step_rng
+        self.generator.set_state(generator)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda, self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        self._mid_step = False
 
     def _nonfinite(self, what: str, value: float, step: int) -> NonFiniteLossError:
         path, at = self.last_checkpoint if self.last_checkpoint else (None, None)
@@ -384,8 +401,11 @@ class Trainer:
                     for cb in self.callbacks:
                         cb(self, self.step, loss)
             except KeyboardInterrupt:
-                # Between updates (or in a callback) the state is consistent: save it. Mid-update
-                # it may not be (weights stepped, counter not): keep the last checkpoint instead.
+                # Between updates (or in a callback) the state is consistent: save it. Before a
+                # step touched the weights, undoing its random draws makes it consistent again.
+                # Mid-update it is not (weights stepped, counter not): keep the last checkpoint.
+                if self._mid_step and not self._updating:
+                    self._rewind_step()
                 saved_at = self.last_checkpoint[1] if self.last_checkpoint else -1
                 if not self._mid_step and self.step > start and self.step != saved_at:
                     self.save_checkpoint()
