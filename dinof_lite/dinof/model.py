@@ -34,6 +34,7 @@ from dinof_lite.dinof.conditioning import CONTEXT_DIM, TmConditioning
 from dinof_lite.dinof.loss import FLOW_REDUCTIONS, joint_loss_terms
 from dinof_lite.dinof.result import DiNofSample, flow_state_labels
 from dinof_lite.losses import get_score_fn
+from dinof_lite.precision import float32
 from dinof_lite.sampling import LikelihoodResult, ode_log_likelihood_result, pc_sample_result
 from dinof_lite.sampling.base import synchronize
 from dinof_lite.sde import SDE
@@ -297,6 +298,7 @@ class DiNof(TmConditioning, nn.Module):
         ).x
 
     # ------------------------------------------------------------------ likelihood
+    @float32  # likelihoods always in float32 (docs/design.md §Precision policy)
     def log_likelihood_result(
         self,
         x0: Tensor,

@@ -10,8 +10,10 @@ Workdir layout (``python -m dinof_lite train --config NAME --workdir DIR``)::
     DIR/tb/                         TensorBoard events (only if ``tensorboard`` is importable)
 
 The model is trained with :class:`~dinof_lite.train.Trainer` on
-``dinof_lite.dinof.training_loss`` (the joint DiNof loss, DiNof Eqs. 3 and 8). On CUDA the loss
-runs under bf16 autocast and the model and batches are ``channels_last``. See
+``dinof_lite.dinof.training_loss`` (the joint DiNof loss, DiNof Eqs. 3 and 8). On CUDA the run
+uses the precision policy (:mod:`dinof_lite.precision`: the score network in bf16, the flow, its
+log-dets, the SDE and the sampler state in float32) for the loss and the sample grids, and the
+model and batches are ``channels_last``. See
 :mod:`dinof_lite.experiment.distributed` for ``torchrun`` runs.
 """
 
@@ -39,6 +41,7 @@ from dinof_lite.experiment.distributed import (
 )
 from dinof_lite.experiment.sample import save_grid, to_uint8
 from dinof_lite.nets.unet import UNetConfig
+from dinof_lite.precision import Precision, resolve_precision
 from dinof_lite.train import TrainConfig, load_weights
 from dinof_lite.train.lock import WorkdirLock
 from dinof_lite.train.validation import check_dir, check_int, check_writable, resolve_device
@@ -48,6 +51,7 @@ __all__ = [
     "train_run",
     "load_run",
     "load_run_options",
+    "run_precision",
     "config_from_dict",
     "config_mismatch",
     "append_metrics",
@@ -68,7 +72,8 @@ RESUME_FREE = {
 class TrainOptions:
     """Arguments of ``python -m dinof_lite train`` (see its ``--help``).
 
-    ``amp=None``: bf16 autocast exactly when training on CUDA. ``rank_report``: each rank writes
+    ``amp``: the precision policy's bf16 (True) or float32 (False); ``None``: bf16 exactly when
+    training on CUDA (:func:`~dinof_lite.precision.resolve_precision`). ``rank_report``: each rank writes
     ``DIR/rank{r}.json`` (weight digests) at the end — a debugging/test hook for DDP.
     """
 
@@ -95,6 +100,11 @@ class TrainOptions:
         check_writable("--workdir", workdir)
         if self.data_root is not None:
             check_dir("--data-root", self.data_root, must_exist=True)
+
+
+def run_precision(amp: bool | None, device: torch.device) -> Precision:
+    """The policy a run uses: ``--amp`` → bf16, ``--no-amp`` → float32, neither → by device."""
+    return resolve_precision(None if amp is None else ("bf16" if amp else "float32"), device)
 
 
 def config_from_dict(d: dict) -> ExperimentConfig:
@@ -198,7 +208,7 @@ def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict) -> None:
     _write_json(meta_path, meta)
 
 
-def _grid_callback(cfg: ExperimentConfig, workdir: Path, seed: int, autocast):
+def _grid_callback(cfg: ExperimentConfig, workdir: Path, seed: int, precision: Precision):
     """Every ``cfg.sample_every`` updates: a grid of EMA samples at ``cfg.T_m`` (own generator,
     so training's random streams are untouched) and a ``metrics.jsonl`` line."""
     n = 64 if cfg.image_size <= 64 else 16
@@ -209,7 +219,7 @@ def _grid_callback(cfg: ExperimentConfig, workdir: Path, seed: int, autocast):
         model, t0 = trainer.ema_model.module, time.perf_counter()
         g = torch.Generator(device=trainer.device).manual_seed(seed)
         model.eval()
-        with torch.no_grad(), autocast():
+        with torch.no_grad(), precision.autocast():
             x = model.sample(
                 n,
                 T_m=cfg.T_m,
@@ -265,12 +275,14 @@ def train_run(opts: TrainOptions) -> dict:
             overrides["seed"] = opts.seed
         cfg.train = dataclasses.replace(cfg.train, **overrides)
         seed, workdir = cfg.train.seed, Path(opts.workdir)
-        amp = device.type == "cuda" if opts.amp is None else opts.amp
+        precision = run_precision(opts.amp, device)
+        amp = precision.mixed
         meta = {
             "fake_data": opts.fake_data,
             "data_root": opts.data_root,
             "world_size": info.world_size,
             "amp": amp,
+            "precision": precision.mode,
             "compile": opts.compile,
         }
 
@@ -305,17 +317,12 @@ def train_run(opts: TrainOptions) -> dict:
             model(sampler(tcfg.batch_size, torch.Generator().manual_seed(seed)), g0)
         if opts.compile:
             model.score_net.compile()
-        autocast_dtype = torch.bfloat16 if amp else None
-
-        def autocast():
-            return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
-
         callbacks = []
         if info.is_main:
             callbacks = [
                 cb
                 for cb in (
-                    _grid_callback(cfg, workdir, seed, autocast),
+                    _grid_callback(cfg, workdir, seed, precision),
                     _tensorboard_callback(workdir),
                 )
                 if cb is not None
@@ -327,7 +334,7 @@ def train_run(opts: TrainOptions) -> dict:
             tcfg,
             workdir if info.is_main else None,
             callbacks,
-            autocast=autocast_dtype,
+            autocast=precision.autocast_dtype,  # the flow opts out (precision.float32)
             info=info,
             run_dir=workdir,
             meta={"config_name": cfg.name, "experiment": cfg.to_dict()},
@@ -348,6 +355,7 @@ def train_run(opts: TrainOptions) -> dict:
             "world_size": info.world_size,
             "rank": info.rank,
             "amp": amp,
+            "precision": precision.describe(),
         }
     finally:
         if lock is not None:

@@ -32,6 +32,7 @@ from dinof_lite.flows.coupling import AffineCoupling
 from dinof_lite.flows.invconv import InvConv
 from dinof_lite.flows.priors import GaussianPrior, Split
 from dinof_lite.flows.squeeze import squeeze, unsqueeze
+from dinof_lite.precision import float32
 from dinof_lite.utils import check_batch, randn
 
 __all__ = ["FlowStep", "Glow"]
@@ -255,6 +256,7 @@ class Glow(nn.Module):
 
     # ------------------------------------------------------------------ the bijection
 
+    @float32  # the bijection and its log-dets never run in bf16 (docs/design.md §Precision policy)
     def _run_forward(
         self, x: Tensor, context: Tensor | None, states: list[Tensor] | None, every: int = 1
     ) -> tuple[Tensor, Tensor]:
@@ -291,6 +293,7 @@ class Glow(nn.Module):
             states.append(z.detach())
         return z, logdet + ld
 
+    @float32
     def _run_inverse(
         self, z: Tensor, context: Tensor | None, states: list[Tensor] | None, every: int = 1
     ) -> Tensor:

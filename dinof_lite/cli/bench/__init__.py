@@ -7,6 +7,13 @@ Glow inverse (every layer's state kept, for the notebooks' trajectory plots) cos
 - ``glow``: log-density (data → latent), sampling (latent → data), sampling with the layer trace,
   and one training step (forward + backward), for the 2D toy flow, the digits flow and the DiNof
   paper's flow (``Glow.paper()``).
+- ``frontier``: sample quality against NFE — the plain sampler from ``p_T``, DiNof's PC sampler
+  from ``T_m`` and the fast ODE solvers from ``p_T`` and from the flow at ``T_m`` — on the 2D
+  mixture and on digits, with the speed-up at equal quality and the quality at equal NFE
+  (:mod:`dinof_lite.cli.bench.frontier`).
+- ``precision``: bf16 against float32 for each part (flow log-density and inverse, score
+  network, joint loss and gradients, ODE bits/dim), before and after the precision policy
+  (:mod:`dinof_lite.cli.bench.precision`).
 - ``sampling``: DiNof from ``T_m`` vs the plain diffusion sampler from ``T`` with the same score
   network — wall time, NFE and sample quality, head to head and over ``T_m = 0.1 … 1.0``
   (:mod:`dinof_lite.cli.bench.sampling`).
@@ -25,6 +32,8 @@ from collections.abc import Callable
 
 import torch
 
+from dinof_lite.cli.bench.frontier import bench_frontier
+from dinof_lite.cli.bench.precision import bench_precision
 from dinof_lite.cli.bench.sampling import bench_sampling
 from dinof_lite.cli.bench.train import bench_train
 from dinof_lite.cli.bench.widget import bench_widget
@@ -131,7 +140,9 @@ def bench_glow(device: torch.device, repeats: int = 5, size: str = "full") -> li
 
 
 BENCHMARKS: dict[str, Callable[..., list[dict]]] = {
+    "frontier": bench_frontier,
     "glow": bench_glow,
+    "precision": bench_precision,
     "sampling": bench_sampling,
     "train": bench_train,
     "widget": bench_widget,
