@@ -43,8 +43,9 @@ def sample_times(
     device=None,
     dtype=None,
 ) -> Tensor:
-    """``t ~ U(eps, t_max)`` of shape ``(batch,)``; ``t_max`` defaults to ``T``."""
-    eps = sde.eps if eps is None else eps
+    """``t ~ U(eps, t_max)`` of shape ``(batch,)``; ``eps`` defaults to the SDE's training eps
+    :attr:`~dinof_lite.sde.SDE.train_eps` (1e-5, score_sde's ``losses.py``), ``t_max`` to ``T``."""
+    eps = sde.train_eps if eps is None else eps
     t_max = sde.T if t_max is None else t_max
     if not 0 < eps < t_max <= sde.T:
         raise ValueError(f"need 0 < eps < t_max <= T = {sde.T}, got eps={eps}, t_max={t_max}")
@@ -67,7 +68,8 @@ def dsm_loss(
 ) -> Tensor:
     """Denoising score matching loss (Song et al. 2021, Eq. 7).
 
-    ``t ~ U(eps, T)``, ``z ~ N(0, I)``, ``x_t = a(t) x0 + s(t) z`` and per example
+    ``t ~ U(eps, T)`` (``eps`` default: ``sde.train_eps`` = 1e-5), ``z ~ N(0, I)``,
+    ``x_t = a(t) x0 + s(t) z`` and per example
 
     - unweighted: ``reduce ‖score(x_t, t) s(t) + z‖²`` (λ(t) = s(t)²),
     - likelihood-weighted: ``reduce ‖score(x_t, t) + z / s(t)‖² g(t)²`` (Song et al. 2021b, Thm 1),

@@ -70,7 +70,10 @@ class SDE(abc.ABC):
     Besides the maths, an SDE carries the conventions the rest of the library reads off it
     (the defaults below are those of ε-prediction, as for VP; VE overrides them):
 
-    - :attr:`eps`: smallest time for training and sampling.
+    - :attr:`train_eps`: smallest time of training (DSM's ``t ~ U(train_eps, T)``) and the data
+      side of ODE likelihoods; 1e-5 for every SDE (score_sde's ``losses.py`` / ``likelihood.py``).
+    - :attr:`sample_eps`: the sampler's last time; 1e-3 for VP / sub-VP, 1e-5 for VE (score_sde's
+      per-SDE ``sampling_eps``). :attr:`eps` is the same number (what a sampler stops at).
     - :meth:`noise_label` / :meth:`label_to_time`: what a score network is conditioned on.
     - :attr:`score_sign` with :meth:`score_from_net` / :meth:`net_from_score`: the network's
       output ``net`` and the score are related by ``score = score_sign · net / s(t)``.
@@ -82,7 +85,8 @@ class SDE(abc.ABC):
     """
 
     name: str = "sde"  # set by @register_sde
-    eps: float = 1e-3  # default smallest time for training and sampling
+    train_eps: float = 1e-5  # smallest training time and the likelihood's data side
+    sample_eps: float = 1e-3  # the sampler's last time
     score_sign: float = -1.0  # ε-prediction: score = −net / s(t)
     default_embedding: str = "sinusoidal"
     default_pc: tuple[str, str] = ("euler_maruyama", "none")
@@ -99,6 +103,12 @@ class SDE(abc.ABC):
     def T(self) -> float:
         """End time of the forward process."""
         return 1.0
+
+    @property
+    def eps(self) -> float:
+        """The sampler's last time, :attr:`sample_eps` (training and likelihoods use
+        :attr:`train_eps`)."""
+        return self.sample_eps
 
     # ----- the maths each SDE defines -------------------------------------------------------
     @abc.abstractmethod
@@ -121,6 +131,16 @@ class SDE(abc.ABC):
     def label_to_time(self, label: Tensor) -> Tensor:
         """Invert :meth:`noise_label`: ``(B,)`` labels → ``(B,)`` times."""
         raise NotImplementedError(f"{type(self).__name__} does not define label_to_time")
+
+    def log_snr_half(self, t: Tensor) -> Tensor:
+        """``λ(t) = log(a(t) / s(t))``, half the log signal-to-noise ratio (Lu et al. 2022, §3.1);
+        ``e^{−λ}`` is the noise level ``σ`` of Karras et al. 2022 (Eq. 4 with ``s(t) = a(t)``)."""
+        a, s = self.marginal_coeffs(t)
+        return a.log() - s.log()
+
+    def time_from_log_snr_half(self, lam: Tensor) -> Tensor:
+        """The inverse ``t(λ)`` of :meth:`log_snr_half` (closed form for every SDE here)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define time_from_log_snr_half")
 
     # ----- conventions ----------------------------------------------------------------------
     def score_from_net(self, out: Tensor, t: Tensor, x: Tensor) -> Tensor:
@@ -245,7 +265,7 @@ class ReverseSDE:
 
     def __init__(self, forward: SDE, score_fn: ScoreFn, probability_flow: bool = False) -> None:
         self.forward, self.score_fn, self.probability_flow = forward, score_fn, probability_flow
-        self.N, self.T, self.eps = forward.N, forward.T, forward.eps
+        self.N, self.T, self.eps = forward.N, forward.T, forward.sample_eps
 
     def _scale(self) -> float:
         return 0.5 if self.probability_flow else 1.0
@@ -275,7 +295,7 @@ class VESDE(SDE):
     ``N(0, σmin²)`` (``exact_marginal=False``). Networks are conditioned on ``σ(t)`` either way.
     """
 
-    eps = 1e-5
+    sample_eps = 1e-5
     score_sign = 1.0  # σ-scaled output: score = net / s(t)
     default_embedding = "fourier"
     default_pc = ("reverse_diffusion", "langevin")  # NCSN++
@@ -318,26 +338,31 @@ class VESDE(SDE):
     def label_to_time(self, label):
         return (label / self.sigma_min).log() / math.log(self.sigma_max / self.sigma_min)
 
+    def time_from_log_snr_half(self, lam):
+        """``σ(t)² = e^{−2λ} + σmin²`` (exact marginal) or ``e^{−2λ}``, then invert ``σ(t)``."""
+        sigma2 = torch.exp(-2 * lam) + (self.sigma_min**2 if self.exact_marginal else 0.0)
+        return 0.5 * (sigma2 / self.sigma_min**2).log() / math.log(self.sigma_max / self.sigma_min)
+
     def ancestral_step(self, x, t, dt, score):
         """SMLD: ``x_mean = x + (σ² − σ'²) score``, ``std = √(σ'² (σ² − σ'²) / σ²)``.
 
-        ``σ = s(t)``, ``σ' = s(t − dt)`` and ``σ' = 0`` once ``t − dt <= 0``.
+        ``σ = s(t)`` and ``σ' = s(max(t − dt, 0))``: at the step that reaches ``t = 0``,
+        ``σ' = s(0)``, which is 0 for the exact marginal and ``σ_min`` for score_sde's
+        ``s(t) = σ(t)`` (``exact_marginal=False``; its ``discrete_sigmas[0]``).
         """
         sigma = self.marginal_coeffs(t)[1]
-        t_prev = t - dt
-        adj = self.marginal_coeffs(t_prev.clamp(min=0.0))[1]
-        adj = torch.where(t_prev > 0, adj, torch.zeros_like(adj))
+        adj = self.marginal_coeffs((t - dt).clamp(min=0.0))[1]
         var_step = sigma**2 - adj**2
         x_mean = x + score * batch_view(var_step, x)
         return x_mean, torch.sqrt(adj**2 * var_step / sigma**2)
 
     def discretize(self, x, t, dt=None):
-        """SMLD: ``f = 0``, ``G = √(s(t)² − s(t − dt)²)`` with ``s = 0`` before time 0."""
+        """SMLD: ``f = 0``, ``G = √(s(t)² − s(max(t − dt, 0))²)`` (``s(0) = σ_min`` when
+        ``exact_marginal=False``, as in score_sde; 0 for the exact marginal)."""
         t = self.time(t, x)
         dt = self.T / self.N if dt is None else dt
         s = self.marginal_coeffs(t)[1]
-        prev = t - dt
-        s_prev = torch.where(prev > 0, self.marginal_coeffs(prev.clamp(min=0))[1], 0.0)
+        s_prev = self.marginal_coeffs((t - dt).clamp(min=0))[1]
         return torch.zeros_like(x), (s**2 - s_prev**2).clamp(min=0).sqrt()
 
     def params(self):
@@ -353,7 +378,7 @@ class VESDE(SDE):
 class VPSDE(SDE):
     """Variance preserving SDE (DDPM): ``f = −½ β(t) x``, ``g = √β(t)``, ``β(t) = β0 + t (β1 − β0)``."""
 
-    eps = 1e-3
+    sample_eps = 1e-3
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000) -> None:
         super().__init__(N)
@@ -387,6 +412,16 @@ class VPSDE(SDE):
 
     def label_to_time(self, label):
         return label / 999.0
+
+    def _time_from_log_mean_coeff(self, lmc: Tensor) -> Tensor:
+        """Solve ``−¼ t² (β1 − β0) − ½ t β0 = lmc`` for ``t >= 0``."""
+        delta = self.beta_1 - self.beta_0
+        return (torch.sqrt(self.beta_0**2 - 4 * delta * lmc) - self.beta_0) / delta
+
+    def time_from_log_snr_half(self, lam):
+        """``log a = −½ log(1 + e^{−2λ})`` (as ``a² + s² = 1``), then the quadratic in ``t``
+        (Lu et al. 2022, App. D.1 ``t_λ``)."""
+        return self._time_from_log_mean_coeff(-0.5 * torch.nn.functional.softplus(-2 * lam))
 
     def discrete_beta(self, t: Tensor, dt: float | None = None) -> Tensor:
         """DDPM's ``β_i`` for the step ``[t − dt, t]``: ``1 − a(t)² / a(t − dt)²`` (clamped at 0).
@@ -438,6 +473,11 @@ class subVPSDE(VPSDE):
     def marginal_coeffs(self, t):
         lmc = self.log_mean_coeff(t)
         return lmc.exp(), -torch.expm1(2 * lmc)
+
+    def time_from_log_snr_half(self, lam):
+        """``s = 1 − a²`` and ``s / a = e^{−λ}`` give ``a = (√(e^{−2λ} + 4) − e^{−λ}) / 2``."""
+        sig = torch.exp(-lam)
+        return self._time_from_log_mean_coeff(torch.log(0.5 * (torch.sqrt(sig**2 + 4) - sig)))
 
     def discretize(self, x, t, dt=None):
         return SDE.discretize(self, x, t, dt)

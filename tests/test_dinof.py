@@ -88,11 +88,11 @@ def test_oracle_dinof_log_likelihood_matches_the_mixture(oracle_model):
         model.sde,
         model.score_fn,
         x0,
-        t_start=model.eps,
+        t_start=model.train_eps,
         t_end=T_M,
         prior_logp=lambda h: p_tm.log_prob(h).to(h.dtype),
     )
-    p_eps = gmm.marginal(model.sde, model.eps).log_prob(x0).float()
+    p_eps = gmm.marginal(model.sde, model.train_eps).log_prob(x0).float()
     assert (exact - p_eps).abs().max() < 2e-3
     # DiNof's value = that + the flow's error at the latent x(T_m) (change of variables)
     flow_err = model.flow.log_prob(res.latent) - p_tm.log_prob(res.latent).float()
@@ -169,14 +169,14 @@ def test_loss_is_dsm_plus_flow_nll_with_shared_noise(reduction):
     assert torch.equal(model.loss(x0, _gen(7)), total)
     g = _gen(7)  # replay the draws: z first, then t ~ U(eps, T_m)
     z = torch.randn(x0.shape, generator=g)
-    t = model.eps + (T_M - model.eps) * torch.rand(16, generator=g)
+    t = model.train_eps + (T_M - model.train_eps) * torch.rand(16, generator=g)
     dsm = dsm_loss(sde, model.score_fn, x0, t=t, z=z)
     a, s = (float(v) for v in sde.marginal_coeffs(torch.tensor(T_M)))
     nll = -model.flow.log_prob(a * x0 + s * z)
     nll = (nll / 2 if reduction == "mean" else nll).mean()
     torch.testing.assert_close(total, dsm + nll)
     assert parts == pytest.approx({"dsm": dsm.item(), "flow_nll": nll.item()})
-    assert (t < T_M).all() and (t >= model.eps).all()
+    assert (t < T_M).all() and (t >= model.train_eps).all()
 
 
 def test_any_tm_loss_draws_tm_per_example_and_scores_up_to_hi():

@@ -74,7 +74,7 @@ def test_ve_defaults_to_half_sum_reduction():
 def test_sampled_times_and_reproducibility():
     sde = VPSDE()
     t = sample_times(10_000, sde, generator=torch.Generator().manual_seed(0))
-    assert t.min() >= sde.eps and t.max() <= sde.T and abs(t.mean().item() - 0.5) < 0.01
+    assert t.min() >= sde.train_eps and t.max() <= sde.T and abs(t.mean().item() - 0.5) < 0.01
     x0 = torch.randn(16, 2)
     score = lambda x, t: -x  # noqa: E731
     a = dsm_loss(sde, score, x0, generator=torch.Generator().manual_seed(3))

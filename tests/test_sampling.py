@@ -57,7 +57,7 @@ def test_data_vs_data_mmd_is_small(gmm, data):
 # --------------------------------------------------------------------------- registries
 def test_registries_list_the_standard_names():
     assert set(PREDICTORS) == {"euler_maruyama", "reverse_diffusion", "ancestral", "none"}
-    assert set(CORRECTORS) == {"langevin", "none"}
+    assert set(CORRECTORS) == {"langevin", "ald", "none"}
     assert get_predictor("ancestral") is PREDICTORS["ancestral"]
     assert get_predictor(PREDICTORS["none"]) is PREDICTORS["none"]  # classes pass through
 
@@ -67,8 +67,8 @@ def test_unknown_names_list_valid_ones():
         ValueError, match=r"unknown predictor 'heun'.*euler_maruyama.*reverse_diffusion"
     ):
         get_predictor("heun")
-    with pytest.raises(ValueError, match=r"unknown corrector 'ald'.*langevin.*none"):
-        get_corrector("ald")
+    with pytest.raises(ValueError, match=r"unknown corrector 'hmc'.*ald.*langevin.*none"):
+        get_corrector("hmc")
     sde = get_sde("vp", N=10)
     with pytest.raises(ValueError, match="unknown predictor"):
         pc_sample(sde, lambda x, t: -x, (4, 2), predictor="rk45")
@@ -150,16 +150,19 @@ def test_probability_flow_predictors_are_deterministic_half_score_steps():
         get_predictor("ancestral")(sde, score_fn, probability_flow=True)
 
 
-def test_ve_ancestral_last_step_removes_all_noise():
-    """SMLD: when t - |dt| <= 0 the adjacent sigma is 0, so the step is deterministic.
-
-    (With score_sde's marginal std s(t) = σ(t), s(0) = σmin ≠ 0: the chain's σ_0 = 0 is special.)
-    """
-    sde = get_sde("ve", N=10, exact_marginal=False)
+def test_ve_ancestral_last_step_keeps_the_chains_first_noise_level():
+    """SMLD at the step that reaches t = 0: σ' = s(0), which is σ_min for score_sde's s(t) = σ(t)
+    (``discrete_sigmas[0]``) and 0 for the exact marginal (then the step is deterministic)."""
     x = torch.randn(5, 2, generator=gen(0))
     t = torch.full((5,), 0.05)
-    x_new, x_mean = get_predictor("ancestral")(sde, lambda x, t: -x).update(x, t, -0.1, gen(1))
-    assert torch.equal(x_new, x_mean)
+    for exact, adj in ((True, 0.0), (False, 0.01)):
+        sde = get_sde("ve", N=10, exact_marginal=exact)
+        x_new, x_mean = get_predictor("ancestral")(sde, lambda x, t: -x).update(x, t, -0.1, gen(1))
+        sigma = float(sde.marginal_coeffs(torch.tensor(0.05))[1])
+        z = torch.randn(5, 2, generator=gen(1))
+        std = math.sqrt(adj**2 * (sigma**2 - adj**2) / sigma**2)
+        torch.testing.assert_close(x_mean, x - (sigma**2 - adj**2) * x)
+        torch.testing.assert_close(x_new, x_mean + std * z)
 
 
 # --------------------------------------------------------------------------- Langevin

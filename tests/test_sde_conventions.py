@@ -136,7 +136,7 @@ def test_subvp_has_no_ancestral_chain():
 class LinearSigmaSDE(SDE):
     """``dx = σ √(2t) dw``: ``a(t) = 1``, ``s(t) = σ t`` (Karras et al. 2022's ``σ(t) = t``)."""
 
-    eps = 1e-3
+    sample_eps = 1e-3
     default_embedding = "fourier"  # the label σ t spans decades, like VE's σ(t)
     default_pc = ("reverse_diffusion", "none")
 
@@ -264,7 +264,7 @@ def test_outside_sde_oracle_and_predictors(sde, gmm):
     # the oracle's probability-flow likelihood reproduces the exact log p_eps: to solver accuracy
     # (measured 3e-4) from the exact p_T, up to the prior's mismatch (mean 0.006) from N(0, σ²)
     x0 = gmm.sample(100, _gen(1))
-    p_eps, p_T = gmm.marginal(sde, sde.eps).log_prob(x0), gmm.marginal(sde, sde.T)
+    p_eps, p_T = gmm.marginal(sde, sde.train_eps).log_prob(x0), gmm.marginal(sde, sde.T)
     logp = ode_log_likelihood(sde, score_fn, x0, prior_logp=lambda h: p_T.log_prob(h).to(h.dtype))
     assert (logp - p_eps).abs().max() < 2e-3
     logp = ode_log_likelihood(sde, score_fn, x0)
@@ -285,7 +285,7 @@ def test_outside_sde_trains_samples_and_gives_likelihoods(sde, gmm, trained_net)
     logp = ode_log_likelihood(sde, score_fn, x0, generator=_gen(4))
     # paired KL(p_eps || model) >= 0; measured 0.50 ± 0.04 after 1500 steps (VP, VE: 0.46, 0.45);
     # one Gaussian with the data's covariance: 1.44
-    d = gmm.marginal(sde, sde.eps).log_prob(x0) - logp
+    d = gmm.marginal(sde, sde.train_eps).log_prob(x0) - logp
     kl, se = d.mean().item(), d.std().item() / math.sqrt(len(d))
     assert -3 * se < kl < 0.8, (kl, se)
     nll = -logp.mean().item()
@@ -302,6 +302,6 @@ def test_outside_sde_runs_dinof(sde, gmm, trained_net):
     ref, ref2 = gmm.sample(1000, _gen(1)), gmm.sample(1000, _gen(2))
     assert mmd(ref, res.x) < 0.01 + abs(mmd(ref, ref2))  # measured 0.004
     x0 = gmm.sample(300, _gen(3))
-    d = gmm.marginal(sde, sde.eps).log_prob(x0) - model.log_likelihood(x0)
+    d = gmm.marginal(sde, sde.train_eps).log_prob(x0) - model.log_likelihood(x0)
     kl, se = d.mean().item(), d.std().item() / math.sqrt(len(d))
     assert -3 * se < kl < 0.8, (kl, se)  # measured 0.50 ± 0.04

@@ -29,14 +29,16 @@ def joint_loss_terms(
     all scalars with gradients::
 
         T_m   = model.T_m, or U(lo, hi) per example (any-T_m)
-        t     ~ U(eps, T_m)   (any-T_m: U(eps, hi))      # score times
+        t     ~ U(eps, T_m)   (any-T_m: U(eps, hi))      # score times, eps = model.train_eps
         z     ~ N(0, I)                                  # one draw, shared by both terms
         x_t   = a(t) x0 + s(t) z                         # DSM input
         x_Tm  = a(T_m) x0 + s(T_m) z                     # closed-form sample of p_{T_m}
         L     = L_DSM(t, z) + w · reduce(−log p_flow(x_Tm))
 
-    The authors draw ``t = T_m·(U(1 − eps) + eps)``; ``U(eps, T_m)`` covers the sampler's last
-    time ``eps`` exactly. ``flow_nll`` is in the unit ``model.flow_reduction`` chooses.
+    The flow sees ``x(T_m)`` at ``T_m`` exactly, the time the sampler starts from. The authors
+    draw ``t = T_m·(U(1 − eps) + eps)`` and evaluate the flow at ``t_f = T_m·(1 − eps) + eps``
+    (``T_m + 1e-5·(1 − T_m)``); here ``t ~ U(eps, T_m)`` and ``t_f = T_m``. ``flow_nll`` is in
+    the unit ``model.flow_reduction`` chooses.
     """
     model.check_x(x0)
     B, dev, dt = x0.shape[0], x0.device, x0.dtype
@@ -47,7 +49,8 @@ def joint_loss_terms(
         t_max = hi
     else:
         T_m, t_max = torch.full((B,), model.T_m, device=dev, dtype=dt), model.T_m
-    t = model.eps + (t_max - model.eps) * rand((B,), generator, dev, dt)
+    eps = model.train_eps
+    t = eps + (t_max - eps) * rand((B,), generator, dev, dt)
     dsm = dsm_loss(
         model.sde,
         model.score_fn,

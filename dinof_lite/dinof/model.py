@@ -37,10 +37,14 @@ from dinof_lite.losses import get_score_fn
 from dinof_lite.precision import float32
 from dinof_lite.sampling import LikelihoodResult, ode_log_likelihood_result, pc_sample_result
 from dinof_lite.sampling.base import synchronize
+from dinof_lite.sampling.fast import fast_sample_result
 from dinof_lite.sde import SDE
 from dinof_lite.utils import check_batch, randn
 
-__all__ = ["DiNof"]
+__all__ = ["DiNof", "SOLVER_STEPS"]
+
+#: Default steps of a fast ODE solver from ``T_m`` (``DiNof.sample(solver=...)``).
+SOLVER_STEPS = 10
 
 
 class DiNof(TmConditioning, nn.Module):
@@ -51,11 +55,16 @@ class DiNof(TmConditioning, nn.Module):
         score_net: raw network ``net(x (B, *dims), label (B,)) -> (B, *dims)``, read as a score by
             :func:`~dinof_lite.losses.get_score_fn` (ε-prediction for VP / sub-VP, σ-scaled for VE).
         flow: a bijection with ``flow(x, context) -> (z, logdet)``, ``flow.inverse(z, context)``,
-            ``flow.log_prob(x, context)`` and ``flow.in_shape`` (a :class:`~dinof_lite.nets.Glow`);
+            ``flow.log_prob(x, context)`` and ``flow.in_shape`` (a :class:`~dinof_lite.flows.Glow`);
             conditional (``context_dim == CONTEXT_DIM``) exactly when ``T_m_range`` is given.
         T_m: the hand-over time in ``(0, T]``; in any-T_m mode the default for :meth:`sample`.
         T_m_range: ``(lo, hi)`` with ``0 < lo < hi <= T`` for any-T_m mode, else ``None``.
-        eps: smallest time for training and sampling (default ``sde.eps``).
+        train_eps: smallest training time and the likelihood's data side (default
+            ``sde.train_eps`` = 1e-5, as score_sde).
+        sample_eps: the sampler's last time (default ``sde.sample_eps``: 1e-3 VP / sub-VP, 1e-5
+            VE, as score_sde).
+        eps: one number for both (the single-eps convention of dinof_lite 0.2 checkpoints);
+            ``train_eps`` / ``sample_eps``, when given, take precedence.
         flow_weight: ``w`` in ``L = L_DSM + w · NLL_flow`` (authors: 1).
         flow_reduction: ``"sum"`` — the flow's NLL in nats per example, as the authors' code —
             or ``"mean"``, nats per dimension. The two networks share no parameters, so with Adam
@@ -75,6 +84,8 @@ class DiNof(TmConditioning, nn.Module):
         T_m: float = 0.6,
         *,
         T_m_range: tuple[float, float] | None = None,
+        train_eps: float | None = None,
+        sample_eps: float | None = None,
         eps: float | None = None,
         flow_weight: float = 1.0,
         flow_reduction: str = "sum",
@@ -83,12 +94,17 @@ class DiNof(TmConditioning, nn.Module):
     ) -> None:
         super().__init__()
         self.sde, self.score_net, self.flow = sde, score_net, flow
-        self.eps = float(sde.eps if eps is None else eps)
-        if not 0 < self.eps < sde.T:
-            raise ValueError(
-                f"eps (the smallest time of training and sampling) must lie in (0, T = {sde.T}); "
-                f"got {eps}. Leave it None for the SDE's default {sde.eps}"
-            )
+        defaults = {"train_eps": sde.train_eps, "sample_eps": sde.sample_eps}
+        given = {"train_eps": train_eps, "sample_eps": sample_eps}
+        for key, value in given.items():
+            value = value if value is not None else eps if eps is not None else defaults[key]
+            if not (isinstance(value, (int, float)) and 0 < value < sde.T):
+                what = key if given[key] is not None or eps is None else "eps"
+                raise ValueError(
+                    f"{what} must be a number in (0, T = {sde.T}); got {value!r}. Leave it None "
+                    f"for the SDE's default {defaults[key]}"
+                )
+            setattr(self, key, float(value))
         self._set_T_m(T_m, T_m_range)
         if flow_reduction not in FLOW_REDUCTIONS:
             raise ValueError(
@@ -106,12 +122,19 @@ class DiNof(TmConditioning, nn.Module):
         return {
             "T_m": self.T_m,
             "T_m_range": None if self.T_m_range is None else list(self.T_m_range),
-            "eps": self.eps,
+            "train_eps": self.train_eps,
+            "sample_eps": self.sample_eps,
             "flow_weight": self.flow_weight,
             "flow_reduction": self.flow_reduction,
             "reduce_mean": self.reduce_mean,
             "likelihood_weighting": self.likelihood_weighting,
         }
+
+    @property
+    def eps(self) -> float:
+        """The sampler's last time, :attr:`sample_eps` (training and likelihoods use
+        :attr:`train_eps`)."""
+        return self.sample_eps
 
     @property
     def score_fn(self):
@@ -170,6 +193,7 @@ class DiNof(TmConditioning, nn.Module):
         n_steps: int | None = None,
         predictor: str | None = None,
         corrector: str | None = None,
+        solver: str | None = None,
         snr: float = 0.16,
         n_corrector_steps: int = 1,
         temperature: float = 1.0,
@@ -188,8 +212,14 @@ class DiNof(TmConditioning, nn.Module):
             n: number of samples.
             T_m: hand-over time (default ``self.T_m``); any value in ``T_m_range`` for an
                 any-T_m model.
-            n_steps: reverse-SDE steps from ``T_m`` to ``eps`` (default ``round(N·T_m/T)``).
+            n_steps: reverse-SDE steps from ``T_m`` to ``eps`` (default ``round(N·T_m/T)``; with
+                a ``solver``, its steps, default :data:`SOLVER_STEPS`).
             predictor, corrector: registry names; default per SDE (``sde.default_pc``).
+            solver: a fast probability-flow ODE solver of
+                :data:`~dinof_lite.sampling.solvers.ODE_SOLVERS` (e.g. ``"dpm_solver_pp_2m"``)
+                in place of the PC sampler, started at ``T_m`` from the flow's sample; then
+                ``predictor``, ``corrector``, ``snr``, ``n_corrector_steps`` and ``denoise`` are
+                not used (the ODE is deterministic given ``z``).
             snr, n_corrector_steps: Langevin corrector settings (paper: 0.16 CIFAR-10, 0.17
                 CelebA-HQ).
             temperature: scales ``z`` (1 in the paper).
@@ -199,7 +229,8 @@ class DiNof(TmConditioning, nn.Module):
             trajectory_every: record both parts (the result's ``flow_states`` and
                 ``sde_states``), keeping every ``trajectory_every``-th SDE step and every
                 ``flow_every``-th flow layer, so memory stays bounded on images; None (default):
-                no trajectory. The samples are the same either way.
+                no trajectory. The samples are the same either way. With a ``solver`` every
+                solver step is recorded.
             progress: a ``tqdm.auto`` bar over the SDE steps.
 
         Returns:
@@ -212,7 +243,7 @@ class DiNof(TmConditioning, nn.Module):
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0; got {temperature}")
         if n_steps is None:
-            n_steps = max(1, round(self.sde.N * T_m / self.sde.T))
+            n_steps = SOLVER_STEPS if solver else max(1, round(self.sde.N * T_m / self.sde.T))
         default_pred, default_corr = self.sde.default_pc
         ref = next(self.flow.parameters())
         z = temperature * randn((n, *self.dims), generator, ref.device, ref.dtype)
@@ -233,22 +264,34 @@ class DiNof(TmConditioning, nn.Module):
                 f"the flow's inverse produced NaN/inf at T_m={T_m} (an untrained "
                 "or diverged flow); try a lower temperature"
             )
-        res = pc_sample_result(
-            self.sde,
-            self.score_fn,
-            x_Tm,
-            t_start=T_m,
-            n_steps=n_steps,
-            predictor=predictor or default_pred,
-            corrector=corrector or default_corr,
-            snr=snr,
-            n_corrector_steps=n_corrector_steps,
-            eps=self.eps,
-            denoise=denoise,
-            trajectory_every=trajectory_every,
-            generator=generator,
-            progress=progress,
-        )
+        if solver:
+            res = fast_sample_result(
+                self.sde,
+                self.score_fn,
+                x_Tm,
+                solver=solver,
+                n_steps=n_steps,
+                t_start=T_m,
+                eps=self.sample_eps,
+                trajectory=trajectory_every is not None,
+            )
+        else:
+            res = pc_sample_result(
+                self.sde,
+                self.score_fn,
+                x_Tm,
+                t_start=T_m,
+                n_steps=n_steps,
+                predictor=predictor or default_pred,
+                corrector=corrector or default_corr,
+                snr=snr,
+                n_corrector_steps=n_corrector_steps,
+                eps=self.sample_eps,
+                denoise=denoise,
+                trajectory_every=trajectory_every,
+                generator=generator,
+                progress=progress,
+            )
         synchronize(ref.device)
         return DiNofSample(
             x=res.x,
@@ -274,6 +317,7 @@ class DiNof(TmConditioning, nn.Module):
         n_steps: int | None = None,
         predictor: str | None = None,
         corrector: str | None = None,
+        solver: str | None = None,
         snr: float = 0.16,
         n_corrector_steps: int = 1,
         temperature: float = 1.0,
@@ -289,6 +333,7 @@ class DiNof(TmConditioning, nn.Module):
             n_steps=n_steps,
             predictor=predictor,
             corrector=corrector,
+            solver=solver,
             snr=snr,
             n_corrector_steps=n_corrector_steps,
             temperature=temperature,
@@ -311,8 +356,9 @@ class DiNof(TmConditioning, nn.Module):
         method: str = "dopri5",
         generator: torch.Generator | None = None,
     ) -> LikelihoodResult:
-        """DiNof's exact ``log p_eps(x0)`` with its parts: the probability-flow ODE from ``eps``
-        up to ``T_m`` (Song et al. 2021, Eq. 39), then the flow's exact density (Glow Eq. 3)::
+        """DiNof's exact ``log p_eps(x0)`` with its parts (``eps = train_eps``, 1e-5 by default,
+        as score_sde's likelihoods): the probability-flow ODE from ``eps`` up to ``T_m`` (Song
+        et al. 2021, Eq. 39), then the flow's exact density (Glow Eq. 3)::
 
             log p_eps(x) = log p_flow(x(T_m)) + ∫_eps^{T_m} div f̃(x(t), t) dt
 
@@ -341,7 +387,7 @@ class DiNof(TmConditioning, nn.Module):
             self.sde,
             self.score_fn,
             x0,
-            t_start=self.eps,
+            t_start=self.train_eps,
             t_end=T_m,
             prior_logp=flow_logp,
             exact_divergence=exact_divergence,
@@ -394,5 +440,6 @@ class DiNof(TmConditioning, nn.Module):
     def extra_repr(self) -> str:
         mode = f"T_m_range={self.T_m_range}" if self.any_T_m else f"T_m={self.T_m}"
         return (
-            f"sde={self.sde.name}, {mode}, eps={self.eps}, flow_reduction={self.flow_reduction!r}"
+            f"sde={self.sde.name}, {mode}, train_eps={self.train_eps}, "
+            f"sample_eps={self.sample_eps}, flow_reduction={self.flow_reduction!r}"
         )

@@ -4,7 +4,7 @@
   :class:`SampleResult`, :class:`CountingScoreFn`, the time checks and the start state.
 - :mod:`~dinof_lite.sampling.predictors` — one reverse-time step: ``euler_maruyama``,
   ``reverse_diffusion``, ``ancestral``, ``none`` (registry :data:`PREDICTORS`).
-- :mod:`~dinof_lite.sampling.correctors` — Langevin MCMC at fixed t: ``langevin``, ``none``.
+- :mod:`~dinof_lite.sampling.correctors` — Langevin MCMC at fixed t: ``langevin``, ``ald``, ``none``.
 - :mod:`~dinof_lite.sampling.pc` — :func:`pc_sample`, the predictor–corrector sampler; it can
   start at any ``t_start <= T`` from a given state, which is how DiNof samples from ``T_m``.
 - :mod:`~dinof_lite.sampling.ode` — :func:`ode_sample`, probability-flow ODE sampling.
@@ -26,6 +26,7 @@ from dinof_lite.sampling.base import (
 )
 from dinof_lite.sampling.correctors import (
     CORRECTORS,
+    AnnealedLangevinCorrector,
     Corrector,
     LangevinCorrector,
     NoneCorrector,
@@ -61,6 +62,7 @@ __all__ = [
     "AncestralSamplingPredictor",
     "NonePredictor",
     "LangevinCorrector",
+    "AnnealedLangevinCorrector",
     "NoneCorrector",
     "register_predictor",
     "get_predictor",

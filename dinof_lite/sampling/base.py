@@ -78,10 +78,11 @@ def synchronize(device: str | torch.device) -> None:
 
 
 def check_times(sde, t_start: float | None, eps: float | None) -> tuple[float, float]:
-    """Fill defaults (``t_start = T``, ``eps = sde.eps``) and check ``0 < eps < t_start <= T``."""
+    """Fill defaults (``t_start = T``, ``eps = sde.sample_eps``, the sampler's last time) and
+    check ``0 < eps < t_start <= T``."""
     T = float(sde.T)
     t_start = T if t_start is None else float(t_start)
-    eps = float(sde.eps) if eps is None else float(eps)
+    eps = float(sde.sample_eps) if eps is None else float(eps)
     if not (0.0 < t_start <= T):
         raise ValueError(f"t_start must lie in (0, T] = (0, {T}]; got t_start={t_start}")
     if not (0.0 < eps < t_start):

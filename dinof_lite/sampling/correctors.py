@@ -1,11 +1,12 @@
-"""Correctors: score-based MCMC at a fixed time ``t`` (Song et al. 2021, Alg. 4/5).
+"""Correctors: score-based MCMC at a fixed time ``t`` (Song et al. 2021, Alg. 4/5; annealed
+Langevin dynamics, Song & Ermon 2019, Alg. 1).
 
 A *corrector* does not move time: it nudges ``x`` towards ``p_t`` with a few steps of Langevin
 dynamics, fixing the error the predictor made. Registry, like the predictors::
 
     >>> from dinof_lite.sampling import CORRECTORS
     >>> sorted(CORRECTORS)
-    ['langevin', 'none']
+    ['ald', 'langevin', 'none']
 
 Shapes: ``x`` (B, *dims), ``t`` (B,), ``dt`` a Python float < 0 (the size of the sampler's time
 step, used for the discrete ``α_i`` of the VP chain). ``update`` returns ``(x, x_mean)``.
@@ -30,6 +31,7 @@ __all__ = [
     "register_corrector",
     "get_corrector",
     "LangevinCorrector",
+    "AnnealedLangevinCorrector",
     "NoneCorrector",
     "langevin_step_size",
 ]
@@ -124,6 +126,33 @@ class LangevinCorrector(Corrector):
             score = self.score_fn(x, t)
             z = noise_like(x, generator)
             step = batch_view(langevin_step_size(score, z, self.snr, alpha), x)
+            x_mean = x + step * score
+            x = x_mean + torch.sqrt(2.0 * step) * z
+        return x, x_mean
+
+
+@register_corrector("ald")
+class AnnealedLangevinCorrector(Corrector):
+    """Annealed Langevin dynamics (Song & Ermon 2019, Alg. 1; score_sde's ``ald`` corrector).
+
+    The step size follows the noise level instead of the score's norm: with ``s(t)`` the marginal
+    std and ``α = sde.discrete_alpha(t, |dt|)`` (``1 − β_i`` for VP / sub-VP, 1 for VE), for
+    ``n_steps`` iterations::
+
+        ε = 2 α (snr · s(t))²,   x_mean = x + ε score(x, t),   x = x_mean + sqrt(2 ε) z
+    """
+
+    def update(self, x, t, dt, generator=None):
+        dt = check_dt(dt)
+        x_mean = x
+        if self.n_steps == 0:
+            return x, x_mean
+        alpha = self.sde.discrete_alpha(t, -dt)
+        std = self.sde.marginal_coeffs(t)[1]
+        step = batch_view(2.0 * alpha * (self.snr * std) ** 2, x)
+        for _ in range(self.n_steps):
+            score = self.score_fn(x, t)
+            z = noise_like(x, generator)
             x_mean = x + step * score
             x = x_mean + torch.sqrt(2.0 * step) * z
         return x, x_mean

@@ -127,7 +127,8 @@ def ode_log_likelihood_result(
     Args:
         sde: a :class:`dinof_lite.sde.SDE`; score_fn: ``(x, t) -> score``, differentiable in x.
         x: (B, *dims) points whose log-density is wanted.
-        t_start: data-side time (default ``sde.eps``); t_end: prior-side time (default T);
+        t_start: data-side time (default ``sde.train_eps`` = 1e-5, score_sde's likelihood eps;
+            the sampler stops at ``sde.sample_eps``); t_end: prior-side time (default T);
             ``0 < t_start < t_end <= T``.
         prior_logp: ``z (B, *dims) -> (B,)`` log-density at ``t_end``; default ``sde.prior_logp``
             (correct only for ``t_end = T``). DiNof: the flow's ``log_prob`` at ``T_m``.
@@ -145,7 +146,7 @@ def ode_log_likelihood_result(
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a floating-point tensor of shape (B, *dims); got {got}")
     check_batch(x, "x", "ode_log_likelihood")
-    t_start = float(sde.eps) if t_start is None else float(t_start)
+    t_start = float(sde.train_eps) if t_start is None else float(t_start)
     t_end = float(sde.T) if t_end is None else float(t_end)
     if not 0.0 < t_start < t_end <= float(sde.T):
         raise ValueError(

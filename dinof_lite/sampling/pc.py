@@ -74,7 +74,7 @@ def pc_sample_result(
         predictor, corrector: registry names (see ``PREDICTORS`` / ``CORRECTORS``) or classes.
         snr, n_corrector_steps: Langevin signal-to-noise ratio and iterations per time step.
         probability_flow: let the predictor step the probability-flow ODE (no noise).
-        eps: last time (default ``sde.eps``), ``0 < eps < t_start``.
+        eps: last time (default ``sde.sample_eps``), ``0 < eps < t_start``.
         trajectory_every: record the state every ``trajectory_every`` steps in
             ``result.trajectory`` (k+1, B, *dims), which always includes the start state and the
             final output, with their times in ``result.times``; None (default): no trajectory.

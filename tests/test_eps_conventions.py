@@ -1,0 +1,153 @@
+"""The two eps of score_sde, its ALD corrector and its VE edge step, on identical inputs.
+
+The reference formulas are written out here from Song et al. 2021 (App. C–G) and Song & Ermon
+2019 (Alg. 1), in score_sde's own discrete variables (``discrete_sigmas``, ``timestep``), and
+compared with the library's continuous-time versions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.dinof import DiNof
+from dinof_lite.flows import Glow
+from dinof_lite.losses import dsm_loss, sample_times
+from dinof_lite.sampling import get_corrector, get_predictor, ode_log_likelihood, pc_sample
+from dinof_lite.sde import VESDE, VPSDE, get_sde, subVPSDE
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+class SpyNet(nn.Module):
+    """A score network that returns zeros and records every label it is called with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+        self.labels: list[float] = []
+
+    def forward(self, x, label):
+        self.labels += label.flatten().tolist()
+        return torch.zeros_like(x) + self.w
+
+
+def test_train_and_sample_eps_are_score_sdes():
+    """Training / likelihood eps 1e-5 for every SDE; sampling eps 1e-3 VP / sub-VP, 1e-5 VE."""
+    for sde, sample_eps in ((VESDE(), 1e-5), (VPSDE(), 1e-3), (subVPSDE(), 1e-3)):
+        assert sde.train_eps == 1e-5 and sde.sample_eps == sample_eps and sde.eps == sample_eps
+    sde = VPSDE()
+    # score_sde losses.py: t = rand(B) * (T - eps) + eps with eps = 1e-5
+    u = torch.rand(1000, generator=gen(0))
+    torch.testing.assert_close(sample_times(1000, sde, generator=gen(0)), u * (1 - 1e-5) + 1e-5)
+    assert sample_times(20_000, sde, generator=gen(1)).min() < 1e-3  # the old 1e-3 floor is gone
+
+
+def test_dinof_trains_and_measures_from_train_eps_and_samples_to_sample_eps():
+    sde = VPSDE(N=20)
+    net = SpyNet()
+    model = DiNof(sde, net, Glow((2,), levels=1, steps=2, hidden=8), T_m=0.5)
+    assert (model.train_eps, model.sample_eps) == (1e-5, 1e-3)
+    model.loss(torch.randn(4000, 2, generator=gen(0)), gen(1))
+    assert min(net.labels) / 999 < 1e-3  # DSM times reach below the sampling eps
+    net.labels.clear()
+    model.log_likelihood(torch.randn(3, 2, generator=gen(2)), rtol=1e-3, atol=1e-3)
+    assert min(net.labels) / 999 == pytest.approx(1e-5, rel=1e-4)
+    s = model.sample_result(3, generator=gen(3), trajectory_every=5)
+    assert float(s.sde_times[-1]) == pytest.approx(1e-3)
+    assert DiNof(sde, SpyNet(), model.flow, eps=2e-3).kwargs["train_eps"] == 2e-3  # 0.2 files
+    with pytest.raises(ValueError, match="train_eps must be a number in"):
+        DiNof(sde, SpyNet(), model.flow, train_eps=0.0)
+
+
+def test_ode_likelihood_with_train_eps_matches_the_closed_form_gaussian():
+    """p_0 = N(μ, σ0² I) with σ0 = 0.01: log p_{1e-5}(x) to 1e-3 nats; the old start at 1e-3
+    measures p_{1e-3} instead, whose variance is 2.1 σ0² (s(1e-3)² ≈ 1.1e-4): 0.32 nats lower."""
+    sde = VPSDE()
+    mu, s0 = torch.tensor([[0.3, -0.2]], dtype=torch.float64), 0.01
+    gmm = GaussianMixture(mu, s0**2 * torch.eye(2, dtype=torch.float64)[None], torch.ones(1))
+    x = gmm.sample(16, gen(0)).double()
+    prior = gmm.marginal(sde, 1.0)
+    logp = ode_log_likelihood(
+        sde, gmm.score_fn(sde), x, prior_logp=prior.log_prob, rtol=1e-8, atol=1e-8
+    )
+    exact = gmm.marginal(sde, 1e-5).log_prob(x)
+    assert (logp - exact).abs().max() < 1e-3
+    assert (gmm.marginal(sde, 1e-3).log_prob(x) - exact).mean() < -0.3  # measured -0.324
+
+
+def _score_sde_ve_discretize(sde: VESDE, t: float) -> float:
+    """score_sde VESDE.discretize: G = √(σ_k² − σ_{k−1}²), σ_{−1} = 0, k = ⌊t (N − 1)⌋."""
+    sigmas = torch.exp(
+        torch.linspace(math.log(sde.sigma_min), math.log(sde.sigma_max), sde.N, dtype=torch.float64)
+    )
+    k = int(t * (sde.N - 1) + 1e-9)
+    adjacent = 0.0 if k == 0 else float(sigmas[k - 1])
+    return math.sqrt(float(sigmas[k]) ** 2 - adjacent**2), adjacent
+
+
+@pytest.mark.parametrize("k", [1, 2, 9])
+def test_ve_edge_step_matches_score_sde(k):
+    """With s(t) = σ(t) the step that reaches t = 0 has s(0) = σ_min, as score_sde's σ_0."""
+    sde = get_sde("ve", N=10, exact_marginal=False)
+    t, dt = k / (sde.N - 1), 1 / (sde.N - 1)
+    x = torch.randn(3, 2, dtype=torch.float64, generator=gen(0))
+    G_ref, adj = _score_sde_ve_discretize(sde, t)
+    f, G = sde.discretize(x, torch.full((3,), t, dtype=torch.float64), dt)
+    assert torch.equal(f, torch.zeros_like(x))
+    torch.testing.assert_close(G, torch.full((3,), G_ref, dtype=torch.float64))
+    score = -x
+    sigma = float(sde.sigma(torch.tensor(t, dtype=torch.float64)))
+    x_mean, std = sde.ancestral_step(x, torch.full((3,), t, dtype=torch.float64), dt, score)
+    torch.testing.assert_close(x_mean, x + score * (sigma**2 - adj**2))
+    ref_std = math.sqrt(adj**2 * (sigma**2 - adj**2) / sigma**2)
+    torch.testing.assert_close(std, torch.full((3,), ref_std, dtype=torch.float64))
+    big = get_sde("ve", N=1000, sigma_max=50.0, exact_marginal=False)  # the CIFAR-10 setting
+    t1 = torch.full((1,), 1 / 999, dtype=torch.float64)
+    ratio = big.sigma(t1) / big.discretize(x[:1], t1, 1 / 999)[1]
+    assert 7.6 < float(ratio) < 7.8  # the old s(0) = 0 gave G = σ(t): 7.7x too large
+
+
+def test_ald_matches_score_sde_annealed_langevin():
+    """score_sde AnnealedLangevinDynamics: ε = (snr · s(t))² · 2 α, x ← x + ε score + √(2ε) z,
+    α = 1 (VE) or score_sde's 1 − β_k / N (VP, equal to first order in 1/N)."""
+    x = torch.randn(4, 2, dtype=torch.float64, generator=gen(0))
+    t = torch.full((4,), 0.3, dtype=torch.float64)
+
+    def score_fn(x, t):
+        return -2.0 * x
+
+    for sde, tol in ((VESDE(sigma_max=10.0), 1e-12), (VPSDE(), 1e-3)):
+        corr = get_corrector("ald")(sde, score_fn, snr=0.16, n_steps=2)
+        got, got_mean = corr.update(x, t, -1.0 / sde.N, gen(1))
+        std = float(sde.marginal_coeffs(t)[1][0])
+        if isinstance(sde, VPSDE):
+            k = int(0.3 * (sde.N - 1))
+            beta_k = sde.beta_0 + k / (sde.N - 1) * (sde.beta_1 - sde.beta_0)
+            alpha = 1 - beta_k / sde.N
+        else:
+            alpha = 1.0
+        step = (0.16 * std) ** 2 * 2 * alpha
+        g, ref = gen(1), x
+        for _ in range(2):
+            ref_mean = ref + step * score_fn(ref, t)
+            ref = ref_mean + math.sqrt(2 * step) * torch.randn(4, 2, generator=g, dtype=x.dtype)
+        torch.testing.assert_close(got, ref, rtol=tol, atol=tol)
+        torch.testing.assert_close(got_mean, ref_mean, rtol=tol, atol=tol)
+
+
+def test_ald_runs_in_pc_sampling_and_counts_its_calls():
+    sde = VPSDE(N=20)
+    gmm = GaussianMixture.preset("8gaussians")
+    res_x = pc_sample(sde, gmm.score_fn(sde), (8, 2), corrector="ald", generator=gen(0))
+    assert torch.isfinite(res_x).all()
+    # DSM with the oracle at the new training eps stays finite down to t = 1e-5
+    loss = dsm_loss(sde, gmm.score_fn(sde), gmm.sample(256, gen(2)), generator=gen(3))
+    assert torch.isfinite(loss) and loss < 1.5
+    assert get_predictor("reverse_diffusion") is not None
