@@ -1,0 +1,168 @@
+"""``python -m dinof_lite bench frontier``: sample quality against NFE for every sampler.
+
+Runs :func:`~dinof_lite.evaluation.frontier.frontier` on the shipped any-``T_m`` models —
+``dinof_8gaussians_vp_anytm`` (2D mixture: MMD², sliced W2 and the samples' NLL under the exact
+density, with the noise floor of two true sample sets) and ``dinof_digits`` (the FID-style
+score against the test split; floor: the train split's score) — and prints, in one run, for each
+method the first NFE that matches the plain sampler's reference, the speed-up there and the
+quality at equal NFE; it draws the curves to ``<out>/frontier_2d.png`` and
+``<out>/frontier_digits.png``. The returned rows are every measured point.
+
+Sizes: ``full`` is what the report quotes (2D: 2000 samples × 3 seeds, plain NFE 20 … 1000;
+digits: 200 samples × 3 seeds, plain NFE 10 … 100, the reference a shared CPU affords);
+``smoke`` is seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+
+from dinof_lite.data import load_image_dataset
+from dinof_lite.data.toy import GaussianMixture
+from dinof_lite.evaluation.digits_fid import digits_features, frechet_distance, load_classifier
+from dinof_lite.evaluation.frontier import FrontierConfig, frontier, plot_frontier, summarize
+from dinof_lite.evaluation.quality import sample_quality
+from dinof_lite.evaluation.tm_study import noise_floor
+from dinof_lite.pretrained import load_dinof
+from dinof_lite.viz.diagnostics import format_table
+
+__all__ = ["bench_frontier", "CONFIGS", "frontier_2d", "frontier_digits"]
+
+SOLVERS = ("dpm_solver_pp_2m", "heun", "dpm_solver_2")
+#: (dataset, size) -> the frontier's configuration
+CONFIGS: dict[tuple[str, str], FrontierConfig] = {
+    ("2d", "full"): FrontierConfig(
+        plain_nfe=(20, 50, 100, 200, 500, 1000),
+        tm_values=(0.3, 0.6),
+        solvers=SOLVERS,
+        solver_nfe=(4, 6, 10, 20, 30, 50),
+        solver_tms=(0.3, 0.6),
+        n=2000,
+    ),
+    ("2d", "smoke"): FrontierConfig(
+        plain_nfe=(10, 40),
+        tm_values=(0.6,),
+        solvers=("dpm_solver_pp_2m",),
+        solver_nfe=(6,),
+        solver_tms=(0.6,),
+        n=200,
+        seeds=(0, 1),
+    ),
+    ("digits", "full"): FrontierConfig(
+        plain_nfe=(10, 25, 50, 100),
+        tm_values=(0.6,),
+        solvers=("dpm_solver_pp_2m",),
+        solver_nfe=(5, 10, 20),
+        solver_tms=(0.6,),
+        n=200,
+    ),
+    ("digits", "smoke"): FrontierConfig(
+        plain_nfe=(4,),
+        tm_values=(0.6,),
+        solvers=("dpm_solver_pp_2m",),
+        solver_nfe=(2,),
+        solver_tms=(0.6,),
+        n=16,
+        seeds=(0, 1),
+    ),
+}
+EQUAL_NFE = {"2d": (10, 20, 50, 100), "digits": (10, 20, 50)}
+
+
+def frontier_2d(size: str = "full", progress=print) -> tuple[list[dict], dict]:
+    """Rows of the 2D frontier and ``{"floor": noise_floor(...)}`` for the mixture."""
+    cfg = CONFIGS[("2d", size)]
+    model = load_dinof("dinof_8gaussians_vp_anytm")
+    gmm = GaussianMixture.preset("8gaussians")
+
+    def score(x, seed):
+        ref = gmm.sample(cfg.n, torch.Generator().manual_seed(10_000 + seed))
+        q = sample_quality(x, ref, gmm, seed=seed)
+        return {"mmd": q["mmd"], "sw": q["sw"], "gmm_nll": q["gmm_nll"]}
+
+    rows = frontier(model, cfg, score, progress)
+    floor = noise_floor(gmm, cfg.n)
+    floor["gmm_nll"] = gmm_nll_floor(gmm, cfg.n, len(cfg.seeds))
+    return rows, floor
+
+
+def gmm_nll_floor(gmm: GaussianMixture, n: int, n_seeds: int) -> float:
+    """The spread (largest minus smallest) of the mean NLL of ``n_seeds`` true sample sets."""
+    vals = [
+        float(-gmm.log_prob(gmm.sample(n, torch.Generator().manual_seed(20_000 + k))).mean())
+        for k in range(n_seeds)
+    ]
+    return max(vals) - min(vals)
+
+
+def frontier_digits(size: str = "full", progress=print) -> tuple[list[dict], dict]:
+    """Rows of the digits frontier (``fid`` per point) and ``{"fid": floor}``: the FID-style
+    score of ``n`` train images against the test split."""
+    cfg = CONFIGS[("digits", size)]
+    model = load_dinof("dinof_digits")
+    net = load_classifier()
+    test = load_image_dataset("digits", split="test", data_range=(0.0, 1.0), pad_to=16)
+    train = load_image_dataset("digits", split="train", data_range=(0.0, 1.0), pad_to=16)
+    ref_feat = digits_features(test.batch(torch.arange(len(test))), net)
+
+    def score(x, seed):
+        return {"fid": frechet_distance(digits_features(x, net), ref_feat)}
+
+    rows = frontier(model, cfg, score, progress)
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randperm(len(train), generator=g)[: cfg.n]
+    floor = frechet_distance(digits_features(train.batch(idx), net), ref_feat)
+    return rows, {"fid": floor}
+
+
+def _progress(name: str, line: str) -> None:
+    print(f"[{name}] {line}", flush=True)
+
+
+def _report(name: str, rows: list[dict], floor: dict, metrics: tuple[str, ...], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    for metric in metrics:
+        print(f"\n{name}: {metric} (floor {floor[metric]:.4g}); match = within max(floor, 2 SE)")
+        print(format_table(summarize(rows, metric, floor[metric], EQUAL_NFE[name])))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 4.5), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        plot_frontier(rows, metric, floor[metric], ax=ax)
+        ax.set_title(f"{name}: {metric} vs NFE (mean ± SE over seeds)")
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"frontier_{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"figure: {path}")
+
+
+def bench_frontier(
+    device: torch.device,
+    repeats: int = 1,
+    size: str = "full",
+    out: str = "runs/frontier",
+    datasets: tuple[str, ...] = ("2d", "digits"),
+) -> list[dict]:
+    """Both frontiers (CPU: the models are tiny; ``device`` and ``repeats`` are not used — NFE,
+    not wall time, is the cost axis). Prints the summaries, writes the figures under ``out``."""
+    unknown = sorted(set(datasets) - {"2d", "digits"})
+    if unknown:
+        raise ValueError(f"unknown datasets {unknown}; valid: 2d, digits")
+    rows = []
+    for name in datasets:
+        fn, metrics = {
+            "2d": (frontier_2d, ("mmd", "sw", "gmm_nll")),
+            "digits": (frontier_digits, ("fid",)),
+        }[name]
+        part, floor = fn(size, progress=functools.partial(_progress, name))
+        _report(name, part, floor, metrics, Path(out))
+        rows += [{"dataset": name, **r} for r in part]
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return [{k: r.get(k) for k in keys} for r in rows]  # one table: every row, every column

@@ -1,0 +1,236 @@
+"""The cost–quality frontier: sample quality against network evaluations (NFE) per sampler.
+
+One any-``T_m`` DiNof model (score network trained on ``[eps, T]``, flow conditioned on
+``T_m``) runs every sampler with the *same* score network, so the curves isolate the sampler:
+
+- ``plain``: the SDE's predictor (Euler–Maruyama for VP, reverse diffusion for VE; no corrector)
+  from ``p_T``, NFE = steps;
+- ``dinof T_m``: the same predictor from the flow's sample at ``T_m`` with the same step
+  density (``round(N·T_m)`` steps for each ``N`` of the plain grid) — the paper's sampler;
+- ``<solver>`` / ``<solver> @T_m``: a fast probability-flow ODE solver
+  (:mod:`~dinof_lite.sampling.solvers`) from ``p_T`` or from the flow's sample at ``T_m``.
+
+Each point is averaged over ``seeds`` (mean and standard error). A method *matches* the
+reference (the plain sampler at its largest NFE) where ``metric <= ref + tol`` with
+``tol = max(floor, 2·√(se_ref² + se²))``: the metric's own noise (two true sample sets; for
+digits the train split against the test split) or twice the seeds' standard error of the
+difference, whichever is larger.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from dinof_lite.sampling import pc_sample
+from dinof_lite.sampling.fast import fast_sample
+from dinof_lite.sampling.solvers import get_solver
+
+__all__ = ["FrontierConfig", "frontier", "summarize", "quality_at", "plot_frontier"]
+
+
+@dataclass
+class FrontierConfig:
+    """What to measure.
+
+    Attributes:
+        plain_nfe: NFE (= steps over ``[eps, T]``) of the plain sampler; the largest is the
+            reference. DiNof's PC sampler at each ``T_m`` takes ``round(N·T_m)`` of each.
+        tm_values: hand-over times of DiNof's rows.
+        solvers: fast ODE solvers run from ``p_T`` and from each ``T_m`` in ``solver_tms``.
+        solver_nfe: their NFE budgets (steps = NFE / the solver's NFE per step).
+        solver_tms: the ``T_m`` the solvers start from (the flow's sample there).
+        n: samples per point; seeds: independent repetitions per point.
+    """
+
+    plain_nfe: Sequence[int]
+    tm_values: Sequence[float]
+    solvers: Sequence[str]
+    solver_nfe: Sequence[int]
+    solver_tms: Sequence[float]
+    n: int
+    seeds: Sequence[int] = (0, 1, 2)
+
+
+def _points(cfg: FrontierConfig, T: float) -> list[dict]:
+    """Every (method, T_m, steps, nfe) to run."""
+    pts = [
+        {"method": "plain", "T_m": T, "solver": None, "flow": False, "steps": k}
+        for k in cfg.plain_nfe
+    ]
+    for tm in cfg.tm_values:
+        pts += [
+            {
+                "method": f"dinof {tm:g}",
+                "T_m": tm,
+                "solver": None,
+                "flow": True,
+                "steps": max(1, round(k * tm)),
+            }
+            for k in cfg.plain_nfe
+        ]
+    for name in cfg.solvers:
+        per = get_solver(name).nfe_per_step
+        for tm in (None, *cfg.solver_tms):
+            label = name if tm is None else f"{name} @{tm:g}"
+            pts += [
+                {
+                    "method": label,
+                    "T_m": T if tm is None else tm,
+                    "solver": name,
+                    "flow": tm is not None,
+                    "steps": k // per,
+                }
+                for k in cfg.solver_nfe
+                if k % per == 0
+            ]
+    return pts
+
+
+def _sample(model, pt: dict, n: int, seed: int) -> tuple[Tensor, int]:
+    """Samples and the NFE counted by the sampler for one point and seed."""
+    gen = torch.Generator().manual_seed(seed)
+    sde, score = model.sde, model.score_fn
+    predictor = sde.default_pc[0]
+    if pt["solver"] is None and not pt["flow"]:
+        x = pc_sample(
+            sde,
+            score,
+            (n, *model.dims),
+            n_steps=pt["steps"],
+            predictor=predictor,
+            corrector="none",
+            eps=model.sample_eps,
+            generator=gen,
+        )
+        return x, pt["steps"]
+    if not pt["flow"]:
+        x = fast_sample(
+            sde,
+            score,
+            (n, *model.dims),
+            solver=pt["solver"],
+            n_steps=pt["steps"],
+            eps=model.sample_eps,
+            generator=gen,
+        )
+        return x, pt["steps"] * get_solver(pt["solver"]).nfe_per_step
+    res = model.sample_result(
+        n,
+        T_m=pt["T_m"],
+        n_steps=pt["steps"],
+        predictor=predictor,
+        corrector="none",
+        solver=pt["solver"],
+        generator=gen,
+    )
+    return res.x, res.nfe
+
+
+@torch.no_grad()
+def frontier(
+    model,
+    cfg: FrontierConfig,
+    score: Callable[[Tensor, int], dict[str, float]],
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """One row per point: ``method``, ``T_m``, ``steps``, ``nfe`` and, for each metric of
+    ``score(samples, seed) -> {name: value}``, its mean and standard error over ``cfg.seeds``
+    (``<name>``, ``<name>_se``)."""
+    rows = []
+    for pt in _points(cfg, float(model.sde.T)):
+        vals: dict[str, list[float]] = {}
+        for seed in cfg.seeds:
+            x, nfe = _sample(model, pt, cfg.n, seed)
+            for k, v in score(x, seed).items():
+                vals.setdefault(k, []).append(float(v))
+        row = {"method": pt["method"], "T_m": pt["T_m"], "steps": pt["steps"], "nfe": nfe}
+        for k, v in vals.items():
+            t = torch.tensor(v, dtype=torch.float64)
+            row[k] = float(t.mean())
+            row[f"{k}_se"] = float(t.std() / math.sqrt(len(v))) if len(v) > 1 else 0.0
+        rows.append(row)
+        if progress is not None:
+            progress(
+                f"{row['method']:>22s} NFE {nfe:5d}: "
+                + ", ".join(f"{k} {row[k]:.4g}" for k in vals)
+            )
+    return rows
+
+
+def quality_at(rows: Sequence[dict], method: str, nfe: float, metric: str) -> float | None:
+    """``metric`` of ``method`` at ``nfe``, linear in ``log NFE`` between measured points; None
+    outside the measured range."""
+    pts = sorted((r["nfe"], r[metric]) for r in rows if r["method"] == method)
+    for (n0, v0), (n1, v1) in zip(pts, pts[1:]):
+        if n0 <= nfe <= n1:
+            w = 0.0 if n1 == n0 else math.log(nfe / n0) / math.log(n1 / n0)
+            return v0 + w * (v1 - v0)
+    if pts and pts[-1][0] == nfe:
+        return pts[-1][1]
+    return None
+
+
+def summarize(
+    rows: Sequence[dict], metric: str, floor: float, nfe_grid: Sequence[int]
+) -> list[dict]:
+    """Per method: the first NFE that matches the reference (see the module docstring), the
+    speed-up ``ref NFE / that NFE``, and the metric at each NFE of ``nfe_grid``."""
+    plain = [r for r in rows if r["method"] == "plain"]
+    ref = max(plain, key=lambda r: r["nfe"])
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["nfe"])
+        match = None
+        for r in mine:
+            tol = max(floor, 2 * math.hypot(ref[f"{metric}_se"], r[f"{metric}_se"]))
+            if r[metric] <= ref[metric] + tol:
+                match = r
+                break
+        row = {
+            "method": method,
+            f"ref {metric}": ref[metric],
+            "first match NFE": None if match is None else match["nfe"],
+            "speed-up": None if match is None else round(ref["nfe"] / match["nfe"], 1),
+            f"best {metric}": min(r[metric] for r in mine),
+        }
+        for k in nfe_grid:
+            v = quality_at(rows, method, k, metric)
+            row[f"@{k}"] = None if v is None else float(f"{v:.4g}")
+        out.append(row)
+    return out
+
+
+def plot_frontier(rows: Sequence[dict], metric: str, floor: float | None = None, ax=None):
+    """Draw ``metric`` ± its standard error against NFE (log axis), one line per method, with
+    the reference's level and its tolerance band; returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(7, 4.5))[1]
+    ref = max((r for r in rows if r["method"] == "plain"), key=lambda r: r["nfe"])
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["nfe"])
+        style = "-o" if method == "plain" else ("--s" if method.startswith("dinof") else "-^")
+        ax.errorbar(
+            [r["nfe"] for r in mine],
+            [r[metric] for r in mine],
+            yerr=[r[f"{metric}_se"] for r in mine],
+            fmt=style,
+            ms=4,
+            capsize=2,
+            label=method,
+        )
+    ax.axhline(ref[metric], color="k", lw=0.8, ls=":", label=f"plain @ {ref['nfe']} NFE")
+    if floor is not None:
+        ax.axhspan(
+            ref[metric] - floor, ref[metric] + floor, color="k", alpha=0.08, label="± noise floor"
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("network evaluations (NFE)")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7, ncol=2)
+    return ax
