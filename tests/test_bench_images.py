@@ -24,7 +24,7 @@ def test_bench_train_smoke_row(monkeypatch):
     monkeypatch.setattr(
         importlib.import_module("dinof_lite.cli.bench.train"), "_best_ms", fake_best_ms
     )
-    (row,) = run_benchmark("train", device="cpu", repeats=1, size="smoke")
+    (row,) = run_benchmark("train", device="cpu", repeats=1, size="smoke", paths=())
     model = build_model(get_config("digits_cpu_smoke"))
     assert row["config"] == "digits_cpu_smoke" and row["batch"] == 4
     assert row["unet params"] == sum(p.numel() for p in model.score_net.parameters())

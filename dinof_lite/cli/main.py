@@ -261,6 +261,19 @@ def _bench_arguments(p: argparse.ArgumentParser) -> None:
         help="bench sampling: an any-T_m DiNof checkpoint (default: the shipped "
         "dinof_8gaussians_vp_anytm)",
     )
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help="bench train: parameter, gradient, Adam, EMA and activation memory of the paper "
+        "configs at their batch under the precision policy, and the GPUs they fit",
+    )
+    p.add_argument(
+        "--paths",
+        default=None,
+        metavar="LIST",
+        help="bench train: comma-separated execution paths timed beside eager "
+        "(bf16, channels_last, compiled; default: all)",
+    )
 
 
 def _bench_run(args: argparse.Namespace) -> int:
@@ -279,6 +292,10 @@ def _bench_run(args: argparse.Namespace) -> int:
         if args.json:
             _types().check_writable("--json", Path(args.json).parent)
         options = {} if args.model is None else {"model": args.model}
+        if args.memory:
+            options["memory"] = True
+        if args.paths is not None:
+            options["paths"] = tuple(p for p in args.paths.split(",") if p)
         rows = run_benchmark(
             args.name, device=args.device, repeats=args.repeats, size=args.size, **options
         )
@@ -332,9 +349,15 @@ COMMANDS: dict[str, Command] = {
         add_arguments=_lazy("eval_arguments"),
         run=_lazy("eval_command"),
     ),
+    "trial": Command(
+        help="GPU check of a config: train --steps updates, then print images/s, peak memory, "
+        "the precision used, bits/dim and a small-sample FID",
+        add_arguments=_lazy("trial_arguments", "dinof_lite.experiment.trial"),
+        run=_lazy("trial_command", "dinof_lite.experiment.trial"),
+    ),
     "assignments": Command(
-        help="write the executed student notebooks from notebooks/assignments/*_solution.py "
-        "(--check: exit 1 if they are out of date)",
+        help="write the student notebooks with nbgrader's release step (--check: exit 1 if "
+        "they are out of date; --course DIR: set up an nbgrader course folder); the teach extra",
         add_arguments=_lazy("cli_arguments", "dinof_lite.coursework.student_notebooks"),
         run=_lazy("cli_run", "dinof_lite.coursework.student_notebooks"),
     ),

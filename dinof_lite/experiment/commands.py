@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from dinof_lite.precision import resolve_precision
 from dinof_lite.train.config import NonFiniteLossError
 from dinof_lite.train.lock import WorkdirLockedError
 from dinof_lite.train.validation import (
@@ -111,7 +112,8 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
         "--amp",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="bf16 autocast of the loss (default: on for CUDA, off otherwise)",
+        help="the precision policy's bf16: score network in bf16, flow, likelihoods, SDE and "
+        "sampler state in float32 (default: on for CUDA, off otherwise)",
     )
     p.add_argument(
         "--fake-data",
@@ -209,9 +211,19 @@ def sample_command(args: argparse.Namespace) -> int:
         npz = None
         if args.npz is not None:
             npz = args.npz or workdir / f"samples_T_m{T_m:g}_n{args.n}.npz"
+        precision = resolve_precision(None, next(model.parameters()).device)
         info = sample_run(
-            model, cfg, args.n, T_m=T_m, chunk=args.chunk, seed=args.seed, grid=grid, npz=npz
+            model,
+            cfg,
+            args.n,
+            T_m=T_m,
+            chunk=args.chunk,
+            seed=args.seed,
+            grid=grid,
+            npz=npz,
+            precision=precision,
         )
+        info["precision"] = precision.mode
     except USER_ERRORS as err:
         raise _fail(err) from err
     print(json.dumps(info))
@@ -289,11 +301,18 @@ def eval_command(args: argparse.Namespace) -> int:
             )
         if args.fid:
             npz = workdir / f"samples_T_m{T_m:g}_n{args.n_fid}.npz"
+            device = next(model.parameters()).device
             if not npz.exists():
                 sample_run(
-                    model, cfg, args.n_fid, T_m=T_m, chunk=args.chunk, seed=args.seed, npz=npz
+                    model,
+                    cfg,
+                    args.n_fid,
+                    T_m=T_m,
+                    chunk=args.chunk,
+                    seed=args.seed,
+                    npz=npz,
+                    precision=resolve_precision(None, device),
                 )
-            device = next(model.parameters()).device
             record.update(evaluate_fid(npz, test, device=device))
         record["step"] = _checkpoint_step(workdir)
     except FidUnavailable as err:

@@ -75,6 +75,8 @@ class TrainOptions:
     ``amp``: the precision policy's bf16 (True) or float32 (False); ``None``: bf16 exactly when
     training on CUDA (:func:`~dinof_lite.precision.resolve_precision`). ``rank_report``: each rank writes
     ``DIR/rank{r}.json`` (weight digests) at the end — a debugging/test hook for DDP.
+    ``sample_every``: overrides the config's grid interval (0: no grids). ``callbacks``: extra
+    ``Trainer`` callbacks of this rank (Python API; ``trial`` times the steps with one).
     """
 
     config: str
@@ -89,6 +91,8 @@ class TrainOptions:
     progress: bool = True
     rank_report: bool = False
     break_lock: bool = False
+    sample_every: int | None = None
+    callbacks: tuple = ()
 
     def check(self) -> None:
         """Refuse bad options before anything is written (names the option and the fix)."""
@@ -96,6 +100,8 @@ class TrainOptions:
             check_int("--steps", self.steps, min=1)
         if self.seed is not None:
             check_int("--seed", self.seed, min=0, max=2**63 - 1)
+        if self.sample_every is not None:
+            check_int("--sample-every", self.sample_every, min=0)
         workdir = check_dir("--workdir", self.workdir, must_exist=False)
         check_writable("--workdir", workdir)
         if self.data_root is not None:
@@ -274,6 +280,8 @@ def train_run(opts: TrainOptions) -> dict:
         if opts.seed is not None:
             overrides["seed"] = opts.seed
         cfg.train = dataclasses.replace(cfg.train, **overrides)
+        if opts.sample_every is not None:
+            cfg.sample_every = opts.sample_every
         seed, workdir = cfg.train.seed, Path(opts.workdir)
         precision = run_precision(opts.amp, device)
         amp = precision.mixed
@@ -327,6 +335,7 @@ def train_run(opts: TrainOptions) -> dict:
                 )
                 if cb is not None
             ]
+        callbacks += list(opts.callbacks)
         trainer = RankTrainer(
             wrap_ddp(model, info, device),
             training_loss,

@@ -18,6 +18,7 @@ from PIL import Image
 from torch import Tensor
 
 from dinof_lite.experiment.configs import ExperimentConfig
+from dinof_lite.precision import Precision
 
 __all__ = ["to_uint8", "make_grid", "save_grid", "sample_chunks", "sample_run"]
 
@@ -66,13 +67,16 @@ def sample_chunks(
     T_m: float | None,
     chunk: int,
     generator: torch.Generator,
+    precision: Precision | None = None,
 ):
     """Yield uint8 chunks ``(≤ chunk, C, H, W)`` of ``n`` samples drawn with the config's PC
-    sampler (predictor, corrector, snr, corrector steps) from ``T_m`` (DiNof §3.2 and §4.1)."""
+    sampler (predictor, corrector, snr, corrector steps) from ``T_m`` (DiNof §3.2 and §4.1),
+    under ``precision`` (default float32; see :mod:`dinof_lite.precision`)."""
+    precision = precision if precision is not None else Precision()
     if chunk < 1 or n < 1:
         raise ValueError(f"n and chunk must be >= 1; got n={n}, chunk={chunk}")
     for start in range(0, n, chunk):
-        with torch.no_grad():
+        with torch.no_grad(), precision.autocast():
             x = model.sample(
                 min(chunk, n - start),
                 T_m=T_m,
@@ -95,6 +99,7 @@ def sample_run(
     seed: int = 0,
     grid: str | os.PathLike | None = None,
     npz: str | os.PathLike | None = None,
+    precision: Precision | None = None,
 ) -> dict:
     """Draw ``n`` samples in chunks; write a grid of the first ≤ 64 and/or all of them as uint8.
 
@@ -103,6 +108,7 @@ def sample_run(
         T_m: hand-over time (``None``: the model's); checked first, so a bad value fails fast.
         grid: PNG path for the first ``min(n, 64)`` samples; npz: path for ``arr_0``
             ``(n, H, W, C)`` uint8.
+        precision: the run's :class:`~dinof_lite.precision.Precision` (default float32).
 
     Without ``npz`` only the grid is written, so sampling stops after the chunk that completes
     its first 64 images.
@@ -117,7 +123,9 @@ def sample_run(
     out = np.empty((n, h, w, c), dtype=np.uint8) if npz is not None else None
     first: list[Tensor] = []
     done = n_chunks = 0
-    for imgs in sample_chunks(model, cfg, n, T_m=T_m, chunk=chunk, generator=g):
+    for imgs in sample_chunks(
+        model, cfg, n, T_m=T_m, chunk=chunk, generator=g, precision=precision
+    ):
         if out is not None:
             out[done : done + len(imgs)] = imgs.permute(0, 2, 3, 1).numpy()
         if done < 64:
