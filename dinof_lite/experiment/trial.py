@@ -5,9 +5,10 @@
     python -m dinof_lite trial --config cifar10_ve --steps 2000 --workdir runs/trial_ve
     python -m dinof_lite trial --config cifar10_ve_smoke --steps 4 --fake-data --device cpu
 
-trains ``--steps`` updates with exactly the code of ``train`` (:func:`~dinof_lite.experiment.run.
-train_run`: the precision policy, channels-last on CUDA, ``--compile``, the checkpoint and the
-lock), then evaluates the EMA model on a small sample and prints one JSON record:
+trains ``--steps`` updates with exactly the code of ``train``
+(:func:`~dinof_lite.experiment.run.train_run`: the precision policy, channels-last on CUDA,
+``--compile``, the checkpoint and the lock), then evaluates the EMA model on a small sample and
+prints one JSON record:
 
 - ``images_per_s``: training throughput over the steps after the first (the first carries
   ActNorm's initialisation and, with ``--compile``, the compilation);
