@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dinof_lite.cli.site_sources import stage_sources
 
-__all__ = ["SiteBuild", "build_site", "site_arguments", "site_command"]
+__all__ = ["SiteBuild", "build_site", "site_arguments", "site_command", "sphinx_argv"]
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_DIR = REPO / "docs" / "site"
@@ -36,6 +36,14 @@ class SiteBuild:
 
 def _folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def sphinx_argv(src: Path, html: Path, doctrees: Path, jobs: int = 1, quiet: bool = True) -> list:
+    """The strict ``sphinx-build`` arguments of the site: ``-W --keep-going`` (every warning is
+    listed, then fails the build) and ``-E`` (every page read afresh, so a warning of an
+    unchanged page still counts), with the configuration in ``docs/site``."""
+    argv = ["-b", "html", "-E", "-W", "--keep-going", "-j", str(jobs), "-c", str(SITE_DIR)]
+    return [*argv, "-d", str(doctrees), *(["-q"] if quiet else []), str(src), str(html)]
 
 
 def build_site(out: str | Path = "build/site", jobs: int = 1, quiet: bool = True) -> SiteBuild:
@@ -57,10 +65,7 @@ def build_site(out: str | Path = "build/site", jobs: int = 1, quiet: bool = True
     out = Path(out).resolve()
     start = time.perf_counter()
     notebooks = stage_sources(REPO, SITE_DIR, out / "src")
-    # -E: read every page afresh, so a warning of an unchanged page still fails the build
-    argv = ["-b", "html", "-E", "-W", "--keep-going", "-j", str(jobs), "-c", str(SITE_DIR)]
-    argv += ["-d", str(out / "doctrees"), *(["-q"] if quiet else []), str(out / "src")]
-    if build_main([*argv, str(out / "html")]) != 0:
+    if build_main(sphinx_argv(out / "src", out / "html", out / "doctrees", jobs, quiet)) != 0:
         raise RuntimeError("the site build failed: Sphinx's warnings and errors are listed above")
     html = out / "html"
     return SiteBuild(html, len(notebooks), _folder_size(html), time.perf_counter() - start)

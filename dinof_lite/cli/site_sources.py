@@ -11,6 +11,7 @@ members it defines itself, so a new module gets its page without anyone listing 
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -34,20 +35,31 @@ def _public(name: str) -> bool:
     return not any(part.startswith("_") for part in name.split("."))
 
 
-def _deprecated_alias(module: ModuleType) -> bool:
-    return (module.__doc__ or "").lstrip().startswith("Deprecated alias")
+def _deprecated_alias(origin: str) -> bool:
+    """Whether the module in file ``origin`` opens its docstring with "Deprecated alias" (read,
+    not imported: importing an alias warns)."""
+    source = Path(origin).read_text(encoding="utf-8")
+    return (ast.get_docstring(ast.parse(source)) or "").startswith("Deprecated alias")
+
+
+def _walk(path: list[str], prefix: str) -> list[str]:
+    """Public module names under a package ``path``, depth first, skipping deprecated aliases."""
+    names = []
+    for info in pkgutil.iter_modules(path, prefix):
+        if not _public(info.name) or info.name.endswith("__main__"):
+            continue
+        spec = info.module_finder.find_spec(info.name, None)
+        if spec is None or spec.origin is None or _deprecated_alias(spec.origin):
+            continue
+        names.append(info.name)
+        if info.ispkg:
+            names += _walk(list(spec.submodule_search_locations), info.name + ".")
+    return names
 
 
 def api_modules() -> list[ModuleType]:
     """Every public module of ``dinof_lite`` but the deprecated aliases, in walk order."""
-    modules = []
-    for info in pkgutil.walk_packages(dinof_lite.__path__, "dinof_lite."):
-        if not _public(info.name) or info.name.endswith("__main__"):
-            continue
-        module = importlib.import_module(info.name)
-        if not _deprecated_alias(module):
-            modules.append(module)
-    return modules
+    return [importlib.import_module(n) for n in _walk(dinof_lite.__path__, "dinof_lite.")]
 
 
 def own_members(module: ModuleType) -> list[str]:

@@ -1,9 +1,13 @@
-"""Uniform dequantisation and bits per dimension for discrete (e.g. 8-bit) data.
+r"""Uniform dequantisation and bits per dimension for discrete (e.g. 8-bit) data.
 
 A model density ``p`` on continuous values bounds the probability of the discrete data: with
-``x = lo + (hi − lo)·(k + u)/n_bins``, ``u ~ U[0, 1)^D`` (Theis et al. 2016),
+:math:`x = \mathrm{lo} + (\mathrm{hi} - \mathrm{lo})\,(k + u)/n_\mathrm{bins}`,
+:math:`u \sim U[0, 1)^D` (Theis et al. 2016),
 
-    −log2 P(k) ≤ E_u[−log2 p(x)] − D·log2(hi − lo) + D·log2(n_bins),
+.. math::
+
+    -\log_2 P(k) \le \mathbb{E}_u\left[-\log_2 p(x)\right]
+    - D \log_2(\mathrm{hi} - \mathrm{lo}) + D \log_2 n_\mathrm{bins},
 
 so ``bpd = −log p(x)/(D ln 2) − log2(hi − lo) + log2(n_bins)``: the familiar offsets 8 for 8-bit
 data on [0, 1] and 7 on [−1, 1] (score_sde's ``bpd_offset``; docs/design.md §Bits per dimension).

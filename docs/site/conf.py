@@ -10,22 +10,20 @@ myst-nb: docs/design.md §The course site.
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version as _installed_version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
-from dinof_lite import __version__  # noqa: E402
-
 project = "dinof_lite"
 author = "dinof_lite contributors"
-release = version = __version__
+release = version = _installed_version("dinof_lite")  # without importing torch
 copyright = "dinof_lite contributors"
 
 extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
-    "sphinx.ext.viewcode",
     "site_notebooks",  # plotly figures and saved widgets as offline HTML; Colab / download links
     "site_offline",  # plotly.js and MathJax served from the site itself
     "site_docstrings",  # Google sections, bare shapes, references to re-exported names

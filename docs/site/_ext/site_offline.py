@@ -4,7 +4,7 @@ Both come from Python packages the ``docs`` extra installs: ``plotly`` ships
 ``package_data/plotly.min.js`` and ``sphinx-mathjax-offline`` ships MathJax 3. Only the part of
 MathJax a page uses is copied (the TeX-to-CHTML bundle, its web fonts and the TeX extensions it
 may autoload: ~2 MB of its ~24 MB). plotly.js (~5 MB) is added only to pages that draw a plotly
-figure (``site_notebooks``), MathJax only to pages with maths (Sphinx's own rule).
+figure (``site_notebooks``); MathJax to every page, since the navigation's titles have maths.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def _on_build_finished(app: Sphinx, exception: BaseException | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.set_html_assets_policy("always")  # MathJax on every page: the navigation has maths too
     app.connect("builder-inited", _on_builder_inited)
     app.connect("html-page-context", _on_page_context)
     app.connect("build-finished", _on_build_finished)

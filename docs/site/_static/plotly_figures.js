@@ -8,7 +8,7 @@ document.addEventListener("DOMContentLoaded", () => {
       data: figure.data,
       layout: figure.layout,
       frames: figure.frames || [],
-      config: { displaylogo: false, responsive: true },
+      config: { displaylogo: false },
     });
   }
 });
