@@ -116,6 +116,8 @@ def test_readme_design_and_api_pages(site):
     data = (site / "api" / "dinof_lite.data.html").read_text(encoding="utf-8")
     assert re.search(r'<div class="math[^"]*">\s*\\\[\s*-\\log_2 P\(k\)', data), "no maths"
     assert '<span class="math notranslate nohighlight">\\(u \\sim U[0, 1)^D\\)' in data
+    dinof = (site / "api" / "dinof_lite.dinof.html").read_text(encoding="utf-8")
+    assert re.search(r'<div class="math[^"]*">\s*\\\[\s*\\mathcal\{L\}\(\\theta, \\phi\)', dinof)
     sde = (site / "api" / "dinof_lite.sde.html").read_text(encoding="utf-8")
     assert 'id="dinof_lite.sde.VPSDE"' in sde and "marginal_prob" in sde
 
@@ -131,6 +133,20 @@ def test_no_page_loads_anything_from_another_host(site):
     assert nb04.count('class="dinof-plotly"') == 1 and "_static/plotly.min.js" in nb04
     assert "widget-state+json" not in nb04 and "dinof-widget-image" in nb04
     assert "_static/plotly.min.js" not in (site / "index.html").read_text(encoding="utf-8")
+
+
+def test_site_command_refuses_bad_options_before_building(tmp_path, capsys):
+    from dinof_lite.cli import main
+    from dinof_lite.cli.site import build_site
+
+    out = tmp_path / "site"
+    with pytest.raises(SystemExit) as exit_:
+        main(["site", "build", "--jobs", "0", "--out", str(out)])
+    assert exit_.value.code != 0 and "--jobs" in str(exit_.value.code), exit_.value.code
+    assert str(exit_.value.code).startswith("error:")  # printed to stderr, exit status 1
+    with pytest.raises(ValueError, match="jobs must be an integer >= 1"):
+        build_site(out, jobs=0)
+    assert not out.exists()
 
 
 def test_the_configuration_fails_a_broken_build(tmp_path):

@@ -1,8 +1,20 @@
-"""DiNof's joint loss: denoising score matching below ``T_m`` plus the flow's NLL at ``T_m``.
+r"""DiNof's joint loss: denoising score matching below ``T_m`` plus the flow's NLL at ``T_m``.
 
 One optimizer trains both networks (DiNof Eqs. 3 and 8; the authors' code): the score network
 by DSM (Song et al. 2021, Eq. 7) on ``[eps, T_m)``, the flow by maximum likelihood on the
-closed-form samples ``x(T_m) = a(T_m) x0 + s(T_m) z`` of ``p_{T_m}``.
+closed-form samples ``x(T_m) = a(T_m) x0 + s(T_m) z`` of ``p_{T_m}``. With one draw of
+:math:`z` shared by both terms,
+
+.. math::
+
+    \mathcal{L}(\theta, \phi) =
+    \mathbb{E}_{t \sim U(\varepsilon, T_m),\; z \sim \mathcal{N}(0, I)}
+    \Bigl[\, s(t)^2 \,\bigl\lVert s_\theta(x_t, t) + z / s(t) \bigr\rVert^2 \Bigr]
+    + w\, \mathbb{E}_z\bigl[-\log p_\phi\bigl(x(T_m)\bigr)\bigr],
+    \qquad x_t = a(t)\, x_0 + s(t)\, z,
+
+up to the reduction over dimensions (:func:`~dinof_lite.losses.dsm_loss`: the mean, or half
+the sum) and the flow's (``flow_reduction``); ``w`` is ``flow_weight`` (the authors': 1).
 """
 
 from __future__ import annotations
