@@ -89,7 +89,12 @@ def _case(name: str, cpu_batch: int | None, device: torch.device, repeats: int, 
 
     score_only = update(
         lambda: dsm_loss(
-            model.sde, model.score_fn, x0, eps=model.eps, reduce_mean=cfg.reduce_mean, generator=gen
+            model.sde,
+            model.score_fn,
+            x0,
+            eps=model.train_eps,
+            reduce_mean=cfg.reduce_mean,
+            generator=gen,
         )
     )
     joint = update(lambda: training_loss(model, x0, gen))
