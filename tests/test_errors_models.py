@@ -12,7 +12,9 @@ import torch
 
 from dinof_lite import VPSDE, DiNof, GaussianMixture, Glow, ScoreMLP, ode_log_likelihood
 from dinof_lite.flows import ActNorm
+from dinof_lite.losses import dsm_loss
 from dinof_lite.pretrained import load_flow
+from dinof_lite.sampling import ode_sample
 from dinof_lite.utils import make_generator
 
 
@@ -125,10 +127,11 @@ def test_dinof_float64_input_names_the_dtype():
 
 
 @pytest.mark.parametrize("eps", [-0.1, 0.0, 1.0, math.nan])
-def test_dinof_eps_out_of_range(eps):
+@pytest.mark.parametrize("name", ["eps", "train_eps", "sample_eps"])
+def test_dinof_eps_out_of_range(name, eps):
     sde = VPSDE()
-    with pytest.raises(ValueError, match=r"eps \(the smallest time"):
-        DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), Glow((2,), 1, 2, 8), T_m=0.5, eps=eps)
+    with pytest.raises(ValueError, match=rf"^{name} must be a number in \(0, T = 1.0\); got"):
+        DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), Glow((2,), 1, 2, 8), T_m=0.5, **{name: eps})
 
 
 def test_dinof_eps_above_T_m_is_refused():
@@ -179,3 +182,64 @@ def test_a_generator_that_is_not_one_names_the_fix(generator):
 def test_mixture_sample_counts_are_checked(n):
     with pytest.raises(ValueError, match=r"n must be an integer >= 1 \(the number of samples\)"):
         GaussianMixture.preset("8gaussians").sample(n)
+
+
+@pytest.mark.parametrize(
+    "T_m, error, match",
+    [
+        ("0.5", TypeError, "T_m must be a number in"),
+        ([0.5], TypeError, "T_m must be a number in"),
+        (True, TypeError, "T_m must be a number in"),
+        (torch.full((4,), 0.5), ValueError, r"T_m must be one number .* shape \(4,\)"),
+    ],
+)
+def test_dinof_T_m_of_the_wrong_type(T_m, error, match):
+    sde = VPSDE()
+    flow = Glow((2,), 1, 2, 8, context_dim=DiNof.CONTEXT_DIM)
+    model = DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), flow, T_m_range=(0.2, 1.0))
+    with pytest.raises(error, match=match):
+        model.sample(4, T_m=T_m)
+    with pytest.raises(error, match=match):
+        DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), Glow((2,), 1, 2, 8), T_m=T_m)
+    assert model.sample(4, T_m=torch.tensor(0.5)).shape == (4, 2)  # a 0-dim tensor is a number
+
+
+@pytest.mark.parametrize(
+    "part, value, match",
+    [
+        ("sde", "vp", "sde must be a SDE; got str"),
+        ("score_net", None, "score_net must be a Module; got NoneType"),
+        ("flow", torch.nn.Linear(2, 2), "flow must be a flow module with an in_shape"),
+    ],
+)
+def test_dinof_parts_of_the_wrong_type(part, value, match):
+    sde = VPSDE()
+    parts = {"sde": sde, "score_net": ScoreMLP.for_sde(sde, hidden=8), "flow": Glow((2,), 1, 2, 8)}
+    with pytest.raises(TypeError, match=match):
+        DiNof(**{**parts, part: value}, T_m=0.5)
+
+
+def test_integer_images_to_dinof_name_the_scaling():
+    with pytest.raises(TypeError, match=r"x0 must be a floating-point tensor .* / 255"):
+        _dinof().loss(torch.ones(8, 2, dtype=torch.long))
+
+
+def test_dsm_loss_refuses_empty_nonfinite_and_integer_batches():
+    sde = VPSDE()
+    net = ScoreMLP.for_sde(sde, hidden=8)
+    with pytest.raises(ValueError, match="dsm_loss got an empty batch for x0"):
+        dsm_loss(sde, net, torch.empty(0, 2))
+    with pytest.raises(ValueError, match="dsm_loss got x0 with NaN or inf in 1 of 4"):
+        dsm_loss(sde, net, torch.tensor([[0.0, 1.0]] * 3 + [[math.nan, 0.0]]))
+    with pytest.raises(ValueError, match="x0 must be a floating-point tensor"):
+        dsm_loss(sde, net, torch.ones(4, 2, dtype=torch.long))
+
+
+@pytest.mark.parametrize("name, value", [("rtol", -1.0), ("atol", 0.0), ("rtol", math.nan)])
+def test_ode_tolerances_are_checked(name, value):
+    sde, gmm = VPSDE(), GaussianMixture.preset("8gaussians")
+    match = rf"{name} must be a finite number > 0 \(the ODE solver's"
+    with pytest.raises(ValueError, match=match):
+        ode_sample(sde, gmm.score_fn(sde), (4, 2), **{name: value})
+    with pytest.raises(ValueError, match=match):
+        ode_log_likelihood(sde, gmm.score_fn(sde), torch.randn(4, 2), **{name: value})
