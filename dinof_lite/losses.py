@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from dinof_lite.sampling.base import ScoreFn
 from dinof_lite.sde import SDE, batch_view
-from dinof_lite.utils import rand, randn
+from dinof_lite.utils import check_batch, rand, randn
 
 __all__ = ["get_score_fn", "dsm_loss", "sample_times"]
 
@@ -79,8 +79,10 @@ def dsm_loss(
     Pass ``t`` and/or ``z`` to share them with another loss term (as DiNof does). Returns the
     batch mean, or ``(B,)`` with ``per_example=True``.
     """
-    if x0.dim() < 2:
-        raise ValueError(f"x0 must have shape (batch, *dims), got {tuple(x0.shape)}")
+    if not isinstance(x0, Tensor) or x0.dim() < 2 or not x0.is_floating_point():
+        got = f"{tuple(x0.shape)} {x0.dtype}" if isinstance(x0, Tensor) else type(x0).__name__
+        raise ValueError(f"x0 must be a floating-point tensor (batch, *dims); got {got}")
+    check_batch(x0, "x0", "dsm_loss")
     B = x0.shape[0]
     if t is None:
         t = sample_times(B, sde, eps, generator=generator, device=x0.device, dtype=x0.dtype)

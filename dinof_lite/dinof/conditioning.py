@@ -9,6 +9,7 @@ every ``T_m`` in the range (DiNof Eq. 8 with a conditional flow).
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor, nn
@@ -82,6 +83,15 @@ class TmConditioning:
         return self.T_m_range is not None
 
     def _check_T_m(self, T_m: float) -> float:
+        if isinstance(T_m, Tensor):
+            if T_m.numel() != 1:
+                raise ValueError(
+                    f"T_m must be one number (a float or a 1-element tensor); got a tensor of "
+                    f"shape {tuple(T_m.shape)}: one model (or one call) uses one T_m"
+                )
+            T_m = T_m.item()
+        if isinstance(T_m, bool) or not isinstance(T_m, numbers.Real):
+            raise TypeError(f"T_m must be a number in (eps, T]; got {type(T_m).__name__} {T_m!r}")
         T_m = float(T_m)
         if not self.eps < T_m <= self.sde.T:
             raise ValueError(f"T_m must lie in (eps, T] = ({self.eps}, {self.sde.T}]; got {T_m}")

@@ -93,6 +93,14 @@ class DiNof(TmConditioning, nn.Module):
         likelihood_weighting: bool = False,
     ) -> None:
         super().__init__()
+        for name, value, cls in (("sde", sde, SDE), ("score_net", score_net, nn.Module)):
+            if not isinstance(value, cls):
+                raise TypeError(f"{name} must be a {cls.__name__}; got {type(value).__name__}")
+        if not isinstance(flow, nn.Module) or not hasattr(flow, "in_shape"):
+            raise TypeError(
+                f"flow must be a flow module with an in_shape (e.g. dinof_lite.flows.Glow); "
+                f"got {type(flow).__name__}"
+            )
         self.sde, self.score_net, self.flow = sde, score_net, flow
         defaults = {"train_eps": sde.train_eps, "sample_eps": sde.sample_eps}
         given = {"train_eps": train_eps, "sample_eps": sample_eps}
@@ -155,6 +163,12 @@ class DiNof(TmConditioning, nn.Module):
                 f"to match the flow; got {got}"
             )
         dtype = next(self.flow.parameters()).dtype
+        if not x0.is_floating_point():
+            raise TypeError(
+                f"{what} must be a floating-point tensor ({dtype}, like the model); got "
+                f"{x0.dtype}: scale 8-bit images with {what}.to({dtype}) / 255 or use the data "
+                "loaders' float output"
+            )
         if x0.dtype != dtype:
             raise TypeError(
                 f"{what} is {x0.dtype} but the model's parameters are {dtype}; convert one of "

@@ -30,7 +30,7 @@ from torch import Tensor
 from torchdiffeq import odeint
 
 from dinof_lite.sampling.base import CountingScoreFn, ScoreFn, synchronize
-from dinof_lite.sampling.ode import probability_flow_drift, solver_options
+from dinof_lite.sampling.ode import check_tolerances, probability_flow_drift, solver_options
 from dinof_lite.utils import check_batch
 
 __all__ = [
@@ -146,6 +146,7 @@ def ode_log_likelihood_result(
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a floating-point tensor of shape (B, *dims); got {got}")
     check_batch(x, "x", "ode_log_likelihood")
+    check_tolerances(rtol, atol)
     t_start = float(sde.train_eps) if t_start is None else float(t_start)
     t_end = float(sde.T) if t_end is None else float(t_end)
     if not 0.0 < t_start < t_end <= float(sde.T):

@@ -12,6 +12,7 @@ given ``trajectory_times``, the states at those times).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
@@ -29,11 +30,28 @@ from dinof_lite.sampling.base import (
     synchronize,
 )
 
-__all__ = ["ode_sample", "ode_sample_result", "probability_flow_drift", "solver_options"]
+__all__ = [
+    "check_tolerances",
+    "ode_sample",
+    "ode_sample_result",
+    "probability_flow_drift",
+    "solver_options",
+]
 
 #: torchdiffeq's adaptive Runge–Kutta solvers: they may step past the last output time and
 #: interpolate back, which would evaluate the score outside [0, T]; ``step_t`` prevents that.
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+
+
+def check_tolerances(rtol: float, atol: float) -> None:
+    """Raise ``ValueError`` unless the solver's tolerances are finite numbers > 0."""
+    for name, value, what in (("rtol", rtol, "relative"), ("atol", atol, "absolute")):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (ok and 0 < value < math.inf):
+            raise ValueError(
+                f"{name} must be a finite number > 0 (the ODE solver's {what} tolerance, "
+                f"e.g. 1e-5); got {value!r}"
+            )
 
 
 def solver_options(method: str, times: Tensor, options: dict | None) -> dict | None:
@@ -128,6 +146,7 @@ def ode_sample_result(
         ``trajectory_times``), ``wall_time_s``.
     """
     t_start, eps = check_times(sde, t_start, eps)
+    check_tolerances(rtol, atol)
     x = initial_state(sde, x_start_or_shape, t_start, generator=generator, device=device)
     counting = CountingScoreFn(score_fn)
     times = _output_times(t_start, eps, trajectory_times)
