@@ -47,11 +47,14 @@ def _on_docstring(app: Sphinx, what: str, name: str, obj: Any, options, lines: l
     lines[:] = text
 
 
-def resolve(dotted: str) -> Any:
-    """The object a dotted name points at (longest importable module, then attributes)."""
+_MISSING = object()
+_RESOLVED: dict[str, Any] = {}  # dotted name -> object or _MISSING (module imports are slow)
+
+
+def _lookup(dotted: str) -> Any:
     parts = dotted.split(".")
-    for k in range(len(parts), 0, -1):
-        try:
+    for k in range(len(parts), 0, -1):  # the longest module first: a package's attribute may
+        try:  # shadow its submodule (dinof_lite.cli.main is the function and the module)
             obj = importlib.import_module(".".join(parts[:k]))
         except ImportError:
             continue
@@ -59,6 +62,19 @@ def resolve(dotted: str) -> Any:
             obj = getattr(obj, attr)
         return obj
     raise ImportError(dotted)
+
+
+def resolve(dotted: str) -> Any:
+    """The object a dotted name points at (the longest importable module, then attributes).
+    Raises ``LookupError`` when there is none; both answers are cached (imports are slow)."""
+    if dotted not in _RESOLVED:
+        try:
+            _RESOLVED[dotted] = _lookup(dotted)
+        except (ImportError, AttributeError, ValueError, TypeError):
+            _RESOLVED[dotted] = _MISSING
+    if _RESOLVED[dotted] is _MISSING:
+        raise LookupError(dotted)
+    return _RESOLVED[dotted]
 
 
 def _candidates(node: nodes.Element) -> list[str]:
@@ -87,7 +103,7 @@ def _documented(app: Sphinx) -> dict[tuple, str]:
                 continue
             try:
                 obj = resolve(fullname)
-            except (ImportError, AttributeError):
+            except LookupError:
                 continue
             keep.append(obj)  # holds the objects, so their ids stay theirs
             index.setdefault(_key(fullname, obj), fullname)
@@ -97,7 +113,13 @@ def _documented(app: Sphinx) -> dict[tuple, str]:
 
 def _unique_suffix(app: Sphinx, target: str) -> str | None:
     """The one documented name ending in ``.target`` (``DiNof.sample``), if exactly one does."""
-    names = [n for n in app.env.get_domain("py").objects if n.endswith("." + target)]
+    by_last = getattr(app.env, "_site_by_last", None)
+    if by_last is None:
+        by_last = {}
+        for name in app.env.get_domain("py").objects:
+            by_last.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+        app.env._site_by_last = by_last
+    names = [n for n in by_last.get(target.rsplit(".", 1)[-1], []) if n.endswith("." + target)]
     return names[0] if len(names) == 1 else None
 
 
@@ -108,7 +130,7 @@ def _instance_attribute(node: nodes.Element) -> bool:
         return False
     try:
         source = inspect.getsource(resolve(f"{module}.{cls}"))
-    except (ImportError, AttributeError, TypeError, OSError):
+    except (LookupError, TypeError, OSError):
         return False
     return re.search(rf"\bself\.{re.escape(node['reftarget'])}\b", source) is not None
 
@@ -123,7 +145,7 @@ def _on_missing_reference(app: Sphinx, env, node: nodes.Element, contnode: nodes
     for dotted in _candidates(node):
         try:
             obj = resolve(dotted)
-        except (ImportError, AttributeError, ValueError, TypeError):
+        except LookupError:
             continue
         exists = True
         fullname = index.get(_key(dotted, obj))
