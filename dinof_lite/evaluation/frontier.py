@@ -215,6 +215,15 @@ def summarize(
     return out
 
 
+def _family_and_start(method: str) -> tuple[str, str]:
+    """``("dinof", "0.3")`` for ``"dinof 0.3"``, ``("heun", "0.6")`` for ``"heun @0.6"``,
+    ``("heun", "p_T")`` for ``"heun"``: the sampler and where it starts."""
+    if method.startswith("dinof "):
+        return "dinof", method.split()[1]
+    name, _, tm = method.partition(" @")
+    return name, tm or "p_T"
+
+
 def plot_frontier(
     rows: Sequence[dict],
     metric: str,
@@ -222,21 +231,28 @@ def plot_frontier(
     ax=None,
     ideal: tuple[float, str] | None = None,
 ):
-    """Draw ``metric`` ± its standard error against NFE (log axis), one line per method, with
-    the reference's level, its tolerance band and, if given, an ``ideal = (value, label)`` line
-    (e.g. the data entropy for an NLL); returns the Axes."""
+    """Draw ``metric`` ± its standard error against NFE (log axis), one line per method — one
+    colour per sampler, one line style per start (solid from ``p_T``) — with the reference's
+    level, its tolerance band and, if given, an ``ideal = (value, label)`` line (e.g. the data
+    entropy for an NLL); returns the Axes."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(7, 4.5))[1]
     ref = max((r for r in rows if r["method"] == "plain"), key=lambda r: r["nfe"])
-    for method in dict.fromkeys(r["method"] for r in rows):
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    families = list(dict.fromkeys(_family_and_start(m)[0] for m in methods))
+    starts = sorted({_family_and_start(m)[1] for m in methods} - {"p_T"})
+    dashes = dict(zip(["p_T", *starts], ["-", "--", ":", "-.", (0, (5, 1, 1, 1))]))
+    for method in methods:
+        fam, start = _family_and_start(method)
         mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["nfe"])
-        style = "-o" if method == "plain" else ("--s" if method.startswith("dinof") else "-^")
         ax.errorbar(
             [r["nfe"] for r in mine],
             [r[metric] for r in mine],
             yerr=[r[f"{metric}_se"] for r in mine],
-            fmt=style,
+            color=f"C{families.index(fam) % 10}",
+            ls=dashes.get(start, "-"),
+            marker="o" if fam == "plain" else "s" if fam == "dinof" else "^",
             ms=4,
             capsize=2,
             label=method,
