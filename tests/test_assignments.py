@@ -1,6 +1,7 @@
-"""Coursework: the solution → student generator (marker grammar, CLI, staleness) and the stored
-outputs of the solution notebooks (every check passed) and student notebooks (every exercise
-"not attempted", no errors)."""
+"""Coursework: the student notebooks made by nbgrader's release step (``python -m dinof_lite
+assignments``, staleness, ``--course``; that the committed ones are in sync is tested on the
+course folder of tests/test_grading.py) and the stored outputs of the solution notebooks (every
+check passed) and student notebooks (every exercise "not attempted", no errors)."""
 
 from __future__ import annotations
 
@@ -8,83 +9,15 @@ import re
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from dinof_lite.cli import main
-from dinof_lite.coursework.student_notebooks import (
-    make_student,
-    solution_notebooks,
-    stale_students,
-    student_path,
-)
-
-nbformat = pytest.importorskip("nbformat")
-pytest.importorskip("jupytext")
+from dinof_lite.coursework.course import CODE_STUB, SKIP_TAG, assignments, config_text
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = solution_notebooks(ROOT)
-
-SOURCE = '''\
-import torch
-
-
-def f(x):
-    """Double x."""
-    # BEGIN SOLUTION
-    y = 2 * x
-    return y
-    # END SOLUTION
-
-
-print(f)
-'''
-
-
-def test_make_student_replaces_each_region_with_a_named_raise():
-    out = make_student(SOURCE)
-    assert "2 * x" not in out and "BEGIN SOLUTION" not in out and "END SOLUTION" not in out
-    assert (
-        '    """Double x."""\n    raise NotImplementedError("write the body of `f`, then run' in out
-    )
-    assert out.startswith("import torch\n") and out.endswith("\n\nprint(f)\n")
-    namespace: dict = {}
-    exec(compile(out.replace("import torch\n", ""), "student", "exec"), namespace)
-    with pytest.raises(NotImplementedError, match="`f`"):
-        namespace["f"](1)
-
-
-def test_make_student_leaves_text_without_markers_alone():
-    assert make_student("a = 1\n# a comment\n") == "a = 1\n# a comment\n"
-
-
-@pytest.mark.parametrize(
-    ("text", "error"),
-    [
-        ("# BEGIN SOLUTION\nx = 1\n", r"line 1: '# BEGIN SOLUTION' is never closed"),
-        ("x = 1\n# END SOLUTION\n", r"line 2: '# END SOLUTION' without a matching"),
-        (
-            "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n",
-            r"line 2: .* inside the region opened "
-            r"on line 1 \(regions cannot nest\)",
-        ),
-        ("x = 1  # BEGIN SOLUTION\n", r"line 1: a solution marker must be alone on its line"),
-        (
-            "def f():\n    # BEGIN SOLUTION\n    return 1\n# END SOLUTION\n",
-            r"line 4: .* not indented",
-        ),
-    ],
-    ids=["unclosed", "unopened", "nested", "inline", "misindented"],
-)
-def test_make_student_rejects_bad_markers(text, error):
-    with pytest.raises(ValueError, match=error):
-        make_student(text)
-
-
-def test_student_path_and_bad_names():
-    sol = ROOT / "notebooks/assignments/A1_forward_sde_solution.py"
-    assert student_path(sol) == ROOT / "notebooks/assignments/student/A1_forward_sde.ipynb"
-    with pytest.raises(ValueError, match="_solution.py"):
-        student_path("notebooks/assignments/A1_forward_sde.py")
+ASSIGNMENTS = assignments(ROOT)
+SOLUTIONS = [a.solution.with_suffix(".py") for a in ASSIGNMENTS]
 
 
 def test_at_least_four_assignments_cover_exercises_a_to_e():
@@ -94,44 +27,99 @@ def test_at_least_four_assignments_cover_exercises_a_to_e():
         assert f"Exercise ({label}" in text or f"Exercises ({label}" in text, label
 
 
-def test_committed_student_notebooks_are_in_sync():
-    assert stale_students(ROOT) == [], "run `python -m dinof_lite assignments`"
+@pytest.mark.parametrize("a", ASSIGNMENTS, ids=[a.id for a in ASSIGNMENTS])
+def test_sources_are_nbgrader_notebooks(a):
+    """Every exercise: a solution cell with nbgrader's markers, then a read-only test cell with
+    points that calls its check through grading.require; demonstrations skipped by the grader."""
+    nb = nbformat.read(a.solution, as_version=4)
+    meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    solutions = [m["grade_id"] for m in meta if m.get("solution")]
+    tests = [(c, m) for c, m in zip(nb.cells, meta) if m.get("grade")]
+    assert solutions and len(tests) >= len(solutions)
+    for c, m in tests:
+        assert m["locked"] and m["points"] > 0 and "grading.require(checks.check_" in c.source
+    for name in solutions:
+        assert any(f"check_{name}(" in c.source for c, _ in tests), name
+    for c, m in zip(nb.cells, meta):
+        if m.get("solution"):
+            lines = [line.strip() for line in c.source.splitlines()]
+            assert lines.count("### BEGIN SOLUTION") == lines.count("### END SOLUTION") == 1
+            assert not m["locked"]
+        elif not m:  # neither graded nor read-only: a demonstration the grader skips
+            assert c.cell_type == "code" and SKIP_TAG in c.metadata.get("tags", []), c.source
+        else:
+            assert m["locked"], m["grade_id"]
+    ids = [m["grade_id"] for m in meta if m]
+    assert len(ids) == len(set(ids)), "grade_id must be unique in a notebook"
+
+
+def _copy(tmp_path: Path, student: bool = True) -> Path:
+    root = tmp_path / "repo"
+    ignore = None if student else shutil.ignore_patterns("student")
+    shutil.copytree(ROOT / "notebooks" / "assignments", root / "notebooks" / "assignments",
+                    ignore=ignore)  # fmt: skip
+    return root
 
 
 def test_check_command_names_stale_and_missing_notebooks(tmp_path, capsys):
-    root = tmp_path / "repo"
-    shutil.copytree(ROOT / "notebooks" / "assignments", root / "notebooks" / "assignments")
-    assert main(["assignments", "--check", "--root", str(root)]) == 0
-    first, second = solution_notebooks(root)[:2]
-    solution_only = first.read_text(encoding="utf-8").replace(
-        "# END SOLUTION", "    pass\n    # END SOLUTION", 1
-    )
-    first.write_text(solution_only, encoding="utf-8")  # a change inside a region: still in sync
-    assert main(["assignments", "--check", "--root", str(root)]) == 0
-    first.write_text(solution_only + "\n# %%\nx = 1\n", encoding="utf-8")
-    student_path(second).unlink()
-    capsys.readouterr()
+    root = _copy(tmp_path)
+    first, second, third = assignments(root)[:3]
+    nb = nbformat.read(first.solution, as_version=4)  # a change inside a region: still in sync
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    cell.source = cell.source.replace("### END SOLUTION", "pass\n    ### END SOLUTION", 1)
+    nbformat.write(nb, first.solution)
+    nb = nbformat.read(second.solution, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1"))
+    nbformat.write(nb, second.solution)
+    third.student.unlink()
     assert main(["assignments", "--check", "--root", str(root)]) == 1
     out = capsys.readouterr().out
-    assert f"{student_path(first).name}: cells differ from {first.name}" in out
-    assert f"{student_path(second).name}: missing" in out
+    assert first.student.name not in out
+    assert f"{second.student.name}: cells differ from {second.solution.name}" in out
+    assert f"{third.student.name}: missing" in out
     assert "python -m dinof_lite assignments" in out
 
 
-def test_generate_without_execution_writes_in_sync_notebooks(tmp_path, capsys):
-    root = tmp_path / "repo"
-    shutil.copytree(
-        ROOT / "notebooks" / "assignments",
-        root / "notebooks" / "assignments",
-        ignore=shutil.ignore_patterns("student"),
-    )
+def test_generate_without_execution_writes_the_released_notebooks(tmp_path):
+    root = _copy(tmp_path, student=False)
     assert main(["assignments", "--no-execute", "--root", str(root)]) == 0
-    problems = stale_students(root)
-    assert len(problems) == len(SOLUTIONS), problems
-    assert all(p.endswith("not executed (no outputs)") for p in problems), problems
+    written = sorted((root / "notebooks" / "assignments" / "student").glob("*.ipynb"))
+    assert [p.name for p in written] == [a.student.name for a in ASSIGNMENTS]
+    nb = nbformat.read(written[0], as_version=4)
+    text = "".join(c.source for c in nb.cells)
+    assert CODE_STUB in text and "BEGIN SOLUTION" not in text
+    assert "assignments/student/A1_forward_sde.ipynb" in text  # the Colab badge
+    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    locked = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")]
+    assert locked and all(c.metadata["editable"] is False for c in locked)
+
+
+def test_course_option_sets_up_a_course_folder_and_keeps_edits(tmp_path, capsys):
+    course = tmp_path / "course"
+    assert main(["assignments", "--course", str(course), "--root", str(ROOT)]) == 0
+    config = course / "nbgrader_config.py"
+    assert config.read_text(encoding="utf-8") == config_text()
+    sources = sorted(p.relative_to(course).as_posix() for p in course.glob("source/*/*.ipynb"))
+    assert sources == [f"source/{a.id}/{a.notebook}.ipynb" for a in ASSIGNMENTS]
+    config.write_text("# edited\n", encoding="utf-8")
     capsys.readouterr()
-    assert main(["assignments", "--no-execute", "--root", str(root)]) == 0  # nothing to redo
-    assert "up to date" in capsys.readouterr().out
+    assert main(["assignments", "--course", str(course), "--root", str(ROOT)]) == 0
+    assert "already set up" in capsys.readouterr().out
+    assert config.read_text(encoding="utf-8") == "# edited\n"
+
+
+def test_course_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    with pytest.raises(SystemExit, match="error: --course .* is a file"):
+        main(["assignments", "--course", str(afile), "--root", str(ROOT)])
+    with pytest.raises(SystemExit, match="no notebooks/assignments/A"):
+        main(["assignments", "--check", "--root", str(tmp_path)])
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(SystemExit, match=r"nbgrader is not installed.*\[teach\]"):
+        main(["assignments", "--root", str(ROOT)])
 
 
 def _texts(path: Path) -> tuple[list[str], list[str]]:
@@ -146,9 +134,13 @@ def _texts(path: Path) -> tuple[list[str], list[str]]:
     return texts, errors
 
 
+def _student(solution: Path) -> Path:
+    return next(a.student for a in ASSIGNMENTS if a.solution.with_suffix(".py") == solution)
+
+
 def _exercises(solution: Path) -> list[str]:
     text = solution.read_text(encoding="utf-8")
-    names = re.findall(r"^def (\w+)\(.*\n(?:.*\n)*?\s+# BEGIN SOLUTION", text, re.M)
+    names = re.findall(r"^def (\w+)\(.*\n(?:.*\n)*?\s+### BEGIN SOLUTION", text, re.M)
     assert names, solution
     return names
 
@@ -166,8 +158,8 @@ def test_solution_notebook_outputs_report_every_check_passed(solution):
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
 def test_student_notebook_outputs_report_every_exercise_not_attempted(solution):
-    texts, errors = _texts(student_path(solution))
-    assert not errors, f"{student_path(solution).name} has error outputs: {errors}"
+    texts, errors = _texts(_student(solution))
+    assert not errors, f"{_student(solution).name} has error outputs: {errors}"
     names = _exercises(solution)
     for name in names:
         assert any(t.startswith(f"⏳ {name}: not attempted. Exercise (") for t in texts), name

@@ -1,7 +1,11 @@
-"""Coursework: self-grading checks and the generator of student notebooks.
+"""Coursework: self-grading checks, their bridge to nbgrader, and the course's hand-outs.
 
 - :mod:`~dinof_lite.coursework.checks` — ``check_*`` functions that grade an exercise and name
   the mistake in a wrong answer (``from dinof_lite.coursework import checks``).
-- :mod:`~dinof_lite.coursework.student_notebooks` — turns the solution notebooks in
-  ``notebooks/assignments/`` into student ones (``python -m dinof_lite assignments``).
+- :mod:`~dinof_lite.coursework.grading` — ``grading.require(check)``: the assignments'
+  autograder test cells, silent for a student, a failed cell under nbgrader.
+- :mod:`~dinof_lite.coursework.course` — the nbgrader course folder (config, source notebooks,
+  the release step); nbgrader is the optional ``teach`` extra.
+- :mod:`~dinof_lite.coursework.student_notebooks` — ``python -m dinof_lite assignments``: the
+  student notebooks in ``notebooks/assignments/student/``, made by nbgrader's release step.
 """

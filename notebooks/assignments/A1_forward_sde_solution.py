@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_1", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/assignments/A1_forward_sde_solution.ipynb)
 #
 # # Assignment A1 · The forward SDE: marginals and the forward sampler
@@ -30,7 +30,7 @@
 # Reading: Song et al. 2021 (score SDEs), §3.4 and Eqs. 29 and 33; `dinof_lite/sde.py`
 # (read it *after* you tried).
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "colab_setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_IGNORE_OUTPUT
 import os
 import subprocess
@@ -49,7 +49,7 @@ if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped
     except Exception as err:
         print("custom widget manager not enabled:", err)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "imports", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline
 import math
 
@@ -57,9 +57,9 @@ import matplotlib.pyplot as plt
 import torch
 
 from dinof_lite import VESDE, VPSDE, GaussianMixture
-from dinof_lite.coursework import checks
+from dinof_lite.coursework import checks, grading
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_2", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## The forward process
 #
 # A diffusion model destroys data with a linear SDE $dx = f(x, t)\,dt + g(t)\,dw$ on
@@ -84,24 +84,24 @@ from dinof_lite.coursework import checks
 # number against `(B, D)`; `torch.expm1` is accurate for small $t$ but `1 - torch.exp(...)` is
 # fine here.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "vp_marginal", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def vp_marginal(x0, t, beta_min=0.1, beta_max=20.0):
     """Mean (B, D) and std (B,) of x(t) | x(0) = x0 for the VP SDE (Song et al. 2021, Eq. 33).
 
     x0: (B, D); t: (B,) times in [0, 1].
     """
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     log_a = -0.25 * t**2 * (beta_max - beta_min) - 0.5 * t * beta_min
     mean = torch.exp(log_a)[:, None] * x0
     std = torch.sqrt(1.0 - torch.exp(2.0 * log_a))
     return mean, std
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_vp_marginal(vp_marginal)
+# %% nbgrader={"grade": true, "grade_id": "check_vp_marginal", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+grading.require(checks.check_vp_marginal(vp_marginal))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **VE SDE** (SMLD / NCSN): no drift, $f = 0$, and $g(t) = \sigma(t)\sqrt{2\log(\sigma_{\max}/\sigma_{\min})}$
 # with $\sigma(t) = \sigma_{\min}(\sigma_{\max}/\sigma_{\min})^t$. The variance grows by
 # $\int_0^t g^2 = \sigma(t)^2 - \sigma_{\min}^2$:
@@ -113,19 +113,19 @@ checks.check_vp_marginal(vp_marginal)
 #
 # ### Exercise (a.2): `ve_marginal`
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ve_marginal", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def ve_marginal(x0, t, sigma_min=0.01, sigma_max=50.0):
     """Mean (B, D) and exact std (B,) of x(t) | x(0) = x0 for the VE SDE (Song et al. 2021, Eq. 29)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     sigma = sigma_min * (sigma_max / sigma_min) ** t
     return x0, torch.sqrt(sigma**2 - sigma_min**2)
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_ve_marginal(ve_marginal)
+# %% nbgrader={"grade": true, "grade_id": "check_ve_marginal", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 1}
+grading.require(checks.check_ve_marginal(ve_marginal))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_4", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise (a.3): `forward_sample`
 #
 # The forward sampler draws $x_t = a(t)\,x_0 + s(t)\,z$ with the noise $z \sim \mathcal N(0, I)$
@@ -134,26 +134,26 @@ checks.check_ve_marginal(ve_marginal)
 # so this works for any SDE. The check runs it on the VP, the VE **and** the sub-VP SDE, so a
 # function that hard-codes the VP formula does not pass.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "forward_sample", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def forward_sample(x0, t, z, sde):
     """x_t = a(t) x0 + s(t) z: (B, D), for x0, z (B, D) and t (B,) (Song et al. 2021, Eqs. 29/33)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     mean, std = sde.marginal_prob(x0, t)
     return mean + std[:, None] * z
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_forward_sample(forward_sample)
+# %% nbgrader={"grade": true, "grade_id": "check_forward_sample", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 1}
+grading.require(checks.check_forward_sample(forward_sample))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Watching the data dissolve
 #
 # The 8-Gaussians mixture pushed forward to a few times (with your `forward_sample` once it
 # passes, the library's until then). VP shrinks the data towards $\mathcal N(0, I)$; VE keeps
 # the data where it is and buries it under ever larger noise.
 
-# %%
+# %% tags=["grader-skip"]
 sampler = checks.yours_or_library("forward_sample", forward_sample,
                                   lambda x0, t, z, sde: sde.perturb(x0, t, z))
 gmm = GaussianMixture.preset("8gaussians")
@@ -172,7 +172,7 @@ for row, sde in zip(axes, (VPSDE(), VESDE(sigma_max=10.0))):
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_6", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Top row (VP): the eight clusters shrink towards the origin and blur into one Gaussian blob by
 # $t \approx 0.6$. Bottom row (VE, $\sigma_{\max} = 10$; note the growing axis limits): the
 # clusters stay where they are and drown in noise.
@@ -183,7 +183,7 @@ plt.show()
 # the distance to the prior is $\mathrm{KL}(p_t \,\|\, \mathcal N(0, I))$, a Monte-Carlo average
 # of the exact $\log p_t - \log\mathcal N$:
 
-# %%
+# %% tags=["grader-skip"]
 vp = VPSDE()
 a_1 = float(vp.marginal_coeffs(torch.tensor(1.0))[0])
 print(f"a(1) = e^(-5.025) = {a_1:.4f}")
@@ -198,7 +198,7 @@ for t_kl in (0.3, 0.6, 1.0):
     if t_kl == 0.6:
         assert kl < 0.01, kl  # already nearly Gaussian at T_m = 0.6 (notebook 01: 0.004)
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_7", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # $a(1) \approx 0.0066$: at $t = 1$ the data are forgotten and the marginal is $\mathcal N(0, I)$ to
 # within Monte-Carlo noise, which is why a plain diffusion model can start its reverse process
 # there. DiNof stops the forward SDE earlier, at $T_m$. For this 2D toy $p_{0.6}$ is already
@@ -207,5 +207,5 @@ for t_kl in (0.3, 0.6, 1.0):
 # right distribution instead of from $\mathcal N(0, I)$ — and skip the score evaluations of
 # $(T_m, 1]$. At $t = 0.3$ the KL is still 0.5 nats: the earlier $T_m$, the harder the flow's job.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false, "task": false}
 checks.summary()

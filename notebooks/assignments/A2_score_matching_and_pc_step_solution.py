@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_1", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/assignments/A2_score_matching_and_pc_step_solution.ipynb)
 #
 # # Assignment A2 · Denoising score matching and one predictor–corrector step
@@ -30,7 +30,7 @@
 # Reading: Song et al. 2021, Eqs. 6–7, §4.2 and Algorithms 4/5 (App. G); `dinof_lite/losses.py`,
 # `dinof_lite/sampling/predictors.py`, `correctors.py` (after you tried).
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "colab_setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_IGNORE_OUTPUT
 import os
 import subprocess
@@ -49,7 +49,7 @@ if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped
     except Exception as err:
         print("custom widget manager not enabled:", err)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "imports", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline
 import math
 
@@ -58,12 +58,12 @@ import torch
 
 from dinof_lite import VPSDE, GaussianMixture
 from dinof_lite import dsm_loss as library_dsm_loss
-from dinof_lite.coursework import checks
+from dinof_lite.coursework import checks, grading
 from dinof_lite.evaluation.metrics import mmd
 
 gmm = GaussianMixture.preset("8gaussians")
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_2", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## (b) Denoising score matching
 #
 # The score of the Gaussian kernel $p(x_t \mid x_0) = \mathcal N(a x_0, s^2 I)$ at
@@ -82,27 +82,27 @@ gmm = GaussianMixture.preset("8gaussians")
 # **mean over the batch and the dimensions** of $(s\cdot\text{score} + z)^2$, a scalar tensor
 # (keep it differentiable: no `.item()`). `sde.marginal_coeffs(t)` returns `(a, s)`, each `(B,)`.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "dsm_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dsm_loss(score_fn, x0, t, z, sde):
     """DSM loss (scalar) with λ(t) = s(t)²: mean of (s·score(x_t, t) + z)² (Song et al. 2021, Eq. 7).
 
     x0, z: (B, D); t: (B,); score_fn(x (B, D), t (B,)) -> (B, D).
     """
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     a, s = sde.marginal_coeffs(t)
     x_t = a[:, None] * x0 + s[:, None] * z
     return ((s[:, None] * score_fn(x_t, t) + z) ** 2).mean()
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_dsm_loss(dsm_loss)
+# %% nbgrader={"grade": true, "grade_id": "check_dsm_loss", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+grading.require(checks.check_dsm_loss(dsm_loss))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **The oracle minimises the loss.** Scale the exact score by $c$: the DSM loss is smallest at
 # $c = 1$ (up to Monte-Carlo noise), although the loss never sees the true score — only $z$.
 
-# %%
+# %% tags=["grader-skip"]
 loss_fn = checks.yours_or_library(
     "dsm_loss", dsm_loss,
     lambda sf, x0, t, z, sde: library_dsm_loss(sde, sf, x0, t=t, z=z, reduce_mean=True))
@@ -123,11 +123,11 @@ plt.xlabel("c (score = c × oracle)")
 plt.ylabel("DSM loss")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_4", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # The loss (one Monte-Carlo estimate over 4000 draws per point) is a parabola in $c$ with its
 # minimum at the dotted line $c = 1$: the exact score.
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## (c) One predictor–corrector step
 #
 # Sampling runs the **reverse-time SDE** (Anderson 1982; Song et al. Eq. 6) from $t = 1$ down to
@@ -144,20 +144,20 @@ plt.show()
 # `sde.sde(x, t)` returns the forward drift `f (B, D)` and diffusion `g (B,)`. The noise `z` is
 # given. Mind the sign: `dt` is already negative.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "em_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def em_step(x, t, dt, z, sde, score_fn):
     """One reverse-SDE Euler–Maruyama step from t to t + dt (dt < 0): (B, D) (Song et al. 2021, Eq. 6)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     f, g = sde.sde(x, t)
     x_mean = x + (f - g[:, None] ** 2 * score_fn(x, t)) * dt
     return x_mean + g[:, None] * math.sqrt(-dt) * z
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_em_step(em_step)
+# %% nbgrader={"grade": true, "grade_id": "check_em_step", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+grading.require(checks.check_em_step(em_step))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_6", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **Corrector (Langevin MCMC at fixed $t$).** A few Langevin steps pull $x$ towards $p_t$:
 # $x_{\text{new}} = x + \varepsilon\,\text{score} + \sqrt{2\varepsilon}\,z$. The step size comes
 # from a target signal-to-noise ratio `snr` (Song et al. Alg. 4/5):
@@ -169,21 +169,21 @@ checks.check_em_step(em_step)
 #
 # ### Exercise (c.2): `langevin_step`
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "langevin_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def langevin_step(x, t, z, snr, alpha, score_fn):
     """One Langevin corrector step at time t with the snr step-size rule: (B, D) (Song et al. 2021, Alg. 4)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     score = score_fn(x, t)
     ratio = z.norm(dim=1).mean() / score.norm(dim=1).mean()
     eps = (2 * alpha * (snr * ratio) ** 2)[:, None]
     return x + eps * score + torch.sqrt(2 * eps) * z
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_langevin_step(langevin_step)
+# %% nbgrader={"grade": true, "grade_id": "check_langevin_step", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+grading.require(checks.check_langevin_step(langevin_step))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_7", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Your sampler
 #
 # With both steps you have a complete PC sampler (Song et al. Alg. 1): start from the prior
@@ -191,7 +191,7 @@ checks.check_langevin_step(langevin_step)
 # predictor step. With the oracle score it recovers the mixture. (The library's version is
 # `dinof_lite.pc_sample`.)
 
-# %%
+# %% tags=["grader-skip"]
 # NBVAL_IGNORE_OUTPUT
 if checks.passed("em_step", "langevin_step"):
     sde = VPSDE(N=200)
@@ -216,9 +216,9 @@ if checks.passed("em_step", "langevin_step"):
     axes[1].set(title="your PC sampler (oracle score)", xlabel="$x_1$")
     plt.show()
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_8", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Your 200-step PC sampler with the exact score (right) puts the eight modes where the data
 # (left) has them; the MMD² printed above measures how close.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false, "task": false}
 checks.summary()

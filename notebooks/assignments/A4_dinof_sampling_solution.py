@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_1", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/assignments/A4_dinof_sampling_solution.ipynb)
 #
 # # Assignment A4 · DiNof sampling: a flow prior, then the reverse SDE from $T_m$
@@ -34,7 +34,7 @@
 # Reading: DiNof §3.2 (the last two paragraphs); `DiNof.sample` in `dinof_lite/dinof/model.py`
 # (after you tried).
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "colab_setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_IGNORE_OUTPUT
 import os
 import subprocess
@@ -53,19 +53,19 @@ if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped
     except Exception as err:
         print("custom widget manager not enabled:", err)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "imports", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import torch
 
-from dinof_lite import GaussianMixture
-from dinof_lite.coursework import checks
+from dinof_lite import DiNof, GaussianMixture
+from dinof_lite.coursework import checks, grading
 from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.sampling import EulerMaruyamaPredictor
 from dinof_lite.utils import smoke_or
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_2", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise (e): `dinof_sample`
 #
 # Use the **generator** for all the noise, in this order, so the check can compare with the
@@ -74,10 +74,10 @@ from dinof_lite.utils import smoke_or
 # makes for you (it returns `(x, x_mean)`; `t` must be a `(n,)` tensor, `dt` a negative float).
 # `sde.N` is the number of steps the plain sampler would take on $[0, 1]$.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "dinof_sample", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dinof_sample(flow, score_fn, sde, n, T_m, generator, eps=1e-3):
     """n DiNof samples (n, D): flow⁻¹(z) at T_m, round(N·T_m) reverse-SDE steps, denoise (DiNof §3.2)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     z = torch.randn((n, *flow.in_shape), generator=generator)
     x = flow.inverse(z)
     n_steps = round(sde.N * T_m)
@@ -89,20 +89,30 @@ def dinof_sample(flow, score_fn, sde, n, T_m, generator, eps=1e-3):
         t = torch.full((n,), float(times[i]))
         x, x_mean = predictor.update(x, t, dt, generator)
     return x_mean
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_dinof_sample(dinof_sample)
+# %% nbgrader={"grade": true, "grade_id": "check_dinof_sample", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+grading.require(checks.check_dinof_sample(dinof_sample))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_any_T_m", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# The same networks handing over at another time: $T_m = 0.29$. Your function must take $T_m$ from
+# its argument, and mind the floating point: $N\,T_m = 100 \cdot 0.29$ is `28.999999999999996`,
+# so `round` it; `int` truncates to 28 steps.
+
+# %% nbgrader={"grade": true, "grade_id": "check_dinof_sample_any_T_m", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 1}
+shipped = load_dinof("dinof_8gaussians_vp")
+early = DiNof(shipped.sde, shipped.score_net, shipped.flow, T_m=0.29, eps=shipped.eps)
+grading.require(checks.check_dinof_sample(dinof_sample, early))
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Your DiNof on 8 Gaussians
 #
 # The shipped `dinof_8gaussians_vp` model ($T_m = 0.6$, VP, $N = 1000$) was trained with the
 # joint loss: DSM on $[\varepsilon, T_m]$ plus the flow's NLL of $x(T_m)$. Sample it with your
 # function: 600 score evaluations instead of 1000.
 
-# %%
+# %% tags=["grader-skip"]
 # NBVAL_IGNORE_OUTPUT
 if checks.passed("dinof_sample"):
     model = load_dinof("dinof_8gaussians_vp")
@@ -123,16 +133,16 @@ if checks.passed("dinof_sample"):
     axes[0].set_ylabel("$x_2$")
     plt.show()
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_4", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Left: the flow's sample of $x(T_m)$, one Gaussian-looking blob ($p_{T_m}$ is nearly Gaussian
 # at $T_m = 0.6$, as A1 measured). Middle: after the reverse SDE from $T_m$ to $\varepsilon$ the eight modes are sharp
 # like the data's (right); the MMD² printed above measures how close.
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **Going further.** Notebook `04_dinof_2d` trains DiNof itself, moves $T_m$ with a slider and
 # measures quality and wall time against $T_m$ (the paper's Table 1), and computes DiNof's exact
 # likelihood: the flow's log-density at $x(T_m)$ plus the probability-flow ODE from $\varepsilon$
 # to $T_m$.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false, "task": false}
 checks.summary()

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_1", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/assignments/A5_dinof_likelihood_solution.ipynb)
 #
 # # Assignment A5 · DiNof's exact likelihood: the probability-flow ODE to $T_m$, then the flow
@@ -40,7 +40,7 @@
 # Reading: Song et al. 2021, §4.3 and App. D.2; DiNof §3.2; `DiNof.log_likelihood` in
 # `dinof_lite/dinof/model.py` and `dinof_lite/sampling/likelihood.py` (after you tried).
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "colab_setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_IGNORE_OUTPUT
 import os
 import subprocess
@@ -59,17 +59,17 @@ if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped
     except Exception as err:
         print("custom widget manager not enabled:", err)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "imports", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import torch
 
 from dinof_lite import GaussianMixture
-from dinof_lite.coursework import checks
+from dinof_lite.coursework import checks, grading
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.utils import smoke_or
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_2", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise (f): `pf_drift`
 #
 # `f, g = sde.sde(x, t)` gives the forward drift `f` (B, D) and the diffusion `g` (B,);
@@ -78,19 +78,19 @@ from dinof_lite.utils import smoke_or
 # *Predict first:* the reverse **SDE** (A2's Euler–Maruyama step) has drift $f - g^2\,\text{score}$.
 # Why may the ODE take only half of it? (Answer after the check.)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "pf_drift", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def pf_drift(sde, score_fn, x, t):
     """The probability-flow drift f − ½ g² score (B, D) at x (B, D), t (B,) (Song et al. 2021, Eq. 13)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     f, g = sde.sde(x, t)
     return f - 0.5 * g[:, None] ** 2 * score_fn(x, t)
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_pf_drift(pf_drift)
+# %% nbgrader={"grade": true, "grade_id": "check_pf_drift", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 1}
+grading.require(checks.check_pf_drift(pf_drift))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # *Answer:* the SDE's noise $g\,d\bar w$ spreads the points out; the ODE has no noise, so it
 # needs only half the pull towards high density to keep the same marginals $p_t$ (the other
 # half of the Fokker–Planck term is the noise's diffusion, written as a drift).
@@ -104,10 +104,10 @@ checks.check_pf_drift(pf_drift)
 # `x` arrives without `requires_grad`: work on `x.detach().requires_grad_(True)` inside
 # `with torch.enable_grad():`, and return a tensor without a graph (`.detach()`).
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "divergence", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def divergence(fn, x, t):
     """Exact divergence Σ_i ∂fn_i/∂x_i (B,) of fn(x, t) (B, D) at x (B, D), t (B,)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         f = fn(x, t)
@@ -115,13 +115,13 @@ def divergence(fn, x, t):
         for i in range(x.shape[1]):
             div = div + torch.autograd.grad(f[:, i].sum(), x, retain_graph=True)[0][:, i]
     return div.detach()
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_divergence(divergence)
+# %% nbgrader={"grade": true, "grade_id": "check_divergence", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+grading.require(checks.check_divergence(divergence))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_4", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise (h): `dinof_log_likelihood`
 #
 # Integrate the pair $[x, \Delta]$ with $\frac{dx}{dt} = \tilde f$, $\frac{d\Delta}{dt} =
@@ -135,11 +135,11 @@ checks.check_divergence(divergence)
 # backward. Does the sign of $\Delta$ then make $\log p_\varepsilon(x)$ larger or smaller than
 # the flow's $\log p_{\text{flow}}(x(T_m))$ for a point on a mode? (Answer below the figure.)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "dinof_log_likelihood", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dinof_log_likelihood(model, x, T_m, n_steps=100):
     """DiNof's log p_eps(x) (B,): the probability-flow ODE from model.eps to T_m plus the flow's
     log-density at x(T_m) (Song et al. 2021, Eq. 39; DiNof §3.2)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     sde, score_fn = model.sde, model.score_fn
 
     def drift(y, s):
@@ -163,13 +163,13 @@ def dinof_log_likelihood(model, x, T_m, n_steps=100):
         delta = delta + dt / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
     with torch.no_grad():
         return model.flow.log_prob(h, model.context(T_m, x.shape[0])) + delta
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_dinof_log_likelihood(dinof_log_likelihood)
+# %% nbgrader={"grade": true, "grade_id": "check_dinof_log_likelihood", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+grading.require(checks.check_dinof_log_likelihood(dinof_log_likelihood))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Your likelihood of the trained DiNof
 #
 # The shipped any-$T_m$ model `dinof_8gaussians_vp_anytm` at $T_m = 0.2$, against the exact
@@ -178,7 +178,7 @@ checks.check_dinof_log_likelihood(dinof_log_likelihood)
 # mistake of using the Gaussian prior $\mathcal N(0, I)$ at $T_m$ in place of the flow: at
 # $T_m = 0.2$ the marginal $p_{T_m}$ is still far from Gaussian.
 
-# %%
+# %% tags=["grader-skip"]
 # NBVAL_IGNORE_OUTPUT
 if checks.passed("dinof_log_likelihood"):
     model = load_dinof("dinof_8gaussians_vp_anytm")
@@ -214,7 +214,7 @@ if checks.passed("dinof_log_likelihood"):
     ax.grid(alpha=0.3)
     plt.show()
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_6", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # *What to look at:* the eight peaks are the modes (every $\pi/4$), the valleys the gaps between
 # them. Your curve (orange dots) follows the exact one on the peaks and is shallower in the
 # valleys, where the model puts more mass than the mixture. On fresh data (printed above) your
@@ -237,5 +237,5 @@ if checks.passed("dinof_log_likelihood"):
 # 3. Load `dinof_8gaussians_vp_anytm` and compute the NLL of fresh data at $T_m = 0.2, 0.6, 1.0$:
 #    does the likelihood depend on $T_m$? Notebook `04_dinof_2d` does this with the library.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false, "task": false}
 checks.summary()

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_1", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/assignments/A6_tm_tradeoff_solution.ipynb)
 #
 # # Assignment A6 · The $T_m$ trade-off: how early can the flow take over?
@@ -36,7 +36,7 @@
 # `dinof_lite/evaluation/tm_study.py`) and accept your numbers within the statistical tolerance:
 # your samples may differ from the library's draw for draw, the NFE may not.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "colab_setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_IGNORE_OUTPUT
 import os
 import subprocess
@@ -55,13 +55,13 @@ if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped
     except Exception as err:
         print("custom widget manager not enabled:", err)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "imports", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import torch
 
 from dinof_lite import GaussianMixture
-from dinof_lite.coursework import checks
+from dinof_lite.coursework import checks, grading
 from dinof_lite.evaluation import mmd
 from dinof_lite.evaluation.tm_study import noise_floor
 from dinof_lite.pretrained import load_dinof
@@ -72,7 +72,7 @@ model = load_dinof("dinof_8gaussians_vp_anytm")
 gmm = GaussianMixture.preset("8gaussians")
 print(model.sde, "T_m range", model.T_m_range)
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_2", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise (i): `measure`
 #
 # Draw `n = len(data)` samples with `gen = torch.Generator().manual_seed(seed)`:
@@ -85,11 +85,11 @@ print(model.sde, "T_m range", model.T_m_range)
 # *Predict first:* at $T_m = 0.3$ with $N = 1000$, how many score evaluations does a sample
 # cost, and how many does the baseline? (The check says.)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "measure", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def measure(model, T_m, data, seed=0):
     """{"mmd": MMD² of len(data) samples against data, "nfe": score evaluations} of DiNof at T_m
     (T_m=None: the plain sampler from p_T with all N steps)."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     n = data.shape[0]
     gen = torch.Generator().manual_seed(seed)
     if T_m is None:
@@ -99,13 +99,13 @@ def measure(model, T_m, data, seed=0):
     else:
         res = model.sample_result(n, T_m=T_m, generator=gen)
     return {"mmd": mmd(data, res.x), "nfe": res.nfe}
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_measure(measure)
+# %% nbgrader={"grade": true, "grade_id": "check_measure", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+grading.require(checks.check_measure(measure))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # *Answer:* $\mathrm{round}(1000 \cdot 0.3) = 300$ for DiNof and $1000$ for the baseline: the
 # flow's one pass is not a
 # score evaluation and is not counted (notebook `04_dinof_2d` times both parts).
@@ -120,21 +120,21 @@ checks.check_measure(measure)
 # *Predict first:* MMD² is estimated from $n$ samples. If you halve $n$, does the noise floor
 # halve, double, or stay the same? (Answer after the figure.)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "sweep", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sweep(model, T_m_values, gmm, n, seed=0):
     """Quality and cost at every T_m (ascending), the baseline, and the MMD² noise floor at n."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     data = gmm.sample(n, torch.Generator().manual_seed(seed + 1))
     rows = [{"T_m": T_m, **measure(model, T_m, data, seed)} for T_m in sorted(T_m_values)]
     baseline = measure(model, None, data, seed)
     return {"rows": rows, "baseline": baseline, "floor": noise_floor(gmm, n)["mmd"], "n": n}
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %%
-checks.check_sweep(sweep)
+# %% nbgrader={"grade": true, "grade_id": "check_sweep", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+grading.require(checks.check_sweep(sweep))
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_4", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise (k): `smallest_matching_T_m`
 #
 # A $T_m$ **matches** when its MMD² is at most the baseline's plus the noise floor (lower is
@@ -142,23 +142,23 @@ checks.check_sweep(sweep)
 # `None` if none matches. The check first tries your rule on constructed sweeps, then on your own
 # sweep below.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "smallest_matching_T_m", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def smallest_matching_T_m(result):
     """The smallest T_m whose MMD² <= baseline MMD² + floor, or None."""
-    # BEGIN SOLUTION
+    ### BEGIN SOLUTION
     limit = result["baseline"]["mmd"] + result["floor"]
     ok = [row["T_m"] for row in result["rows"] if row["mmd"] <= limit]
     return min(ok) if ok else None
-    # END SOLUTION
+    ### END SOLUTION
 
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Your answer: the trade-off of the shipped model
 #
 # $n = 1000$ samples per row (the full run sweeps $T_m = 0.1, 0.2, 0.3, 0.4, 0.6, 0.8$, the smoke run
 # three of them).
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "your_sweep", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_IGNORE_OUTPUT
 grid = smoke_or([0.1, 0.2, 0.3, 0.4, 0.6, 0.8], [0.1, 0.3, 0.6])
 n = 1000
@@ -172,10 +172,10 @@ except NotImplementedError:
     result = None
     print("Finish `measure` and `sweep` first: this cell runs once they are written.")
 
-# %%
-checks.check_smallest_matching_T_m(smallest_matching_T_m, result)
+# %% nbgrader={"grade": true, "grade_id": "check_smallest_matching_T_m", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 1}
+grading.require(checks.check_smallest_matching_T_m(smallest_matching_T_m, result))
 
-# %%
+# %% tags=["grader-skip"]
 # NBVAL_IGNORE_OUTPUT
 if checks.passed("measure", "sweep", "smallest_matching_T_m") and result is not None:
     best = smallest_matching_T_m(result)
@@ -202,7 +202,7 @@ if checks.passed("measure", "sweep", "smallest_matching_T_m") and result is not 
         a.grid(alpha=0.3)
     plt.show()
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_6", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # *What to look at:* left, each orange dot is one $T_m$; the grey band is the baseline's MMD²
 # (dashed) plus or minus what two true sets of 1000 points differ by. Dots inside or below the
 # band are as good as the baseline; the green line marks the smallest such $T_m$. Right, the cost
@@ -214,7 +214,7 @@ if checks.passed("measure", "sweep", "smallest_matching_T_m") and result is not 
 #
 # The same rule on 200 samples per row:
 
-# %%
+# %% tags=["grader-skip"]
 # NBVAL_IGNORE_OUTPUT
 if checks.passed("sweep", "smallest_matching_T_m"):
     small = sweep(model, [0.1, 0.6], gmm, 200)
@@ -223,7 +223,7 @@ if checks.passed("sweep", "smallest_matching_T_m"):
     print(f"n = {n}: noise floor {result['floor']:.5f}")
     assert small["floor"] > result["floor"]
 
-# %% [markdown]
+# %% [markdown] nbgrader={"grade": false, "grade_id": "text_7", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # *Answer:* the floor roughly **doubles** when $n$ halves: the unbiased MMD² estimate has a
 # standard deviation of order $1/n$ when the two distributions are equal (here five times fewer
 # samples give about seven times the floor). With 200 samples the floor is larger than the
@@ -239,5 +239,5 @@ if checks.passed("sweep", "smallest_matching_T_m"):
 # 3. Add the wall-clock time to `measure`: is the saving in seconds as large as the saving in
 #    NFE? (Notebook `04_dinof_2d` measures both.)
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false, "task": false}
 checks.summary()
