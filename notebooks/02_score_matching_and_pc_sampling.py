@@ -352,18 +352,20 @@ assert score_err < 0.005  # measured 0.0018 (tests/test_pretrained.py asserts th
 assert weighted.max() < 0.1  # bounded: the s(t)^2 weighting spreads the effort over all times
 assert weighted.max() / weighted.min() < 30 < relative.max() / relative.min()  # 1 decade vs > 3
 assert relative[err_times >= 0.01].max() < 0.5  # far better than the zero score (error 1) ...
-assert relative[0] > 1.0  # ... except at the very smallest times
+assert relative[0] > 5 * relative[err_times >= 0.01].max()  # ... except at the smallest times
 
 # %% [markdown]
 # *Answer:* the weighted error (left) moves within a factor of about 10 — between $7\cdot10^{-4}$
-# and $8\cdot10^{-3}$ in the full run, largest near $t \approx 0.1$ — so no time dominates
+# and $7\cdot10^{-3}$ in the full run, largest near $t \approx 0.1$ — so no time dominates
 # the training loss: that is what the weighting $\lambda = s^2$ buys. It is *not* flat, though:
 # it peaks where the eight modes merge into a ring and the field changes fastest. The relative
 # error (right) spans more than three decades: about $10^{-3}$ at large $t$, 0.09 at $t = 0.01$,
-# and above the dotted line (1.47) at $t = 10^{-3}$. There the ideal noise prediction
+# and 0.8 at $t = 10^{-3}$, close to the dotted line. There the ideal noise prediction
 # $\varepsilon^* = -s\,\nabla\log p_t$ has size about $s/\sigma_{\text{mode}} \approx 0.03$
 # ($\sigma_{\text{mode}} = 0.35$), far below the network's absolute error, and dividing by
-# $s(t) \approx 0.01$ magnifies it. The sampler barely notices: a reverse step moves $x$ by
+# $s(t) \approx 0.01$ magnifies it. (Training from $t = 10^{-5}$, as score_sde does, matters
+# here: a network trained only from $t = 10^{-3}$ meets that time at the edge of its range, and
+# its relative error there is about 1.5.) The sampler barely notices: a reverse step moves $x$ by
 # $g^2\,\Delta t\, s_\theta$, and $g^2 = \beta(t)$ is smallest exactly there.
 
 # %% [markdown]
@@ -578,7 +580,7 @@ print(f"snr 1.0 vs 0.16: sample NLL {by_snr[1.0]['nll']:.3f} vs {by_snr[0.16]['n
 # standard error, the dashed line the entropy) stays within about 0.1 nats of 2.95 up to
 # snr = 0.3 — the default 0.16 gives 2.91, snr = 0 (corrector off) 3.00, and the differences
 # among these small values are within a few standard errors — then climbs to 3.34 at 0.6 and
-# 3.85 at 1.0; MMD² (right) rises with it, to $2.7\cdot10^{-3}$. Large Langevin steps blur
+# 3.82 at 1.0; MMD² (right) rises with it, to $2.3\cdot10^{-3}$. Large Langevin steps blur
 # every mode.
 #
 # ## 6. The number of steps
@@ -668,11 +670,11 @@ assert ode_row["nll"] < H + 1.0, ode_row
 print(f"ODE samples: MMD² {ode_row['mmd']:.1e}, sample NLL {ode_row['nll']:.3f} (H = {H:.3f})")
 
 # %% [markdown]
-# The ODE samples are good but, with no noise to wash out score errors along the way, a little
-# more blurred than the SDE samples of §4: sample NLL 3.02 against 2.95 for
-# `euler_maruyama + langevin`, at about half the network calls (248 against 500). By eye the
-# two panels above are hard to tell apart — eight modes of the right size — and only the sample
-# NLL sees the extra blur. The ODE is
+# The ODE samples are good. With no noise to wash out score errors along the way they can come
+# out a little more blurred than the SDE samples of §4; in this run the sample NLL is 3.00
+# against 2.98 for `euler_maruyama + langevin`, within one standard error, at less than half the
+# network calls (212 against 500). By eye the two panels above are hard to tell apart — eight
+# modes of the right size. The ODE is
 # **invertible**, though, which gives exact likelihoods: along a trajectory
 # $\frac{d}{dt}\log p_t(x(t)) = -\nabla\cdot\tilde f$ (instantaneous change of variables), so
 # $\log p_0(x) = \log p_T(x(T)) + \int_0^T \nabla\cdot \tilde f\,dt$ (`ode_log_likelihood`; the
@@ -725,7 +727,7 @@ print(f"KL(p0 || p_theta) = {kl_hat:.3f} ± {kl_se:.3f} nats: >= 0 within 3 s.e.
 # does — but that density must come from elsewhere, and the mean gap is
 # $\mathrm{KL}(p_0\,\|\,p_\theta) \ge 0$: here the model's NLL
 # is 2.863 nats against 2.827 for the true density on the same 1000 points, a KL of
-# 0.036 ± 0.007 nats. The exact score's dots lie on the line (largest error $4\cdot10^{-3}$
+# 0.036 ± 0.007 nats. The exact score's dots lie on the line (largest error $7\cdot10^{-4}$
 # nats): the gap is the network's, not the solver's.
 #
 # ## Summary
