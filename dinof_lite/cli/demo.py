@@ -226,6 +226,8 @@ def _journeys(model: DiNof, cfg: DemoConfig, oracle: toy.GaussianMixture) -> dic
     from dinof_lite.viz.journey_frame import journey_frame
 
     n = min(cfg.n_samples, N_JOURNEY)
+    # the data entropy is the same in every frame: estimated once (as journey_frame would)
+    entropy = oracle.entropy(generator=torch.Generator().manual_seed(cfg.seed + 3))
     out = {}
     for t in cfg.grid():
         kwargs = {
@@ -235,7 +237,14 @@ def _journeys(model: DiNof, cfg: DemoConfig, oracle: toy.GaussianMixture) -> dic
             "corrector": cfg.corrector,
         }
         out[t] = journey_frame(
-            model, t, oracle, n=n, n_paths=6, seed=cfg.seed + 3, sample_kwargs=kwargs
+            model,
+            t,
+            oracle,
+            n=n,
+            n_paths=6,
+            seed=cfg.seed + 3,
+            sample_kwargs=kwargs,
+            entropy=entropy,
         )
     return out
 
