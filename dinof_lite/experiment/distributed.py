@@ -40,6 +40,7 @@ __all__ = [
     "DistInfo",
     "init_distributed",
     "cleanup_distributed",
+    "data_dependent_init",
     "on_main_then_share",
     "wrap_ddp",
     "RankTrainer",
@@ -130,6 +131,17 @@ def on_main_then_share(info: DistInfo, fn: Callable[[], object]) -> object:
     if error is not None:
         raise error
     return result
+
+
+@torch.no_grad()
+def data_dependent_init(
+    model: nn.Module, sampler, batch_size: int, seed: int, device: torch.device
+) -> None:
+    """One forward pass on the batch ``sampler(batch_size, Generator(seed))``: ActNorm's
+    data-dependent initialisation, before DDP wraps the model. Every rank passes the same
+    ``seed``, so every rank draws the same batch and its ActNorm layers start identical."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    model(sampler(batch_size, torch.Generator().manual_seed(seed)), g)
 
 
 def wrap_ddp(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:

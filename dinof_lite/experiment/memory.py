@@ -221,6 +221,8 @@ def estimate_memory(
     batch = cfg.train.batch_size if batch is None else int(batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1; got {batch}")
+    if probes is not None and not (len(probes) == 2 and 1 <= probes[0] < probes[1]):
+        raise ValueError(f"probes must be two batch sizes 1 <= a < b; got {probes}")
     device = torch.device(device)
     prec = Precision(precision, device.type)
     torch.manual_seed(0)
@@ -242,8 +244,6 @@ def estimate_memory(
             lo_b *= 2
         probes = (lo_b, 2 * lo_b)
     lo_b, hi_b = probes
-    if not 1 <= lo_b < hi_b:
-        raise ValueError(f"probes must be two batch sizes 1 <= a < b; got {probes}")
     steps = {b: measure_step(model, optimizer, images(b), prec) for b in probes}
 
     def slope(key: str) -> float:

@@ -34,6 +34,7 @@ from dinof_lite.experiment.data import experiment_dataset
 from dinof_lite.experiment.distributed import (
     RankTrainer,
     cleanup_distributed,
+    data_dependent_init,
     init_distributed,
     on_main_then_share,
     wrap_ddp,
@@ -320,9 +321,7 @@ def train_run(opts: TrainOptions) -> dict:
 
         torch.manual_seed(seed)  # same initial weights on every rank
         model = build_model(cfg).to(device, memory_format=fmt).train()
-        with torch.no_grad():  # ActNorm's data-dependent init, before DDP, same batch on all ranks
-            g0 = torch.Generator(device=device).manual_seed(seed)
-            model(sampler(tcfg.batch_size, torch.Generator().manual_seed(seed)), g0)
+        data_dependent_init(model, sampler, tcfg.batch_size, seed, device)
         if opts.compile:
             model.score_net.compile()
         callbacks = []
