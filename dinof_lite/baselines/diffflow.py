@@ -37,7 +37,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torchdiffeq import odeint
 
 from dinof_lite.baselines.fourier_mlp import FourierMLP
 from dinof_lite.pretrained import resolve
@@ -306,6 +305,8 @@ class DiffFlow(nn.Module):
 
         times = torch.tensor([cfg.t0, cfg.T], dtype=x.dtype, device=x.device)
         with torch.no_grad():
+            from torchdiffeq import odeint  # lazily: it imports scipy (~1 s)
+
             xs, deltas = odeint(
                 func,
                 (x, x.new_zeros(x.shape[0])),

@@ -19,7 +19,6 @@ import functools
 
 import numpy as np
 import torch
-from sklearn import datasets as skd
 from torch import Tensor
 
 __all__ = [
@@ -40,7 +39,9 @@ _SIZE = 8  # native side length
 @functools.lru_cache(maxsize=1)
 def _raw() -> tuple[np.ndarray, np.ndarray]:
     """Pixel levels ``(1797, 8, 8)`` int64 in 0..16 and labels ``(1797,)`` int64, read once."""
-    bunch = skd.load_digits()
+    from sklearn.datasets import load_digits  # lazily: sklearn takes ~1 s to import
+
+    bunch = load_digits()
     levels = np.rint(bunch.images).astype(np.int64)
     levels.setflags(write=False)
     labels = bunch.target.astype(np.int64)

@@ -20,7 +20,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn import datasets as skd
 from torch import Tensor
 
 from dinof_lite.sde import SDE
@@ -56,17 +55,23 @@ def sample(name: str, n: int, seed: int = 0) -> Tensor:
 
 
 def _moons(n: int, rng: np.random.Generator) -> np.ndarray:
-    x = skd.make_moons(n, noise=0.1, random_state=int(rng.integers(2**31)))[0]
+    from sklearn.datasets import make_moons  # lazily: sklearn takes ~1 s to import
+
+    x = make_moons(n, noise=0.1, random_state=int(rng.integers(2**31)))[0]
     return 2 * x + np.array([-1.0, -0.2])
 
 
 def _swissroll(n: int, rng: np.random.Generator) -> np.ndarray:
-    x = skd.make_swiss_roll(n, noise=1.0, random_state=int(rng.integers(2**31)))[0]
+    from sklearn.datasets import make_swiss_roll  # lazily: sklearn takes ~1 s to import
+
+    x = make_swiss_roll(n, noise=1.0, random_state=int(rng.integers(2**31)))[0]
     return x[:, [0, 2]] / 5.0
 
 
 def _circles(n: int, rng: np.random.Generator) -> np.ndarray:
-    x = skd.make_circles(n, factor=0.5, noise=0.08, random_state=int(rng.integers(2**31)))[0]
+    from sklearn.datasets import make_circles  # lazily: sklearn takes ~1 s to import
+
+    x = make_circles(n, factor=0.5, noise=0.08, random_state=int(rng.integers(2**31)))[0]
     return 3.0 * x
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torchdiffeq import odeint
 
 from dinof_lite.sampling.base import CountingScoreFn, ScoreFn, synchronize
 from dinof_lite.sampling.ode import check_tolerances, probability_flow_drift, solver_options
@@ -178,6 +177,8 @@ def ode_log_likelihood_result(
         return drift.detach(), div.detach()
 
     synchronize(x.device)
+    from torchdiffeq import odeint  # lazily (it imports scipy), before the clock
+
     start = time.perf_counter()
     times = torch.tensor([t_start, t_end], dtype=x.dtype, device=x.device)
     state0 = (x.detach(), torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))

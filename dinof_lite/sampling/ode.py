@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torchdiffeq import odeint
 
 from dinof_lite.sampling.base import (
     CountingScoreFn,
@@ -151,6 +150,8 @@ def ode_sample_result(
     counting = CountingScoreFn(score_fn)
     times = _output_times(t_start, eps, trajectory_times)
     synchronize(x.device)
+    from torchdiffeq import odeint  # lazily (it imports scipy), before the clock
+
     start = time.perf_counter()
     time_tensor = torch.tensor(times, dtype=x.dtype, device=x.device)
     sol = odeint(
