@@ -147,10 +147,35 @@ assert v256 // v32 == 64
 # ≈ 0.25 GiB in bf16 — and $(256/32)^2 = 64$ times the CIFAR-10 figure; for a batch of 8 about
 # 2 GiB, for level 1 of the flow alone, before the NCSN++ UNet's own activations at seven
 # resolutions. This is why activations, not the ≈ 73M parameters, fill the GPU at this size.
-# `python -m dinof_lite bench train` prints images per second for the score network alone and
-# for DiNof's joint step; on GPUs it also reports the peak memory. Mixed precision (bf16
-# autocast, on by default on CUDA) roughly halves the activation memory against float32; if the
-# batch of 8 does not fit, train on several GPUs:
+# `python -m dinof_lite bench train --memory` counts it (notebook 07, §3): one training step's
+# tensors measured on the CPU at two small batches under the precision policy (bf16 score
+# network, float32 flow — `dinof_lite.precision`), extrapolated to the paper's batch of 8, plus
+# parameters, gradients, Adam and the EMA. A GPU needs ~15 % more plus 1 GiB. (Stored output:
+# the paper's configuration measured on the CPU; in smoke mode its smoke twin.)
+#
+# > **Predict, then run.** Will the paper's batch of 8 fit on one 80 GB GPU?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from dinof_lite.experiment.memory import estimate_memory
+from dinof_lite.viz.diagnostics import format_table
+
+est = estimate_memory(get_config("celebahq256_ve_smoke" if smoke_mode() else "celebahq256_ve"))
+print(format_table([est.row()]))
+print(f"per-example activations: {est.activations / est.batch / 2**30:.3f} GiB; "
+      f"80 GB GPUs needed with DDP: {est.gpus_needed(80)}; fits on: {', '.join(est.fits) or 'none'}")
+
+# %%
+assert est.activations > est.params  # at this size activations, not weights, fill the memory
+assert est.gpus_needed(80) >= 1 and est.total > est.params + est.adam + est.ema
+
+# %% [markdown]
+# **Answer.** Yes, with room to spare: the stored run counts ≈ 18 GiB at batch 8 under the
+# policy — ≈ 2.1 GiB of activations per image against 0.27 GiB of parameters — so one 24 GB GPU
+# holds it; in float32 they would be larger still (1.7× on CIFAR-10, notebook 07). The last
+# column names the smallest GPU that holds the whole batch (or how many 80 GB GPUs share it).
+# If the batch of 8 does not fit, train on several GPUs (each holds its share of the batch and
+# a full copy of the weights, gradients, Adam state and EMA):
 #
 # ```bash
 # torchrun --standalone --nproc_per_node=4 -m dinof_lite train --config celebahq256_ve --workdir runs/celebahq256_ve
