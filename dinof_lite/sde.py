@@ -1,7 +1,8 @@
-"""Linear SDEs with closed-form marginals: VE, VP and sub-VP (Song et al. 2021, §3.4).
+r"""Linear SDEs with closed-form marginals: VE, VP and sub-VP (Song et al. 2021, §3.4).
 
-The forward process is ``dx = f(x, t) dt + g(t) dw`` on ``t ∈ [0, T]`` with ``T = 1``. All three
-SDEs are linear, so ``x(t) | x(0) ~ N(a(t) x(0), s(t)² I)``: :meth:`SDE.marginal_coeffs` returns
+The forward process is :math:`\mathrm{d}x = f(x, t)\,\mathrm{d}t + g(t)\,\mathrm{d}w` on
+:math:`t \in [0, T]` with :math:`T = 1`. All three SDEs are linear, so
+:math:`x(t) \mid x(0) \sim \mathcal{N}(a(t)\,x(0),\ s(t)^2 I)`: :meth:`SDE.marginal_coeffs` returns
 ``(a, s)`` and :meth:`SDE.marginal_prob` the mean and std (Song et al. 2021, Eqs. 29, 33 and 34).
 
 Shapes: ``x`` is ``(B, *dims)``; times ``t`` are ``(B,)`` float tensors (a Python float or 0-d
@@ -258,7 +259,9 @@ class SDE(abc.ABC):
 
 
 class ReverseSDE:
-    """``dx = [f − g² ∇log p_t] dt + g dw̄`` or, with ``probability_flow``, ``dx = [f − ½ g² ∇log p_t] dt``.
+    r""":math:`\mathrm{d}x = [f - g^2 \nabla_x \log p_t(x)]\,\mathrm{d}t + g\,\mathrm{d}\bar w`
+    or, with ``probability_flow``, :math:`\mathrm{d}x = [f - \tfrac12 g^2 \nabla_x \log p_t(x)]\,\mathrm{d}t`
+    (Song et al. 2021, Eqs. 6 and 13).
 
     Time still runs forward in the formulas: a solver integrating from ``T`` to ``0`` uses ``dt < 0``.
     """
@@ -288,11 +291,13 @@ class ReverseSDE:
 
 @register_sde("ve")
 class VESDE(SDE):
-    """Variance exploding SDE (SMLD / NCSN): ``f = 0``, ``g = σ(t) √(2 ln(σmax/σmin))``.
+    r"""Variance exploding SDE (SMLD / NCSN): :math:`f = 0`,
+    :math:`g(t) = \sigma(t) \sqrt{2 \ln(\sigma_\max / \sigma_\min)}`.
 
-    ``σ(t) = σmin (σmax/σmin)^t``. The exact marginal std is ``s(t) = √(σ(t)² − σmin²)``
-    (``exact_marginal=True``); score_sde_pytorch uses ``s(t) = σ(t)``, i.e. data pre-blurred by
-    ``N(0, σmin²)`` (``exact_marginal=False``). Networks are conditioned on ``σ(t)`` either way.
+    :math:`\sigma(t) = \sigma_\min (\sigma_\max / \sigma_\min)^t`. The exact marginal std is
+    :math:`s(t) = \sqrt{\sigma(t)^2 - \sigma_\min^2}` (``exact_marginal=True``); score_sde_pytorch
+    uses :math:`s(t) = \sigma(t)`, i.e. data pre-blurred by :math:`\mathcal{N}(0, \sigma_\min^2)`
+    (``exact_marginal=False``). Networks are conditioned on :math:`\sigma(t)` either way.
     """
 
     sample_eps = 1e-5
@@ -376,7 +381,8 @@ class VESDE(SDE):
 
 @register_sde("vp")
 class VPSDE(SDE):
-    """Variance preserving SDE (DDPM): ``f = −½ β(t) x``, ``g = √β(t)``, ``β(t) = β0 + t (β1 − β0)``."""
+    r"""Variance preserving SDE (DDPM): :math:`f = -\tfrac12 \beta(t)\,x`,
+    :math:`g = \sqrt{\beta(t)}`, :math:`\beta(t) = \beta_0 + t\,(\beta_1 - \beta_0)`."""
 
     sample_eps = 1e-3
 
@@ -456,7 +462,9 @@ class VPSDE(SDE):
 
 @register_sde("subvp")
 class subVPSDE(VPSDE):
-    """Sub-VP SDE: VP drift, ``g = √(β(t) (1 − e^{−2β0 t − (β1−β0) t²}))``; std ``1 − a(t)²``.
+    r"""Sub-VP SDE: VP drift,
+    :math:`g = \sqrt{\beta(t)\,\bigl(1 - e^{-2\beta_0 t - (\beta_1 - \beta_0) t^2}\bigr)}`;
+    std :math:`1 - a(t)^2`.
 
     Uses the Euler–Maruyama discretisation for reverse diffusion (as score_sde_pytorch does) and
     has no discrete chain for ancestral sampling.
