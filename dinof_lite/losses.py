@@ -66,13 +66,16 @@ def dsm_loss(
     generator: torch.Generator | None = None,
     per_example: bool = False,
 ) -> Tensor:
-    """Denoising score matching loss (Song et al. 2021, Eq. 7).
+    r"""Denoising score matching loss (Song et al. 2021, Eq. 7).
 
-    ``t ~ U(eps, T)`` (``eps`` default: ``sde.train_eps`` = 1e-5), ``z ~ N(0, I)``,
-    ``x_t = a(t) x0 + s(t) z`` and per example
+    :math:`t \sim \mathcal{U}(\varepsilon, T)` (``eps`` default: ``sde.train_eps`` = 1e-5),
+    :math:`z \sim \mathcal{N}(0, I)`, :math:`x_t = a(t)\,x_0 + s(t)\,z` and per example
 
-    - unweighted: ``reduce ‖score(x_t, t) s(t) + z‖²`` (λ(t) = s(t)²),
-    - likelihood-weighted: ``reduce ‖score(x_t, t) + z / s(t)‖² g(t)²`` (Song et al. 2021b, Thm 1),
+    - unweighted: :math:`\operatorname{reduce} \lVert s_\theta(x_t, t)\,s(t) + z \rVert^2`
+      (:math:`\lambda(t) = s(t)^2`),
+    - likelihood-weighted:
+      :math:`\operatorname{reduce} \lVert s_\theta(x_t, t) + z / s(t) \rVert^2\, g(t)^2`
+      (Song et al. 2021b, Thm 1),
 
     where ``reduce`` is the mean over dimensions (``reduce_mean=True``) or ½ × the sum; the default
     is the SDE's :attr:`~dinof_lite.sde.SDE.dsm_reduce_mean` (mean for VP / sub-VP, sum for VE).
