@@ -326,7 +326,8 @@ def test_time_call_warms_up_then_takes_the_median_of_repeats():
 
 
 def test_bench_unknown_name_lists_valid(capsys):
-    with pytest.raises(SystemExit, match="unknown benchmark 'nope'; valid: glow, sampling"):
+    valid = "frontier, glow, precision, sampling, train, widget"
+    with pytest.raises(SystemExit, match=f"unknown benchmark 'nope'; valid: {valid}$"):
         main(["bench", "nope", "--size", "smoke"])
     with pytest.raises(SystemExit, match="bench glow takes no option model"):
         main(["bench", "glow", "--size", "smoke", "--model", "x.pt"])

@@ -312,6 +312,30 @@ def test_trainer_api_takes_the_workdir_lock(tmp_path):
     assert tiny_trainer(tmp_path / "other").fit().step == 2  # a workdir of its own: no clash
 
 
+def test_an_interrupt_during_a_write_waits_for_the_file(tmp_path, monkeypatch):
+    """Ctrl-C / SIGTERM inside ``torch.save`` used to break the zip writer, which read as
+    "no space left"; now the signal waits until the checkpoint is in place, then interrupts."""
+    import signal
+
+    from dinof_lite.train import checkpoint
+
+    real_save = torch.save
+
+    def save_with_a_signal(obj, fh):
+        fh.write(b"PK")  # part of the file is written ...
+        os.kill(os.getpid(), signal.SIGINT)  # ... when Ctrl-C arrives
+        fh.seek(0)
+        real_save(obj, fh)
+
+    monkeypatch.setattr(checkpoint.torch, "save", save_with_a_signal)
+    path = tmp_path / "checkpoint.pt"
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({"w": torch.arange(3.0)}, path)
+    monkeypatch.setattr(checkpoint.torch, "save", real_save)
+    assert torch.equal(torch.load(path, weights_only=True)["w"], torch.arange(3.0))  # complete
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]  # no tmp left
+
+
 # ----------------------------------------------------------------------------- disks
 @pytest.fixture
 def small_tmpfs(tmp_path):

@@ -23,13 +23,16 @@ holds Python objects is never unpickled. A write that fails for lack of space ra
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import numbers
 import os
 import pickle
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ __all__ = [
     "CheckpointError",
     "TRAIN_FORMAT",
     "describe_checkpoint",
+    "interrupts_deferred",
     "remove_stale_tmp",
     "safe_load",
     "atomic_save",
@@ -80,6 +84,25 @@ def _no_space(err: BaseException) -> bool:
     )
 
 
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold SIGINT / SIGTERM (Ctrl-C, ``kill``) until the block ends, in the main thread.
+
+    Used around a checkpoint write (an interrupt inside ``torch.save`` would surface as a broken
+    write) and around a training update (weights, EMA and step counter change together). The
+    held signal is delivered, as ``KeyboardInterrupt``, as soon as the block is done."""
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    main = threading.current_thread() is threading.main_thread()
+    if not (main and hasattr(signal, "pthread_sigmask")):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj, path)`` that never leaves a partial file at ``path``.
 
@@ -102,14 +125,15 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
             ) from err
         raise
     try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        with interrupts_deferred():
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(obj, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         if _no_space(err):

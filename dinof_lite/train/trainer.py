@@ -32,6 +32,7 @@ from dinof_lite.train.checkpoint import (
     CheckpointError,
     atomic_save,
     describe_checkpoint,
+    interrupts_deferred,
     load_checkpoint,
     plain,
     remove_stale_tmp,
@@ -322,13 +323,14 @@ class Trainer:
             raise self._nonfinite("gradient norm", norm, k)
         self.last_grad_norm = norm
         self.last_lr = self.optimizer.param_groups[0]["lr"]
-        self._updating = True  # from here on the weights change: no rewinding
-        self.optimizer.step()
-        self.scheduler.step()
-        self.ema_model.update_parameters(self.module)
-        self.step = k
-        self.losses.append(value)
-        self._mid_step = False
+        with interrupts_deferred():  # Ctrl-C / SIGTERM wait until the update is complete
+            self._updating = True  # from here on the weights change: no rewinding
+            self.optimizer.step()
+            self.scheduler.step()
+            self.ema_model.update_parameters(self.module)
+            self.step = k
+            self.losses.append(value)
+            self._mid_step = False
         return value
 
     def _rng_states(self) -> tuple:
