@@ -329,8 +329,13 @@ def test_an_interrupt_during_a_write_waits_for_the_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoint.torch, "save", save_with_a_signal)
     path = tmp_path / "checkpoint.pt"
-    with pytest.raises(KeyboardInterrupt):
-        atomic_save({"w": torch.arange(3.0)}, path)
+    # Python's own Ctrl-C handler (an earlier test in the session may have replaced it)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            atomic_save({"w": torch.arange(3.0)}, path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     monkeypatch.setattr(checkpoint.torch, "save", real_save)
     assert torch.equal(torch.load(path, weights_only=True)["w"], torch.arange(3.0))  # complete
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]  # no tmp left
