@@ -138,8 +138,9 @@ def course(tmp_path_factory, monkeypatch_module):
 
     for step, commands in (
         ("zip_collect", [("zip_collect", aid) for aid in ids]),
-        ("autograde", [("autograde", "A[136]"), ("autograde", "A[245]")]),
-        ("generate_feedback", [("generate_feedback", "A[136]"), ("generate_feedback", "A[245]")]),
+        # one process each: two nbgrader processes writing one SQLite gradebook can fail
+        ("autograde", [("autograde", "*")]),
+        ("generate_feedback", [("generate_feedback", "*")]),
         ("export", [("export", "--to", "grades.csv")]),
     ):
         t0 = time.perf_counter()

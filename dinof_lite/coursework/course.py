@@ -180,7 +180,10 @@ def nbgrader(course_dir: str | Path, *args: str, env: dict[str, str] | None = No
     )
     log = proc.stdout + proc.stderr
     if proc.returncode != 0:
-        tail = "\n".join(log.strip().splitlines()[-15:])
+        lines = log.strip().splitlines()
+        starts = [i for i, line in enumerate(lines) if "Traceback" in line]
+        shown = lines[starts[0] : starts[0] + 40] if starts else []  # the first error, whole
+        tail = "\n".join([*shown, *lines[-15:]])
         raise RuntimeError(f"`nbgrader {' '.join(args)}` failed in {course_dir}:\n{tail}")
     return log
 

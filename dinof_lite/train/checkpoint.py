@@ -86,21 +86,30 @@ def _no_space(err: BaseException) -> bool:
 
 @contextlib.contextmanager
 def interrupts_deferred():
-    """Hold SIGINT / SIGTERM (Ctrl-C, ``kill``) until the block ends, in the main thread.
+    """Hold SIGINT / SIGTERM (Ctrl-C, ``kill``) until the block ends (main thread only).
 
     Used around a checkpoint write (an interrupt inside ``torch.save`` would surface as a broken
-    write) and around a training update (weights, EMA and step counter change together). The
-    held signal is delivered, as ``KeyboardInterrupt``, as soon as the block is done."""
-    deferred = {signal.SIGINT, signal.SIGTERM}
-    main = threading.current_thread() is threading.main_thread()
-    if not (main and hasattr(signal, "pthread_sigmask")):
+    write) and around a training update (weights, EMA and step counter change together). A
+    signal that arrives meanwhile is recorded by a temporary handler and passed to the previous
+    handler (``KeyboardInterrupt`` for Ctrl-C) as soon as the block is done.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler != signal.SIG_IGN:  # the default action, or a handler set outside Python
+                signal.raise_signal(caught[0])
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
