@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import math
+import numbers
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -104,6 +105,22 @@ class SDE(abc.ABC):
     def T(self) -> float:
         """End time of the forward process."""
         return 1.0
+
+    def n_steps_from(self, t_start: float, N: int | None = None) -> int:
+        """Reverse-time steps from ``t_start`` down to the data side: ``max(1, round(N·t_start/T))``.
+
+        The step size of an ``N``-step sampler over ``[0, T]`` kept on the shorter path
+        ``[eps, t_start]`` — DiNof's ``round(N·T_m/T)`` steps from ``T_m``. ``N`` defaults to
+        :attr:`N`; ``t_start`` must lie in ``(0, T]``. The one place this rule is written.
+        """
+        N = self.N if N is None else N
+        if isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < 1:
+            raise ValueError(f"N (steps over [0, T]) must be a positive int; got {N!r}")
+        T = float(self.T)
+        ok = not isinstance(t_start, bool) and isinstance(t_start, numbers.Real)
+        if not (ok and 0.0 < float(t_start) <= T):
+            raise ValueError(f"t_start must be a number in (0, T] = (0, {T:g}]; got {t_start!r}")
+        return max(1, round(int(N) * float(t_start) / T))
 
     @property
     def eps(self) -> float:

@@ -231,7 +231,7 @@ def _journeys(model: DiNof, cfg: DemoConfig, oracle: toy.GaussianMixture) -> dic
     out = {}
     for t in cfg.grid():
         kwargs = {
-            "n_steps": max(1, round(cfg.sample_steps * t)),
+            "n_steps": model.sde.n_steps_from(t, cfg.sample_steps),
             "snr": cfg.snr,
             "predictor": cfg.predictor,
             "corrector": cfg.corrector,

@@ -257,7 +257,7 @@ class DiNof(TmConditioning, nn.Module):
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0; got {temperature}")
         if n_steps is None:
-            n_steps = SOLVER_STEPS if solver else max(1, round(self.sde.N * T_m / self.sde.T))
+            n_steps = SOLVER_STEPS if solver else self.sde.n_steps_from(T_m)
         default_pred, default_corr = self.sde.default_pc
         ref = next(self.flow.parameters())
         z = temperature * randn((n, *self.dims), generator, ref.device, ref.dtype)

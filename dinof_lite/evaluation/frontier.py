@@ -6,7 +6,7 @@ One any-``T_m`` DiNof model (score network trained on ``[eps, T]``, flow conditi
 - ``plain``: the SDE's predictor (Euler–Maruyama for VP, reverse diffusion for VE; no corrector)
   from ``p_T``, NFE = steps;
 - ``dinof T_m``: the same predictor from the flow's sample at ``T_m`` with the same step
-  density (``round(N·T_m)`` steps for each ``N`` of the plain grid) — the paper's sampler;
+  density (``round(N·T_m/T)`` steps for each ``N`` of the plain grid) — the paper's sampler;
 - ``<solver>`` / ``<solver> @T_m``: a fast probability-flow ODE solver
   (:mod:`~dinof_lite.sampling.solvers`) from ``p_T`` or from the flow's sample at ``T_m``.
 
@@ -42,7 +42,7 @@ class FrontierConfig:
 
     Attributes:
         plain_nfe: NFE (= steps over ``[eps, T]``) of the plain sampler; the largest is the
-            reference. DiNof's PC sampler at each ``T_m`` takes ``round(N·T_m)`` of each.
+            reference. DiNof's PC sampler at each ``T_m`` takes ``round(N·T_m/T)`` of each.
         tm_values: hand-over times of DiNof's rows.
         solvers: fast ODE solvers run from ``p_T`` and from each ``T_m`` in ``solver_tms``.
         solver_nfe: their NFE budgets (steps = NFE / the solver's NFE per step).
@@ -59,8 +59,9 @@ class FrontierConfig:
     seeds: Sequence[int] = (0, 1, 2)
 
 
-def _points(cfg: FrontierConfig, T: float) -> list[dict]:
-    """Every (method, T_m, steps, nfe) to run."""
+def _points(cfg: FrontierConfig, sde) -> list[dict]:
+    """Every (method, T_m, steps, nfe) to run; DiNof's steps by :meth:`SDE.n_steps_from`."""
+    T = float(sde.T)
     pts = [
         {"method": "plain", "T_m": T, "solver": None, "flow": False, "steps": k}
         for k in cfg.plain_nfe
@@ -72,7 +73,7 @@ def _points(cfg: FrontierConfig, T: float) -> list[dict]:
                 "T_m": tm,
                 "solver": None,
                 "flow": True,
-                "steps": max(1, round(k * tm)),
+                "steps": sde.n_steps_from(tm, k),
             }
             for k in cfg.plain_nfe
         ]
@@ -145,7 +146,7 @@ def frontier(
     ``score(samples, seed) -> {name: value}``, its mean and standard error over ``cfg.seeds``
     (``<name>``, ``<name>_se``)."""
     rows = []
-    for pt in _points(cfg, float(model.sde.T)):
+    for pt in _points(cfg, model.sde):
         vals: dict[str, list[float]] = {}
         for seed in cfg.seeds:
             x, nfe = _sample(model, pt, cfg.n, seed)

@@ -118,7 +118,7 @@ def tm_study(
         s = model.sample_result(
             n,
             T_m=t,
-            n_steps=max(1, round(N * t / T)),
+            n_steps=sde.n_steps_from(t, N),
             predictor=pred,
             corrector=corr,
             snr=snr,

@@ -96,11 +96,13 @@ class _TmSlider:
         self._image = self._label = self._slider = None
 
     def sample_kwargs_at(self, T_m: float) -> dict:
-        """``sample_kwargs``, plus ``n_steps = round(n_steps_full · T_m)`` when that is set (the
-        reverse SDE then keeps the step size of an ``n_steps_full``-step sampler over [0, T])."""
+        """``sample_kwargs``, plus ``n_steps = round(n_steps_full · T_m / T)`` when that is set
+        (:meth:`~dinof_lite.sde.SDE.n_steps_from`: the step size of an ``n_steps_full``-step
+        sampler over [0, T])."""
         if self.n_steps_full is None:
             return dict(self.sample_kwargs)
-        return {**self.sample_kwargs, "n_steps": max(1, round(self.n_steps_full * T_m))}
+        n_steps = self.model.sde.n_steps_from(T_m, self.n_steps_full)
+        return {**self.sample_kwargs, "n_steps": n_steps}
 
     @staticmethod
     def check_T_m(T_m) -> float:
@@ -239,8 +241,8 @@ class TmExplorer(_TmSlider):
         n: samples per ``T_m``; n_paths: highlighted samples (at most 10 read well); seed.
         reference: data points ``(M, 2)`` drawn in grey in the plane (default: 1000 from gmm).
         projection: the 2-vector whose coordinate the time-axis view shows.
-        n_steps_full: reverse-SDE steps ``round(n_steps_full · T_m)`` (default: the model's
-            ``round(N · T_m)``).
+        n_steps_full: reverse-SDE steps ``round(n_steps_full · T_m / T)`` (default: the model's
+            ``round(N · T_m / T)``).
         sample_kwargs: extra ``model.sample_result`` arguments (``predictor``, ``snr``, …).
         solver: a fast ODE solver (e.g. ``"dpm_solver_pp_2m"``, the frontier's fastest match)
             from the flow's sample instead of the reverse SDE: ``DiNof.SOLVER_STEPS`` steps

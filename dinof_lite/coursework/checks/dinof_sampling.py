@@ -185,7 +185,7 @@ def reference_sampler(
     in the library's order, with the noise scale ``noise(g, |dt|)`` and the score term of the
     drift scaled by ``drift_scale``: the right sampler by default, a mutated one otherwise."""
     x = flow.inverse(randn((n, *flow.in_shape), generator))
-    n_steps = round(sde.N * T_m)
+    n_steps = sde.n_steps_from(T_m)
     times = torch.linspace(T_m, eps, n_steps + 1, dtype=torch.float64)
     dt = (eps - T_m) / n_steps
     x_mean = x
@@ -243,7 +243,7 @@ def check_dinof_sample(dinof_sample: Callable, model: nn.Module | None = None) -
     sde = type(model.sde)(**{**model.sde.params(), "N": _N_SDE})
     ref_model = DiNof(sde, model.score_net, model.flow, T_m=model.T_m, eps=model.eps).eval()
     T_m, eps = ref_model.T_m, ref_model.eps
-    n_steps = round(_N_SDE * T_m)
+    n_steps = sde.n_steps_from(T_m)
     dt = (eps - T_m) / n_steps
 
     def grade() -> str:

@@ -112,8 +112,9 @@ def _data(seed: int, n: int = _N_DATA) -> Tensor:
     return GaussianMixture.preset("8gaussians").sample(n, torch.Generator().manual_seed(seed))
 
 
-def _nfe_mistake(nfe: float, T_m: float | None, N: int) -> None:
+def _nfe_mistake(nfe: float, T_m: float | None, sde) -> None:
     """Fail with a named mistake unless ``nfe`` is the score-evaluation count at ``T_m``."""
+    N = sde.N
     if T_m is None:
         if nfe != N:
             raise Failed(
@@ -121,7 +122,7 @@ def _nfe_mistake(nfe: float, T_m: float | None, N: int) -> None:
                 f"NFE = {N}, yours {fmt(nfe)}."
             )
         return
-    want = round(N * T_m)
+    want = sde.n_steps_from(T_m)
     if nfe == want:
         return
     if nfe == N:
@@ -172,12 +173,12 @@ def check_measure(measure: Callable, model: nn.Module | None = None) -> CheckRes
                     f"at T_m = {T_m} the flow was never used: DiNof samples x(T_m) with the flow "
                     "(model.sample_result(n, T_m=T_m, …)), not from the Gaussian prior."
                 )
-            if T_m is not None and got_nfe == round(_N_SDE * m.T_m) != round(_N_SDE * T_m):
+            if T_m is not None and got_nfe == m.sde.n_steps_from(m.T_m) != m.sde.n_steps_from(T_m):
                 raise Failed(
                     f"ignores its T_m argument: NFE {fmt(got_nfe)} is that of the model's "
                     f"default T_m = {m.T_m}; pass T_m=T_m to model.sample_result."
                 )
-            _nfe_mistake(got_nfe, T_m, _N_SDE)
+            _nfe_mistake(got_nfe, T_m, m.sde)
             ref = lib[T_m]["mmd"]
             if abs(got_mmd - ref) > 3 * floor + 1e-4:
                 if T_m is not None:
@@ -256,7 +257,7 @@ def check_sweep(sweep: Callable, model: nn.Module | None = None) -> CheckResult:
         ref = tm_study(m, grid, n=_N_DATA, reference=_data(1), seed=0)
         for row, lib in zip(rows, ref[:-1]):
             got_mmd, got_nfe = _entry(row, f"the row at T_m = {lib['T_m']}")
-            _nfe_mistake(got_nfe, lib["T_m"], _N_SDE)
+            _nfe_mistake(got_nfe, lib["T_m"], m.sde)
             if abs(got_mmd - lib["mmd"]) > 3 * floor_lib + 1e-4:
                 raise Failed(
                     f"MMD² at T_m = {lib['T_m']} is {fmt(got_mmd)}, the library's "
@@ -264,7 +265,7 @@ def check_sweep(sweep: Callable, model: nn.Module | None = None) -> CheckResult:
                     "with your measure."
                 )
         base_mmd, base_nfe = _entry(out["baseline"], "'baseline'")
-        _nfe_mistake(base_nfe, None, _N_SDE)
+        _nfe_mistake(base_nfe, None, m.sde)
         if abs(base_mmd - ref[-1]["mmd"]) > 3 * floor_lib + 1e-4:
             raise Failed(
                 f"the baseline's MMD² is {fmt(base_mmd)}, the library's {fmt(ref[-1]['mmd'])}: "
