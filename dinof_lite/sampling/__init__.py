@@ -1,7 +1,8 @@
 """Samplers and likelihoods for score-based diffusion models (Song et al. 2021).
 
 - :mod:`~dinof_lite.sampling.base` — what every sampler shares: :data:`ScoreFn`,
-  :class:`SampleResult`, :class:`CountingScoreFn`, the time checks and the start state.
+  :class:`SampleResult`, :class:`CountingScoreFn`, the :class:`Trajectory` recorder every sampler
+  uses, the time checks and the start state.
 - :mod:`~dinof_lite.sampling.predictors` — one reverse-time step: ``euler_maruyama``,
   ``reverse_diffusion``, ``ancestral``, ``none`` (registry :data:`PREDICTORS`).
 - :mod:`~dinof_lite.sampling.correctors` — Langevin MCMC at fixed t: ``langevin``, ``ald``, ``none``.
@@ -21,6 +22,7 @@ from dinof_lite.sampling.base import (
     CountingScoreFn,
     SampleResult,
     ScoreFn,
+    Trajectory,
     check_times,
     initial_state,
 )
@@ -79,6 +81,7 @@ __all__ = [
     "SampleResult",
     "LikelihoodResult",
     "CountingScoreFn",
+    "Trajectory",
     "check_times",
     "initial_state",
 ]

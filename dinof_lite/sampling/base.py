@@ -5,15 +5,18 @@
 - :class:`SampleResult` — what every ``*_sample_result`` function returns: samples, score
   evaluations (NFE), an optional trajectory with its times, and the wall-clock time.
 - :class:`CountingScoreFn` — wraps a score function and counts its calls.
-- :func:`check_times`, :func:`initial_state` — the checks and the start state of a reverse-time
-  integration from ``t_start`` down to ``eps``.
+- :class:`Trajectory` — the one recorder of the states a sampler passes through, shared by
+  every sampler (the ``trajectory`` and ``times`` of a :class:`SampleResult`).
+- :func:`check_times`, :func:`check_steps`, :func:`initial_state` — the checks and the start
+  state of a reverse-time integration from ``t_start`` down to ``eps``; :func:`steps` the loop's
+  range, with an optional progress bar.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -23,7 +26,10 @@ __all__ = [
     "ScoreFn",
     "SampleResult",
     "CountingScoreFn",
+    "Trajectory",
     "check_times",
+    "check_steps",
+    "steps",
     "initial_state",
     "is_int",
     "synchronize",
@@ -65,6 +71,45 @@ class CountingScoreFn:
         return self.score_fn(x, t)
 
 
+class Trajectory:
+    """The states a sampler passes through, with their times: the trajectory hook of every sampler.
+
+    A sampler of ``n_steps`` steps calls :meth:`record` with its state after each step ``i``
+    (``i = 0``: the start state) and :meth:`finish` with its output. Kept: the start state,
+    the state after every ``every``-th step before the last, and the output in place of the last
+    step's state (the output may be the last step's ``x_mean``, see ``denoise``). With
+    ``every=None`` nothing is recorded and :meth:`finish` returns ``(None, None)``.
+
+    Args:
+        every: keep every ``every``-th step (an integer >= 1), or None for no trajectory.
+        n_steps: the sampler's number of steps.
+        name: the sampler's argument that gave ``every``, for the error message.
+    """
+
+    def __init__(self, every: int | None, n_steps: int, name: str = "trajectory_every") -> None:
+        if every is not None and (not is_int(every) or every < 1):
+            raise ValueError(f"{name} must be None or an integer >= 1; got {every!r}")
+        self.every = None if every is None else int(every)
+        self.n_steps = int(n_steps)
+        self.states: list[Tensor] = []
+        self.times: list[float] = []
+
+    def record(self, i: int, x: Tensor, t: float | Tensor) -> None:
+        """Keep ``x`` (B, *dims), the state at time ``t`` after step ``i``, if ``i`` is a multiple
+        of ``every`` and not the last step (the output takes that place)."""
+        if self.every is not None and i % self.every == 0 and i < self.n_steps:
+            self.states.append(x)
+            self.times.append(float(t))
+
+    def finish(self, x_out: Tensor, t_end: float | Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """``(trajectory (k+1, B, *dims), times (k+1,))`` ending with the output ``x_out`` at
+        ``t_end`` (times on ``x_out``'s device and dtype), or ``(None, None)``."""
+        if self.every is None:
+            return None, None
+        times = torch.tensor([*self.times, float(t_end)], dtype=x_out.dtype, device=x_out.device)
+        return torch.stack([*self.states, x_out]), times
+
+
 def is_int(v) -> bool:
     """An integral number (3, 3.0, numpy.int64(3)), not a bool."""
     return not isinstance(v, bool) and isinstance(v, numbers.Real) and float(v).is_integer()
@@ -88,6 +133,22 @@ def check_times(sde, t_start: float | None, eps: float | None) -> tuple[float, f
     if not (0.0 < eps < t_start):
         raise ValueError(f"eps must satisfy 0 < eps < t_start = {t_start}; got eps={eps}")
     return t_start, eps
+
+
+def check_steps(n_steps, name: str = "n_steps") -> int:
+    """``n_steps`` as an int, or a ValueError unless it is an integer >= 1."""
+    if not is_int(n_steps) or n_steps < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {n_steps!r}")
+    return int(n_steps)
+
+
+def steps(n_steps: int, progress: bool = False, desc: str = "") -> Iterable[int]:
+    """``range(n_steps)``, wrapped in a ``tqdm.auto`` progress bar if ``progress``."""
+    if not progress:
+        return range(n_steps)
+    from tqdm.auto import tqdm
+
+    return tqdm(range(n_steps), desc=desc, leave=False)
 
 
 def initial_state(

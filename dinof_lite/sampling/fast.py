@@ -24,9 +24,10 @@ from dinof_lite.sampling.base import (
     CountingScoreFn,
     SampleResult,
     ScoreFn,
+    Trajectory,
+    check_steps,
     check_times,
     initial_state,
-    is_int,
     synchronize,
 )
 from dinof_lite.sampling.solvers import get_solver, time_grid
@@ -71,27 +72,23 @@ def fast_sample_result(
         A :class:`~dinof_lite.sampling.base.SampleResult`.
     """
     fn = get_solver(solver)
-    if not is_int(n_steps) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1; got {n_steps!r}")
+    n_steps = check_steps(n_steps)
     t_start, eps = check_times(sde, t_start, eps)
-    times = time_grid(sde, t_start, eps, int(n_steps), fn.grid if grid is None else grid)
+    times = time_grid(sde, t_start, eps, n_steps, fn.grid if grid is None else grid)
     x = initial_state(sde, x_start_or_shape, t_start, generator=generator, device=device)
     counting = CountingScoreFn(score_fn)
-    states = [x] if trajectory else None
+    traj = Trajectory(1 if trajectory else None, n_steps)
+    traj.record(0, x, times[0])
 
     def on_step(i: int, state: Tensor) -> None:
-        states.append(state)
+        traj.record(i + 1, state, times[i + 1])
 
     synchronize(x.device)
     start = time.perf_counter()
-    out = fn(sde, counting, x, times, on_step if trajectory else None)
+    out = fn(sde, counting, x, times, on_step)
     synchronize(out.device)
     wall = time.perf_counter() - start
-    if not trajectory:
-        return SampleResult(out, counting.nfe, None, None, wall)
-    return SampleResult(
-        out, counting.nfe, torch.stack(states), times.to(device=out.device, dtype=out.dtype), wall
-    )
+    return SampleResult(out, counting.nfe, *traj.finish(out, times[-1]), wall)
 
 
 def fast_sample(

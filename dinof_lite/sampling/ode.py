@@ -23,6 +23,7 @@ from dinof_lite.sampling.base import (
     CountingScoreFn,
     SampleResult,
     ScoreFn,
+    Trajectory,
     check_times,
     initial_state,
     is_int,
@@ -166,9 +167,10 @@ def ode_sample_result(
     out = sol[-1]
     synchronize(out.device)
     wall = time.perf_counter() - start
-    if trajectory_times is None:
-        return SampleResult(out, counting.nfe, None, None, wall)
-    return SampleResult(out, counting.nfe, sol, time_tensor, wall)
+    traj = Trajectory(None if trajectory_times is None else 1, len(times) - 1)
+    for k, t in enumerate(times):
+        traj.record(k, sol[k], t)
+    return SampleResult(out, counting.nfe, *traj.finish(out, times[-1]), wall)
 
 
 def ode_sample(

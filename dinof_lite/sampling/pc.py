@@ -26,15 +26,25 @@ from dinof_lite.sampling.base import (
     CountingScoreFn,
     SampleResult,
     ScoreFn,
+    Trajectory,
+    check_steps,
     check_times,
     initial_state,
-    is_int,
+    steps,
     synchronize,
 )
 from dinof_lite.sampling.correctors import Corrector, get_corrector
 from dinof_lite.sampling.predictors import Predictor, get_predictor
 
 __all__ = ["pc_sample", "pc_sample_result"]
+
+
+def _check_args(sde, t_start, eps, n_steps) -> tuple[float, float, int]:
+    """``(t_start, eps, n_steps)`` with their defaults (``T``, ``sde.sample_eps``,
+    :meth:`~dinof_lite.sde.SDE.n_steps_from`), or a ValueError naming the bad one."""
+    t_start, eps = check_times(sde, t_start, eps)
+    n_steps = sde.n_steps_from(t_start) if n_steps is None else check_steps(n_steps)
+    return t_start, eps, n_steps
 
 
 @torch.no_grad()
@@ -57,12 +67,13 @@ def pc_sample_result(
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> SampleResult:
-    """Predictor–corrector sampling of the reverse SDE from ``t_start`` down to ``eps``.
+    """Predictor–corrector sampling of the reverse SDE from ``t_start`` down to ``eps``
+    (Song et al. 2021, Alg. 1).
 
     Time grid ``t_i = linspace(t_start, eps, n_steps + 1)``, constant ``dt = (eps - t_start) /
     n_steps < 0``. Step ``i`` runs the corrector at ``t_i`` and then the predictor from ``t_i`` to
-    ``t_{i+1}`` (Song et al. 2021, Alg. 1). With ``denoise`` the last predictor's ``x_mean`` is
-    returned (no noise added at the final step).
+    ``t_{i+1}`` (the order of score_sde's sampler). With ``denoise`` the last predictor's
+    ``x_mean`` is returned (no noise added at the final step).
 
     Args:
         sde: a :class:`dinof_lite.sde.SDE`.
@@ -70,7 +81,8 @@ def pc_sample_result(
         x_start_or_shape: start state ``x(t_start)`` (B, *dims), or a shape to sample the prior
             (only when ``t_start == T``).
         t_start: start time in (0, T]; default T. DiNof uses ``T_m``.
-        n_steps: predictor steps; default ``max(1, round(N · t_start / T))``.
+        n_steps: predictor steps; default ``sde.n_steps_from(t_start)`` =
+            ``max(1, round(N · t_start / T))``.
         predictor, corrector: registry names (see ``PREDICTORS`` / ``CORRECTORS``) or classes.
         snr, n_corrector_steps: Langevin signal-to-noise ratio and iterations per time step.
         probability_flow: let the predictor step the probability-flow ODE (no noise).
@@ -89,50 +101,29 @@ def pc_sample_result(
     NFE: ``n_steps · (p + n_corrector_steps)`` score calls, ``p = 1`` (0 for predictor "none";
     no corrector calls for corrector "none"); the denoising step costs nothing extra.
     """
-    t_start, eps = check_times(sde, t_start, eps)
-    if n_steps is None:
-        n_steps = max(1, round(sde.N * t_start / float(sde.T)))
-    if not is_int(n_steps) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1; got {n_steps!r}")
-    record = trajectory_every is not None
-    if record and (not is_int(trajectory_every) or trajectory_every < 1):
-        raise ValueError(
-            f"trajectory_every must be None or an integer >= 1; got {trajectory_every!r}"
-        )
-    n_steps, every = int(n_steps), int(trajectory_every) if record else 1
-    counting = CountingScoreFn(score_fn)
-    pred = get_predictor(predictor)(sde, counting, probability_flow=probability_flow)
-    corr = get_corrector(corrector)(sde, counting, snr=snr, n_steps=n_corrector_steps)
+    t_start, eps, n_steps = _check_args(sde, t_start, eps, n_steps)
+    traj = Trajectory(trajectory_every, n_steps)
+    score = CountingScoreFn(score_fn)
+    pred = get_predictor(predictor)(sde, score, probability_flow=probability_flow)
+    corr = get_corrector(corrector)(sde, score, snr=snr, n_steps=n_corrector_steps)
     x = initial_state(sde, x_start_or_shape, t_start, generator=generator, device=device)
-
     synchronize(x.device)
     start = time.perf_counter()
-    grid = torch.linspace(t_start, eps, n_steps + 1, dtype=torch.float64)
-    dt = (eps - t_start) / n_steps
-    states, times = ([x], [t_start]) if record else ([], [])
-    x_mean = x
-    steps = range(n_steps)
-    if progress:
-        from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc=f"PC {pred.name}+{corr.name}", leave=False)
-    for i in steps:
+    grid = torch.linspace(t_start, eps, n_steps + 1, dtype=torch.float64)  # t_i, decreasing
+    dt = (eps - t_start) / n_steps
+    x_mean = x
+    traj.record(0, x, t_start)
+    for i in steps(n_steps, progress, f"PC {pred.name}+{corr.name}"):
         t = torch.full((x.shape[0],), float(grid[i]), device=x.device, dtype=x.dtype)
-        x, x_mean = corr.update(x, t, dt, generator)
-        x, x_mean = pred.update(x, t, dt, generator)
-        if record and i + 1 < n_steps and (i + 1) % every == 0:
-            states.append(x)
-            times.append(float(grid[i + 1]))
+        x, x_mean = corr.update(x, t, dt, generator)  # Langevin MCMC at t_i
+        x, x_mean = pred.update(x, t, dt, generator)  # reverse-SDE step t_i → t_{i+1}
+        traj.record(i + 1, x, grid[i + 1])
     out = x_mean if denoise else x
-    trajectory = time_tensor = None
-    if record:
-        states.append(out)
-        times.append(eps)
-        trajectory = torch.stack(states)
-        time_tensor = torch.tensor(times, dtype=out.dtype, device=out.device)
+
+    trajectory, times = traj.finish(out, eps)
     synchronize(out.device)
-    wall = time.perf_counter() - start
-    return SampleResult(out, counting.nfe, trajectory, time_tensor, wall)
+    return SampleResult(out, score.nfe, trajectory, times, time.perf_counter() - start)
 
 
 def pc_sample(
