@@ -175,6 +175,17 @@ def test_update_refuses_non_finite_and_changes_nothing(explorer):
         assert _state(e) == before and e.current == 0.4, bad
 
 
+def test_values_beyond_the_grid_snap_to_its_nearest_end(explorer):
+    e = explorer
+    for far, end in [(1e308, 0.6), (-1e308, 0.2), (10**400, 0.6), (-(10**400), 0.2), (7, 0.6)]:
+        assert e.snap(far) == end, far
+    assert e.update(1e308)["T_m"] == 0.6 and e.current == 0.6  # was 0.2: |grid − 1e308| tied
+    assert e.update(-1e308)["T_m"] == 0.2 and e.current == 0.2
+    assert e.snap(0.49) == 0.4 and e.snap(0.51) == 0.6  # inside the grid: the nearest value
+    with pytest.raises(ValueError, match="T_m must be a number within float range"):
+        e.check_T_m(10**400)
+
+
 def test_precompute_then_every_move_is_a_cached_swap(explorer):
     e = explorer
     assert e.precompute(progress=False) is e
@@ -272,6 +283,16 @@ def test_digits_dashboard_gives_every_digit_48_px(digits_explorer):
         pos = ax.get_position()
         assert pos.width * width * 80 >= 48 and pos.height * height * 80 >= 48
     assert "Tₘ = 0.3" in fig.texts[0].get_text() and "8 steps" in fig.texts[0].get_text()
+
+
+def test_digits_snaps_beyond_the_grid_to_its_ends(digits_explorer):
+    e = digits_explorer
+    assert e.snap(1e308) == 0.6 and e.snap(-1e308) == 0.3 and e.snap(10**400) == 0.6
+    assert e.update(1e308)["T_m"] == 0.6 and e.current == 0.6
+    for bad in BAD_T_M:
+        with pytest.raises(ValueError, match="T_m must be a finite number"):
+            e.update(bad)
+    assert e.current == 0.6
 
 
 def test_digits_refuses_non_finite_and_caches(digits_explorer):

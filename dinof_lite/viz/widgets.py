@@ -9,9 +9,10 @@ strip ``z → x(T_m) → SDE → x(eps)`` and a sample grid
 
 The figure is rendered to PNG into an ``ipywidgets.Image`` (Jupyter, VS Code and, after
 :func:`enable_colab_widgets`, Colab). Rendered PNGs are cached too, so moving back to a ``T_m``
-already seen swaps an image. A value that is not a finite number is refused: :meth:`TmExplorer.update`
-raises before anything changes, and the slider snaps back to the ``T_m`` it shows, so slider,
-label and figure always agree. :meth:`TmExplorer.plotly` is the kernel-free twin.
+already seen swaps an image. A value beyond the grid snaps to its nearest end; one that is not a
+finite number is refused: :meth:`TmExplorer.update` raises a ValueError naming ``T_m`` before
+anything changes, and the slider snaps back to the ``T_m`` it shows, so slider, label and figure
+always agree. :meth:`TmExplorer.plotly` is the kernel-free twin.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ def enable_colab_widgets() -> bool:
     except Exception:  # ImportError outside Colab; anything else must not break a notebook
         return False
     return True
+
+
+def _check_finite(T_m) -> None:
+    """A ValueError naming ``T_m`` unless it is a finite real number (NaN, inf, str, bool …)."""
+    ok = not isinstance(T_m, bool) and isinstance(T_m, numbers.Real)
+    if not (ok and (isinstance(T_m, numbers.Integral) or math.isfinite(T_m))):
+        raise ValueError(f"T_m must be a finite number; got {T_m!r} ({type(T_m).__name__})")
 
 
 class _TmSlider:
@@ -107,9 +115,13 @@ class _TmSlider:
     @staticmethod
     def check_T_m(T_m) -> float:
         """``T_m`` as a float, or a ValueError if it is not a finite real number."""
-        if isinstance(T_m, bool) or not isinstance(T_m, numbers.Real) or not math.isfinite(T_m):
-            raise ValueError(f"T_m must be a finite number; got {T_m!r}")
-        return float(T_m)
+        _check_finite(T_m)
+        try:
+            return float(T_m)
+        except OverflowError:  # an int beyond float's range
+            raise ValueError(
+                f"T_m must be a number within float range; got an int of {T_m.bit_length()} bits"
+            ) from None
 
     @property
     def step(self) -> float:
@@ -117,9 +129,14 @@ class _TmSlider:
         return float(np.diff(self.T_m_values).min()) if len(self.T_m_values) > 1 else 0.01
 
     def snap(self, T_m: float) -> float:
-        """The grid value nearest to ``T_m`` (a finite number)."""
+        """The grid value nearest to ``T_m`` (a finite number); a value beyond the grid snaps to
+        its nearest end."""
+        _check_finite(T_m)
+        lo, hi = self.T_m_values[0], self.T_m_values[-1]
+        if T_m <= lo or T_m >= hi:  # compared exactly: |grid − 1e308| would tie at every value
+            return lo if T_m <= lo else hi
         grid = np.asarray(self.T_m_values)
-        return float(grid[np.abs(grid - self.check_T_m(T_m)).argmin()])
+        return float(grid[np.abs(grid - float(T_m)).argmin()])
 
     def is_cached(self, T_m: float) -> bool:
         return round(float(T_m), 6) in self._frames
