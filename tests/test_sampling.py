@@ -19,6 +19,7 @@ from dinof_lite.sampling import (
     PREDICTORS,
     Predictor,
     SampleResult,
+    Trajectory,
     get_corrector,
     get_predictor,
     langevin_step_size,
@@ -28,6 +29,7 @@ from dinof_lite.sampling import (
     pc_sample_result,
     register_predictor,
 )
+from dinof_lite.sampling.fast import fast_sample_result
 from dinof_lite.sde import get_sde
 from dinof_lite.utils import make_generator as gen
 
@@ -288,6 +290,37 @@ def test_pc_shape_start_needs_t_start_equal_T():
 
 
 # --------------------------------------------------------------------------- bookkeeping
+def test_trajectory_recorder_keeps_start_every_kth_step_and_the_output():
+    traj = Trajectory(3, n_steps=7)
+    for i in range(8):  # the start state, then the state after each of the 7 steps
+        traj.record(i, torch.full((2, 1), float(i)), 1.0 - i / 10)
+    states, times = traj.finish(torch.full((2, 1), -1.0), 0.25)
+    assert states[:, 0, 0].tolist() == [0.0, 3.0, 6.0, -1.0]  # step 7 is the output's place
+    torch.testing.assert_close(times, torch.tensor([1.0, 0.7, 0.4, 0.25]))
+    none = Trajectory(None, n_steps=7)
+    none.record(0, torch.zeros(2, 1), 1.0)
+    assert none.finish(torch.zeros(2, 1), 0.0) == (None, None)
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="trajectory_every must be None or an integer >= 1"):
+            Trajectory(bad, n_steps=7)
+
+
+def test_every_sampler_records_start_grid_and_output_alike():
+    sde = get_sde("vp", N=20)
+    x0 = torch.randn(8, 2, generator=gen(0))
+    score_fn = lambda x, t: -x
+    runs = {
+        "pc": pc_sample_result(sde, score_fn, x0, t_start=0.5, trajectory_every=1),
+        "ode": ode_sample_result(sde, score_fn, x0, t_start=0.5, trajectory_times=11),
+        "fast": fast_sample_result(sde, score_fn, x0, t_start=0.5, n_steps=10, trajectory=True),
+    }
+    for name, res in runs.items():
+        assert res.trajectory.shape == (11, 8, 2) and res.times.shape == (11,), name
+        assert torch.equal(res.trajectory[0], x0) and torch.equal(res.trajectory[-1], res.x)
+        assert res.times[0] == 0.5 and res.times[-1] == torch.tensor(sde.eps), name
+        assert res.times.dtype == x0.dtype and bool((res.times.diff() < 0).all()), name
+
+
 def test_trajectory_shapes_and_endpoints():
     sde = get_sde("vp", N=50)
     x0 = torch.randn(16, 2, generator=gen(0))
