@@ -21,6 +21,7 @@ __all__ = ["arguments", "run"]
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m dinof_lite eval``."""
     p.add_argument("--workdir", required=True, metavar="DIR", help="a run written by `train`")
     p.add_argument(
         "--n-bpd", type=int_option(min=0), default=256, help="test images for bits/dim (0: skip)"
@@ -45,6 +46,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate the run, print the record and append it to ``DIR/metrics.jsonl``."""
     from dinof_lite.experiment.evaluate import FID_HELP, FidUnavailable
 
     if args.fid:  # fail fast, before any long computation

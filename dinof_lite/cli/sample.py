@@ -22,6 +22,7 @@ __all__ = ["arguments", "run"]
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m dinof_lite sample``."""
     p.add_argument("--workdir", required=True, metavar="DIR", help="a run written by `train`")
     p.add_argument(
         "--T_m",
@@ -60,6 +61,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check the paths, sample the run, print the record (``grid``, ``npz``: the files written)."""
     from dinof_lite.experiment.run import load_run
     from dinof_lite.experiment.sample import npz_path, sample_run
     from dinof_lite.precision import resolve_precision

@@ -73,6 +73,7 @@ def build_site(out: str | Path = "build/site", jobs: int = 1, quiet: bool = True
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m dinof_lite site``."""
     p.add_argument("action", choices=("build",), help="build: write the static site")
     p.add_argument(
         "--out",
@@ -86,6 +87,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Build the site (:func:`build_site`), print where it is."""
     try:
         site = build_site(args.out, jobs=args.jobs, quiet=not args.verbose)
     except (FileNotFoundError, ModuleNotFoundError, RuntimeError) as err:

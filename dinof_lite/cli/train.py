@@ -88,10 +88,13 @@ def to_train_options(args: argparse.Namespace):
     )
 
 
-arguments = train_options
+def arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m dinof_lite train``: exactly :func:`train_options`."""
+    train_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train (or resume) the run, print its summary (rank 0)."""
     from dinof_lite.experiment.run import train_run
 
     summary = train_run(to_train_options(args))

@@ -13,6 +13,8 @@ __all__ = ["arguments", "run"]
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m dinof_lite trial``: :func:`~dinof_lite.cli.train.train_options`
+    (``--steps`` 200 by default) and the evaluation's."""
     train_options(p)
     p.set_defaults(steps=200)
     p.add_argument(
@@ -31,6 +33,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train and measure (:func:`~dinof_lite.experiment.trial.trial`), print the record."""
     from dinof_lite.experiment.trial import trial
 
     record = trial(to_train_options(args), n_eval=args.n_eval, rtol=args.rtol, fid=not args.no_fid)

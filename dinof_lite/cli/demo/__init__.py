@@ -1,6 +1,7 @@
 """``python -m dinof_lite demo``: an any-T_m DiNof on a 2D toy — its sampling journey, and quality
 and speed against ``T_m`` next to the plain diffusion sampler. The options are here; the pipeline
-is :mod:`dinof_lite.cli.demo.pipeline` (:func:`run_demo` on a :class:`DemoConfig`)."""
+is :mod:`dinof_lite.cli.demo.pipeline` (:func:`~dinof_lite.cli.demo.pipeline.run_demo` on a
+:class:`~dinof_lite.cli.demo.pipeline.DemoConfig`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ __all__ = [
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m dinof_lite demo``."""
     names = dataset_names()
     p.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
     p.add_argument(
@@ -154,6 +156,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the demo (:func:`~dinof_lite.cli.demo.pipeline.run_demo`), print its table and files."""
     if args.dataset not in dataset_names():
         raise SystemExit(
             f"error: unknown dataset {args.dataset!r}; valid: {', '.join(dataset_names())}"
