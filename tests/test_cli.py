@@ -396,3 +396,41 @@ def test_bench_sampling_missing_checkpoint_says_how_to_make_it(ckpt_dir):
         SystemExit, match="scripts/make_checkpoints.py --only dinof_8gaussians_vp_anytm"
     ):
         main(["bench", "sampling", "--size", "smoke", "--device", "cpu"])
+
+
+def _argparse_imports(path: Path) -> list[int]:
+    """Line numbers of ``import argparse`` / ``from argparse import ...`` in ``path``."""
+    import ast
+
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        if any(name == "argparse" or name.startswith("argparse.") for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_argparse_lives_only_in_the_cli_package():
+    """The command line is in one place: no module outside ``dinof_lite/cli`` parses options."""
+    package = ROOT / "dinof_lite"
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted(package.rglob("*.py"))
+        if (lines := _argparse_imports(path))
+    }
+    assert found, "the scan finds nothing: it would not catch a stray import"
+    outside = {p: lines for p, lines in found.items() if not p.startswith("dinof_lite/cli/")}
+    assert outside == {}, f"argparse imported outside dinof_lite/cli: {outside}"
+
+
+def test_every_command_is_a_module_of_the_cli_package():
+    """``dinof_lite.cli.<name>`` holds each command's ``arguments`` and ``run``."""
+    import importlib
+
+    for name in COMMANDS:
+        module = importlib.import_module(f"dinof_lite.cli.{name}")
+        assert callable(module.arguments) and callable(module.run), name

@@ -385,6 +385,50 @@ def test_damaged_run_files(fake_run, capsys):
     assert "is not a valid run config" in message and "TrainConfig.batch_size" in message
 
 
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda d: d.update(Tm=d.pop("T_m")), "unknown key 'Tm' (did you mean 'T_m'?)"),
+        (
+            lambda d: d.update(corector=d.pop("corrector")),
+            "unknown key 'corector' (did you mean 'corrector'?)",
+        ),
+        (
+            lambda d: d["train"].update(lrr=1e-3),
+            "unknown key 'train.lrr' (did you mean 'train.lr'?)",
+        ),
+        (lambda d: d["unet"].update(zzz=1), "unknown key 'unet.zzz';"),
+    ],
+    ids=["Tm", "corector", "train.lrr", "unet.zzz"],
+)
+@pytest.mark.parametrize("command", ["sample", "eval", "train"])
+def test_config_json_typo_is_refused(fake_run, capsys, edit, expected, command):
+    """A key no config field has would be ignored and its default used: sample, eval and a
+    resumed train refuse it, naming the file and the key, before anything is written."""
+    cfg_path = fake_run / "config.json"
+    stored = json.loads(cfg_path.read_text())
+    edit(stored)
+    cfg_path.write_text(json.dumps(stored))
+    before = snapshot(fake_run)
+    argv = {
+        "sample": ["sample", "--device", "cpu", "--workdir", str(fake_run)],
+        "eval": ["eval", "--device", "cpu", "--workdir", str(fake_run), "--n-bpd", "2"],
+        "train": [*TRAIN, "--workdir", str(fake_run)],
+    }[command]
+    message = cli_error(argv, capsys)
+    assert message.startswith(f"error: {cfg_path}: {expected}"), message
+    assert snapshot(fake_run) == before
+
+
+def test_config_json_typos_are_all_named(fake_run, capsys):
+    cfg_path = fake_run / "config.json"
+    stored = json.loads(cfg_path.read_text())
+    stored["Tm"], stored["predicter"] = stored.pop("T_m"), stored.pop("predictor")
+    cfg_path.write_text(json.dumps(stored))
+    message = cli_error(["sample", "--device", "cpu", "--workdir", str(fake_run)], capsys)
+    assert "unknown keys 'Tm' (did you mean 'T_m'?), 'predicter' (did you mean" in message
+
+
 # ----------------------------------------------------------------------------- --debug, exit
 def test_debug_shows_the_traceback(tmp_path, capsys):
     path = tmp_path / "afile"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,6 +183,54 @@ def test_sample_writes_grid_and_npz_in_chunks(digits_run, tmp_path, monkeypatch,
         == 0
     )
     assert sizes == [48, 48]
+
+
+def sample_argv(workdir, *extra):
+    return ["sample", "--workdir", str(workdir), "--n", "4", "--device", "cpu", *extra]
+
+
+@pytest.mark.parametrize(
+    "npz, written",
+    [("out", "out.npz"), ("out.npz", "out.npz"), ("out.v1", "out.v1.npz"), ("a/b", "a/b.npz")],
+)
+def test_sample_reports_the_paths_it_writes(digits_run, tmp_path, capsys, npz, written):
+    """``--npz PATH`` without ``.npz``: numpy appends it, and the record names that file."""
+    grid = tmp_path / "g" / "grid.png"
+    argv = sample_argv(digits_run, "--out", str(grid), "--npz", str(tmp_path / npz))
+    assert main(argv) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["npz"] == str(tmp_path / written) and info["grid"] == str(grid)
+    assert np.load(info["npz"])["arr_0"].shape == (4, 8, 8, 1)
+    assert Image.open(info["grid"]).size[0] >= 8
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
+        [grid.name, (tmp_path / written).name]
+    )
+
+
+def test_sample_default_paths_are_the_written_ones(digits_run, capsys):
+    assert main(sample_argv(digits_run, "--T_m", "0.5", "--npz")) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["grid"] == str(digits_run / "samples" / "T_m0.5.png")
+    assert info["npz"] == str(digits_run / "samples_T_m0.5_n4.npz")
+    assert Path(info["grid"]).is_file() and Path(info["npz"]).is_file()
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--out", "grid"], "--out {tmp}/grid: no extension is not an image format"),
+        (["--out", "grid.txt"], "--out {tmp}/grid.txt: .txt is not an image format"),
+        (["--npz", "d"], "--npz {tmp}/d.npz is a directory"),
+    ],
+)
+def test_sample_refuses_output_paths_before_sampling(digits_run, tmp_path, extra, expected):
+    (tmp_path / "d.npz").mkdir()
+    extra = [extra[0], str(tmp_path / extra[1])]
+    before = sorted(digits_run.rglob("*"))
+    with pytest.raises(SystemExit) as exc:
+        main(sample_argv(digits_run, *extra))
+    assert str(exc.value.code).startswith("error: " + expected.format(tmp=tmp_path))
+    assert sorted(digits_run.rglob("*")) == before and [*tmp_path.iterdir()] == [tmp_path / "d.npz"]
 
 
 def test_sample_T_m_out_of_range_errors(digits_run, fake_run):

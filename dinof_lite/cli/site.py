@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dinof_lite.cli.options import int_option
 from dinof_lite.cli.site_sources import stage_sources
 
-__all__ = ["SiteBuild", "build_site", "site_arguments", "site_command", "sphinx_argv"]
+__all__ = ["SiteBuild", "build_site", "arguments", "run", "sphinx_argv"]
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_DIR = REPO / "docs" / "site"
@@ -71,9 +72,8 @@ def build_site(out: str | Path = "build/site", jobs: int = 1, quiet: bool = True
     return SiteBuild(html, len(notebooks), _folder_size(html), time.perf_counter() - start)
 
 
-def site_arguments(p: argparse.ArgumentParser) -> None:
-    from dinof_lite.train.validation import int_option
-
+def arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m dinof_lite site``."""
     p.add_argument("action", choices=("build",), help="build: write the static site")
     p.add_argument(
         "--out",
@@ -86,7 +86,8 @@ def site_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
 
 
-def site_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Build the site (:func:`build_site`), print where it is."""
     try:
         site = build_site(args.out, jobs=args.jobs, quiet=not args.verbose)
     except (FileNotFoundError, ModuleNotFoundError, RuntimeError) as err:

@@ -1,4 +1,5 @@
-"""``python -m dinof_lite assignments``: the student notebooks, made by nbgrader's release step.
+"""The student notebooks, made by nbgrader's release step (``python -m dinof_lite assignments``,
+:mod:`dinof_lite.cli.assignments`).
 
 Without ``--course`` (a teacher without a course database) the command sets up a throwaway
 course folder (:func:`~dinof_lite.coursework.course.setup_course`), runs ``nbgrader
@@ -13,7 +14,6 @@ real course folder (``nbgrader_config.py`` and ``source/``) for the nbgrader com
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from dinof_lite.coursework.course import (
     setup_course,
 )
 
-__all__ = ["build_students", "write_students", "stale_students", "cli_arguments", "cli_run"]
+__all__ = ["build_students", "write_students", "stale_students"]
 
 #: nbgrader metadata compared by ``--check`` (its checksums are nbgrader's own business)
 _KEYS = ("grade_id", "solution", "grade", "locked", "points")
@@ -106,64 +106,3 @@ def stale_students(root: str | Path = ".", students: dict | None = None) -> list
         if extra not in expected:
             problems.append(f"{extra}: no matching solution notebook")
     return problems
-
-
-def cli_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``python -m dinof_lite assignments``."""
-    p.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 and name the student notebooks that are out of date",
-    )
-    p.add_argument(
-        "--no-execute",
-        action="store_true",
-        help="write the student notebooks without running them (no outputs)",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="rewrite every student notebook (with --course: every source notebook and the config)",
-    )
-    p.add_argument(
-        "--course",
-        metavar="DIR",
-        default=None,
-        help="set up an nbgrader course folder in DIR (nbgrader_config.py, source/A1..) instead",
-    )
-    p.add_argument("--root", default=".", help="repository root (default: the current directory)")
-
-
-def _course_run(args: argparse.Namespace) -> int:
-    written = setup_course(args.course, args.root, force=args.force)
-    for path in written:
-        print(f"wrote {path}")
-    if not written:
-        print(f"{args.course} is already set up (--force overwrites its config and sources)")
-    print(f"next: cd {args.course} && nbgrader generate_assignment A1 --create  (see the guide)")
-    return 0
-
-
-def cli_run(args: argparse.Namespace) -> int:
-    """Generate (or with ``--check`` verify) the student notebooks, or set up a course folder;
-    returns the exit code."""
-    try:
-        if args.course is not None:
-            return _course_run(args)
-        if args.check:
-            problems = stale_students(args.root)
-            for problem in problems:
-                print(f"out of date: {problem}")
-            if problems:
-                print("regenerate with `python -m dinof_lite assignments`")
-                return 1
-            print(f"{len(assignments(args.root))} student notebooks are up to date")
-            return 0
-        written = write_students(args.root, execute=not args.no_execute, force=args.force)
-    except (ModuleNotFoundError, RuntimeError) as err:  # nbgrader missing, or it failed
-        raise SystemExit(f"error: {err}") from None
-    for path in written:
-        print(f"wrote {path}")
-    if not written:
-        print("all student notebooks are up to date (--force rewrites them)")
-    return 0

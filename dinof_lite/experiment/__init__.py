@@ -1,8 +1,9 @@
 """Image experiments end to end: train (1 or K processes), sample, evaluate (DiNof §4).
 
-``python -m dinof_lite train|sample|eval`` (see :mod:`dinof_lite.experiment.commands`) are thin
-wrappers around :func:`train_run`, :func:`load_run` + :func:`sample_run`, and
-:func:`evaluate_bpd` / :func:`evaluate_fid`; :func:`fake_image_dataset` stands in for missing
+``python -m dinof_lite train|sample|eval`` (:mod:`dinof_lite.cli.train`,
+:mod:`dinof_lite.cli.sample`, :mod:`dinof_lite.cli.eval`) are thin wrappers around
+:func:`train_run`, :func:`load_run` + :func:`sample_run`, and :func:`evaluate_bpd` /
+:func:`evaluate_fid`; :func:`fake_image_dataset` stands in for missing
 data in smoke runs (``train --fake-data``). The workdir layout is described in
 :mod:`dinof_lite.experiment.run`.
 """

@@ -20,6 +20,7 @@ model and batches are ``channels_last``. See
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import time
@@ -55,6 +56,8 @@ __all__ = [
     "run_precision",
     "config_from_dict",
     "config_mismatch",
+    "read_run_config",
+    "unknown_config_keys",
     "append_metrics",
 ]
 
@@ -174,6 +177,41 @@ def load_run_options(workdir: str | os.PathLike) -> dict:
     return read_json(path) if path.exists() else {}
 
 
+def unknown_config_keys(d: dict) -> list[str]:
+    """The keys of a stored config (``ExperimentConfig.to_dict()`` form) that no field has, each
+    as ``'key'`` or ``'key' (did you mean 'T_m'?)``; dotted inside ``unet`` and ``train``."""
+    found = []
+    for section, cls in (("", ExperimentConfig), ("unet", UNetConfig), ("train", TrainConfig)):
+        obj = d.get(section) if section else d
+        if not isinstance(obj, dict):
+            continue  # a missing or malformed section: config_from_dict names it
+        prefix = f"{section}." if section else ""
+        names = {f.name.lower(): f.name for f in dataclasses.fields(cls)}
+        for key in obj:
+            if key in names.values():
+                continue
+            close = difflib.get_close_matches(str(key).lower(), list(names), n=1)
+            hint = f" (did you mean {prefix + names[close[0]]!r}?)" if close else ""
+            found.append(f"{prefix + str(key)!r}{hint}")
+    return found
+
+
+def read_run_config(workdir: str | os.PathLike) -> dict:
+    """``DIR/config.json`` as a dict, refusing a key that no config field has (a typo such as
+    ``"Tm"`` would otherwise be ignored and the default used): ``ValueError`` naming each one."""
+    path = Path(workdir) / "config.json"
+    stored = read_json(path)
+    unknown = unknown_config_keys(stored)
+    if unknown:
+        keys = ", ".join(unknown)
+        raise ValueError(
+            f"{path}: unknown key{'s' if len(unknown) > 1 else ''} {keys}; fix or remove "
+            f"{'them' if len(unknown) > 1 else 'it'} (the file is written by `train`), or "
+            "train into a new --workdir"
+        )
+    return stored
+
+
 def load_run(workdir: str | os.PathLike, device: str = "auto", *, ema: bool = True):
     """``(cfg, model)``: the config of ``DIR/config.json`` and its DiNof with the EMA weights
     (``ema=False``: the raw weights) of ``DIR/checkpoint.pt``, on ``device``, in eval mode."""
@@ -185,7 +223,7 @@ def load_run(workdir: str | os.PathLike, device: str = "auto", *, ema: bool = Tr
             f"{workdir} is not a training run (no config.json); create one "
             f"with `python -m dinof_lite train --config NAME --workdir {workdir}`"
         )
-    stored = read_json(path)
+    stored = read_run_config(workdir)
     try:
         cfg = config_from_dict(stored)
     except (ValueError, KeyError, TypeError) as err:
@@ -201,7 +239,7 @@ def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict) -> None:
     """Refuse to resume a run whose config (or data) differs; write the JSON files (rank 0)."""
     cfg_path, meta_path = workdir / "config.json", workdir / "run.json"
     if cfg_path.exists():
-        bad = config_mismatch(read_json(cfg_path), cfg.to_dict())
+        bad = config_mismatch(read_run_config(workdir), cfg.to_dict())
         old_fake = load_run_options(workdir).get("fake_data", False)
         if old_fake != meta["fake_data"]:
             bad.append("fake_data")

@@ -20,7 +20,7 @@ from torch import Tensor
 from dinof_lite.experiment.configs import ExperimentConfig
 from dinof_lite.precision import Precision
 
-__all__ = ["to_uint8", "make_grid", "save_grid", "sample_chunks", "sample_run"]
+__all__ = ["to_uint8", "make_grid", "save_grid", "npz_path", "sample_chunks", "sample_run"]
 
 
 def to_uint8(x: Tensor, data_range: tuple[float, float]) -> Tensor:
@@ -57,6 +57,12 @@ def save_grid(images: Tensor, path: str | os.PathLike, *, scale: int | None = No
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
     return path
+
+
+def npz_path(path: str | os.PathLike) -> Path:
+    """The file ``numpy.savez(path, ...)`` writes: ``path`` with ``.npz`` appended if it lacks it."""
+    path = Path(path)
+    return path if path.name.endswith(".npz") else path.with_name(path.name + ".npz")
 
 
 def sample_chunks(
@@ -107,16 +113,18 @@ def sample_run(
         model: a trained :class:`~dinof_lite.dinof.DiNof` (e.g. the EMA model of ``load_run``).
         T_m: hand-over time (``None``: the model's); checked first, so a bad value fails fast.
         grid: PNG path for the first ``min(n, 64)`` samples; npz: path for ``arr_0``
-            ``(n, H, W, C)`` uint8.
+            ``(n, H, W, C)`` uint8 (``.npz`` appended if it lacks it, as numpy does).
         precision: the run's :class:`~dinof_lite.precision.Precision` (default float32).
 
     Without ``npz`` only the grid is written, so sampling stops after the chunk that completes
     its first 64 images.
 
     Returns:
-        ``{"n" (samples drawn), "T_m", "chunks", "grid", "npz"}`` (paths as strings or None).
+        ``{"n" (samples drawn), "T_m", "chunks", "grid", "npz"}``: the paths written, as
+        strings, or None.
     """
     T_m = model.resolve_T_m(T_m)
+    npz = None if npz is None else npz_path(npz)
     dev = next(model.parameters()).device
     g = torch.Generator(device=dev).manual_seed(seed)
     c, h, w = cfg.shape
@@ -135,7 +143,7 @@ def sample_run(
             break  # only the grid is wanted
     grid_path = save_grid(torch.cat(first), grid) if grid is not None else None
     if npz is not None:
-        Path(npz).parent.mkdir(parents=True, exist_ok=True)
+        npz.parent.mkdir(parents=True, exist_ok=True)
         np.savez(npz, arr_0=out)
     return {
         "n": done,

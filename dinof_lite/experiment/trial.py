@@ -1,6 +1,5 @@
-"""``python -m dinof_lite trial``: the GPU check of a paper configuration, in one command.
-
-::
+"""The GPU check of a paper configuration, in one call (``python -m dinof_lite trial``,
+:mod:`dinof_lite.cli.trial`)::
 
     python -m dinof_lite trial --config cifar10_ve --steps 2000 --workdir runs/trial_ve
     python -m dinof_lite trial --config cifar10_ve_smoke --steps 4 --fake-data --device cpu
@@ -25,8 +24,6 @@ prints one JSON record:
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -36,7 +33,7 @@ from dinof_lite.experiment.run import TrainOptions, load_run, train_run
 from dinof_lite.precision import Precision
 from dinof_lite.train.validation import resolve_device
 
-__all__ = ["trial", "trial_arguments", "trial_command"]
+__all__ = ["trial"]
 
 
 class _StepClock:
@@ -132,49 +129,3 @@ def trial(opts: TrainOptions, *, n_eval: int = 64, rtol: float = 1e-5, fid: bool
     if fid:
         record.update(_fid(model, cfg, test, n_eval, precision, Path(opts.workdir)))
     return record
-
-
-def trial_arguments(p: argparse.ArgumentParser) -> None:
-    """``train``'s options (``--steps`` 200 by default) plus the evaluation's."""
-    from dinof_lite.experiment.commands import train_arguments
-    from dinof_lite.train.validation import float_option, int_option
-
-    train_arguments(p)
-    p.set_defaults(steps=200)
-    p.add_argument(
-        "--n-eval",
-        type=int_option(min=2),
-        default=64,
-        help="test images for bits/dim and samples for the FID (64)",
-    )
-    p.add_argument(
-        "--rtol",
-        type=float_option(min=0, max=1, min_open=True),
-        default=1e-5,
-        help="ODE tolerances of the bits/dim (rtol = atol; 1e-5)",
-    )
-    p.add_argument("--no-fid", action="store_true", help="skip sampling and the FID")
-
-
-def trial_command(args: argparse.Namespace) -> int:
-    from dinof_lite.experiment.commands import USER_ERRORS
-
-    opts = TrainOptions(
-        config=args.config,
-        workdir=args.workdir,
-        steps=args.steps,
-        seed=args.seed,
-        device=args.device,
-        compile=args.compile,
-        amp=args.amp,
-        fake_data=args.fake_data,
-        data_root=args.data_root,
-        progress=not args.no_progress,
-        break_lock=args.break_lock,
-    )
-    try:
-        record = trial(opts, n_eval=args.n_eval, rtol=args.rtol, fid=not args.no_fid)
-    except USER_ERRORS as err:
-        raise SystemExit(f"error: {err}") from err
-    print(json.dumps(record))
-    return 0

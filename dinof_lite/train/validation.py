@@ -1,16 +1,13 @@
 """Checks of user-given values that name the argument, what was expected and how to fix it.
 
 Used by :class:`~dinof_lite.train.TrainConfig` (every field checked at construction), by the
-``train`` / ``sample`` / ``eval`` / ``demo`` / ``bench`` options of ``python -m dinof_lite``
-(``int_option``, ``float_option``, ``device_option`` are argparse ``type=`` functions) and by the
-workdir checks (:func:`check_dir`, :func:`check_writable`). Each raises ``ValueError`` (or
-``TypeError`` for a wrong type; argparse options raise ``argparse.ArgumentTypeError``) before any
-state changes.
+option types of ``python -m dinof_lite`` (:mod:`dinof_lite.cli.options`) and by the workdir
+checks (:func:`check_dir`, :func:`check_writable`). Each raises ``ValueError`` (or ``TypeError``
+for a wrong type) before any state changes.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
 import os
@@ -25,9 +22,6 @@ __all__ = [
     "check_float",
     "check_int",
     "check_writable",
-    "device_option",
-    "float_option",
-    "int_option",
     "resolve_device",
 ]
 
@@ -174,55 +168,3 @@ def check_writable(name: str, path) -> Path:
             "choose a directory you can write, or fix its permissions"
         )
     return path
-
-
-# ----------------------------------------------------------------------------- argparse types
-def int_option(min: int | None = None, max: int | None = None, what: str = "an integer"):
-    """An argparse ``type=`` that parses an integer within ``[min, max]``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        try:
-            return check_int("value", value, min=min, max=max)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err).replace("value must be", "must be")) from None
-
-    parse.__name__ = "integer"
-    return parse
-
-
-def float_option(
-    min: float | None = None,
-    max: float | None = None,
-    *,
-    min_open: bool = False,
-    max_open: bool = False,
-):
-    """An argparse ``type=`` that parses a finite number within the given bounds."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        try:
-            return check_float(
-                "value", value, min=min, max=max, min_open=min_open, max_open=max_open
-            )
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err).replace("value must be", "must be")) from None
-
-    parse.__name__ = "number"
-    return parse
-
-
-def device_option(text: str) -> str:
-    """An argparse ``type=`` for ``--device``: a valid device string that exists here."""
-    try:
-        resolve_device(text, "--device")
-    except ValueError as err:  # argparse adds "argument --device: " itself
-        raise argparse.ArgumentTypeError(str(err).replace("--device ", "", 1)) from None
-    return text.strip().lower()

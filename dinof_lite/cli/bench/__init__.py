@@ -26,7 +26,9 @@ Glow inverse (every layer's state kept, for the notebooks' trajectory plots) cos
 
 from __future__ import annotations
 
+import argparse
 import inspect
+import json
 import time
 from collections.abc import Callable
 
@@ -37,10 +39,11 @@ from dinof_lite.cli.bench.precision import bench_precision
 from dinof_lite.cli.bench.sampling import bench_sampling
 from dinof_lite.cli.bench.train import bench_train
 from dinof_lite.cli.bench.widget import bench_widget
+from dinof_lite.cli.options import DEVICE_HELP, device_option, int_option, output_file
 from dinof_lite.flows import Glow
 from dinof_lite.utils import pick_device
 
-__all__ = ["BENCHMARKS", "run_benchmark", "time_call", "bench_glow"]
+__all__ = ["BENCHMARKS", "run_benchmark", "time_call", "bench_glow", "arguments", "run"]
 
 
 def _sync(device: torch.device) -> None:
@@ -172,3 +175,76 @@ def run_benchmark(
     if unknown:
         raise ValueError(f"bench {name} takes no option {', '.join(unknown)}")
     return fn(pick_device(device), repeats=repeats, size=size, **options)
+
+
+# --------------------------------------------------------------------------- the command
+def arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m dinof_lite bench NAME``."""
+    p.add_argument("name", metavar="NAME", help=f"benchmark: {', '.join(sorted(BENCHMARKS))}")
+    p.add_argument("--device", type=device_option, default="auto", help=DEVICE_HELP)
+    p.add_argument(
+        "--repeats",
+        type=int_option(min=1),
+        default=5,
+        help="timed calls per measurement (glow: median; sampling: best, interleaved)",
+    )
+    p.add_argument(
+        "--size",
+        default="full",
+        choices=("full", "smoke"),
+        help="full: the real configurations; smoke: tiny ones (seconds)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int_option(min=0),
+        default=0,
+        help="torch.set_num_threads (0: torch's default)",
+    )
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the rows as JSON")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="bench sampling: an any-T_m DiNof checkpoint (default: the shipped "
+        "dinof_8gaussians_vp_anytm)",
+    )
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help="bench train: parameter, gradient, Adam, EMA and activation memory of the paper "
+        "configs at their batch under the precision policy, and the GPUs they fit",
+    )
+    p.add_argument(
+        "--paths",
+        default=None,
+        metavar="LIST",
+        help="bench train: comma-separated execution paths timed beside eager "
+        "(bf16, channels_last, compiled; default: all)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark, print its table (and write it as JSON with ``--json``)."""
+    from dinof_lite.viz.diagnostics import format_table
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.json:
+        output_file("--json", args.json)
+    options = {} if args.model is None else {"model": args.model}
+    if args.memory:
+        options["memory"] = True
+    if args.paths is not None:
+        options["paths"] = tuple(p for p in args.paths.split(",") if p)
+    rows = run_benchmark(
+        args.name, device=args.device, repeats=args.repeats, size=args.size, **options
+    )
+    print(
+        f"bench {args.name} on {pick_device(args.device)} ({torch.get_num_threads()} threads), "
+        f"{args.repeats} repeats:"
+    )
+    print(format_table(rows))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0

@@ -1,5 +1,6 @@
-"""The ``demo`` command: an any-T_m DiNof on a 2D toy — its sampling journey, and quality and
-speed against ``T_m`` next to the plain diffusion sampler.
+"""The pipeline of the ``demo`` command (its options: :mod:`dinof_lite.cli.demo`): an any-T_m
+DiNof on a 2D toy — its sampling journey, and quality and speed against ``T_m`` next to the plain
+diffusion sampler.
 
 Pipeline (``python -m dinof_lite demo``):
 
