@@ -74,9 +74,6 @@ def test_project_metadata(pyproject):
     project = pyproject["project"]
     assert project["name"] == "dinof_lite"
     assert project["version"] == "0.3.0"
-    import dinof_lite
-
-    assert dinof_lite.__version__ == project["version"]
     assert SpecifierSet(project["requires-python"]).contains("3.10")
     assert set(project["optional-dependencies"]) >= {"dev", "fid"}
 
