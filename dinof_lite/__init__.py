@@ -24,7 +24,7 @@ from dinof_lite.sampling import ode_log_likelihood, ode_sample, pc_sample
 from dinof_lite.sde import SDE, VESDE, VPSDE, get_sde, subVPSDE
 from dinof_lite.train import TrainConfig, Trainer
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "SDE",

@@ -12,12 +12,13 @@ from torch import Tensor, nn
 
 from dinof_lite.sampling.base import ScoreFn
 from dinof_lite.sde import SDE, batch_view
+from dinof_lite.trained_on import check_data_range, check_sde, record_of
 from dinof_lite.utils import check_batch, rand, randn
 
 __all__ = ["get_score_fn", "dsm_loss", "sample_times"]
 
 
-def get_score_fn(sde: SDE, net: nn.Module) -> ScoreFn:
+def get_score_fn(sde: SDE, net: nn.Module, *, allow_sde_mismatch: bool = False) -> ScoreFn:
     """Wrap a raw network ``net(x, label)`` as a score function ``(x (B,*dims), t (B,)) -> score``.
 
     - VP / sub-VP (ε-prediction): ``score = −net(x, 999 t) / s(t)``.
@@ -25,12 +26,20 @@ def get_score_fn(sde: SDE, net: nn.Module) -> ScoreFn:
 
     Here ``s(t)`` is the marginal std from :meth:`SDE.marginal_coeffs`; the label and the sign
     are the SDE's (:meth:`SDE.noise_label`, :meth:`SDE.score_from_net`).
+
+    A network that records what it was trained on (``net.trained_on``, set by the loaders of
+    :mod:`dinof_lite.pretrained`) must be used with that SDE: another one raises
+    :class:`~dinof_lite.trained_on.SDEMismatchError` naming both, unless
+    ``allow_sde_mismatch=True``. The score function carries the record on, so losses and
+    likelihoods check their data against its range (:mod:`dinof_lite.trained_on`).
     """
+    check_sde(sde, net, allow=allow_sde_mismatch)
 
     def score_fn(x: Tensor, t: Tensor) -> Tensor:
         t = sde.time(t, x)
         return sde.score_from_net(net(x, sde.noise_label(t)), t, x)
 
+    score_fn.trained_on = record_of(net)
     return score_fn
 
 
@@ -86,6 +95,7 @@ def dsm_loss(
         got = f"{tuple(x0.shape)} {x0.dtype}" if isinstance(x0, Tensor) else type(x0).__name__
         raise ValueError(f"x0 must be a floating-point tensor (batch, *dims); got {got}")
     check_batch(x0, "x0", "dsm_loss")
+    check_data_range(score_fn, x0, "x0", "dsm_loss")
     B = x0.shape[0]
     if t is None:
         t = sample_times(B, sde, eps, generator=generator, device=x0.device, dtype=x0.dtype)

@@ -23,6 +23,15 @@ Flows use ``{"format": "dinof_lite.flow/1", "flow": {"class": "Glow", "kwargs": 
 "net": …, "flow": …, "dinof": model.kwargs, "state_dict": …, "meta": …}``; the score network is a ScoreMLP
 (``"net": {"class": "ScoreMLP", "kwargs": …}``) or a UNet (``"net": {"class": "UNet", "config":
 dataclasses.asdict(UNetConfig)}``, rebuilt with ``UNet(UNetConfig(**config))``).
+
+Every file written here also records what its model was trained on, ``"trained_on":
+{"sde": {"kind": "vp", "beta_min": 0.1, "beta_max": 20.0, "N": 1000, "T": 1.0}, "data_range":
+[lo, hi], "dataset": name}`` (:class:`~dinof_lite.trained_on.TrainedOn`); for files written
+before that key existed, :func:`trained_on` derives it from their ``"sde"`` and
+``meta["dataset"]`` (an image dataset's ``data_range``; a 2D toy's
+:data:`~dinof_lite.data.toy.TOY_RANGE`). The loaders attach it to the model as
+``model.trained_on`` (a DiNof's score network gets it too), so using the network with another
+SDE, or feeding it data far outside that range, is an error (:mod:`dinof_lite.trained_on`).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from dinof_lite.data.toy import TOY_RANGE
 from dinof_lite.flows import Glow
 from dinof_lite.nets import ScoreMLP
 from dinof_lite.nets.unet import UNet, UNetConfig
@@ -47,6 +57,7 @@ from dinof_lite.train.checkpoint import (
     safe_load,
 )
 from dinof_lite.train.validation import resolve_device
+from dinof_lite.trained_on import TrainedOn, record_of, sde_record
 
 if TYPE_CHECKING:  # imported lazily in load_dinof
     from dinof_lite.dinof import DiNof
@@ -67,6 +78,7 @@ __all__ = [
     "load_flow",
     "save_dinof",
     "load_dinof",
+    "trained_on",
 ]
 
 FORMAT = "dinof_lite.score_model/1"
@@ -150,6 +162,53 @@ def _score_mlp_kwargs(net: ScoreMLP) -> dict[str, Any]:
     }
 
 
+def _derived_record(ckpt: dict[str, Any], fallback: TrainedOn | None = None) -> TrainedOn:
+    """The :class:`TrainedOn` of a checkpoint dict without a ``"trained_on"`` key, from its
+    ``"sde"`` and ``meta["dataset"]``; what ``fallback`` (the module's own record) knows fills
+    the gaps."""
+    spec, meta = ckpt.get("sde"), ckpt.get("meta") or {}
+    sde = sde_record(get_sde(spec["name"], **spec["params"])) if spec else None
+    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
+    data_range = dataset.get("data_range", meta.get("data_range"))
+    if data_range is None and (
+        dataset.get("kind") in ("GaussianMixture.preset", "dinof_lite.data.toy.sample")
+    ):
+        data_range = TOY_RANGE
+    if fallback is not None:
+        sde = sde or fallback.sde
+        data_range = data_range if data_range is not None else fallback.data_range
+    name = dataset.get("name") or (fallback.dataset if fallback else None)
+    return TrainedOn(sde, None if data_range is None else tuple(data_range), name)
+
+
+def _record_for_file(ckpt: dict[str, Any], module: nn.Module) -> dict[str, Any]:
+    """The ``"trained_on"`` entry of a file about to be written (see :func:`trained_on`)."""
+    return _derived_record(ckpt, record_of(module)).to_dict()
+
+
+def _attach(module: nn.Module, ckpt: dict[str, Any]) -> TrainedOn:
+    record = (
+        TrainedOn.from_dict(ckpt["trained_on"])
+        if isinstance(ckpt.get("trained_on"), dict)
+        else _derived_record(ckpt)
+    )
+    module.trained_on = record
+    return record
+
+
+def trained_on(name_or_path: str | os.PathLike) -> TrainedOn:
+    """What the checkpoint ``name_or_path`` (a :data:`KNOWN_MODELS` name or ``.pt`` path) was
+    trained on: its ``"trained_on"`` record, or one derived from its ``"sde"`` and
+    ``meta["dataset"]`` for files written before that record existed."""
+    path = resolve(name_or_path)
+    ckpt = safe_load(path, "a dinof_lite checkpoint")
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path} is not a dinof_lite checkpoint ({type(ckpt).__name__})")
+    if isinstance(ckpt.get("trained_on"), dict):
+        return TrainedOn.from_dict(ckpt["trained_on"])
+    return _derived_record(ckpt)
+
+
 # --------------------------------------------------------------------------- save / load
 
 
@@ -185,6 +244,7 @@ def save_score_model(
         "sde": _sde_spec(sde),
         "meta": plain(meta or {}),
     }
+    ckpt["trained_on"] = _record_for_file(ckpt, net)
     return atomic_save(ckpt, path)
 
 
@@ -266,6 +326,7 @@ def load_score_model(
     sde = get_sde(ckpt["sde"]["name"], **ckpt["sde"]["params"])
     net = _NETS[cls](**ckpt["net"]["kwargs"])
     net.load_state_dict(ckpt["state_dict"])
+    _attach(net, ckpt)
     return sde, net.to(device).eval()
 
 
@@ -280,6 +341,7 @@ def save_flow(path: str | os.PathLike, flow: nn.Module, meta: dict[str, Any] | N
         "state_dict": cpu_state_dict(flow),
         "meta": plain(meta or {}),
     }
+    ckpt["trained_on"] = _record_for_file(ckpt, flow)
     return atomic_save(ckpt, path)
 
 
@@ -297,6 +359,7 @@ def load_flow(name: str | os.PathLike, *, device: str | torch.device = "cpu") ->
         raise ValueError(f"{path} holds a {cls}; supported flow classes: {', '.join(_FLOWS)}")
     flow = _FLOWS[cls](**ckpt["flow"]["kwargs"])
     flow.load_state_dict(ckpt["state_dict"])
+    _attach(flow, ckpt)
     return flow.to(device).eval()
 
 
@@ -333,6 +396,7 @@ def save_dinof(
         "state_dict": cpu_state_dict(model),
         "meta": plain(meta or {}),
     }
+    ckpt["trained_on"] = _record_for_file(ckpt, model)
     return atomic_save(ckpt, path)
 
 
@@ -352,4 +416,5 @@ def load_dinof(name: str | os.PathLike, *, device: str | torch.device = "cpu") -
     flow = _FLOWS[ckpt["flow"]["class"]](**ckpt["flow"]["kwargs"])
     model = DiNof(sde, net, flow, **ckpt["dinof"])
     model.load_state_dict(ckpt["state_dict"])
+    net.trained_on = _attach(model, ckpt)  # the score network's own uses are checked too
     return model.to(device).eval()

@@ -73,9 +73,22 @@ def environment_requirements(environment: dict) -> list[str]:
 def test_project_metadata(pyproject):
     project = pyproject["project"]
     assert project["name"] == "dinof_lite"
-    assert project["version"] == "0.2.0"
+    assert project["version"] == "0.3.0"
     assert SpecifierSet(project["requires-python"]).contains("3.10")
     assert set(project["optional-dependencies"]) >= {"dev", "fid"}
+
+
+@pytest.mark.parametrize(
+    "old", ["dinof_lite.metrics", "dinof_lite.configs", "dinof_lite.checks", "dinof_lite.nets.glow"]
+)
+def test_the_02_aliases_are_gone(old):
+    """0.3 removed 0.2's deprecated aliases (README §Changelog names the new homes). Looked up
+    without importing, and only in this checkout (an editable install of another checkout on
+    the path may still serve an old copy)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(old)
+    assert spec is None or ROOT not in Path(spec.origin).parents, spec.origin
 
 
 def test_torch_requirement_admits_the_pinned_build(pyproject):

@@ -44,7 +44,8 @@ def train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--break-lock",
         action="store_true",
-        help="remove a stale DIR/.lock left by a run that was killed (never a live run's)",
+        help="take over a DIR/.lock that only a record guards (a dinof_lite 0.2 run on another "
+        "host, or no fcntl); a killed run's lock needs nothing (never a live run's)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the score network")
     p.add_argument(

@@ -24,7 +24,11 @@ from torch import Tensor
 
 from dinof_lite.sde import SDE
 
-__all__ = ["DATASETS", "PRESETS", "sample", "GaussianMixture"]
+__all__ = ["DATASETS", "PRESETS", "TOY_RANGE", "sample", "GaussianMixture"]
+
+#: The box every toy (and mixture preset) lies in, roughly: the data range a 2D model records
+#: (:mod:`dinof_lite.trained_on`; Gaussian tails reach a little beyond it).
+TOY_RANGE: tuple[float, float] = (-4.0, 4.0)
 
 DATASETS: tuple[str, ...] = (
     "8gaussians",
@@ -41,7 +45,8 @@ DATASETS: tuple[str, ...] = (
 def sample(name: str, n: int, seed: int = 0) -> Tensor:
     """``n`` samples ``(n, 2)`` float32 of the toy ``name`` (see :data:`DATASETS`), reproducible by seed.
 
-    All toys lie roughly in ``[-4, 4]²`` with standard deviation of order 1–2 per coordinate.
+    All toys lie roughly in :data:`TOY_RANGE` ``= [-4, 4]²`` with standard deviation of order 1–2
+    per coordinate.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown toy dataset {name!r}; valid: {', '.join(DATASETS)}")

@@ -39,6 +39,7 @@ from dinof_lite.sampling import LikelihoodResult, ode_log_likelihood_result, pc_
 from dinof_lite.sampling.base import synchronize
 from dinof_lite.sampling.fast import fast_sample_result
 from dinof_lite.sde import SDE
+from dinof_lite.trained_on import check_sde
 from dinof_lite.utils import check_batch, randn
 
 __all__ = ["DiNof", "SOLVER_STEPS"]
@@ -101,6 +102,7 @@ class DiNof(TmConditioning, nn.Module):
                 f"flow must be a flow module with an in_shape (e.g. dinof_lite.flows.Glow); "
                 f"got {type(flow).__name__}"
             )
+        check_sde(sde, score_net, where="DiNof")  # a loaded network's own SDE (trained_on.py)
         self.sde, self.score_net, self.flow = sde, score_net, flow
         defaults = {"train_eps": sde.train_eps, "sample_eps": sde.sample_eps}
         given = {"train_eps": train_eps, "sample_eps": sample_eps}

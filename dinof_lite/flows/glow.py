@@ -33,6 +33,7 @@ from dinof_lite.flows.invconv import InvConv
 from dinof_lite.flows.priors import GaussianPrior, Split
 from dinof_lite.flows.squeeze import squeeze, unsqueeze
 from dinof_lite.precision import float32
+from dinof_lite.trained_on import check_data_range
 from dinof_lite.utils import check_batch, randn
 
 __all__ = ["FlowStep", "Glow"]
@@ -384,7 +385,9 @@ class Glow(nn.Module):
     # ------------------------------------------------------------------ densities and samples
 
     def log_prob(self, x: Tensor, context: Tensor | None = None) -> Tensor:
-        """``log p(x)`` in nats, ``(B,)`` (change of variables, Glow Eq. 3)."""
+        """``log p(x)`` in nats, ``(B,)`` (change of variables, Glow Eq. 3); ``x`` far outside
+        the data range a loaded flow was trained on is refused (:mod:`dinof_lite.trained_on`)."""
+        check_data_range(self, x, "x", "Glow.log_prob")
         z, logdet = self(x, context)
         log_normal = -0.5 * z.pow(2).flatten(1).sum(1) - 0.5 * self.dim * math.log(2 * math.pi)
         return log_normal + logdet

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from dinof_lite.sampling.base import CountingScoreFn, ScoreFn, synchronize
 from dinof_lite.sampling.ode import check_tolerances, probability_flow_drift, solver_options
+from dinof_lite.trained_on import check_data_range
 from dinof_lite.utils import check_batch
 
 __all__ = [
@@ -145,6 +146,7 @@ def ode_log_likelihood_result(
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a floating-point tensor of shape (B, *dims); got {got}")
     check_batch(x, "x", "ode_log_likelihood")
+    check_data_range(score_fn, x, "x", "ode_log_likelihood")  # against the network's record
     check_tolerances(rtol, atol)
     t_start = float(sde.train_eps) if t_start is None else float(t_start)
     t_end = float(sde.T) if t_end is None else float(t_end)

@@ -93,8 +93,10 @@ class Trainer:
         lock: hold ``workdir``'s lock (:class:`~dinof_lite.train.lock.WorkdirLock`) while
             :meth:`fit` runs, so two trainers (or a trainer and a ``train`` run) never write one
             workdir at once; pass ``False`` only when the caller already holds it (the CLI does).
-        break_lock: remove a stale lock (its owner, on this host, is no longer running: a killed
-            kernel or run) instead of refusing; a live owner's lock is never broken.
+        break_lock: take over a lock that only a record guards (a dinof_lite 0.2 record from
+            another host, or a dead owner's on a system without ``fcntl``) instead of refusing.
+            A killed kernel or run needs nothing: its OS lock died with it. A live owner's lock
+            is never broken.
 
     On :meth:`fit` (and on a resume) temporary files ``.checkpoint.pt.*.tmp`` that killed
     writes left in ``workdir`` are removed (only those older than the workdir's lock, or than

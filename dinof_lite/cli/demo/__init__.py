@@ -150,7 +150,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--break-lock",
         action="store_true",
-        help="remove a stale OUT/.lock left by a demo that was killed",
+        help="take over an OUT/.lock that only a record guards (see train --break-lock)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
