@@ -414,7 +414,7 @@ def load_dinof(name: str | os.PathLike, *, device: str | torch.device = "cpu") -
     sde = get_sde(ckpt["sde"]["name"], **ckpt["sde"]["params"])
     net = _build_dinof_net(ckpt["net"])
     flow = _FLOWS[ckpt["flow"]["class"]](**ckpt["flow"]["kwargs"])
-    model = DiNof(sde, net, flow, **ckpt["dinof"])
+    model = DiNof(sde, net, flow, **DiNof.kwargs_from_checkpoint(ckpt["dinof"]))
     model.load_state_dict(ckpt["state_dict"])
     net.trained_on = _attach(model, ckpt)  # the score network's own uses are checked too
     return model.to(device).eval()

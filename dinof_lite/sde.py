@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,21 @@ __all__ = [
     "SDES",
     "register_sde",
     "batch_view",
+    "warn_eps_deprecated",
 ]
+
+
+def warn_eps_deprecated(spelling: str, means: str, stacklevel: int = 3) -> None:
+    """The ``FutureWarning`` of a deprecated ``eps`` (``spelling``, e.g. ``"sde.eps"``), which
+    stood for ``means``: the word had two meanings, and the two smallest times have their own
+    names now."""
+    warnings.warn(
+        f"{spelling} is deprecated (here it means {means}): name the smallest time you mean, "
+        "train_eps (training and the data side of likelihoods) or sample_eps (the sampler's "
+        "last time)",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def batch_view(v: Tensor, x: Tensor) -> Tensor:
@@ -75,7 +90,7 @@ class SDE(abc.ABC):
     - :attr:`train_eps`: smallest time of training (DSM's ``t ~ U(train_eps, T)``) and the data
       side of ODE likelihoods; 1e-5 for every SDE (score_sde's ``losses.py`` / ``likelihood.py``).
     - :attr:`sample_eps`: the sampler's last time; 1e-3 for VP / sub-VP, 1e-5 for VE (score_sde's
-      per-SDE ``sampling_eps``). :attr:`eps` is the same number (what a sampler stops at).
+      per-SDE ``sampling_eps``). ``sde.eps`` is a deprecated spelling of it (a ``FutureWarning``).
     - :meth:`noise_label` / :meth:`label_to_time`: what a score network is conditioned on.
     - :attr:`score_sign` with :meth:`score_from_net` / :meth:`net_from_score`: the network's
       output ``net`` and the score are related by ``score = score_sign · net / s(t)``.
@@ -124,8 +139,9 @@ class SDE(abc.ABC):
 
     @property
     def eps(self) -> float:
-        """The sampler's last time, :attr:`sample_eps` (training and likelihoods use
-        :attr:`train_eps`)."""
+        """Deprecated (``FutureWarning``): :attr:`sample_eps`; training and likelihoods use
+        :attr:`train_eps`."""
+        warn_eps_deprecated("sde.eps", "sample_eps")
         return self.sample_eps
 
     # ----- the maths each SDE defines -------------------------------------------------------
@@ -285,7 +301,13 @@ class ReverseSDE:
 
     def __init__(self, forward: SDE, score_fn: ScoreFn, probability_flow: bool = False) -> None:
         self.forward, self.score_fn, self.probability_flow = forward, score_fn, probability_flow
-        self.N, self.T, self.eps = forward.N, forward.T, forward.sample_eps
+        self.N, self.T, self.sample_eps = forward.N, forward.T, forward.sample_eps
+
+    @property
+    def eps(self) -> float:
+        """Deprecated (``FutureWarning``): :attr:`sample_eps`, the sampler's last time."""
+        warn_eps_deprecated("ReverseSDE.eps", "sample_eps")
+        return self.sample_eps
 
     def _scale(self) -> float:
         return 0.5 if self.probability_flow else 1.0

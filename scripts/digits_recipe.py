@@ -181,7 +181,7 @@ def build_dinof_digits(
         n_steps=sample_steps(1.0),
         predictor="reverse_diffusion",
         corrector="none",
-        eps=ema.eps,
+        eps=ema.sample_eps,
         generator=gen,
     )
     base = {

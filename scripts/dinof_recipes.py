@@ -110,7 +110,7 @@ def baseline(model: DiNof, gmm: GaussianMixture, gen: torch.Generator) -> dict:
         n_steps=BASELINE_STEPS,
         predictor="euler_maruyama",
         corrector="none",
-        eps=model.eps,
+        eps=model.sample_eps,
         generator=gen,
     )
     ref = gmm.sample(n_samples, gen)

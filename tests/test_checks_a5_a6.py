@@ -97,7 +97,7 @@ def dinof_log_likelihood(
 ):
     """RK4 (or Euler) on [x, Δ]; keyword arguments make the typical mistakes."""
     sde, score_fn = model.sde, model.score_fn
-    start = model.eps if t0 is None else t0
+    start = model.train_eps if t0 is None else t0
     end = T_m if t1 is None else t1
 
     def drift(y, s):
@@ -142,7 +142,7 @@ def dinof_log_likelihood_torchdiffeq(model, x, T_m):  # right: an adaptive solve
             d = fn(h, tt).detach()
         return d, divergence_functional(fn, h, tt)
 
-    times = torch.tensor([model.eps, T_m], dtype=x.dtype)
+    times = torch.tensor([model.train_eps, T_m], dtype=x.dtype)
     zero = torch.zeros(x.shape[0], dtype=x.dtype)
     opts = {"step_t": times}
     xs, deltas = odeint(func, (x, zero), times, rtol=1e-6, atol=1e-6, options=opts)
@@ -167,7 +167,7 @@ def measure(
                 n_steps=N,
                 predictor="euler_maruyama",
                 corrector="none",
-                eps=model.eps,
+                eps=model.sample_eps,
                 generator=gen,
             )
         x, count = res.x, res.nfe
@@ -189,7 +189,7 @@ def measure_own_seed(model, T_m, data, seed=0):  # right: other draws, kernel fr
             n_steps=N,
             predictor="euler_maruyama",
             corrector="none",
-            eps=model.eps,
+            eps=model.sample_eps,
             generator=g,
         ).x
         return {"mmd": float(mmd(x, data)), "nfe": N}
@@ -335,9 +335,18 @@ WRONG = [
     (
         checks.check_dinof_log_likelihood,
         P(dinof_log_likelihood, t0=0.0),
-        "integrates from t = 0, not from model.eps",
+        "integrates from t = 0, not from model.train_eps",
     ),
-    (checks.check_dinof_log_likelihood, P(dinof_log_likelihood, t0=1e-3), "not from model.eps"),
+    (
+        checks.check_dinof_log_likelihood,
+        P(dinof_log_likelihood, t0=1e-3),
+        "not from model.train_eps",
+    ),
+    (
+        checks.check_dinof_log_likelihood,
+        P(dinof_log_likelihood, t0=0.06),
+        "starts at model.sample_eps = 0.06, where the sampler stops",
+    ),
     (
         checks.check_dinof_log_likelihood,
         P(dinof_log_likelihood, t1=1.0),

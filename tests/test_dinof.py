@@ -5,13 +5,16 @@ any-T_m sampling, the trajectory's parts, seeds, the loss's shared noise, and in
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
+from torch import nn
 
 from dinof_lite import VESDE, VPSDE, GaussianMixture, Glow, ScoreMLP, TrainConfig, Trainer
-from dinof_lite.dinof import CONTEXT_DIM, DiNof, DiNofSample, tm_context, training_loss
+from dinof_lite.dinof import CONTEXT_DIM, DiNof, DiNofSample, TmSpec, tm_context, training_loss
 from dinof_lite.evaluation.metrics import mmd
+from dinof_lite.flows import FlowPrior, flow_prior_missing
 from dinof_lite.losses import dsm_loss, get_score_fn
 from dinof_lite.nets.oracle import OracleScoreNet
 from dinof_lite.sampling import ode_log_likelihood
@@ -205,7 +208,9 @@ def test_trajectory_has_both_parts_with_the_promised_shapes():
     assert s.flow_states.shape == (n_layers + 1, 7, 2) and len(s.flow_layers) == n_layers + 1
     assert s.flow_layers[0] == "z" and s.flow_layers[-1] == "x(T_m)"
     assert s.sde_states.shape == (6, 7, 2) and s.sde_times.shape == (6,)  # 50 steps / 10 + 1
-    assert s.sde_times[0] == pytest.approx(T_M) and s.sde_times[-1] == pytest.approx(model.eps)
+    assert s.sde_times[0] == pytest.approx(T_M) and s.sde_times[-1] == pytest.approx(
+        model.sample_eps
+    )
     torch.testing.assert_close(s.flow_states[0], s.z)
     torch.testing.assert_close(s.flow_states[-1], s.x_Tm)
     torch.testing.assert_close(s.sde_states[0], s.x_Tm)
@@ -280,6 +285,38 @@ def test_tm_context_features():
     a, s = sde.marginal_coeffs(T_m)
     torch.testing.assert_close(c[:, -2], a)
     torch.testing.assert_close(c[:, -1], s.log())
+
+
+def test_a_flow_without_the_flow_prior_contract_is_refused_naming_what_is_missing():
+    """DiNof checks the flow against ``FlowPrior`` when it is built, not at the first sample."""
+    sde = VPSDE(N=20)
+    flow = Glow((2,), 1, 2, 8)
+    assert isinstance(flow, FlowPrior) and flow_prior_missing(flow) == []
+
+    class NoTrace(nn.Module):  # a flow with a density and an inverse but no states or names
+        in_shape, context_dim = (2,), 0
+        log_prob, inverse = flow.log_prob, flow.inverse
+
+    missing = "inverse_trajectory(), layer_names(), intermediate_indices()"
+    with pytest.raises(TypeError, match=rf"FlowPrior .*; NoTrace lacks {re.escape(missing)}$"):
+        DiNof(sde, ScoreMLP.for_sde(sde), NoTrace(), T_m=0.5)
+    with pytest.raises(TypeError, match=r"FlowPrior .*; dict is not an nn.Module$"):
+        DiNof(sde, ScoreMLP.for_sde(sde), {"in_shape": (2,)}, T_m=0.5)
+
+
+def test_tm_spec_checks_and_draws_the_hand_over_times():
+    spec = TmSpec.build(0.5, (0.2, 0.8), eps=1e-3, T=1.0)
+    assert spec.any_T_m and spec.resolve(None) == 0.5 and spec.resolve(torch.tensor(0.3)) == 0.3
+    T_m, t_max = spec.draw(5000, _gen(0), "cpu", torch.float32)
+    assert t_max == 0.8 and float(T_m.min()) >= 0.2 and float(T_m.max()) < 0.8
+    assert abs(float(T_m.mean()) - 0.5) < 0.01  # U(0.2, 0.8): mean 0.5, std/sqrt(n) = 2.5e-3
+    single = TmSpec.build(0.5, None, eps=1e-3, T=1.0)
+    T_m, t_max = single.draw(3, _gen(0), "cpu", torch.float32)
+    assert t_max == 0.5 and torch.equal(T_m, torch.full((3,), 0.5))
+    with pytest.raises(ValueError, match="trained at T_m=0.5 only"):
+        single.resolve(0.6)
+    with pytest.raises(ValueError, match=r"T_m must lie in \(eps, T\] = \(0.001, 1.0\]"):
+        TmSpec.build(1e-3, None, eps=1e-3, T=1.0)
 
 
 def test_clear_errors():

@@ -8,6 +8,7 @@ compared with the library's continuous-time versions.
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -41,7 +42,7 @@ class SpyNet(nn.Module):
 def test_train_and_sample_eps_are_score_sdes():
     """Training / likelihood eps 1e-5 for every SDE; sampling eps 1e-3 VP / sub-VP, 1e-5 VE."""
     for sde, sample_eps in ((VESDE(), 1e-5), (VPSDE(), 1e-3), (subVPSDE(), 1e-3)):
-        assert sde.train_eps == 1e-5 and sde.sample_eps == sample_eps and sde.eps == sample_eps
+        assert sde.train_eps == 1e-5 and sde.sample_eps == sample_eps
     sde = VPSDE()
     # score_sde losses.py: t = rand(B) * (T - eps) + eps with eps = 1e-5
     u = torch.rand(1000, generator=gen(0))
@@ -54,16 +55,55 @@ def test_dinof_trains_and_measures_from_train_eps_and_samples_to_sample_eps():
     net = SpyNet()
     model = DiNof(sde, net, Glow((2,), levels=1, steps=2, hidden=8), T_m=0.5)
     assert (model.train_eps, model.sample_eps) == (1e-5, 1e-3)
-    model.loss(torch.randn(4000, 2, generator=gen(0)), gen(1))
-    assert min(net.labels) / 999 < 1e-3  # DSM times reach below the sampling eps
-    net.labels.clear()
-    model.log_likelihood(torch.randn(3, 2, generator=gen(2)), rtol=1e-3, atol=1e-3)
-    assert min(net.labels) / 999 == pytest.approx(1e-5, rel=1e-4)
-    s = model.sample_result(3, generator=gen(3), trajectory_every=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # no deprecated eps inside the library
+        model.loss(torch.randn(4000, 2, generator=gen(0)), gen(1))
+        assert min(net.labels) / 999 < 1e-3  # DSM times reach below the sampling eps
+        net.labels.clear()
+        model.log_likelihood(torch.randn(3, 2, generator=gen(2)), rtol=1e-3, atol=1e-3)
+        assert min(net.labels) / 999 == pytest.approx(1e-5, rel=1e-4)
+        s = model.sample_result(3, generator=gen(3), trajectory_every=5)
     assert float(s.sde_times[-1]) == pytest.approx(1e-3)
-    assert DiNof(sde, SpyNet(), model.flow, eps=2e-3).kwargs["train_eps"] == 2e-3  # 0.2 files
     with pytest.raises(ValueError, match="train_eps must be a number in"):
         DiNof(sde, SpyNet(), model.flow, train_eps=0.0)
+
+
+def test_eps_is_a_deprecated_spelling_that_names_both_times():
+    """``.eps`` meant sample_eps, ``DiNof(eps=)`` both times: they still work, with a warning."""
+    sde = VPSDE(N=20)
+    flow = Glow((2,), levels=1, steps=2, hidden=8)
+    named = r"name the smallest time you mean, train_eps .* or sample_eps"
+    with pytest.warns(
+        FutureWarning, match=r"^sde.eps is deprecated \(here it means sample_eps\): " + named
+    ):
+        assert sde.eps == sde.sample_eps == 1e-3
+    with pytest.warns(FutureWarning, match=r"^ReverseSDE.eps is deprecated .*sample_eps"):
+        assert sde.reverse(lambda x, t: -x).eps == 1e-3
+    both = r"^DiNof\(eps=...\) is deprecated \(here it means train_eps and sample_eps\)"
+    with pytest.warns(FutureWarning, match=both):
+        old = DiNof(sde, SpyNet(), flow, T_m=0.5, eps=2e-3)
+    assert (old.train_eps, old.sample_eps) == (2e-3, 2e-3)
+    with pytest.warns(
+        FutureWarning, match=r"^DiNof.eps is deprecated \(here it means sample_eps\)"
+    ):
+        assert old.eps == 2e-3
+    with pytest.warns(FutureWarning, match=both):  # an explicit train_eps / sample_eps wins
+        mixed = DiNof(sde, SpyNet(), flow, T_m=0.5, eps=2e-3, sample_eps=4e-3)
+    assert (mixed.train_eps, mixed.sample_eps) == (2e-3, 4e-3)
+
+
+def test_checkpoints_that_stored_one_eps_load_without_a_warning():
+    """dinof_lite 0.2 files stored ``eps`` (both times); ``kwargs_from_checkpoint`` splits it."""
+    stored = {"T_m": 0.5, "T_m_range": None, "eps": 2e-3, "flow_weight": 1.0}
+    kwargs = DiNof.kwargs_from_checkpoint(stored)
+    split = {"T_m": 0.5, "T_m_range": None, "train_eps": 2e-3, "sample_eps": 2e-3}
+    assert kwargs == {**split, "flow_weight": 1.0}
+    assert "eps" in stored  # the stored dict is not changed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        model = DiNof(VPSDE(N=20), SpyNet(), Glow((2,), 1, 2, 8), **kwargs)
+        assert DiNof.kwargs_from_checkpoint(model.kwargs) == model.kwargs  # new files as stored
+    assert (model.train_eps, model.sample_eps) == (2e-3, 2e-3)
 
 
 def test_ode_likelihood_with_train_eps_matches_the_closed_form_gaussian():

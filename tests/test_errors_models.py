@@ -137,7 +137,7 @@ def test_dinof_eps_out_of_range(name, eps):
 def test_dinof_eps_above_T_m_is_refused():
     sde = VPSDE()
     with pytest.raises(ValueError, match="T_m must lie in"):
-        DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), Glow((2,), 1, 2, 8), T_m=0.3, eps=0.4)
+        DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), Glow((2,), 1, 2, 8), T_m=0.3, sample_eps=0.4)
 
 
 def test_ode_log_likelihood_empty_and_nonfinite():
@@ -209,7 +209,7 @@ def test_dinof_T_m_of_the_wrong_type(T_m, error, match):
     [
         ("sde", "vp", "sde must be a SDE; got str"),
         ("score_net", None, "score_net must be a Module; got NoneType"),
-        ("flow", torch.nn.Linear(2, 2), "flow must be a flow module with an in_shape"),
+        ("flow", torch.nn.Linear(2, 2), r"flow must be a flow module following .*FlowPrior"),
     ],
 )
 def test_dinof_parts_of_the_wrong_type(part, value, match):

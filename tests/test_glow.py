@@ -95,6 +95,14 @@ def test_trajectories_trace_every_layer_both_ways():
     assert (
         names[:3] == ["L1.K1.actnorm", "L1.K1.invconv", "L1.K1.coupling"] and names[-1] == "prior"
     )
+    for name in names[:-1]:  # every name is a module of the flow (derived, not hard-coded)
+        level, *rest = name.split(".")
+        j = int(level[1:]) - 1
+        if rest == ["split"]:
+            assert flow.splits[j] is not None
+        else:
+            step = flow.flows[j][int(rest[0][1:]) - 1]
+            assert step.get_submodule(rest[1]) in step.sublayers
     assert all(s.shape == x.shape and not s.requires_grad for s in states)
     assert torch.equal(states[0], x) and torch.equal(states[-1], z.detach())
     back = flow.inverse_trajectory(z, ctx)

@@ -332,7 +332,7 @@ def test_trajectory_shapes_and_endpoints():
     res = pc_sample_result(sde, score_fn, x0, trajectory_every=7, generator=gen(1))
     assert isinstance(res, SampleResult) and res.wall_time_s > 0
     assert res.trajectory.shape == (math.ceil(50 / 7) + 1, 16, 2)  # steps 7..49, plus first/last
-    expected_times = [1.0, *(1.0 - k * (1.0 - sde.eps) / 50 for k in range(7, 50, 7)), sde.eps]
+    expected_times = [1.0, *(1.0 - k * (1.0 - sde.sample_eps) / 50 for k in range(7, 50, 7)), sde.sample_eps]
     torch.testing.assert_close(res.times, torch.tensor(expected_times))
     torch.testing.assert_close(res.x, x)  # same generator seed -> same samples
     plain = pc_sample_result(sde, score_fn, x0, generator=gen(1))
@@ -359,7 +359,7 @@ def test_denoise_returns_last_predictor_mean():
     x0 = torch.tensor([[1.0, -1.0], [2.0, 0.5]], dtype=torch.float64)
     score_fn = lambda x, t: -x
     kw = dict(n_steps=1, predictor="euler_maruyama", corrector="none")
-    dt = sde.eps - 1.0
+    dt = sde.sample_eps - 1.0
     drift, g = sde.reverse(score_fn).sde(x0, torch.ones(2, dtype=torch.float64))
     clean = pc_sample(sde, score_fn, x0, generator=gen(4), **kw)
     torch.testing.assert_close(clean, x0 + drift * dt)
@@ -442,14 +442,14 @@ def test_ode_sample_from_t_m_and_trajectory(gmm, data):
     x_tm = sde.perturb(gmm.sample(N_SAMPLES, gen(5)), 0.5, generator=gen(6))
     res = ode_sample_result(sde, gmm.score_fn(sde), x_tm, t_start=0.5, trajectory_times=[0.1, 0.3])
     assert res.trajectory.shape == (4, N_SAMPLES, 2)
-    torch.testing.assert_close(res.times, torch.tensor([0.5, 0.3, 0.1, sde.eps]))
+    torch.testing.assert_close(res.times, torch.tensor([0.5, 0.3, 0.1, sde.sample_eps]))
     assert torch.equal(res.trajectory[0], x_tm) and torch.equal(res.trajectory[-1], res.x)
     assert abs(mmd(data, res.x)) < MMD_OK
     even = ode_sample_result(sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5, trajectory_times=11)
     assert even.trajectory.shape == (11, 8, 2)
-    torch.testing.assert_close(even.times, torch.linspace(0.5, sde.eps, 11))
+    torch.testing.assert_close(even.times, torch.linspace(0.5, sde.sample_eps, 11))
     # float32 grids that include the end points (1e-3 is 0.0010000000474 in float32) are fine
-    f32 = torch.linspace(0.5, sde.eps, 6, dtype=torch.float32)
+    f32 = torch.linspace(0.5, sde.sample_eps, 6, dtype=torch.float32)
     res = ode_sample_result(sde, gmm.score_fn(sde), x_tm[:8], t_start=0.5, trajectory_times=f32)
     assert res.trajectory.shape == (6, 8, 2)
     # without a trajectory the plain sampler is the result's x, bit for bit

@@ -73,7 +73,7 @@ def test_frame_shapes_and_hand_over(frames, model):
         assert f.sde_times[0] == T_m  # the SDE starts at T_m ...
         np.testing.assert_array_equal(f.sde_paths[0], f.x_Tm)  # ... exactly at x(T_m)
         assert np.all(np.diff(f.sde_times) < 0)
-        assert f.sde_times[-1] == pytest.approx(model.sde.eps, abs=1e-7)
+        assert f.sde_times[-1] == pytest.approx(model.sde.sample_eps, abs=1e-7)
         np.testing.assert_array_equal(f.sde_paths[-1], f.x)  # and ends at the sample
         np.testing.assert_array_equal(f.cloud[:P], f.x)  # the highlighted are the first P
         np.testing.assert_array_equal(f.cloud_Tm[:P], f.x_Tm)

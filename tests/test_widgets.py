@@ -262,7 +262,7 @@ def test_digits_frame_strip_and_sde_frames(digits_explorer, digits):
     assert f.sde_frames.shape == (3, 2, 16, 16) and f.x.shape == (6, 16, 16)
     t = f.sde_frame_times
     assert t.shape == (3,) and np.all(np.diff(t) < 0)
-    assert f.T_m > t[0] and t[-1] > digits.sde.eps  # strictly between T_m and the end
+    assert f.T_m > t[0] and t[-1] > digits.sde.sample_eps  # strictly between T_m and the end
     assert np.isfinite(f.x).all() and not np.allclose(f.x_Tm, f.z)
     assert viz.DigitsTmExplorer(digits).T_m_values == [0.2, 0.6, 1.0]
 

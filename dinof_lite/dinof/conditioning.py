@@ -1,4 +1,5 @@
-"""DiNof's hand-over time ``T_m``: which values a model accepts, and the any-T_m flow context.
+"""DiNof's hand-over time ``T_m``: which values a model accepts (:class:`TmSpec`), how training
+draws them, and the any-T_m flow context (:func:`tm_context`).
 
 A single-T_m model's flow models ``p_{T_m}`` at one time only. An any-T_m model
 (``T_m_range=(lo, hi)``) conditions one flow on ``T_m`` through Glow's ``context``: the features
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from dinof_lite.sde import SDE
+from dinof_lite.utils import rand
 
-__all__ = ["CONTEXT_DIM", "tm_context", "TmConditioning"]
+__all__ = ["CONTEXT_DIM", "tm_context", "TmSpec"]
 
 #: Size of the ``T_m`` feature vector :func:`tm_context` gives a conditional flow.
 CONTEXT_DIM = 9
@@ -39,50 +42,48 @@ def tm_context(sde: SDE, T_m: Tensor, T_m_range: tuple[float, float]) -> Tensor:
     return torch.stack(feats, dim=-1)
 
 
-class TmConditioning:
-    """The ``T_m`` methods of :class:`~dinof_lite.dinof.DiNof` (a mixin).
+@dataclass(frozen=True)
+class TmSpec:
+    """The hand-over times a :class:`~dinof_lite.dinof.DiNof` accepts; build it with
+    :meth:`build`, which checks every field.
 
-    Reads the model's ``sde``, ``flow``, ``eps``, ``T_m`` and ``T_m_range`` (``None`` for a
-    single-T_m model, else ``(lo, hi)``).
+    Attributes:
+        T_m: the model's own ``T_m`` (the default of sampling and likelihoods).
+        T_m_range: ``(lo, hi)`` for an any-T_m model (one conditional flow for every ``T_m`` in
+            the range), ``None`` for a single-T_m model.
+        eps: the smallest ``T_m`` is above it: ``max(train_eps, sample_eps)``, so that both the
+            training times ``[train_eps, T_m)`` and the sampler's ``T_m → sample_eps`` exist.
+        T: the SDE's end time, the largest ``T_m``.
     """
 
-    sde: SDE
-    flow: nn.Module
-    eps: float
     T_m: float
     T_m_range: tuple[float, float] | None
+    eps: float
+    T: float
 
-    def _set_T_m(self, T_m: float, T_m_range: tuple[float, float] | None) -> None:
-        """Check and store ``T_m`` and ``T_m_range``; the flow must be conditional (``context_dim
-        == CONTEXT_DIM``) exactly in any-T_m mode. Needs ``sde``, ``flow`` and ``eps`` set."""
-        self.T_m_range = None if T_m_range is None else tuple(float(v) for v in T_m_range)
-        if self.T_m_range is not None:
-            lo, hi = self.T_m_range
-            if len(T_m_range) != 2 or not self.eps < lo < hi <= self.sde.T:
+    @classmethod
+    def build(
+        cls, T_m: float, T_m_range: tuple[float, float] | None, *, eps: float, T: float
+    ) -> TmSpec:
+        """The checked spec; ``ValueError`` / ``TypeError`` name the argument and the range."""
+        if T_m_range is not None:
+            lo_hi = tuple(float(v) for v in T_m_range)
+            if len(lo_hi) != 2 or not eps < lo_hi[0] < lo_hi[1] <= T:
                 raise ValueError(
-                    f"T_m_range must be (lo, hi) with eps = {self.eps} < lo < hi <= "
-                    f"T = {self.sde.T}; got {T_m_range}"
+                    f"T_m_range must be (lo, hi) with eps = {eps} < lo < hi <= T = {T} "
+                    f"(eps = max(train_eps, sample_eps)); got {T_m_range}"
                 )
-        self.T_m = self._check_T_m(T_m)
-        want = CONTEXT_DIM if self.any_T_m else 0
-        got = int(getattr(self.flow, "context_dim", 0))
-        if got != want:
-            raise ValueError(
-                f"the flow has context_dim={got} but DiNof needs {want}: "
-                + (
-                    f"an any-T_m model conditions its flow on tm_context, build it with "
-                    f"context_dim=DiNof.CONTEXT_DIM ({CONTEXT_DIM})"
-                    if want
-                    else "a single-T_m model takes an unconditional flow (or pass T_m_range)"
-                )
-            )
+            T_m_range = lo_hi
+        spec = cls(0.0, T_m_range, float(eps), float(T))
+        return cls(spec.check(T_m), T_m_range, float(eps), float(T))
 
     @property
     def any_T_m(self) -> bool:
         """True when one conditional flow serves every ``T_m`` in :attr:`T_m_range`."""
         return self.T_m_range is not None
 
-    def _check_T_m(self, T_m: float) -> float:
+    def check(self, T_m: float | Tensor) -> float:
+        """``T_m`` as a float, checked: one number in ``(eps, T]`` and, any-T_m, in the range."""
         if isinstance(T_m, Tensor):
             if T_m.numel() != 1:
                 raise ValueError(
@@ -93,8 +94,11 @@ class TmConditioning:
         if isinstance(T_m, bool) or not isinstance(T_m, numbers.Real):
             raise TypeError(f"T_m must be a number in (eps, T]; got {type(T_m).__name__} {T_m!r}")
         T_m = float(T_m)
-        if not self.eps < T_m <= self.sde.T:
-            raise ValueError(f"T_m must lie in (eps, T] = ({self.eps}, {self.sde.T}]; got {T_m}")
+        if not self.eps < T_m <= self.T:
+            raise ValueError(
+                f"T_m must lie in (eps, T] = ({self.eps}, {self.T}] (eps = max(train_eps, "
+                f"sample_eps)); got {T_m}"
+            )
         if self.any_T_m:
             lo, hi = self.T_m_range
             if not lo - 1e-9 <= T_m <= hi + 1e-9:
@@ -104,15 +108,12 @@ class TmConditioning:
                 )
         return T_m
 
-    def resolve_T_m(self, T_m: float | None) -> float:
-        """``T_m`` to use: the model's own if ``None``; otherwise checked against the training.
-
-        Raises ``ValueError`` for ``T_m`` outside ``(eps, T]``, outside ``T_m_range`` (any-T_m
-        mode), or different from the one ``T_m`` a single-T_m model was trained at.
-        """
+    def resolve(self, T_m: float | Tensor | None) -> float:
+        """``T_m`` to use: :attr:`T_m` if ``None``; otherwise :meth:`check` ed, and for a
+        single-T_m model equal to :attr:`T_m` (its flow models ``p_{T_m}`` at that time only)."""
         if T_m is None:
             return self.T_m
-        T_m = self._check_T_m(T_m)
+        T_m = self.check(T_m)
         if not self.any_T_m and not math.isclose(T_m, self.T_m, abs_tol=1e-9):
             raise ValueError(
                 f"this DiNof was trained at T_m={self.T_m} only; its flow models "
@@ -121,11 +122,13 @@ class TmConditioning:
             )
         return T_m
 
-    def context(self, T_m: Tensor | float, batch: int) -> Tensor | None:
-        """The flow's context ``(B, CONTEXT_DIM)`` for ``T_m`` (scalar or ``(B,)``); ``None`` in
-        single-T_m mode."""
-        if not self.any_T_m:
-            return None
-        ref = next(self.flow.parameters())
-        T_m = torch.as_tensor(T_m, dtype=ref.dtype, device=ref.device).expand(batch)
-        return tm_context(self.sde, T_m, self.T_m_range)
+    def draw(
+        self, batch: int, generator: torch.Generator | None, device, dtype
+    ) -> tuple[Tensor, float]:
+        """Training's ``(T_m (batch,), t_max)``: :attr:`T_m` and ``t_max = T_m`` for a single-T_m
+        model; ``T_m ~ U(lo, hi)`` per example and ``t_max = hi`` for an any-T_m model (its
+        score network is trained on ``[train_eps, hi)``). Draws from ``generator`` only any-T_m."""
+        if self.any_T_m:
+            lo, hi = self.T_m_range
+            return lo + (hi - lo) * rand((batch,), generator, device, dtype), hi
+        return torch.full((batch,), self.T_m, device=device, dtype=dtype), self.T_m

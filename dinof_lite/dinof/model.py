@@ -6,17 +6,18 @@ through its layers ``h_0 = x(T_m), …, h_M = z`` (deterministic paths)::
 
     model = DiNof(sde, ScoreMLP.for_sde(sde), Glow((2,), levels=1, steps=8, hidden=64), T_m=0.6)
     Trainer(model, training_loss, data, TrainConfig(...)).fit()   # one optimizer, both networks
-    loss, parts = model.loss_parts(x0)              # the scalar loss and {"dsm", "flow_nll"}
-    x = model.sample(2000)                          # z → flow⁻¹ → x(T_m) → PC sampler → x(eps)
+    loss, parts = model.loss_parts(x0)     # the scalar loss and {"dsm", "flow_nll"}
+    x = model.sample(2000)                 # z → flow⁻¹ → x(T_m) → PC sampler → x(sample_eps)
     s = model.sample_result(500, trajectory_every=10)   # a DiNofSample: both parts' states, NFE
-    logp = model.log_likelihood(x)                  # ODE eps → T_m, plus the flow's log-density
+    logp = model.log_likelihood(x)         # ODE train_eps → T_m, plus the flow's log-density
 
 **Any-T_m mode** (``T_m_range=(lo, hi)``): the flow is conditioned on ``T_m`` through Glow's
 ``context`` (features :func:`tm_context`), training draws one ``T_m ~ U(lo, hi)`` per example and
-the score network is trained on ``[eps, hi)``; ``sample(T_m=…)`` then works for any ``T_m`` in the
-range without retraining, and with ``hi = T`` the same score network also runs the plain diffusion
-baseline from ``p_T``. The ``T_m`` handling and the flow's context live in
-:mod:`~dinof_lite.dinof.conditioning`, the joint loss in :mod:`~dinof_lite.dinof.loss`.
+the score network is trained on ``[train_eps, hi)``; ``sample(T_m=…)`` then works for any ``T_m``
+in the range without retraining, and with ``hi = T`` the same score network also runs the plain
+diffusion baseline from ``p_T``. Which ``T_m`` a model accepts is its :class:`TmSpec`
+(:mod:`~dinof_lite.dinof.conditioning`, with the flow's context features); what it needs of the
+flow is :class:`~dinof_lite.flows.FlowPrior`.
 
 One return type per method: ``sample`` / ``log_likelihood`` / ``loss`` return a tensor, their
 ``sample_result`` / ``log_likelihood_result`` / ``loss_parts`` companions the full result.
@@ -24,48 +25,54 @@ One return type per method: ``sample`` / ``log_likelihood`` / ``loss`` return a 
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
 from torch import Tensor, nn
 
 from dinof_lite.data.quantize import bits_per_dim
-from dinof_lite.dinof.conditioning import CONTEXT_DIM, TmConditioning
-from dinof_lite.dinof.loss import FLOW_REDUCTIONS, joint_loss_terms
+from dinof_lite.dinof.conditioning import CONTEXT_DIM, TmSpec, tm_context
 from dinof_lite.dinof.result import DiNofSample, flow_state_labels
-from dinof_lite.losses import get_score_fn
+from dinof_lite.flows.base import flow_prior_missing
+from dinof_lite.losses import dsm_loss, get_score_fn
 from dinof_lite.precision import float32
 from dinof_lite.sampling import LikelihoodResult, ode_log_likelihood_result, pc_sample_result
 from dinof_lite.sampling.base import synchronize
 from dinof_lite.sampling.fast import fast_sample_result
-from dinof_lite.sde import SDE
+from dinof_lite.sde import SDE, batch_view, warn_eps_deprecated
 from dinof_lite.trained_on import check_sde
-from dinof_lite.utils import check_batch, randn
+from dinof_lite.utils import check_batch, rand, randn
 
-__all__ = ["DiNof", "SOLVER_STEPS"]
+__all__ = ["DiNof", "SOLVER_STEPS", "FLOW_REDUCTIONS", "training_loss"]
 
 #: Default steps of a fast ODE solver from ``T_m`` (``DiNof.sample(solver=...)``).
 SOLVER_STEPS = 10
+#: How the flow's NLL enters the loss: nats per example (authors' code) or per dimension.
+FLOW_REDUCTIONS = ("sum", "mean")
 
 
-class DiNof(TmConditioning, nn.Module):
+class DiNof(nn.Module):
     """A score network and a normalizing flow joined at ``T_m`` (DiNof §3.2).
 
     Args:
         sde: the forward SDE (VE, VP or sub-VP).
         score_net: raw network ``net(x (B, *dims), label (B,)) -> (B, *dims)``, read as a score by
             :func:`~dinof_lite.losses.get_score_fn` (ε-prediction for VP / sub-VP, σ-scaled for VE).
-        flow: a bijection with ``flow(x, context) -> (z, logdet)``, ``flow.inverse(z, context)``,
-            ``flow.log_prob(x, context)`` and ``flow.in_shape`` (a :class:`~dinof_lite.flows.Glow`);
-            conditional (``context_dim == CONTEXT_DIM``) exactly when ``T_m_range`` is given.
-        T_m: the hand-over time in ``(0, T]``; in any-T_m mode the default for :meth:`sample`.
-        T_m_range: ``(lo, hi)`` with ``0 < lo < hi <= T`` for any-T_m mode, else ``None``.
+        flow: an ``nn.Module`` following :class:`~dinof_lite.flows.FlowPrior` (``in_shape``,
+            ``context_dim``, ``log_prob``, ``inverse``, ``inverse_trajectory``, ``layer_names``,
+            ``intermediate_indices``; a :class:`~dinof_lite.flows.Glow`), conditional
+            (``context_dim == CONTEXT_DIM``) exactly when ``T_m_range`` is given.
+        T_m: the hand-over time in ``(eps, T]`` with ``eps = max(train_eps, sample_eps)``; in
+            any-T_m mode the default for :meth:`sample`.
+        T_m_range: ``(lo, hi)`` with ``eps < lo < hi <= T`` for any-T_m mode, else ``None``.
         train_eps: smallest training time and the likelihood's data side (default
             ``sde.train_eps`` = 1e-5, as score_sde).
         sample_eps: the sampler's last time (default ``sde.sample_eps``: 1e-3 VP / sub-VP, 1e-5
             VE, as score_sde).
-        eps: one number for both (the single-eps convention of dinof_lite 0.2 checkpoints);
-            ``train_eps`` / ``sample_eps``, when given, take precedence.
+        eps: deprecated (``FutureWarning``): one number for both ``train_eps`` and
+            ``sample_eps``, which, when given, take precedence. :meth:`kwargs_from_checkpoint`
+            reads the ``eps`` of dinof_lite 0.2 checkpoints without it.
         flow_weight: ``w`` in ``L = L_DSM + w · NLL_flow`` (authors: 1).
         flow_reduction: ``"sum"`` — the flow's NLL in nats per example, as the authors' code —
             or ``"mean"``, nats per dimension. The two networks share no parameters, so with Adam
@@ -97,12 +104,17 @@ class DiNof(TmConditioning, nn.Module):
         for name, value, cls in (("sde", sde, SDE), ("score_net", score_net, nn.Module)):
             if not isinstance(value, cls):
                 raise TypeError(f"{name} must be a {cls.__name__}; got {type(value).__name__}")
-        if not isinstance(flow, nn.Module) or not hasattr(flow, "in_shape"):
+        is_module = isinstance(flow, nn.Module)
+        missing = flow_prior_missing(flow) if is_module else []
+        if missing or not is_module:
             raise TypeError(
-                f"flow must be a flow module with an in_shape (e.g. dinof_lite.flows.Glow); "
-                f"got {type(flow).__name__}"
+                "flow must be a flow module following dinof_lite.flows.FlowPrior (e.g. "
+                f"dinof_lite.flows.Glow); {type(flow).__name__} "
+                + (f"lacks {', '.join(missing)}" if is_module else "is not an nn.Module")
             )
         check_sde(sde, score_net, where="DiNof")  # a loaded network's own SDE (trained_on.py)
+        if eps is not None:
+            warn_eps_deprecated("DiNof(eps=...)", "train_eps and sample_eps")
         self.sde, self.score_net, self.flow = sde, score_net, flow
         defaults = {"train_eps": sde.train_eps, "sample_eps": sde.sample_eps}
         given = {"train_eps": train_eps, "sample_eps": sample_eps}
@@ -115,7 +127,19 @@ class DiNof(TmConditioning, nn.Module):
                     f"for the SDE's default {defaults[key]}"
                 )
             setattr(self, key, float(value))
-        self._set_T_m(T_m, T_m_range)
+        eps_floor = max(self.train_eps, self.sample_eps)
+        self.tm_spec = TmSpec.build(T_m, T_m_range, eps=eps_floor, T=sde.T)
+        want, got = (CONTEXT_DIM if self.any_T_m else 0), int(flow.context_dim)
+        if got != want:
+            raise ValueError(
+                f"the flow has context_dim={got} but DiNof needs {want}: "
+                + (
+                    f"an any-T_m model conditions its flow on tm_context, build it with "
+                    f"context_dim=DiNof.CONTEXT_DIM ({CONTEXT_DIM})"
+                    if want
+                    else "a single-T_m model takes an unconditional flow (or pass T_m_range)"
+                )
+            )
         if flow_reduction not in FLOW_REDUCTIONS:
             raise ValueError(
                 f"unknown flow_reduction {flow_reduction!r}; valid: {', '.join(FLOW_REDUCTIONS)}"
@@ -140,11 +164,54 @@ class DiNof(TmConditioning, nn.Module):
             "likelihood_weighting": self.likelihood_weighting,
         }
 
+    @staticmethod
+    def kwargs_from_checkpoint(stored: dict) -> dict:
+        """:attr:`kwargs` as a checkpoint stored them, for ``DiNof(sde, net, flow, **…)``: the
+        single ``eps`` of dinof_lite 0.2 files becomes ``train_eps`` and ``sample_eps``."""
+        kwargs = dict(stored)
+        if "eps" in kwargs:
+            eps = kwargs.pop("eps")
+            kwargs.setdefault("train_eps", eps)
+            kwargs.setdefault("sample_eps", eps)
+        return kwargs
+
     @property
     def eps(self) -> float:
-        """The sampler's last time, :attr:`sample_eps` (training and likelihoods use
-        :attr:`train_eps`)."""
+        """Deprecated (``FutureWarning``): :attr:`sample_eps`, the sampler's last time; training
+        and likelihoods start at :attr:`train_eps`."""
+        warn_eps_deprecated("DiNof.eps", "sample_eps")
         return self.sample_eps
+
+    # ------------------------------------------------------------------ T_m
+    @property
+    def T_m(self) -> float:
+        """The model's own hand-over time (any-T_m: the default of :meth:`sample`)."""
+        return self.tm_spec.T_m
+
+    @property
+    def T_m_range(self) -> tuple[float, float] | None:
+        """``(lo, hi)`` of an any-T_m model, ``None`` for a single-T_m one."""
+        return self.tm_spec.T_m_range
+
+    @property
+    def any_T_m(self) -> bool:
+        """True when one conditional flow serves every ``T_m`` in :attr:`T_m_range`."""
+        return self.tm_spec.any_T_m
+
+    def resolve_T_m(self, T_m: float | Tensor | None) -> float:
+        """``T_m`` to use: the model's own if ``None``; otherwise checked against the training
+        (``ValueError`` outside ``(eps, T]``, outside ``T_m_range``, or, single-T_m, different
+        from :attr:`T_m`); see :meth:`TmSpec.resolve`."""
+        return self.tm_spec.resolve(T_m)
+
+    def context(self, T_m: Tensor | float, batch: int) -> Tensor | None:
+        """The flow's context ``(B, CONTEXT_DIM)`` for ``T_m`` (scalar or ``(B,)``):
+        :func:`tm_context`; ``None`` in single-T_m mode."""
+        if not self.any_T_m:
+            return None
+        ref = next(self.flow.parameters())
+        T_m = torch.as_tensor(T_m, dtype=ref.dtype, device=ref.device).expand(batch)
+        return tm_context(self.sde, T_m, self.T_m_range)
 
     @property
     def score_fn(self):
@@ -179,11 +246,66 @@ class DiNof(TmConditioning, nn.Module):
         check_batch(x0, what, "DiNof")
 
     # ------------------------------------------------------------------ training
+    def _loss_terms(
+        self, x0: Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(total, dsm, flow_nll)`` on ``x0 (B, *dims)``, scalars with gradients (DiNof Eqs. 3
+        and 8; the authors' code: one optimizer, both networks)::
+
+            T_m   = self.T_m, or U(lo, hi) per example (any-T_m)
+            t     ~ U(train_eps, T_m)   (any-T_m: U(train_eps, hi))   # score times
+            z     ~ N(0, I)                                  # one draw, shared by both terms
+            x_t   = a(t) x0 + s(t) z                         # DSM input (Song et al. 2021, Eq. 7)
+            x_Tm  = a(T_m) x0 + s(T_m) z                     # closed-form sample of p_{T_m}
+            L     = L_DSM(t, z) + w · reduce(−log p_flow(x_Tm))
+
+        ``L_DSM`` is :func:`~dinof_lite.losses.dsm_loss` (mean or half sum over dimensions),
+        ``reduce`` the ``flow_reduction`` and ``w`` the ``flow_weight``. The flow sees ``x(T_m)``
+        at ``T_m`` exactly, the time the sampler starts from. The authors draw ``t = T_m·(U(1 −
+        eps) + eps)`` and evaluate the flow at ``t_f = T_m·(1 − eps) + eps`` (``T_m + 1e-5·(1 −
+        T_m)``); here ``t ~ U(train_eps, T_m)`` and ``t_f = T_m``.
+        """
+        self.check_x(x0)
+        B, dev, dt = x0.shape[0], x0.device, x0.dtype
+        z = randn(x0.shape, generator, dev, dt)
+        T_m, t_max = self.tm_spec.draw(B, generator, dev, dt)
+        eps = self.train_eps
+        t = eps + (t_max - eps) * rand((B,), generator, dev, dt)
+        dsm = dsm_loss(
+            self.sde,
+            self.score_fn,
+            x0,
+            t=t,
+            z=z,
+            reduce_mean=self.reduce_mean,
+            likelihood_weighting=self.likelihood_weighting,
+        )
+        a, s = self.sde.marginal_coeffs(T_m)
+        x_Tm = batch_view(a, x0) * x0 + batch_view(s, x0) * z
+        nll = -self.flow.log_prob(x_Tm, self.context(T_m, B))
+        if self.flow_reduction == "mean":
+            nll = nll / math.prod(self.dims)
+        nll = nll.mean()
+        return dsm + self.flow_weight * nll, dsm, nll
+
     def loss(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """The joint DiNof loss (a scalar) on a minibatch ``x0 (B, *dims)``: ``L_DSM + w ·
-        NLL_flow(x(T_m))`` with one noise draw shared by both terms (DiNof Eqs. 3 and 8; see
-        :func:`~dinof_lite.dinof.loss.joint_loss_terms`)."""
-        return joint_loss_terms(self, x0, generator)[0]
+        r"""The joint DiNof loss (a scalar) on a minibatch ``x0 (B, *dims)``: denoising score
+        matching below ``T_m`` plus the flow's NLL at ``T_m`` (DiNof Eqs. 3 and 8), with one
+        draw of :math:`z` shared by both terms,
+
+        .. math::
+
+            \mathcal{L}(\theta, \phi) =
+            \mathbb{E}_{t \sim U(\varepsilon, T_m),\; z \sim \mathcal{N}(0, I)}
+            \Bigl[\, s(t)^2 \,\bigl\lVert s_\theta(x_t, t) + z / s(t) \bigr\rVert^2 \Bigr]
+            + w\, \mathbb{E}_z\bigl[-\log p_\phi\bigl(x(T_m)\bigr)\bigr],
+            \qquad x_t = a(t)\, x_0 + s(t)\, z,
+
+        with :math:`\varepsilon` = ``train_eps``, up to the reduction over dimensions
+        (:func:`~dinof_lite.losses.dsm_loss`: the mean, or half the sum) and the flow's
+        (``flow_reduction``); :math:`w` is ``flow_weight`` (the authors': 1).
+        """
+        return self._loss_terms(x0, generator)[0]
 
     def loss_parts(
         self, x0: Tensor, generator: torch.Generator | None = None
@@ -191,7 +313,7 @@ class DiNof(TmConditioning, nn.Module):
         """``(loss, {"dsm", "flow_nll"})``: :meth:`loss` (same draws from ``generator``, same
         number) and its two terms as detached floats (``flow_nll`` in the unit
         ``flow_reduction`` chooses)."""
-        total, dsm, nll = joint_loss_terms(self, x0, generator)
+        total, dsm, nll = self._loss_terms(x0, generator)
         return total, {"dsm": float(dsm.detach()), "flow_nll": float(nll.detach())}
 
     def forward(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -221,14 +343,14 @@ class DiNof(TmConditioning, nn.Module):
     ) -> DiNofSample:
         """Draw ``n`` DiNof samples (DiNof §3.2): ``z ~ N(0, I)`` → ``x(T_m) = flow⁻¹(z)`` (DiNof
         Eq. 8 read backwards) → predictor–corrector sampler (Song et al. 2021, Alg. 1) from
-        ``T_m`` down to ``eps`` in ``round(N·T_m/T)`` steps, saving a fraction ``1 − T_m`` of
+        ``T_m`` down to ``sample_eps`` in ``round(N·T_m/T)`` steps, saving a fraction ``1 − T_m`` of
         the plain sampler's network evaluations.
 
         Args:
             n: number of samples.
             T_m: hand-over time (default ``self.T_m``); any value in ``T_m_range`` for an
                 any-T_m model.
-            n_steps: reverse-SDE steps from ``T_m`` to ``eps`` (default ``round(N·T_m/T)``; with
+            n_steps: reverse-SDE steps from ``T_m`` to ``sample_eps`` (default ``round(N·T_m/T)``; with
                 a ``solver``, its steps, default :data:`SOLVER_STEPS`).
             predictor, corrector: registry names; default per SDE (``sde.default_pc``).
             solver: a fast probability-flow ODE solver of
@@ -341,7 +463,7 @@ class DiNof(TmConditioning, nn.Module):
         generator: torch.Generator | None = None,
         progress: bool = False,
     ) -> Tensor:
-        """``n`` samples ``x(eps)`` ``(n, *dims)``: :meth:`sample_result`'s ``x`` (same
+        """``n`` samples ``x(sample_eps)`` ``(n, *dims)``: :meth:`sample_result`'s ``x`` (same
         arguments, same numbers; no trajectory)."""
         return self.sample_result(
             n,
@@ -459,3 +581,9 @@ class DiNof(TmConditioning, nn.Module):
             f"sde={self.sde.name}, {mode}, train_eps={self.train_eps}, "
             f"sample_eps={self.sample_eps}, flow_reduction={self.flow_reduction!r}"
         )
+
+
+def training_loss(model: nn.Module, x0: Tensor, generator: torch.Generator) -> Tensor:
+    """``Trainer`` loss function: ``model(x0, generator)``, the joint loss of a :class:`DiNof`
+    (also when it is wrapped in ``DistributedDataParallel``)."""
+    return model(x0, generator)

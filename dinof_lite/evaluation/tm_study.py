@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from dinof_lite.dinof.sampling import default_pc
 from dinof_lite.evaluation.quality import sample_quality
 from dinof_lite.sampling import pc_sample_result
 
@@ -78,7 +77,7 @@ def tm_study(
         repeats: timed runs per row, interleaved across rows (forwards, then backwards, …, so
             slow drifts of a shared machine and order effects hit every row alike); ``wall_s``
             is the best one.
-        predictor, corrector, snr: sampler settings (default per SDE, :func:`default_pc`).
+        predictor, corrector, snr: sampler settings (default per SDE, ``sde.default_pc``).
         n_steps_full: steps of the whole path ``[eps, T]`` (default ``sde.N``); a DiNof row
             takes ``round(n_steps_full · T_m / T)`` of them.
         quality: ``quality(samples) -> dict`` of scores replacing the 2D metrics (MMD², sliced
@@ -103,11 +102,11 @@ def tm_study(
     if baseline and trained_to < T - 1e-9:
         raise ValueError(
             f"the baseline samples from p_T with the score network, which was "
-            f"trained on [eps, {trained_to:g}] only (T = {T:g}); train an any-T_m "
+            f"trained on [train_eps, {trained_to:g}] only (T = {T:g}); train an any-T_m "
             f"model with T_m_range=(lo, {T:g}) or pass baseline=False"
         )
     N = int(n_steps_full or sde.N)
-    pred, corr = default_pc(sde)
+    pred, corr = sde.default_pc
     pred, corr = predictor or pred, corrector or corr
     ref_param = next(model.parameters())
     device, dims = ref_param.device, tuple(model.dims)
@@ -145,7 +144,7 @@ def tm_study(
             predictor=pred,
             corrector=corr,
             snr=snr,
-            eps=model.eps,
+            eps=model.sample_eps,
             generator=gen,
             device=device,
         )

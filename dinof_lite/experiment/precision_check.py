@@ -54,11 +54,14 @@ def flow_errors(
 def score_net_error(
     model: DiNof, x0: Tensor, precision: Precision, seed: int = 0
 ) -> dict[str, float]:
-    """The score network's output at ``x_t`` (``t ~ U(eps, T_m)``) under ``precision`` against
-    float32: ``{"rel_rms", "rel_max"}`` (relative to the float32 output's RMS)."""
+    """The score network's output at ``x_t`` (``t ~ U(train_eps, T_m)``, as in training) under
+    ``precision`` against float32: ``{"rel_rms", "rel_max"}`` (relative to the float32 output's
+    RMS)."""
     g = _generator(seed, x0.device)
     hi = model.T_m_range[1] if model.any_T_m else model.T_m
-    t = model.eps + (hi - model.eps) * torch.rand(x0.shape[0], generator=g, device=x0.device)
+    t = model.train_eps + (hi - model.train_eps) * torch.rand(
+        x0.shape[0], generator=g, device=x0.device
+    )
     z = torch.randn(x0.shape, generator=g, device=x0.device)
     a, s = model.sde.marginal_coeffs(t)
     x_t = a.view(-1, *[1] * (x0.dim() - 1)) * x0 + s.view(-1, *[1] * (x0.dim() - 1)) * z

@@ -8,7 +8,7 @@ outputs) and the ``squeeze`` functions are the exceptions.
 """
 
 from dinof_lite.flows.actnorm import ActNorm
-from dinof_lite.flows.base import FlowLayer
+from dinof_lite.flows.base import FlowLayer, FlowPrior, flow_prior_missing
 from dinof_lite.flows.coupling import AffineCoupling
 from dinof_lite.flows.glow import FlowStep, Glow
 from dinof_lite.flows.invconv import InvConv
@@ -19,11 +19,13 @@ __all__ = [
     "ActNorm",
     "AffineCoupling",
     "FlowLayer",
+    "FlowPrior",
     "FlowStep",
     "GaussianPrior",
     "Glow",
     "InvConv",
     "Split",
+    "flow_prior_missing",
     "squeeze",
     "unsqueeze",
 ]

@@ -62,15 +62,20 @@ A minimal example, an elementwise learned scale ``y = x · exp(s)``::
         def inverse(self, y, context=None):
             s = self.log_scale.view(1, -1, *[1] * (y.dim() - 2))
             return y * torch.exp(-s), -s.expand_as(y).flatten(1).sum(1)
+
+A whole flow used as DiNof's prior at ``T_m`` follows a second contract, :class:`FlowPrior`
+(:class:`~dinof_lite.flows.glow.Glow` does); :func:`flow_prior_missing` names what a flow lacks.
 """
 
 from __future__ import annotations
 
 import abc
+import inspect
+from typing import Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
-__all__ = ["FlowLayer"]
+__all__ = ["FlowLayer", "FlowPrior", "flow_prior_missing"]
 
 
 class FlowLayer(nn.Module, metaclass=abc.ABCMeta):
@@ -88,3 +93,51 @@ class FlowLayer(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def inverse(self, y: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Latent → data: ``(x = f⁻¹(y), log|det ∂x/∂y|)``; the log-det is ``−`` forward's."""
+
+
+@runtime_checkable
+class FlowPrior(Protocol):
+    """What :class:`~dinof_lite.dinof.DiNof` needs of its flow (an ``nn.Module``), the flow
+    ``h_0 = x(T_m) → … → h_M = z`` of DiNof Eq. 8 (:class:`~dinof_lite.flows.glow.Glow` is one).
+
+    Attributes:
+        in_shape: ``(D,)`` or ``(C, H, W)``, the shape of one example.
+        context_dim: size of the context vector the flow is conditioned on, 0 for none.
+    """
+
+    in_shape: tuple[int, ...]
+    context_dim: int
+
+    def log_prob(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """``log p(x)`` in nats, ``(B,)``; the loss and the likelihood at ``T_m``."""
+
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
+        """Latent ``z (B, *in_shape)`` → data ``x (B, *in_shape)``; sampling's first part."""
+
+    def inverse_trajectory(
+        self, z: Tensor, context: Tensor | None = None, every: int = 1
+    ) -> list[Tensor]:
+        """The states ``[z, …, x]`` of :meth:`inverse`, after every ``every``-th layer."""
+
+    def layer_names(self) -> list[str]:
+        """The names of the ``M`` layers, data → latent order."""
+
+    def intermediate_indices(self, every: int = 1) -> list[int]:
+        """Which states (0 = ``z``, ``M`` = ``x``) :meth:`inverse_trajectory` records."""
+
+
+def _protocol_members(proto: type) -> list[str]:
+    """The attributes and methods a protocol class declares (in declaration order)."""
+    methods = [n for n, v in vars(proto).items() if inspect.isfunction(v) and n[0] != "_"]
+    return [*proto.__annotations__, *methods]
+
+
+def flow_prior_missing(flow: object) -> list[str]:
+    """The members of :class:`FlowPrior` that ``flow`` lacks (empty when it has them all);
+    methods must be callable."""
+    missing = []
+    for name in _protocol_members(FlowPrior):
+        is_method = inspect.isfunction(vars(FlowPrior).get(name))
+        if not hasattr(flow, name) or (is_method and not callable(getattr(flow, name))):
+            missing.append(f"{name}()" if is_method else name)
+    return missing

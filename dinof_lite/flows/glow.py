@@ -61,9 +61,15 @@ class FlowStep(FlowLayer):
             num_channels, hidden, image=image, context_dim=context_dim, clamp=clamp
         )
 
+    def named_sublayers(self) -> list[tuple[str, nn.Module]]:
+        """``[(name, layer)]`` in the order ``forward`` applies them: actnorm, invconv,
+        coupling (the order they are registered in)."""
+        return list(self.named_children())
+
     @property
-    def sublayers(self) -> tuple[nn.Module, nn.Module, nn.Module]:
-        return self.actnorm, self.invconv, self.coupling
+    def sublayers(self) -> tuple[nn.Module, ...]:
+        """The three layers in the order ``forward`` applies them."""
+        return tuple(layer for _, layer in self.named_sublayers())
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         logdet = x.new_zeros(x.shape[0])
@@ -186,15 +192,14 @@ class Glow(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def layer_names(self) -> list[str]:
-        """Names of the states a traced ``forward`` records after ``x`` (data → latent order)."""
+        """Names of the states a traced ``forward`` records after ``x`` (data → latent order):
+        ``"L{j}.K{k}.{sublayer}"`` for each flow step's sublayers (their attribute names),
+        ``"L{j}.split"`` for each split and ``"prior"`` for the top prior; ``M`` names in all."""
         names = []
-        for j in range(self.n_levels):
-            names += [
-                f"L{j + 1}.K{k + 1}.{part}"
-                for k in range(self.n_steps)
-                for part in ("actnorm", "invconv", "coupling")
-            ]
-            names.append(f"L{j + 1}.split" if j < self.n_levels - 1 else "prior")
+        for j, level in enumerate(self.flows, start=1):
+            for k, step in enumerate(level, start=1):
+                names += [f"L{j}.K{k}.{name}" for name, _ in step.named_sublayers()]
+            names.append(f"L{j}.split" if j <= len(self.splits) else "prior")
         return names
 
     # ------------------------------------------------------------------ checks and layout

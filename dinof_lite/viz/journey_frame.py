@@ -78,7 +78,7 @@ def marginal_map(
     u = _unit(projection)
     ut = torch.as_tensor(u, dtype=torch.float64)
     line = GaussianMixture(gmm.means @ ut[:, None], (ut @ gmm.covs @ ut)[:, None], gmm.weights)
-    eps = float(sde.eps if eps is None else eps)
+    eps = float(sde.sample_eps if eps is None else eps)
     times = np.linspace(eps, sde.T, n_times)
     y = np.linspace(-lim, lim, n_y)
     yy = torch.as_tensor(y, dtype=torch.float64)[:, None]

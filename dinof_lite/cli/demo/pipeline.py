@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from dinof_lite.data import toy
-from dinof_lite.dinof import DiNof, default_pc, training_loss
+from dinof_lite.dinof import DiNof, training_loss
 from dinof_lite.evaluation.tm_study import TM_GRID, first_match, noise_floor, tm_study
 from dinof_lite.flows import Glow
 from dinof_lite.nets import ScoreMLP
@@ -73,7 +73,7 @@ class DemoConfig:
     n_samples: int | None = None  # samples per study row (default 1000; 300 in smoke mode)
     sample_steps: int | None = None  # steps of the whole path [eps, T] (default 500; smoke 40)
     repeats: int | None = None  # timed runs per study row, best kept (default 2; smoke 1)
-    predictor: str | None = None  # default per SDE, as in the paper's configs (default_pc)
+    predictor: str | None = None  # default per SDE, as in the paper's configs (sde.default_pc)
     corrector: str | None = None
     snr: float = 0.16
     seed: int = 0
@@ -93,7 +93,7 @@ class DemoConfig:
             cfg.sample_steps if cfg.sample_steps is not None else (40 if smoke else 500)
         )
         cfg.repeats = cfg.repeats if cfg.repeats is not None else (1 if smoke else 2)
-        pc = default_pc(make_sde(cfg.sde))  # also validates the SDE name
+        pc = make_sde(cfg.sde).default_pc  # also validates the SDE name
         cfg.predictor = cfg.predictor if cfg.predictor is not None else pc[0]
         cfg.corrector = cfg.corrector if cfg.corrector is not None else pc[1]
         from dinof_lite.sampling.correctors import CORRECTORS

@@ -241,8 +241,9 @@ def check_dinof_sample(dinof_sample: Callable, model: nn.Module | None = None) -
 
     model = default_model() if model is None else model
     sde = type(model.sde)(**{**model.sde.params(), "N": _N_SDE})
-    ref_model = DiNof(sde, model.score_net, model.flow, T_m=model.T_m, eps=model.eps).eval()
-    T_m, eps = ref_model.T_m, ref_model.eps
+    eps_kw = {"train_eps": model.train_eps, "sample_eps": model.sample_eps}
+    ref_model = DiNof(sde, model.score_net, model.flow, T_m=model.T_m, **eps_kw).eval()
+    T_m, eps = ref_model.T_m, ref_model.sample_eps
     n_steps = sde.n_steps_from(T_m)
     dt = (eps - T_m) / n_steps
 

@@ -7,17 +7,18 @@
   ``fn(x, t) (B, D)`` by autograd, one backward pass per dimension; graded on a drift with a
   non-symmetric Jacobian (known in closed form) and on the oracle's probability-flow drift.
 - ``dinof_log_likelihood(model, x, T_m, n_steps) -> (B,)``: integrate ``[x, Δ]`` with
-  ``dx/dt = f̃``, ``dΔ/dt = div f̃`` from ``model.eps`` up to ``T_m`` and return
+  ``dx/dt = f̃``, ``dΔ/dt = div f̃`` from ``model.train_eps`` up to ``T_m`` and return
   ``model.flow.log_prob(x(T_m), model.context(T_m, B)) + Δ``.
 
 The ground truth of (h) is exact: with the oracle score and a "flow" whose log-density is the
 mixture's exact marginal ``p_{T_m}``, ``log p_eps(x)`` must equal ``gmm.marginal(sde,
 eps).log_prob(x)``. Spies record the times at which the score is evaluated and the calls of the
-flow's ``log_prob``, so the structure (from ``eps``, up to ``T_m``, the flow term with its
+flow's ``log_prob``, so the structure (from ``train_eps``, up to ``T_m``, the flow term with its
 context) is diagnosed before the values. Then the answer is compared with
-:meth:`DiNof.log_likelihood` on the shipped ``dinof_8gaussians_vp`` model. The library starts
-that ODE at ``model.train_eps`` (1e-5) while the exercise starts at ``model.eps`` (the sampler's
-1e-3); on this model the two likelihoods differ by far less than the comparison's 0.05 nats.
+:meth:`DiNof.log_likelihood` on the shipped ``dinof_8gaussians_vp`` model, which starts the same
+ODE at the same ``model.train_eps`` (1e-5): the two agree to :data:`LIBRARY_TOL` nats. The
+oracle's ``sample_eps`` differs from its ``train_eps``, so an ODE started at the sampler's last
+time is caught.
 """
 
 from __future__ import annotations
@@ -48,13 +49,19 @@ __all__ = [
     "OracleDiNof",
     "ExactMarginalFlow",
     "reference_log_likelihood",
+    "LIBRARY_TOL",
 ]
 
 _B, _D = 6, 2
 #: the oracle model's times: not the library defaults, so hard-coded values are caught
-_EPS, _T_M = 0.02, 0.5
+_EPS, _SAMPLE_EPS, _T_M = 0.02, 0.06, 0.5
 #: nats: a fixed-step RK4 with 50 steps is within 1e-4 of the truth, Euler with 1000 within 3e-3
 _TOL = 0.01
+#: nats between the answer and :meth:`DiNof.log_likelihood` (dopri5, rtol = atol = 1e-5) on the
+#: shipped model, both from ``train_eps`` = 1e-5. Measured: 100 uniform RK4 steps are 0.015 off
+#: (8e-3 with 200, 4e-3 with 1000: the steps are coarse next to t = 1e-5, where the learned
+#: score changes fastest), and the library's own solver tolerance is worth 3e-3
+LIBRARY_TOL = 0.03
 _DRIFT_HINT = "g(t) is (B,): use `g[:, None] ** 2` to broadcast it against x (B, D)."
 _DIV_HINT = (
     "work on a copy that requires grad: `x = x.detach().requires_grad_(True)` inside "
@@ -62,7 +69,7 @@ _DIV_HINT = (
     "retain_graph=True)[0][:, i]` for each dimension i."
 )
 _LL_HINT = (
-    "step [x, Δ] from model.eps to T_m with your pf_drift and divergence (both need (B,) "
+    "step [x, Δ] from model.train_eps to T_m with your pf_drift and divergence (both need (B,) "
     "times), then add model.flow.log_prob(x, model.context(T_m, x.shape[0]))."
 )
 
@@ -239,13 +246,29 @@ class ExactMarginalFlow(nn.Module):
 class OracleDiNof:
     """What :func:`check_dinof_log_likelihood` hands the student's function in place of a
     :class:`~dinof_lite.dinof.DiNof`: the oracle score, the exact marginal as the flow, an
-    any-T_m style ``context``; ``eps`` and ``T_m`` differ from the library defaults."""
+    any-T_m style ``context``; ``train_eps``, ``sample_eps`` and ``T_m`` differ from the library
+    defaults and from each other."""
 
-    def __init__(self, gmm: GaussianMixture, sde, eps: float = _EPS, T_m: float = _T_M) -> None:
-        self.gmm, self.sde, self.eps, self.T_m = gmm, sde, float(eps), float(T_m)
+    def __init__(
+        self,
+        gmm: GaussianMixture,
+        sde,
+        train_eps: float = _EPS,
+        T_m: float = _T_M,
+        sample_eps: float = _SAMPLE_EPS,
+    ) -> None:
+        self.gmm, self.sde, self.T_m = gmm, sde, float(T_m)
+        self.train_eps, self.sample_eps = float(train_eps), float(sample_eps)
         self.score_fn = _SpyScore(gmm.score_fn(sde))
         self.flow = ExactMarginalFlow(gmm, sde)
         self.dims, self.any_T_m, self.T_m_range = (gmm.dim,), True, (0.1, 1.0)
+
+    @property
+    def eps(self) -> float:
+        raise Failed(
+            "model.eps is the deprecated spelling of model.sample_eps, the sampler's last time; "
+            "the likelihood's ODE starts at model.train_eps."
+        )
 
     def context(self, T_m: float | Tensor, batch: int) -> Tensor:
         return torch.as_tensor(T_m, dtype=torch.float64).reshape(-1, 1).expand(batch, 1).clone()
@@ -310,7 +333,7 @@ def _points(gmm: GaussianMixture, n: int, seed: int) -> Tensor:
 
 
 def _structure(model: OracleDiNof, T_m: float) -> None:
-    spy, eps = model.score_fn, model.eps
+    spy, eps = model.score_fn, model.train_eps
     if spy.calls == 0:
         raise Failed(
             "model.score_fn was never called: the drift f̃ = f − ½ g² score needs the score "
@@ -319,13 +342,19 @@ def _structure(model: OracleDiNof, T_m: float) -> None:
     if spy.t_min < eps / 2:
         where = "t = 0" if spy.t_min < 1e-9 else f"t = {fmt(spy.t_min)}"
         raise Failed(
-            f"integrates from {where}, not from model.eps = {eps}: the likelihood is of "
-            "p_eps, the density at the small time eps, so the ODE starts at t = model.eps."
+            f"integrates from {where}, not from model.train_eps = {eps}: the likelihood is of "
+            "p_eps, the density at the small time eps, so the ODE starts at t = "
+            "model.train_eps."
+        )
+    if abs(spy.t_min - model.sample_eps) < 1e-9:
+        raise Failed(
+            f"the ODE starts at model.sample_eps = {model.sample_eps}, where the sampler stops; "
+            f"the likelihood starts at the smallest training time, model.train_eps = {eps}."
         )
     if spy.t_min > eps + 0.02:
         raise Failed(
-            f"the ODE starts at t = {fmt(spy.t_min)}, not at model.eps = {eps} (hard-coded "
-            "eps?): start at model.eps."
+            f"the ODE starts at t = {fmt(spy.t_min)}, not at model.train_eps = {eps} "
+            "(hard-coded eps?): start at model.train_eps."
         )
     if spy.t_max > T_m + 0.02:
         what = "T = 1" if abs(spy.t_max - 1.0) < 1e-6 else f"t = {fmt(spy.t_max)}"
@@ -352,7 +381,7 @@ def check_dinof_log_likelihood(
         sde = VPSDE()
         oracle = OracleDiNof(gmm, sde)
         x = _points(gmm, 8, 0)
-        truth = gmm.marginal(sde, oracle.eps).log_prob(x)
+        truth = gmm.marginal(sde, oracle.train_eps).log_prob(x)
         got = dinof_log_likelihood(oracle, x.clone(), _T_M)
         if isinstance(got, tuple):
             raise Failed("return only log p_eps(x), a (B,) tensor, not a tuple.")
@@ -411,11 +440,12 @@ def check_dinof_log_likelihood(
         got_lib = expect_tensor(got_lib, (xf.shape[0],), "log p_eps(x) of the trained model")
         ref_lib = lib_model.log_likelihood(xf, T_m=T_m).detach()
         lib_err = float((got_lib.detach().double() - ref_lib.double()).abs().max())
-        if lib_err > 0.05:
+        if lib_err > LIBRARY_TOL:
             raise Failed(
                 "exact with the oracle, but on the trained DiNof yours differs from "
-                f"model.log_likelihood by up to {fmt(lib_err)} nats: use model.score_fn, "
-                "model.eps and model.flow.log_prob(h, model.context(T_m, B))."
+                f"model.log_likelihood by up to {fmt(lib_err)} nats (allowed {LIBRARY_TOL}): "
+                "use model.score_fn, model.train_eps and "
+                "model.flow.log_prob(h, model.context(T_m, B))."
             )
         return (
             f"matches the mixture's exact log p_eps to {_TOL} nats (oracle score, exact "

@@ -45,7 +45,7 @@ _N_SDE, _N_DATA = 200, 400
 _HINT_MEASURE = (
     "DiNof: model.sample_result(n, T_m=T_m, generator=gen) gives .x and .nfe; the baseline: "
     "pc_sample_result(model.sde, model.score_fn, (n, *model.dims), n_steps=model.sde.N, "
-    "predictor='euler_maruyama', corrector='none', eps=model.eps, generator=gen); "
+    "predictor='euler_maruyama', corrector='none', eps=model.sample_eps, generator=gen); "
     "MMD² = mmd(data, x) from dinof_lite.evaluation."
 )
 _HINT_SWEEP = (
