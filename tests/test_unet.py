@@ -9,14 +9,15 @@ from dinof_lite.sde import VESDE, VPSDE
 
 # Trainable parameters of the full presets, counted on the meta device (UNetConfig.num_parameters).
 FULL_COUNTS = {
-    "ncsnpp_cifar10": 61_869_955,
-    "ncsnpp_cifar10_deep": 106_698_115,
+    "ncsnpp_cifar10": 62_758_787,
+    "ncsnpp_cifar10_deep": 107_586_947,
     "ddpmpp_cifar10": 61_804_419,
     "ddpmpp_cifar10_deep": 106_632_579,
-    "ncsnpp_celebahq256": 65_528_451,
+    "ncsnpp_celebahq256": 65_574_421,
 }
 # Commonly cited sizes of the score_sde models (≈62M for NCSN++ / DDPM++ cont., ≈108M for the
-# deep variants); ours lack FIR / progressive layers, so they may differ by a few per cent.
+# deep variants). The exact counts of the reference's own networks are checked in
+# tests/test_hub_score_sde.py (they are equal).
 PUBLISHED = {
     "ncsnpp_cifar10": 62e6,
     "ncsnpp_cifar10_deep": 108e6,
@@ -32,6 +33,17 @@ SMOKE = {
     "ddpmpp_cifar10": UNetConfig.ddpmpp_cifar10(nf=16, image_size=16),
     "ddpmpp_cifar10_ddpm_blocks": UNetConfig.ddpmpp_cifar10(nf=16, image_size=16, resblock="ddpm"),
     "ncsnpp_celebahq256": UNetConfig.ncsnpp_celebahq256(nf=8, image_size=64, attn_resolutions=(8,)),
+    "ncsnpp_residual_pyramids": UNetConfig.ncsnpp_cifar10(
+        nf=16, image_size=16, progressive="residual", num_res_blocks=1
+    ),
+    "ncsnpp_ddpm_fir_cat": UNetConfig.ncsnpp_celebahq256(
+        nf=8,
+        image_size=16,
+        ch_mult=(1, 2),
+        resblock="ddpm",
+        progressive_combine="cat",
+        attn_resolutions=(8,),
+    ),
     "tiny8": UNetConfig.tiny(8),
     "tiny16_rgb": UNetConfig.tiny(16, in_channels=3),
 }
@@ -70,10 +82,20 @@ def test_time_conditioning_changes_output(embedding):
     assert (a - b).abs().mean() > 1e-3
 
 
-@pytest.mark.parametrize("resblock", ["biggan", "ddpm"])
-def test_gradients_reach_every_parameter(resblock):
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"resblock": "biggan"},
+        {"resblock": "ddpm"},
+        {"fir": True, "progressive": "residual", "progressive_input": "residual"},
+        {"fir": True, "resblock": "ddpm", "progressive": "output_skip"},
+        {"progressive_input": "input_skip", "progressive_combine": "cat", "centered": False},
+    ],
+    ids=lambda d: "-".join(f"{v}" for v in d.values()),
+)
+def test_gradients_reach_every_parameter(layout):
     torch.manual_seed(0)
-    net = UNet(UNetConfig.tiny(8, resblock=resblock, init_scale=1.0))
+    net = UNet(UNetConfig.tiny(8, init_scale=1.0, **layout))
     x, label = _inputs(net.config)
     net(x, label).square().mean().backward()
     for name, p in net.named_parameters():
@@ -132,6 +154,14 @@ def test_clear_errors():
         UNetConfig(resblock="resnet")
     with pytest.raises(ValueError, match="divisible"):
         UNetConfig(image_size=20)
+    with pytest.raises(ValueError, match="valid: none, output_skip, residual"):
+        UNetConfig(progressive="input_skip")
+    with pytest.raises(ValueError, match="valid: none, input_skip, residual"):
+        UNetConfig(progressive_input="output_skip")
+    with pytest.raises(ValueError, match="valid: sum, cat"):
+        UNetConfig(progressive_combine="add")
+    with pytest.raises(ValueError, match="fir_kernel must hold at least 2 taps"):
+        UNetConfig(fir_kernel=(1,))
 
 
 def test_eval_mode_is_deterministic_and_train_mode_uses_dropout():

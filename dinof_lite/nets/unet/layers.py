@@ -10,19 +10,36 @@ Every block maps ``(B, C, H, W)`` feature maps; residual blocks also see the tim
   identity map up to the skip rescaling);
 - ``skip_rescale``: a residual sum is divided by ``√2`` so activations keep unit scale.
 
-Resampling is the *naive* kind: nearest-neighbour upsampling and 2×2 average pooling, with or
-without a 3×3 convolution. The FIR (``[1, 3, 3, 1]``) resampling filters of NCSN++ are not
-implemented: they have no parameters, so they change what the network computes, not its size.
+Resampling is *naive* (nearest-neighbour upsampling, 2×2 average pooling) or, with ``fir=True``,
+NCSN++'s FIR filter ``fir_kernel`` (default ``[1, 3, 3, 1]``; :mod:`~dinof_lite.nets.unet.fir`),
+with or without a 3×3 convolution (fused with the filter, as in the reference).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["AttnBlock", "Downsample", "ResnetBlock", "Upsample", "group_norm", "init_layer"]
+from dinof_lite.nets.unet.fir import (
+    conv_downsample_2d,
+    downsample_2d,
+    upsample_2d,
+    upsample_conv_2d,
+)
+
+__all__ = [
+    "AttnBlock",
+    "Combine",
+    "Downsample",
+    "ResnetBlock",
+    "Upsample",
+    "group_norm",
+    "init_layer",
+]
 
 _RESBLOCKS = ("biggan", "ddpm")
 
@@ -59,46 +76,94 @@ def group_norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(max(min(channels // 4, 32), 1), channels, eps=1e-6)
 
 
-def _upsample(x: Tensor) -> Tensor:
+def _upsample(x: Tensor, fir_kernel: Sequence[float] | None = None) -> Tensor:
+    """×2: nearest-neighbour, or FIR with ``fir_kernel`` when one is given."""
+    if fir_kernel is not None:
+        return upsample_2d(x, fir_kernel)
     return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
-def _downsample(x: Tensor) -> Tensor:
+def _downsample(x: Tensor, fir_kernel: Sequence[float] | None = None) -> Tensor:
+    """÷2: 2×2 average pooling, or FIR with ``fir_kernel`` when one is given."""
+    if fir_kernel is not None:
+        return downsample_2d(x, fir_kernel)
     return F.avg_pool2d(x, 2)
 
 
 class Upsample(nn.Module):
-    """``(B, C, H, W) -> (B, C_out, 2H, 2W)``: nearest-neighbour ×2, then a 3×3 conv if ``with_conv``."""
+    """``(B, C, H, W) -> (B, C_out, 2H, 2W)``: ×2 (nearest, or FIR if ``fir``), then a 3×3 conv if
+    ``with_conv`` (with ``fir`` the conv is fused with the upsampling, as in the reference)."""
 
-    def __init__(self, in_ch: int, out_ch: int | None = None, with_conv: bool = True) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int | None = None,
+        with_conv: bool = True,
+        fir: bool = False,
+        fir_kernel: Sequence[float] = (1, 3, 3, 1),
+    ) -> None:
         super().__init__()
         out_ch = out_ch or in_ch
         if not with_conv and out_ch != in_ch:
             raise ValueError("Upsample without a conv cannot change the number of channels")
         self.conv = conv(in_ch, out_ch) if with_conv else None
+        self.fir_kernel = tuple(fir_kernel) if fir else None
 
     def forward(self, x: Tensor) -> Tensor:
-        x = _upsample(x)
-        return x if self.conv is None else self.conv(x)
+        if self.conv is None:
+            return _upsample(x, self.fir_kernel)
+        if self.fir_kernel is None:
+            return self.conv(_upsample(x))
+        h = upsample_conv_2d(x, self.conv.weight, self.fir_kernel)
+        return h + self.conv.bias[:, None, None]
 
 
 class Downsample(nn.Module):
-    """``(B, C, H, W) -> (B, C_out, H/2, W/2)``: strided 3×3 conv if ``with_conv``, else 2×2 avg-pool.
+    """``(B, C, H, W) -> (B, C_out, H/2, W/2)``: strided 3×3 conv if ``with_conv``, else 2×2 avg-pool;
+    with ``fir``, the FIR low-pass first (fused with the strided conv, or on its own).
 
-    The strided conv pads one pixel at the bottom/right only, like the reference (TF "SAME").
+    The naive strided conv pads one pixel at the bottom/right only, like the reference (TF "SAME").
     """
 
-    def __init__(self, in_ch: int, out_ch: int | None = None, with_conv: bool = True) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int | None = None,
+        with_conv: bool = True,
+        fir: bool = False,
+        fir_kernel: Sequence[float] = (1, 3, 3, 1),
+    ) -> None:
         super().__init__()
         out_ch = out_ch or in_ch
         if not with_conv and out_ch != in_ch:
             raise ValueError("Downsample without a conv cannot change the number of channels")
         self.conv = conv(in_ch, out_ch, stride=2, padding=0) if with_conv else None
+        self.fir_kernel = tuple(fir_kernel) if fir else None
 
     def forward(self, x: Tensor) -> Tensor:
         if self.conv is None:
-            return _downsample(x)
-        return self.conv(F.pad(x, (0, 1, 0, 1)))
+            return _downsample(x, self.fir_kernel)
+        if self.fir_kernel is None:
+            return self.conv(F.pad(x, (0, 1, 0, 1)))
+        h = conv_downsample_2d(x, self.conv.weight, self.fir_kernel)
+        return h + self.conv.bias[:, None, None]
+
+
+class Combine(nn.Module):
+    """``(pyramid (B, C_in, H, W), h (B, C, H, W)) -> (B, C or 2C, H, W)``: NCSN++'s
+    ``input_skip`` merge of the downsampled image into the features: a 1×1 conv of the pyramid to
+    ``C`` channels, then added to ``h`` (``method="sum"``) or concatenated before it (``"cat"``)."""
+
+    def __init__(self, in_ch: int, out_ch: int, method: str = "sum") -> None:
+        super().__init__()
+        if method not in ("sum", "cat"):
+            raise ValueError(f"unknown combine method {method!r}; valid: sum, cat")
+        self.conv = conv(in_ch, out_ch, kernel=1)
+        self.method = method
+
+    def forward(self, pyramid: Tensor, h: Tensor) -> Tensor:
+        p = self.conv(pyramid)
+        return p + h if self.method == "sum" else torch.cat([p, h], dim=1)
 
 
 class ResnetBlock(nn.Module):
@@ -109,7 +174,7 @@ class ResnetBlock(nn.Module):
     1×1 conv when the shape changes. Output ``(skip + branch) / √2`` if ``skip_rescale``.
 
     - ``kind="biggan"`` (BigGAN-style, used by NCSN++ *and* DDPM++ in score_sde): may resample
-      *inside* the block (``up`` / ``down``, naive nearest / average-pool resampling).
+      *inside* the block (``up`` / ``down``: nearest / average-pool, or FIR if ``fir``).
     - ``kind="ddpm"`` (Ho et al. 2020): no resampling inside; the UNet uses separate
       :class:`Upsample` / :class:`Downsample` layers.
     """
@@ -125,6 +190,8 @@ class ResnetBlock(nn.Module):
         down: bool = False,
         skip_rescale: bool = True,
         init_scale: float = 0.0,
+        fir: bool = False,
+        fir_kernel: Sequence[float] = (1, 3, 3, 1),
     ) -> None:
         super().__init__()
         if kind not in _RESBLOCKS:
@@ -134,7 +201,8 @@ class ResnetBlock(nn.Module):
         if kind == "ddpm" and (up or down):
             raise ValueError("DDPM-style blocks do not resample; use Upsample / Downsample")
         out_ch = out_ch or in_ch
-        self.up, self.down, self.skip_rescale = up, down, skip_rescale
+        self.kind, self.up, self.down, self.skip_rescale = kind, up, down, skip_rescale
+        self.fir_kernel = tuple(fir_kernel) if fir else None
         self.norm0 = group_norm(in_ch)
         self.conv0 = conv(in_ch, out_ch)
         self.temb = init_layer(nn.Linear(temb_dim, out_ch)) if temb_dim else None
@@ -147,8 +215,8 @@ class ResnetBlock(nn.Module):
 
     def _resample(self, x: Tensor) -> Tensor:
         if self.up:
-            return _upsample(x)
-        return _downsample(x) if self.down else x
+            return _upsample(x, self.fir_kernel)
+        return _downsample(x, self.fir_kernel) if self.down else x
 
     def forward(self, x: Tensor, temb: Tensor | None = None) -> Tensor:
         h = self._resample(self.act(self.norm0(x)))
