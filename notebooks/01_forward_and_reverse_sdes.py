@@ -383,7 +383,7 @@ run_sde = pc_sample_result(vp, score_fn, x_T, corrector="none",
                            trajectory_every=max(1, N_STEPS // 100),
                            generator=torch.Generator().manual_seed(4))
 run_ode = ode_sample_result(vp, score_fn, x_T,
-                            trajectory_times=torch.linspace(1.0, vp.eps, 101, dtype=torch.float64))
+                            trajectory_times=torch.linspace(1.0, vp.sample_eps, 101, dtype=torch.float64))
 
 fig, axes = plt.subplots(1, 2, figsize=(7.6, 4.2), layout="constrained")
 for ax, run, title in [(axes[0], run_sde, "reverse SDE (Eq. 6)"),

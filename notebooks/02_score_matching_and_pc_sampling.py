@@ -165,7 +165,7 @@ def dsm_loss_by_hand(score_fn, x0, t, z):
 torch.manual_seed(0)
 eps_net = ScoreMLP.for_sde(sde, hidden=32, n_layers=1)  # untrained
 x0 = gmm.sample(256, gen(1))
-t = torch.rand(256, generator=gen(2)) * (sde.T - sde.eps) + sde.eps  # t ~ U(eps, T)
+t = torch.rand(256, generator=gen(2)) * (sde.T - sde.train_eps) + sde.train_eps  # U(train_eps, T)
 z = torch.randn(x0.shape, generator=gen(3))
 with torch.no_grad():
     by_hand = dsm_loss_by_hand(get_score_fn(sde, eps_net), x0, t, z)
@@ -230,7 +230,7 @@ oracle_fn = gmm.score_fn(sde)  # the exact score of p_t (docs/design.md §Gaussi
 # NBVAL_IGNORE_OUTPUT
 n_floor = smoke_or(50_000, 20_000)
 x0 = gmm.sample(n_floor, gen(4))
-t = torch.rand(n_floor, generator=gen(5)) * (sde.T - sde.eps) + sde.eps
+t = torch.rand(n_floor, generator=gen(5)) * (sde.T - sde.train_eps) + sde.train_eps
 z = torch.randn(x0.shape, generator=gen(6))
 with torch.no_grad():
     loss_net = dsm_loss(sde, score_fn, x0, t=t, z=z, per_example=True)
@@ -410,7 +410,7 @@ plt.show()
 B, n_pc, snr = 8, 250, 0.16
 x = sde.prior_sampling((B, 2), generator=gen(20))  # x(T) ~ N(0, I)
 t_i = torch.full((B,), 1.0)  # the first grid time, t_0 = T
-dt = -(sde.T - sde.eps) / n_pc  # negative: we step backwards in time
+dt = -(sde.T - sde.sample_eps) / n_pc  # negative: we step backwards in time
 with torch.no_grad():
     # Euler–Maruyama predictor: x + (f - g² s_θ) dt + g sqrt(|dt|) z
     beta = (BETA_0 + t_i * (BETA_1 - BETA_0))[:, None]  # g(t)² = β(t), (B, 1)
@@ -518,7 +518,7 @@ print("all six samplers: MMD² < 0.003 and sample NLL within [H - 0.1, H + 0.3] 
 # NBVAL_IGNORE_OUTPUT
 snr_steps = smoke_or(100, 50)  # the sampler's steps in the sweep below
 langevin = get_corrector("langevin")(sde, oracle_fn, snr=0.16)
-dt = -(sde.T - sde.eps) / snr_steps
+dt = -(sde.T - sde.sample_eps) / snr_steps
 moves = {}
 print(f"{snr_steps} steps, snr 0.16\n{'t':>5s} {'s(t)':>6s} {'alpha':>6s} {'mean move':>10s} "
       f"{'2 sqrt(alpha) snr s(t) mean|z|':>31s}")

@@ -222,7 +222,7 @@ show_small(ax.figure)
 @torch.no_grad()
 def dinof_sample_by_hand(model, n, T_m, generator):
     """DiNof sampling (DiNof §3.2) in plain torch: flow⁻¹ once, then Euler–Maruyama T_m → eps."""
-    sde, eps = model.sde, model.eps
+    sde, eps = model.sde, model.sample_eps
     z = torch.randn(n, 2, generator=generator)                    # 1. latent z ~ N(0, I)
     x = model.flow.inverse(z, model.context(T_m, n))              # 2. x(T_m) = flow⁻¹(z), one pass
     n_steps = round(sde.N * T_m)                                  # 3. round(N T_m) steps ...
@@ -258,8 +258,8 @@ assert same and lib.nfe == round(sde.N * 0.6)
 # NBVAL_IGNORE_OUTPUT
 noisy = model.sample_result(n_check, T_m=0.6, denoise=False, generator=gen(9)).x
 moved = (noisy - lib.x).std().item()
-dt_abs = (0.6 - model.eps) / round(sde.N * 0.6)
-t_last = model.eps + dt_abs  # the last step runs from t_last down to eps
+dt_abs = (0.6 - model.sample_eps) / round(sde.N * 0.6)
+t_last = model.sample_eps + dt_abs  # the last step runs from t_last down to eps
 predicted = math.sqrt(sde.beta_0 + t_last * (sde.beta_1 - sde.beta_0)) * math.sqrt(dt_abs)
 print(f"std of the dropped noise: {moved:.4f}; g(t_last)·√|dt| = {predicted:.4f} "
       f"(t_last = {t_last:.4f})")
@@ -328,7 +328,7 @@ print(f"T_m = {frame.T_m}: flow {frame.n_flow_layers} layers in one pass, revers
       f"{frame.n_steps} steps = {frame.nfe} score evaluations (plain diffusion: {sde.N})")
 assert frame.n_steps == round(sde.N * 0.3) and frame.nfe == frame.n_steps  # EM, no corrector
 assert (frame.sde_paths[0] == frame.x_Tm).all()  # the SDE starts exactly where the flow ended
-assert abs(frame.sde_times[0] - 0.3) < 1e-6 and abs(frame.sde_times[-1] - model_any.eps) < 1e-6
+assert abs(frame.sde_times[0] - 0.3) < 1e-6 and abs(frame.sde_times[-1] - model_any.sample_eps) < 1e-6
 fig = journey_dashboard(frame, explorer.mmap, reference=data[:600],
                         history=[explorer.frame(t) for t in explorer.T_m_values])
 plt.show()

@@ -195,7 +195,7 @@ for T_m in T_MS:
 t0 = time.perf_counter()
 samples["baseline (from p_T)"] = pc_sample(model.sde, model.score_fn, (N, *model.dims),
                                            n_steps=100, predictor="reverse_diffusion",
-                                           corrector="none", eps=model.eps, generator=gen(10))
+                                           corrector="none", eps=model.sample_eps, generator=gen(10))
 rows.append({"sampler": "baseline (from p_T)", "NFE": 100, "wall s": time.perf_counter() - t0})
 print(format_table(rows))
 
@@ -250,7 +250,7 @@ frame = digits_explorer.frame(0.6)
 print(f"T_m = {frame.T_m}: flow {frame.n_flow_layers} layers in one pass, reverse SDE "
       f"{frame.n_steps} steps; strip frames at t = {[round(float(t), 2) for t in frame.sde_frame_times]}")
 assert frame.n_steps == 60 and frame.x.shape == (16, 16, 16)
-assert all(0.6 > t > model.eps for t in frame.sde_frame_times)
+assert all(0.6 > t > model.sample_eps for t in frame.sde_frame_times)
 s_Tm = {t: float(model.sde.marginal_coeffs(torch.tensor(t))[1]) for t in (0.2, 0.6, 1.0)}
 print("noise std s(T_m) the flow hands over:", {t: round(v, 3) for t, v in s_Tm.items()})
 for T_m in (0.2, 1.0):

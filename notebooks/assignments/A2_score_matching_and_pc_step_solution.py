@@ -198,8 +198,8 @@ if checks.passed("em_step", "langevin_step"):
     gen = torch.Generator().manual_seed(1)
     score_fn = gmm.score_fn(sde)
     x = torch.randn(2000, 2, generator=gen)
-    times = torch.linspace(1.0, sde.eps, sde.N + 1)
-    dt = (sde.eps - 1.0) / sde.N
+    times = torch.linspace(1.0, sde.sample_eps, sde.N + 1)
+    dt = (sde.sample_eps - 1.0) / sde.N
     for i in range(sde.N):
         t = torch.full((2000,), float(times[i]))
         alpha = sde.discrete_alpha(t, -dt)

@@ -102,7 +102,8 @@ grading.require(checks.check_dinof_sample(dinof_sample))
 
 # %% nbgrader={"grade": true, "grade_id": "check_dinof_sample_any_T_m", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 1}
 shipped = load_dinof("dinof_8gaussians_vp")
-early = DiNof(shipped.sde, shipped.score_net, shipped.flow, T_m=0.29, eps=shipped.eps)
+early = DiNof(shipped.sde, shipped.score_net, shipped.flow, T_m=0.29,
+              train_eps=shipped.train_eps, sample_eps=shipped.sample_eps)
 grading.require(checks.check_dinof_sample(dinof_sample, early))
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "text_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -120,7 +121,7 @@ if checks.passed("dinof_sample"):
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         x_Tm = model.flow.inverse(torch.randn(n, 2, generator=gen))
-        x = dinof_sample(model.flow, model.score_fn, model.sde, n, model.T_m, gen, model.eps)
+        x = dinof_sample(model.flow, model.score_fn, model.sde, n, model.T_m, gen, model.sample_eps)
     data = GaussianMixture.preset("8gaussians").sample(n, gen)
     score = mmd(data, x)
     print(f"{round(model.sde.N * model.T_m)} steps; MMD² to the data: {score:.4f}")

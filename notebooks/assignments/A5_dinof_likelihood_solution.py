@@ -27,7 +27,9 @@
 # Along its trajectories the log-density changes by the divergence of the drift
 # (instantaneous change of variables, Chen et al. 2018): $\frac{d}{dt}\log p_t(x(t)) =
 # -\nabla\!\cdot\tilde f(x(t), t)$. DiNof stops the diffusion at $T_m$ and has an exact density there,
-# the flow's. Integrating from $\varepsilon$ (where the sampler stops) up to $T_m$ gives
+# the flow's. Integrating from $\varepsilon$ = `model.train_eps` (the smallest training time, 1e-5,
+# where `DiNof.log_likelihood` starts too; the sampler stops later, at `model.sample_eps`) up to
+# $T_m$ gives
 #
 # $$\log p_\varepsilon(x) = \log p_{\text{flow}}\big(x(T_m)\big) + \int_\varepsilon^{T_m} \nabla\!\cdot\tilde f\big(x(t), t\big)\,dt,
 # \qquad x(\varepsilon) = x .$$
@@ -125,7 +127,7 @@ grading.require(checks.check_divergence(divergence))
 # ### Exercise (h): `dinof_log_likelihood`
 #
 # Integrate the pair $[x, \Delta]$ with $\frac{dx}{dt} = \tilde f$, $\frac{d\Delta}{dt} =
-# \nabla\!\cdot\tilde f$ from $t = $ `model.eps` (with $x(\varepsilon) = x$, $\Delta = 0$) up to
+# \nabla\!\cdot\tilde f$ from $t = $ `model.train_eps` (with $x(\varepsilon) = x$, $\Delta = 0$) up to
 # $t = T_m$, in `n_steps` fixed steps of RK4 (or Euler with many more steps), then return
 # `model.flow.log_prob(h, model.context(T_m, B)) + Δ` where `h` $= x(T_m)$. Use
 # `model.score_fn` and `model.sde`; the times you pass are (B,) tensors. For an any-$T_m$ model the
@@ -137,8 +139,8 @@ grading.require(checks.check_divergence(divergence))
 
 # %% nbgrader={"grade": false, "grade_id": "dinof_log_likelihood", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dinof_log_likelihood(model, x, T_m, n_steps=100):
-    """DiNof's log p_eps(x) (B,): the probability-flow ODE from model.eps to T_m plus the flow's
-    log-density at x(T_m) (Song et al. 2021, Eq. 39; DiNof §3.2)."""
+    """DiNof's log p_eps(x) (B,): the probability-flow ODE from model.train_eps to T_m plus the
+    flow's log-density at x(T_m) (Song et al. 2021, Eq. 39; DiNof §3.2)."""
     ### BEGIN SOLUTION
     sde, score_fn = model.sde, model.score_fn
 
@@ -152,9 +154,9 @@ def dinof_log_likelihood(model, x, T_m, n_steps=100):
         return f, divergence(drift, h, tt)
 
     h, delta = x.detach().clone(), torch.zeros(x.shape[0], dtype=x.dtype)
-    dt = (T_m - model.eps) / n_steps
+    dt = (T_m - model.train_eps) / n_steps
     for i in range(n_steps):  # classical RK4 on [x, Δ]
-        t = model.eps + i * dt
+        t = model.train_eps + i * dt
         k1 = rhs(t, h)
         k2 = rhs(t + dt / 2, h + dt / 2 * k1[0])
         k3 = rhs(t + dt / 2, h + dt / 2 * k2[0])
@@ -188,12 +190,12 @@ if checks.passed("dinof_log_likelihood"):
     ring = 2 * 2**0.5 * torch.stack([theta.cos(), theta.sin()], 1)
     ours = dinof_log_likelihood(model, ring, T_m)
     library = model.log_likelihood(ring, T_m=T_m)
-    exact = gmm.marginal(model.sde, model.eps).log_prob(ring.double())
+    exact = gmm.marginal(model.sde, model.train_eps).log_prob(ring.double())
     res = model.log_likelihood_result(ring, T_m=T_m)
     gauss = res.delta_logp + model.sde.prior_logp(res.latent)
     data = gmm.sample(smoke_or(200, 50), torch.Generator().manual_seed(0))
     nll = -dinof_log_likelihood(model, data, T_m).mean()
-    nll_exact = -gmm.marginal(model.sde, model.eps).log_prob(data.double()).mean()
+    nll_exact = -gmm.marginal(model.sde, model.train_eps).log_prob(data.double()).mean()
     res_data = model.log_likelihood_result(data, T_m=T_m)
     nll_gauss = -(res_data.delta_logp + model.sde.prior_logp(res_data.latent)).mean()
     print(f"max |yours − DiNof.log_likelihood| on the ring: {(ours - library).abs().max():.2e} nats")

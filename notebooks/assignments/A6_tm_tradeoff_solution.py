@@ -78,7 +78,7 @@ print(model.sde, "T_m range", model.T_m_range)
 # Draw `n = len(data)` samples with `gen = torch.Generator().manual_seed(seed)`:
 # for a number `T_m`, `model.sample_result(n, T_m=T_m, generator=gen)` (its `.x` and `.nfe`);
 # for `T_m=None`, the baseline `pc_sample_result(model.sde, model.score_fn, (n, *model.dims),
-# n_steps=model.sde.N, predictor="euler_maruyama", corrector="none", eps=model.eps,
+# n_steps=model.sde.N, predictor="euler_maruyama", corrector="none", eps=model.sample_eps,
 # generator=gen)`. Return `{"mmd": mmd(data, x), "nfe": …}`, where the NFE counts score-network
 # evaluations.
 #
@@ -94,7 +94,7 @@ def measure(model, T_m, data, seed=0):
     gen = torch.Generator().manual_seed(seed)
     if T_m is None:
         res = pc_sample_result(model.sde, model.score_fn, (n, *model.dims), n_steps=model.sde.N,
-                               predictor="euler_maruyama", corrector="none", eps=model.eps,
+                               predictor="euler_maruyama", corrector="none", eps=model.sample_eps,
                                generator=gen)
     else:
         res = model.sample_result(n, T_m=T_m, generator=gen)
