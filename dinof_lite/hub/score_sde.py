@@ -62,7 +62,7 @@ from torch import Tensor, nn
 from dinof_lite.nets.embeddings import GaussianFourierEmbedding
 from dinof_lite.nets.unet import UNet, UNetConfig
 from dinof_lite.nets.unet.layers import AttnBlock, Combine, Downsample, ResnetBlock, Upsample
-from dinof_lite.nets.unet.model import _downsamples
+from dinof_lite.nets.unet.model import downsamples
 from dinof_lite.sde import SDE, get_sde
 from dinof_lite.train.checkpoint import CheckpointError, safe_load
 
@@ -121,7 +121,7 @@ def _reference_order(net: UNet) -> Iterator[nn.Module]:
     merges = iter(net.pyramid_down)
     for layers in net.down:
         yield from layers
-        if _downsamples(layers[0]) and cfg.progressive_input != "none":
+        if downsamples(layers[0]) and cfg.progressive_input != "none":
             yield next(merges)
     yield from net.mid
     for j, layers in enumerate(net.up):
