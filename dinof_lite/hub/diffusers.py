@@ -3,22 +3,25 @@ r"""Published diffusers score networks as library networks (docs/design.md §Pub
 ``sde, net = from_diffusers(unet, scheduler)`` turns a diffusers ``UNet2DModel`` and the scheduler
 it was trained with into the forward SDE and a network in the library's conventions, so that
 ``get_score_fn(sde, net)`` — and through it every sampler, ``DiNof``, the likelihoods and the
-CLI — uses it unchanged. A hub id or a local folder works too: ``from_diffusers("google/ddpm-cifar10-32")``.
+CLI — uses it unchanged. A hub id or a local folder works too: ``from_diffusers("google/ddpm-cifar10-32")``
+(diffusers' own ``from_pretrained`` and cache; offline and not cached: :class:`HubUnavailable`).
 
 - ``DDPMScheduler`` (linear β, ε-prediction; Ho et al. 2020) → ``VPSDE(N β_start, N β_end, N)``,
-  whose :math:`\beta(t_i)/N` at :math:`t_i = i/(N-1)` are the scheduler's betas. ``net`` predicts
-  the noise, as the library's VP networks do; the UNet is given the fractional DDPM timestep
-  :math:`\tau(t)` at which the chain's marginal equals the SDE's:
-  :math:`\bar\alpha(\tau) = a(t)^2`, with :math:`\log\bar\alpha` interpolated linearly between
-  integer timesteps and :math:`\bar\alpha(-1) = 1`. So :math:`s(t) = \sqrt{1 - \bar\alpha_i}` at
-  the DDPM timestep ``i`` exactly, and ``score = −ε_θ(x, i) / √(1 − ᾱ_i)`` there.
+  whose :math:`\beta(t_i)/N` at :math:`t_i = i/(N-1)` are the scheduler's betas. ``net`` is an
+  ε-predictor labelled ``999 t`` like the library's VP networks; inside, the UNet is given the
+  fractional DDPM timestep :math:`\tau(t)` at which the chain's marginal equals the SDE's,
+  :math:`\bar\alpha(\tau) = a(t)^2` (:math:`\log\bar\alpha` interpolated linearly between integer
+  timesteps, :math:`\bar\alpha(-1) = 1`). At the matched times :math:`t_i` (:meth:`DDPMNet.
+  timestep_time`) it sees timestep ``i`` exactly, ``s(t_i) = √(1 − ᾱ_i)``, and one ancestral step
+  from :math:`t_i` to :math:`t_{i-1}` is DDPM's step ``i``.
 - ``ScoreSdeVeScheduler`` with an NCSN++ ``UNet2DModel(time_embedding_type="fourier")``
   (Song et al. 2021) → ``VESDE(σ_min, σ_max, N, exact_marginal=False)``. The UNet is given
   :math:`\sigma(t)` and returns the score (it divides its last layer by σ itself), so
   ``net = s(t) · unet(x, σ(t))``, the σ-scaled output of the library's VE networks.
 
-``net.data_range`` is the pixel range the network was trained on (DDPM ``(−1, 1)``, NCSN++
-``(0, 1)``) and ``net.sde_spec`` the SDE as ``{"name", "params"}`` (what ``get_sde`` rebuilds).
+``net.trained_on`` (:class:`~dinof_lite.trained_on.TrainedOn`) records the SDE and the pixel
+range the network was trained on — DDPM ``(−1, 1)``, NCSN++ ``(0, 1)`` — so using it with
+another SDE, or with data of another scale, is refused (:mod:`dinof_lite.trained_on`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,14 +37,17 @@ from urllib.parse import urlsplit
 import torch
 from torch import Tensor, nn
 
-from dinof_lite.sde import SDE, SDES, VESDE, VPSDE
+from dinof_lite.sde import SDE, VESDE, VPSDE
+from dinof_lite.trained_on import TrainedOn
 
 __all__ = ["from_diffusers", "load_pretrained", "HubUnavailable", "DDPMNet", "NCSNppNet"]
 
 PROBE_TIMEOUT_S = 5.0
 """Seconds to wait for a TCP connection to the hub before declaring it unreachable."""
 
-INSTALL_HINT = 'pip install -e ".[hub]" (or pip install "diffusers>=0.30")'
+INSTALL_HINT = 'pip install -e ".[hub]" (diffusers, huggingface_hub, safetensors)'
+DDPM_RANGE = (-1.0, 1.0)  # Ho et al. 2020, §4: "data scaled linearly to [−1, 1]"
+SCORE_SDE_VE_RANGE = (0.0, 1.0)  # score_sde's VE configs: data.centered = False
 
 
 class HubUnavailable(ConnectionError):
@@ -51,7 +58,9 @@ def _import_diffusers():
     try:
         import diffusers
     except ImportError as err:
-        raise ModuleNotFoundError(f"from_diffusers needs diffusers: {INSTALL_HINT}") from err
+        raise ModuleNotFoundError(
+            f"dinof_lite.hub.from_diffusers needs the optional 'hub' extra: {INSTALL_HINT}"
+        ) from err
     return diffusers
 
 
@@ -59,15 +68,13 @@ def _import_diffusers():
 class DiffusersNet(nn.Module):
     """A diffusers ``UNet2DModel`` called as a library network ``net(x (B, C, H, W), label (B,))``.
 
-    Attributes: ``unet``, ``sde`` (the SDE it was trained on), ``data_range`` and ``sde_spec``.
+    Attributes: ``unet``, ``sde`` (the SDE it was trained on) and ``trained_on``.
     """
 
     def __init__(self, unet: nn.Module, sde: SDE, data_range: tuple[float, float]) -> None:
         super().__init__()
         self.unet, self.sde = unet, sde
-        self.data_range = (float(data_range[0]), float(data_range[1]))
-        name = next(key for key, cls in SDES.items() if cls is type(sde))
-        self.sde_spec = {"name": name, "params": sde.params()}
+        self.trained_on = TrainedOn.of(sde, data_range)
 
     def call_unet(self, x: Tensor, timestep: Tensor) -> Tensor:
         """The UNet's output on ``x`` at ``timestep`` (B,), in ``x``'s dtype."""
@@ -78,11 +85,12 @@ class DiffusersNet(nn.Module):
 class DDPMNet(DiffusersNet):
     """ε-prediction at the DDPM timestep matched to the VP SDE's marginal (see the module doc)."""
 
-    def __init__(self, unet, sde: VPSDE, betas: Tensor, data_range) -> None:
-        super().__init__(unet, sde, data_range)
+    def __init__(self, unet: nn.Module, sde: VPSDE, betas: Tensor) -> None:
+        super().__init__(unet, sde, DDPM_RANGE)
         log_alphas_cumprod = torch.cumsum(torch.log1p(-betas.double()), 0)
-        # −log ᾱ for timesteps −1, 0, …, N−1 (increasing); not a buffer, so .half() keeps it exact
-        self.neg_log_alphas_cumprod = torch.cat([torch.zeros(1, dtype=torch.float64), -log_alphas_cumprod])
+        # −log ᾱ at timesteps −1, 0, …, N−1 (increasing); a plain tensor, so .half() leaves it
+        zero = torch.zeros(1, dtype=torch.float64)
+        self.neg_log_alphas_cumprod = torch.cat([zero, -log_alphas_cumprod])
 
     def timestep(self, t: Tensor) -> Tensor:
         """The fractional DDPM timestep ``τ(t)`` (B,) with ``ᾱ(τ) = a(t)²``; ``τ(0) = −1``."""
@@ -94,10 +102,10 @@ class DDPMNet(DiffusersNet):
         return (k - 2).to(dtype) + (target - lo) / (hi - lo)
 
     def timestep_time(self, timesteps: Tensor) -> Tensor:
-        """The SDE time ``t_i`` (float64) of integer DDPM timesteps ``i``: ``a(t_i)² = ᾱ_i``.
+        """The SDE times ``t_i`` (float64) of integer DDPM timesteps ``i``: ``a(t_i)² = ᾱ_i``.
 
-        The inverse of :meth:`timestep`; ``t_{N−1}`` lies a little beyond ``T = 1`` (the chain's
-        last ``ᾱ`` is below ``a(1)²``), so the SDE's ``[0, T]`` covers timesteps ``−1 … ≈ N − 4``.
+        The inverse of :meth:`timestep`. ``t_{N−1}`` lies a little beyond ``T = 1`` (the chain's
+        last ``ᾱ`` is below ``a(1)²``): the SDE's ``[0, T]`` covers timesteps ``−1 … ≈ N − 4``.
         """
         neg_log_ac = self.neg_log_alphas_cumprod[1:][torch.as_tensor(timesteps).long()]
         lam = -0.5 * (neg_log_ac + torch.log(-torch.expm1(-neg_log_ac)))  # ½ log(ᾱ / (1 − ᾱ))
@@ -110,6 +118,9 @@ class DDPMNet(DiffusersNet):
 
 class NCSNppNet(DiffusersNet):
     """The NCSN++ UNet's score, σ-scaled as the library's VE networks: ``s(t) · unet(x, σ(t))``."""
+
+    def __init__(self, unet: nn.Module, sde: VESDE) -> None:
+        super().__init__(unet, sde, SCORE_SDE_VE_RANGE)
 
     def forward(self, x: Tensor, label: Tensor) -> Tensor:
         t = self.sde.label_to_time(label)
@@ -166,8 +177,7 @@ def _ddpm(unet, cfg) -> tuple[VPSDE, DDPMNet]:
     N = int(cfg.num_train_timesteps)
     sde = VPSDE(beta_min=N * cfg.beta_start, beta_max=N * cfg.beta_end, N=N)
     betas = torch.linspace(cfg.beta_start, cfg.beta_end, N, dtype=torch.float64)
-    r = float(cfg.get("clip_sample_range", 1.0))
-    return sde, DDPMNet(unet, sde, betas, (-r, r))
+    return sde, DDPMNet(unet, sde, betas)
 
 
 def _score_sde_ve(unet, cfg) -> tuple[VESDE, NCSNppNet]:
@@ -178,7 +188,7 @@ def _score_sde_ve(unet, cfg) -> tuple[VESDE, NCSNppNet]:
         N=int(cfg.num_train_timesteps),
         exact_marginal=False,
     )
-    return sde, NCSNppNet(unet, sde, (0.0, 1.0))
+    return sde, NCSNppNet(unet, sde)
 
 
 def from_diffusers(
@@ -194,11 +204,15 @@ def from_diffusers(
         cache_dir: the Hugging Face cache to use instead of the default (``HF_HUB_CACHE``).
 
     Returns:
-        ``sde`` (a ``VPSDE`` or ``VESDE``) and ``net`` (an ``nn.Module`` with ``data_range`` and
-        ``sde_spec``) for ``get_score_fn(sde, net)``.
+        ``sde`` (a ``VPSDE`` or ``VESDE``) and ``net``, a :class:`DDPMNet` or :class:`NCSNppNet`
+        in eval mode with ``net.trained_on`` (the SDE and the data range), for
+        ``get_score_fn(sde, net)``.
 
     Raises:
-        HubUnavailable: a hub id that is not cached while offline (within ``PROBE_TIMEOUT_S``).
+        ValueError: a scheduler or UNet the library cannot map, named with the reason.
+        HubUnavailable: a hub id that is not cached while the hub cannot be reached (decided
+            within ``PROBE_TIMEOUT_S`` seconds, or at once under ``HF_HUB_OFFLINE=1``).
+        ModuleNotFoundError: diffusers is not installed (the ``hub`` extra).
     """
     diffusers = _import_diffusers()
     if isinstance(model, (str, os.PathLike)):
@@ -211,9 +225,11 @@ def from_diffusers(
     if not isinstance(model, diffusers.UNet2DModel):
         raise ValueError(f"model must be a diffusers UNet2DModel; got {type(model).__name__}")
     if isinstance(scheduler, diffusers.DDPMScheduler):
-        return _ddpm(model, scheduler.config)
+        sde, net = _ddpm(model, scheduler.config)
+        return sde, net.eval()
     if isinstance(scheduler, diffusers.ScoreSdeVeScheduler):
-        return _score_sde_ve(model, scheduler.config)
+        sde, net = _score_sde_ve(model, scheduler.config)
+        return sde, net.eval()
     raise ValueError(
         f"cannot map scheduler {type(scheduler).__name__} onto the library's SDEs; supported: "
         "DDPMScheduler (linear betas, epsilon prediction) → VPSDE, ScoreSdeVeScheduler → VESDE"
@@ -229,6 +245,7 @@ def load_pretrained(repo_id: str, *, cache_dir: str | os.PathLike | None = None)
     or ``torch.load(weights_only=True)``).
     """
     diffusers = _import_diffusers()
+    _check_source(repo_id)
     try:
         return _load(diffusers, repo_id, cache_dir, local_files_only=True)
     except OSError as err:
@@ -243,11 +260,27 @@ def load_pretrained(repo_id: str, *, cache_dir: str | os.PathLike | None = None)
         cache = os.fspath(cache_dir) if cache_dir is not None else constants.HF_HUB_CACHE
         raise HubUnavailable(
             f"{repo_id!r} is not in the Hugging Face cache ({cache}) and cannot be downloaded "
-            f"now: {why}. Download it once with internet access — `huggingface-cli download "
-            f"{repo_id}` (or run from_diffusers({repo_id!r}) once online) — into the same "
-            "cache (HF_HOME / HF_HUB_CACHE); HF_HUB_OFFLINE=1 then keeps later runs offline."
+            f"now: {why}. Download it once with internet access, into the same cache "
+            f"(HF_HOME / HF_HUB_CACHE): `hf download {repo_id}`, or in Python "
+            f"huggingface_hub.snapshot_download({repo_id!r}); HF_HUB_OFFLINE=1 then keeps "
+            "later runs offline."
         )
     return _load(diffusers, repo_id, cache_dir, local_files_only=False)
+
+
+def _check_source(source: str) -> None:
+    """A ValueError unless ``source`` is a folder or has the form of a hub id."""
+    if os.path.isdir(source):
+        return
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(source)
+    except HFValidationError:
+        raise ValueError(
+            f"model={source!r} is neither an existing folder nor a hub id ('owner/name', e.g. "
+            "'google/ddpm-cifar10-32')"
+        ) from None
 
 
 def _first_layout(load: Callable[[str | None], Any], subfolder: str) -> Any:
@@ -260,16 +293,24 @@ def _first_layout(load: Callable[[str | None], Any], subfolder: str) -> Any:
 
 def _load(diffusers, repo_id: str, cache_dir, local_files_only: bool):
     kw = {"cache_dir": cache_dir, "local_files_only": local_files_only}
-    unet = _first_layout(
-        lambda sub: diffusers.UNet2DModel.from_pretrained(repo_id, subfolder=sub, **kw), "unet"
-    )
-    config = _first_layout(
-        lambda sub: diffusers.DDPMScheduler.load_config(repo_id, subfolder=sub, **kw), "scheduler"
-    )
+    with warnings.catch_warnings():  # diffusers passes huggingface_hub an argument it ignores
+        warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks", category=UserWarning)
+        unet = _first_layout(
+            lambda sub: diffusers.UNet2DModel.from_pretrained(
+                repo_id, subfolder=sub, low_cpu_mem_usage=False, **kw
+            ),
+            "unet",
+        )
+        config = _first_layout(
+            lambda sub: diffusers.DDPMScheduler.load_config(repo_id, subfolder=sub, **kw),
+            "scheduler",
+        )
     name = config.get("_class_name")
     cls = getattr(diffusers, str(name), None)
     if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
-        raise ValueError(f"{repo_id!r}: its scheduler config names {name!r}, no diffusers scheduler")
+        raise ValueError(
+            f"{repo_id!r}: its scheduler config names {name!r}, no diffusers scheduler"
+        )
     return unet, cls.from_config(config)
 
 
@@ -277,7 +318,8 @@ def _offline_reason() -> str | None:
     """Why the hub cannot be reached now (``HF_HUB_OFFLINE``, no TCP connection), or None."""
     from huggingface_hub import constants
 
-    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}:
+    flag = os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+    if constants.HF_HUB_OFFLINE or flag:
         return "HF_HUB_OFFLINE is set"
     url = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or constants.ENDPOINT
     parts = urlsplit(url if "://" in url else f"http://{url}")
