@@ -46,7 +46,7 @@ PROBE_TIMEOUT_S = 5.0
 """Seconds to wait for a TCP connection to the hub before declaring it unreachable."""
 
 INSTALL_HINT = 'pip install -e ".[hub]" (diffusers, huggingface_hub, safetensors)'
-DDPM_RANGE = (-1.0, 1.0)  # Ho et al. 2020, §4: "data scaled linearly to [−1, 1]"
+DDPM_RANGE = (-1.0, 1.0)  # Ho et al. 2020, §3.3: images "scaled linearly to [−1, 1]"
 SCORE_SDE_VE_RANGE = (0.0, 1.0)  # score_sde's VE configs: data.centered = False
 
 
