@@ -317,6 +317,18 @@ def test_other_schedulers_and_mismatched_unets_are_refused():
         from_diffusers(torch.nn.Linear(2, 2), diffusers.DDPMScheduler())
     with pytest.raises(ValueError, match="hub id"):
         from_diffusers("google/ddpm-cifar10-32", diffusers.DDPMScheduler())
+    small = {
+        "sample_size": 8,
+        "block_out_channels": (8,),
+        "down_block_types": ("DownBlock2D",),
+        "up_block_types": ("UpBlock2D",),
+        "norm_num_groups": 4,
+    }
+    conditional = diffusers.UNet2DModel(**small, num_class_embeds=10)
+    with pytest.raises(ValueError, match="class-conditional UNet2DModel .*num_class_embeds=10"):
+        from_diffusers(conditional, diffusers.DDPMScheduler())
+    with pytest.raises(ValueError, match="out_channels=6"):
+        from_diffusers(diffusers.UNet2DModel(**small, out_channels=6), diffusers.DDPMScheduler())
 
 
 @pytest.mark.parametrize("layout", ["pipeline", "flat"])
@@ -341,7 +353,7 @@ def test_a_cached_hub_id_loads_offline_through_the_hf_cache(tmp_path, ncsnpp, mo
     connection probe is never reached."""
     import huggingface_hub.constants
 
-    from dinof_lite.hub import diffusers as hub
+    from dinof_lite.hub import fetch as hub
 
     unet, scheduler, sde, net = ncsnpp
     repo = tmp_path / "models--google--ncsnpp-tiny"
@@ -421,7 +433,7 @@ def test_uncached_hub_id_fails_fast_offline(tmp_path, offline):
 def test_a_hanging_connection_is_cut_at_the_probe_timeout(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    from dinof_lite.hub import diffusers as hub
+    from dinof_lite.hub import fetch as hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)

@@ -4,16 +4,16 @@ r"""Published diffusers score networks as library networks (docs/design.md §Pub
 it was trained with into the forward SDE and a network in the library's conventions, so that
 ``get_score_fn(sde, net)`` — and through it every sampler, ``DiNof``, the likelihoods and the
 CLI — uses it unchanged. A hub id or a local folder works too: ``from_diffusers("google/ddpm-cifar10-32")``
-(diffusers' own ``from_pretrained`` and cache; offline and not cached: :class:`HubUnavailable`).
+(diffusers' own ``from_pretrained`` and cache, :mod:`dinof_lite.hub.fetch`).
 
 - ``DDPMScheduler`` (linear β, ε-prediction; Ho et al. 2020) → ``VPSDE(N β_start, N β_end, N)``,
   whose :math:`\beta(t_i)/N` at :math:`t_i = i/(N-1)` are the scheduler's betas. ``net`` is an
   ε-predictor labelled ``999 t`` like the library's VP networks; inside, the UNet is given the
   fractional DDPM timestep :math:`\tau(t)` at which the chain's marginal equals the SDE's,
   :math:`\bar\alpha(\tau) = a(t)^2` (:math:`\log\bar\alpha` interpolated linearly between integer
-  timesteps, :math:`\bar\alpha(-1) = 1`). At the matched times :math:`t_i` (:meth:`DDPMNet.
-  timestep_time`) it sees timestep ``i`` exactly, ``s(t_i) = √(1 − ᾱ_i)``, and one ancestral step
-  from :math:`t_i` to :math:`t_{i-1}` is DDPM's step ``i``.
+  timesteps, :math:`\bar\alpha(-1) = 1`). At the matched times :math:`t_i`
+  (:meth:`DDPMNet.timestep_time`) it sees timestep ``i`` exactly, ``s(t_i) = √(1 − ᾱ_i)``, and
+  one ancestral step from :math:`t_i` to :math:`t_{i-1}` is DDPM's step ``i``.
 - ``ScoreSdeVeScheduler`` with an NCSN++ ``UNet2DModel(time_embedding_type="fourier")``
   (Song et al. 2021) → ``VESDE(σ_min, σ_max, N, exact_marginal=False)``. The UNet is given
   :math:`\sigma(t)` and returns the score (it divides its last layer by σ itself), so
@@ -27,41 +27,19 @@ another SDE, or with data of another scale, is refused (:mod:`dinof_lite.trained
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import warnings
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import torch
 from torch import Tensor, nn
 
+from dinof_lite.hub.fetch import import_diffusers, load_pretrained
 from dinof_lite.sde import SDE, VESDE, VPSDE
 from dinof_lite.trained_on import TrainedOn
 
-__all__ = ["from_diffusers", "load_pretrained", "HubUnavailable", "DDPMNet", "NCSNppNet"]
+__all__ = ["from_diffusers", "DDPMNet", "NCSNppNet"]
 
-PROBE_TIMEOUT_S = 5.0
-"""Seconds to wait for a TCP connection to the hub before declaring it unreachable."""
-
-INSTALL_HINT = 'pip install -e ".[hub]" (diffusers, huggingface_hub, safetensors)'
 DDPM_RANGE = (-1.0, 1.0)  # Ho et al. 2020, §3.3: images "scaled linearly to [−1, 1]"
 SCORE_SDE_VE_RANGE = (0.0, 1.0)  # score_sde's VE configs: data.centered = False
-
-
-class HubUnavailable(ConnectionError):
-    """A hub id is neither cached nor downloadable now; the message names it and how to get it."""
-
-
-def _import_diffusers():
-    try:
-        import diffusers
-    except ImportError as err:
-        raise ModuleNotFoundError(
-            f"dinof_lite.hub.from_diffusers needs the optional 'hub' extra: {INSTALL_HINT}"
-        ) from err
-    return diffusers
 
 
 # ----- the networks -----------------------------------------------------------------------
@@ -141,12 +119,16 @@ def _check_unet(unet, embedding: str, scheduler: str) -> None:
             f"a {scheduler} model takes time_embedding_type={embedding!r}",
         )
     if cfg.num_class_embeds is not None or cfg.class_embed_type is not None:
-        raise _refuse("a class-conditional UNet2DModel", cfg.num_class_embeds, "no class labels")
+        raise ValueError(
+            "cannot map a class-conditional UNet2DModel (num_class_embeds="
+            f"{cfg.num_class_embeds!r}, class_embed_type={cfg.class_embed_type!r}) onto the "
+            "library's networks: they take no class labels"
+        )
     if cfg.in_channels != cfg.out_channels:
         raise _refuse(
             "UNet2DModel out_channels",
             cfg.out_channels,
-            f"a score has in_channels = {cfg.in_channels} channels",
+            f"a score has as many channels as the data, in_channels={cfg.in_channels}",
         )
 
 
@@ -211,10 +193,10 @@ def from_diffusers(
     Raises:
         ValueError: a scheduler or UNet the library cannot map, named with the reason.
         HubUnavailable: a hub id that is not cached while the hub cannot be reached (decided
-            within ``PROBE_TIMEOUT_S`` seconds, or at once under ``HF_HUB_OFFLINE=1``).
+            within ``fetch.PROBE_TIMEOUT_S`` seconds, or at once under ``HF_HUB_OFFLINE=1``).
         ModuleNotFoundError: diffusers is not installed (the ``hub`` extra).
     """
-    diffusers = _import_diffusers()
+    diffusers = import_diffusers()
     if isinstance(model, (str, os.PathLike)):
         if scheduler is not None:
             raise ValueError(
@@ -234,116 +216,3 @@ def from_diffusers(
         f"cannot map scheduler {type(scheduler).__name__} onto the library's SDEs; supported: "
         "DDPMScheduler (linear betas, epsilon prediction) → VPSDE, ScoreSdeVeScheduler → VESDE"
     )
-
-
-# ----- hub ids ----------------------------------------------------------------------------
-def load_pretrained(repo_id: str, *, cache_dir: str | os.PathLike | None = None):
-    """``(unet, scheduler)`` of a hub id or local folder: the cache first, the hub only if online.
-
-    Both layouts are read: a pipeline repository (``unet/``, ``scheduler/``) and a flat one
-    (``config.json``, ``scheduler_config.json``). Weights load through diffusers (safetensors,
-    or ``torch.load(weights_only=True)``).
-    """
-    diffusers = _import_diffusers()
-    _check_source(repo_id)
-    try:
-        return _load(diffusers, repo_id, cache_dir, local_files_only=True)
-    except OSError as err:
-        if os.path.isdir(repo_id):
-            raise ValueError(
-                f"folder {repo_id!r} holds no diffusers UNet2DModel with its scheduler: {err}"
-            ) from None
-    why = _offline_reason()
-    if why is not None:
-        from huggingface_hub import constants
-
-        cache = os.fspath(cache_dir) if cache_dir is not None else constants.HF_HUB_CACHE
-        raise HubUnavailable(
-            f"{repo_id!r} is not in the Hugging Face cache ({cache}) and cannot be downloaded "
-            f"now: {why}. Download it once with internet access, into the same cache "
-            f"(HF_HOME / HF_HUB_CACHE): `hf download {repo_id}`, or in Python "
-            f"huggingface_hub.snapshot_download({repo_id!r}); HF_HUB_OFFLINE=1 then keeps "
-            "later runs offline."
-        )
-    return _load(diffusers, repo_id, cache_dir, local_files_only=False)
-
-
-def _check_source(source: str) -> None:
-    """A ValueError unless ``source`` is a folder or has the form of a hub id."""
-    if os.path.isdir(source):
-        return
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(source)
-    except HFValidationError:
-        raise ValueError(
-            f"model={source!r} is neither an existing folder nor a hub id ('owner/name', e.g. "
-            "'google/ddpm-cifar10-32')"
-        ) from None
-
-
-def _first_layout(load: Callable[[str | None], Any], subfolder: str) -> Any:
-    """``load(subfolder)``, or ``load(None)`` for a flat repository."""
-    try:
-        return load(subfolder)
-    except OSError:
-        return load(None)
-
-
-def _load(diffusers, repo_id: str, cache_dir, local_files_only: bool):
-    kw = {"cache_dir": cache_dir, "local_files_only": local_files_only}
-    with warnings.catch_warnings():  # diffusers passes huggingface_hub an argument it ignores
-        warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks", category=UserWarning)
-        unet = _first_layout(
-            lambda sub: diffusers.UNet2DModel.from_pretrained(
-                repo_id, subfolder=sub, low_cpu_mem_usage=False, **kw
-            ),
-            "unet",
-        )
-        config = _first_layout(
-            lambda sub: diffusers.DDPMScheduler.load_config(repo_id, subfolder=sub, **kw),
-            "scheduler",
-        )
-    name = config.get("_class_name")
-    cls = getattr(diffusers, str(name), None)
-    if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
-        raise ValueError(
-            f"{repo_id!r}: its scheduler config names {name!r}, no diffusers scheduler"
-        )
-    return unet, cls.from_config(config)
-
-
-def _offline_reason() -> str | None:
-    """Why the hub cannot be reached now (``HF_HUB_OFFLINE``, no TCP connection), or None."""
-    from huggingface_hub import constants
-
-    flag = os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
-    if constants.HF_HUB_OFFLINE or flag:
-        return "HF_HUB_OFFLINE is set"
-    url = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or constants.ENDPOINT
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return _unreachable(parts.hostname or "", port, PROBE_TIMEOUT_S)
-
-
-def _unreachable(host: str, port: int, timeout: float) -> str | None:
-    """None if a TCP connection to ``host:port`` opens within ``timeout`` s, else the reason.
-
-    The connection (name lookup included, which ``socket`` cannot time out) runs in a daemon
-    thread, so a black-holed network costs ``timeout`` seconds, not the HTTP client's retries.
-    """
-    errors: list[str] = []
-
-    def connect() -> None:
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-        except OSError as err:
-            errors.append(f"cannot connect to {host}:{port} ({err})")
-
-    worker = threading.Thread(target=connect, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        return f"no connection to {host}:{port} within {timeout:g} s"
-    return errors[0] if errors else None
