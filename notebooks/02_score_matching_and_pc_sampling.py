@@ -34,8 +34,8 @@
 # 7. the probability-flow ODE: deterministic sampling and exact log-likelihoods.
 #
 # Boxes marked **Predict, then run** ask you to write down a guess before the next cell runs;
-# the answer follows the cell. Runtime: about 1.5 minutes on 2 idle CPU cores, up to 3 on a busy
-# machine (under a minute with `DINOF_SMOKE=1`, which shrinks the sample and step counts; every
+# the answer follows the cell. Runtime: one to three minutes on 2 CPU cores, depending on what
+# else the machine runs (under a minute with `DINOF_SMOKE=1`, which shrinks the sample and step counts; every
 # claim below is an `assert` that holds in both modes).
 
 # %%
@@ -550,7 +550,7 @@ assert moves[0.02][0] > 2 * moves[0.02][1]  # small t: modes wider than s(t), la
 # At $t = 1$ the measured move matches $2\sqrt{\alpha}\,\text{snr}\,\sigma_t\,\|\xi\|$ (0.369
 # against 0.369 in the full run, with $\alpha = 0.82$ on the 100-step grid); at $t = 0.02$ it is
 # about five times larger than that rule (0.149 against 0.031), because
-# there the score is set by the mode's width (0.35), not by $\sigma_t = 0.08$. Too small a step does
+# there the score is set by the mode's width, not by $\sigma_t = 0.08$. Too small a step does
 # nothing; too large overshoots, and the single MCMC step no longer targets $p_t$.
 #
 # > **Predict, then run.** A sweep with `reverse_diffusion + langevin` at a fixed, modest number
@@ -589,7 +589,7 @@ print(f"snr 1.0 vs 0.16: sample NLL {by_snr[1.0]['nll']:.3f} vs {by_snr[0.16]['n
 
 # %% [markdown]
 # *Answer:* snr = 1.0 is much worse. In the full run the sample NLL (left; error bars are one
-# standard error, the dashed line the entropy) stays within about 0.1 nats of 2.95 up to
+# standard error, the dashed line the entropy) stays between 2.91 and 3.03 up to
 # snr = 0.3 — the default 0.16 gives 2.91, snr = 0 (corrector off) 3.00, and the differences
 # among these small values are within a few standard errors — then climbs to 3.34 at 0.6 and
 # 3.82 at 1.0; MMD² (right) rises with it, to $2.3\cdot10^{-3}$. Large Langevin steps blur

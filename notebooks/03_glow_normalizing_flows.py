@@ -421,8 +421,9 @@ plt.show()
 # Follow one coloured line (fixed $x_b$) from left to right: it is shifted by an amount that
 # varies with $x_a$, so it comes out curved. The grey vertical lines (fixed $x_a$) stay vertical
 # and in place — $x_a$ passes through untouched. Now compare the spacing of the coloured lines
-# along one vertical: on the left, where this layer's scale is about 0.5, they are squeezed
-# to half their spacing (log-det $\approx -0.7$); towards the right the scale rises to about 0.85.
+# along one vertical: on the left, where this layer's scale is smallest, they are squeezed
+# closest together (the most negative log-det); towards the right the scale grows and they
+# spread again.
 # The lines never cross, because for fixed $x_a$ the map $x_b \mapsto y_b$ is increasing.
 
 # %% [markdown]
@@ -1027,7 +1028,7 @@ assert 7.0e6 <= n_paper <= 8.5e6
 # > - **On digits** the multi-scale Glow (squeeze, split, 1×1 convolutions) models the training
 # >   images far better than independent pixels but overfits 1500 images: held-out bits/dim is the
 # >   honest score. Lower sampling temperatures $\tau$ give cleaner, likelier, less diverse
-# >   samples. The paper's configuration has 7.9 M parameters.
+# >   samples. The paper's configuration has 7,920,684 parameters.
 # >
 # > **Next:** [notebook 04, DiNof end to end in 2D](04_dinof_2d.ipynb): the flow models $x(T_m)$,
 # > and the reverse SDE takes the samples from $T_m$ down to the data.
