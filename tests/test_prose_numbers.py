@@ -18,7 +18,7 @@ Not stated numbers, so never checked: headings, numbered-list markers, section /
 algorithm / table / figure / notebook / exercise / step references (``§3``, ``Eq. 6``, ``Table
 1``, ``notebook 03``), years of citations, arXiv ids, link targets, code spans and fenced code,
 numbers glued to letters (``2D``, ``8gaussians``, ``A1``), shapes (``8×8``), the integers 0 and 1,
-and inside maths everything but a lone number between relations (``$s(1) = 50$``,
+and inside maths everything but a lone number between relations (``$\\sigma_1 = 50$``,
 ``$7\\cdot10^{-4}$``; not the 2 of ``$2\\sqrt\\alpha$``). Questions and instructions state no
 result: the **Predict** paragraphs and the Exercises section are skipped. A sentence that
 quotes a paper's own table or section ("DiNof Table 1", "DiNof §4.1") answers to the paper.
