@@ -86,8 +86,8 @@ def assignments(root: str | Path = ".") -> list[Assignment]:
     return sorted(found, key=lambda a: int(a.id[1:]))
 
 
-def config_text(course_id: str = COURSE_ID) -> str:
-    """The ``nbgrader_config.py`` of a course folder."""
+def config_text(course_id: str = COURSE_ID, time_limit: float = 60.0) -> str:
+    """The ``nbgrader_config.py`` of a course folder; ``time_limit``: seconds per exercise."""
     return f'''"""nbgrader configuration of the dinof_lite course (written by `python -m dinof_lite
 assignments --course`; edit freely). Run every nbgrader command from this folder."""
 
@@ -101,6 +101,20 @@ c.ClearSolutions.code_stub = {{"python": {CODE_STUB!r}}}
 c.Execute.skip_cells_with_tag = {SKIP_TAG!r}
 # seconds per cell: the likelihood and T_m-sweep checks take a minute on a laptop CPU
 c.Execute.timeout = 600
+# Grades are decided outside the student's kernel (notebooks/assignments/README.md, "Threat
+# model"): OutsideVerdict grades each answer in a limited subprocess and sets the test cells'
+# outcome; KernelRun executes the notebook only for test cells without such a grader.
+from dinof_lite.coursework.verdict import KernelRun, OutsideVerdict  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
+)
+c.Autograde.autograde_preprocessors = [
+    KernelRun, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, OutsideVerdict,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
+c.OutsideVerdict.time_limit = {time_limit!r}  # seconds per exercise (a hung answer scores 0)
+c.OutsideVerdict.memory_mb = 4096  # address space of an answer's process
 # `nbgrader zip_collect A1` collects downloaded/A1/archive/<student>_<notebook>.ipynb (e.g.
 # alice_A1_forward_sde.ipynb; a student id without "_"); match your LMS's file names here
 c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^_/]+)_(?P<file_id>A\\d+_\\w+)\\.ipynb$"
