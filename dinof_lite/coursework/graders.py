@@ -81,11 +81,13 @@ def _compare_pairs(name: str, got, want: tuple, what: str) -> CheckResult:
         if not isinstance(got, tuple) or len(got) != len(want):
             raise checks._core.Failed(f"{name} must return {len(want)} values.")
         for g, w, label in zip(got, want, what.split()):
+            if not isinstance(g, torch.Tensor) or g.shape != w.shape:
+                raise checks._core.Failed(f"{label} has the wrong type or shape on new inputs.")
             if not close(g, w, 1e-4):
-                error = (g.double() - w.double()).abs().max() if g.shape == w.shape else "shape"
+                error = fmt((g.double() - w.double()).abs().max())
                 raise checks._core.Failed(
-                    f"{label} is wrong on new inputs (max error {error if isinstance(error, str) else fmt(error)}): "
-                    "does it use every argument?"
+                    f"{label} is wrong on new inputs (max error {error}): does it use every "
+                    "argument?"
                 )
         return "right."
 
