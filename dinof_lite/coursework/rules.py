@@ -52,9 +52,12 @@ def _module_rule(node: ast.Import | ast.ImportFrom, forbidden: dict[str, str]) -
     else:
         modules = [node.module or ""] if node.level == 0 else ["." * node.level]
     for module in modules:
-        if module.split(".")[0] not in ALLOWED_IMPORTS:
+        parts = module.split(".")
+        if parts[0] not in ALLOWED_IMPORTS:
             allowed = ", ".join(sorted(ALLOWED_IMPORTS))
             return f"`import {module}` is not allowed in an answer (allowed: {allowed})."
+        if any(p.startswith("_") or p in ESCAPES for p in parts[1:]):
+            return f"`import {module}` is not allowed in an answer: it reaches the interpreter."
     for alias in node.names:
         for name in (alias.name, alias.asname):
             if name in forbidden:

@@ -54,17 +54,6 @@ _MAX_COUNT = 1_000_000  # largest integer argument of a call back into the grade
 _START_LIMIT = 120.0  # seconds to start Python and import torch, before the answer's own limit
 _CHILD = Path(__file__).with_name("_sandbox_child.py")
 _CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
-#: exceptions an answer may raise that keep their class here (the checks read some of them)
-_BUILTIN_ERRORS = {
-    name: getattr(builtins, name)
-    for name in (
-        "ValueError", "TypeError", "RuntimeError", "IndexError", "KeyError", "AttributeError",
-        "NameError", "ZeroDivisionError", "OverflowError", "ArithmeticError", "AssertionError",
-        "LookupError", "UnboundLocalError", "RecursionError", "NotImplementedError",
-    )
-}  # fmt: skip
-
-
 class SandboxError(Exception):
     """The answer could not be run, or answered outside the rules (its text is the reason)."""
 
@@ -74,8 +63,13 @@ def _answer_error(kind: object, message: object) -> Exception:
     the same name (so a check's "raised TypeError: …" reads as in the kernel)."""
     text = str(message)[:2000]
     name = "".join(c for c in str(kind) if c.isalnum() or c == "_")[:40] or "Exception"
-    cls = _BUILTIN_ERRORS.get(name) or type(name, (Exception,), {})
-    return cls(text)
+    cls = getattr(builtins, name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(text)
+        except TypeError:  # a builtin that wants more arguments (UnicodeDecodeError)
+            pass
+    return type(name, (Exception,), {})(text)
 
 
 def _trainable(obj) -> list[torch.Tensor]:
@@ -150,6 +144,7 @@ class Sandbox:
         self._sent: dict[int, int] = {}  # id(object) → handle
         self._params: dict[int, list[torch.Tensor]] = {}
         self._raised: list[BaseException] = []  # what callbacks raised, by index
+        self._touched: list[int] = []  # handles sent with the current call
         self._calls = 0
 
     # ------------------------------------------------------------------ process
@@ -271,8 +266,10 @@ class Sandbox:
     def _handle(self, obj) -> dict:
         """Encode ``obj`` as a proxy: the first time with its methods and attributes."""
         if id(obj) in self._sent:
+            self._touched.append(self._sent[id(obj)])
             return {"__handle__": self._sent[id(obj)]}
         h = len(self._objects)
+        self._touched.append(h)
         self._objects.append(obj)
         self._sent[id(obj)] = h
         self._params[h] = _trainable(obj)
@@ -402,7 +399,7 @@ class Sandbox:
         containers of them. Raises what the answer raised (``NotImplementedError`` for the stub)
         or :class:`SandboxError` (time limit, a dead process, a malformed reply)."""
         gens: dict = {}
-        first = len(self._objects)
+        self._touched = []
         message = {
             "op": "call", "id": self._calls, "function": function,
             "args": [self._encode(a, gens) for a in args],
@@ -410,7 +407,7 @@ class Sandbox:
             "grad_enabled": torch.is_grad_enabled(),
         }  # fmt: skip
         grad_args = [i for i, a in enumerate(args) if torch.is_tensor(a) and a.requires_grad]
-        param_handles = [h for h in range(first, len(self._objects)) if self._params[h]]
+        param_handles = [h for h in dict.fromkeys(self._touched) if self._params[h]]
         leaves = [args[i] for i in grad_args] + [p for h in param_handles for p in self._params[h]]
         graph = torch.is_grad_enabled() and bool(leaves)
         message.update(grad_args=grad_args, param_handles=param_handles, graph=graph)

@@ -6,18 +6,22 @@
     c.Autograde.autograde_preprocessors = [KernelRun, IgnorePattern, ClearMetadataPreprocessor,
                                            LimitOutput, OutsideVerdict, SaveAutoGrades, …]
 
-- :class:`KernelRun` — nbgrader's ``Execute``, run only when some test cell has no out-of-kernel
-  grader, and never fatal: a kernel that dies (``os._exit``) or hangs past the cell timeout
-  leaves the outputs so far and a note, instead of a notebook without a grade.
 - :class:`OutsideVerdict` — for each test cell with an
-  :data:`~dinof_lite.coursework.graders.EXERCISES` entry, takes the answer from the submitted
-  solution cells, grades it in a sandbox (:func:`~dinof_lite.coursework.graders.grade_answer`) on
-  a seed drawn now, and writes the verdict as the cell's only output: a ✅ line, or a
-  ``CheckNotPassed`` error that scores zero. ``SaveAutoGrades`` (next) turns that output into the
-  gradebook's points, and the feedback shows the same text: they cannot disagree.
+  :data:`~dinof_lite.coursework.graders.EXERCISES` entry (all of A1–A6), takes the answer from
+  the submitted solution cells, grades it in a sandbox
+  (:func:`~dinof_lite.coursework.graders.grade_answer`) on a seed drawn now, and writes the
+  verdict as the cell's only output: a ✅ line, or a ``CheckNotPassed`` error that scores zero.
+  ``SaveAutoGrades`` (next) turns that output into the gradebook's points, and the feedback
+  shows the same text: they cannot disagree.
+- :class:`KernelRun` — nbgrader's ``Execute``, run only when some test cell has no such grader
+  (a cell a teacher added), and never fatal: a kernel that dies
+  (``os._exit``) or hangs past the cell timeout leaves the outputs so far and a note, instead of
+  a notebook without a grade. Those cells keep the kernel's verdict, which the student's code
+  can forge; the notes say so.
 
-Notes for the teacher (time limits, refused answers, dead kernels, the seed) go to
-``grading_notes/<assignment>/<student>.txt`` under the course folder and to nbgrader's log.
+Notes for the teacher (the seed, each exercise's verdict and time, refused answers, time limits,
+dead kernels) go to ``grading_notes/<assignment>/<student>.txt`` under the course folder and, for
+the ones that need a look, to nbgrader's log.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from traitlets import Float, Integer, Unicode
 
 from dinof_lite.coursework.graders import EXERCISES, answer_source, grade_answer
 
-__all__ = ["KernelRun", "OutsideVerdict", "test_cells"]
+__all__ = ["KernelRun", "OutsideVerdict", "test_cells", "NOTES"]
 
+#: the folder (under the course) of the teacher's notes
 NOTES = "grading_notes"
 
 
@@ -44,21 +49,24 @@ def test_cells(nb) -> list:
     ]
 
 
+def _kernel_graded(nb) -> list[str]:
+    return [
+        c.metadata.nbgrader.grade_id
+        for c in test_cells(nb)
+        if c.metadata.nbgrader.get("grade_id") not in EXERCISES
+    ]
+
+
 def _notes(resources: dict) -> list[str]:
     return resources.setdefault("dinof_lite_notes", [])
 
 
 class KernelRun(Execute):
     """nbgrader's ``Execute``, skipped when every test cell is graded outside the kernel, and
-    tolerant of a kernel that dies or hangs (the verdicts never depend on it)."""
+    tolerant of a kernel that dies or hangs."""
 
     def preprocess(self, nb, resources):
-        kernel_graded = [
-            c.metadata.nbgrader.grade_id
-            for c in test_cells(nb)
-            if c.metadata.nbgrader.grade_id not in EXERCISES
-        ]
-        if not kernel_graded:
+        if not _kernel_graded(nb):
             return nb, resources
         try:
             return super().preprocess(nb, resources)
@@ -72,7 +80,7 @@ class KernelRun(Execute):
 class OutsideVerdict(NbGraderPreprocessor):
     """Sets each test cell's outcome from a sandboxed run of its answer (see the module doc)."""
 
-    time_limit = Float(60.0, help="wall-clock seconds per exercise (CPU seconds too)").tag(
+    time_limit = Float(60.0, help="seconds per exercise for the answer (A4–A6 get a multiple)").tag(
         config=True
     )
     memory_mb = Integer(4096, help="address-space limit of an answer's process, MiB").tag(
@@ -90,45 +98,47 @@ class OutsideVerdict(NbGraderPreprocessor):
 
         def verdict(cell):
             exercise = EXERCISES[cell.metadata.nbgrader.grade_id]
-            source = answer_source(nb, exercise)
             return grade_answer(
-                exercise, source, seed, time_limit=self.time_limit, memory_mb=self.memory_mb
+                exercise,
+                answer_source(nb, exercise),
+                seed,
+                time_limit=self.time_limit,
+                memory_mb=self.memory_mb,
             )
 
         with ThreadPoolExecutor(max(1, self.workers)) as pool:
-            results = list(pool.map(verdict, cells))
-        for cell, result in zip(cells, results):
+            graded = list(pool.map(verdict, cells))
+        lines = []
+        for cell, g in zip(cells, graded):
+            result = g.result
             if result.passed:
-                cell.outputs = [
-                    NotebookNode(output_type="stream", name="stdout", text=f"{result}\n")
-                ]
+                output = NotebookNode(output_type="stream", name="stdout", text=f"{result}\n")
             else:
-                cell.outputs = [
-                    NotebookNode(
-                        output_type="error",
-                        ename="CheckNotPassed",
-                        evalue=str(result),
-                        traceback=[f"CheckNotPassed: {result}"],
-                    )
-                ]
-                if result.status == "error" or "refused" in result.message:
-                    notes.append(f"{cell.metadata.nbgrader.grade_id}: {result}")
-        kernel = [
-            c.metadata.nbgrader.grade_id
-            for c in test_cells(nb)
-            if c.metadata.nbgrader.grade_id not in EXERCISES
-        ]
+                output = NotebookNode(
+                    output_type="error",
+                    ename="CheckNotPassed",
+                    evalue=str(result),
+                    traceback=[f"CheckNotPassed: {result}"],
+                )
+            cell.outputs = [output]
+            grade_id = cell.metadata.nbgrader.grade_id
+            lines.append(f"{grade_id}: {result.status} in {g.seconds:.1f} s (network: {g.network})")
+            if result.status == "error" or "refused by the grader" in result.message:
+                notes.append(f"{grade_id}: {result}")
+        kernel = _kernel_graded(nb)
         if kernel:
             notes.append("graded in the student's kernel (forgeable): " + ", ".join(kernel))
-        self._write_notes(resources, seed, notes)
+        self._write_notes(resources, seed, lines, notes)
         return nb, resources
 
-    def _write_notes(self, resources: dict, seed: int, notes: list[str]) -> None:
+    def _write_notes(self, resources: dict, seed: int, lines: list[str], notes: list[str]):
         info = resources.get("nbgrader", {})
         student, assignment = info.get("student", "student"), info.get("assignment", "assignment")
         folder = Path(self.notes_dir) / str(assignment)
         folder.mkdir(parents=True, exist_ok=True)
-        text = [f"{assignment} / {student}: grading seed {seed}", *notes]
+        text = [f"{assignment} / {student}: grading seed {seed}", *lines]
+        if notes:
+            text += ["", "to look at:", *notes]
         (folder / f"{student}.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
         for note in notes:
             self.log.warning("%s %s: %s", assignment, student, note)
