@@ -102,8 +102,9 @@ _PATCHES = {
     "CheckResult.passed = property(lambda s: True)\n",
     "stub_checks": "for name in ('vp_marginal', 've_marginal', 'forward_sample'):\n"
     "    setattr(checks, 'check_' + name, lambda f, *a: checks.CheckResult(name, 'passed', ''))\n",
-    "patch_close": "import dinof_lite.coursework.checks._core as core\n"
-    "core.close = lambda *a, **k: True\ntorch.allclose = lambda *a, **k: True\n",
+    "patch_close": "import dinof_lite.coursework.checks.forward as check_module\n"
+    "check_module.close = lambda *a, **k: True\ncheck_module.diagnose = lambda *a, **k: None\n"
+    "torch.allclose = lambda *a, **k: True\n",
     "exec_course_source": "import json\n"
     "nb = json.load(open('../../../source/A1/A1_forward_sde.ipynb'))\n"
     "for c in nb['cells']:\n    if c['cell_type'] == 'code' and c['metadata'].get('nbgrader', {})"
@@ -112,19 +113,19 @@ _PATCHES = {
     "exec(pathlib.Path(dinof_lite.__file__).parents[1].joinpath("
     "'notebooks/assignments/A1_forward_sde_solution.py').read_text())\n",
     # the same families, not in the report
-    "builtins_exec": "__builtins__['exec']('grading.require = print')\n",
+    "builtins_exec": "b = __builtins__ if isinstance(__builtins__, dict) else vars(__builtins__)\n"
+    "b['exec']('grading.require = print')\n",
     "torch_allclose_only": "torch.allclose = lambda *a, **k: True\ntorch.isclose = torch.eq\n",
     "checks_namespace_swap": "import types\nfrom dinof_lite.coursework.checks import CheckResult\n"
     "checks = types.SimpleNamespace(**{f'check_{n}': (lambda n: lambda f, *a: CheckResult(n, "
     "'passed', ''))(n) for n in ('vp_marginal', 've_marginal', 'forward_sample')})\n",
-    "importlib_library": "import importlib\nsde_lib = importlib.import_module('dinof_lite.sde')\n",
-    "string_built_name": "lib = vars(torch)['s' + 'ys'].modules['dinof_' + 'lite.sde']\n",
     "eval_exec": "eval(compile('grading.require = print', 'x', 'exec'))\n",
-    "torch_sys": "lib = torch.sys.modules\n",
-    "swallow_errors": "ip = get_ipython()\nrun_cell = ip.run_cell\n\n"
-    "def quiet_run_cell(*a, **k):\n    result = run_cell(*a, **k)\n"
+    "swallow_errors": "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+    "run_async, run = ip.run_cell_async, ip.run_cell\n\n"
+    "async def quiet_async(*a, **k):\n    result = await run_async(*a, **k)\n"
     "    result.error_in_exec = None\n    return result\n\n"
-    "ip.run_cell = quiet_run_cell\n",
+    "def quiet(*a, **k):\n    result = run(*a, **k)\n    result.error_in_exec = None\n"
+    "    return result\n\nip.run_cell_async, ip.run_cell = quiet_async, quiet\n",
     "gradebook_write": "import sqlite3\ndb = sqlite3.connect('../../../gradebook.db')\n"
     'db.execute("update grade set manual_score = (select points from grade_cells where '
     "grade_cells.id = grade.cell_id) where submitted_notebook_id in (select "
@@ -140,7 +141,7 @@ _PATCHES = {
     "        return True if getattr(func, '__name__', '') in ('all', 'allclose') else out\n",
 }
 #: trick → answers; each scores zero for every exercise it fakes
-TRICKS = {name: {k: patch + "\n" + v for k, v in ZEROS.items()} for name, patch in _PATCHES.items()}
+TRICKS = {name: {k: v + "\n" + patch for k, v in ZEROS.items()} for name, patch in _PATCHES.items()}
 _LIAR = ".as_subclass(Liar)"
 TRICKS["liar_tensor"] = {
     "vp_marginal": VP + f"    return torch.zeros_like(x0){_LIAR}, torch.zeros_like(t){_LIAR}\n",
@@ -162,6 +163,16 @@ TRICKS["library_by_other_paths"] = {
     "ve_marginal": VE + "    return getattr(torch, 'sys').modules['dinof_lite'].VESDE(sigma_min,"
     " sigma_max).marginal_prob(x0, t)\n",
     "forward_sample": FS + "    return type(sde).perturb(sde, x0, t, z)\n",
+}
+TRICKS["library_by_import_machinery"] = {
+    "vp_marginal": "import importlib\n\n"
+    + VP
+    + "    lib = importlib.import_module('dinof_lite.sde')\n"
+    "    return lib.VPSDE(beta_min, beta_max).marginal_prob(x0, t)\n",
+    "ve_marginal": VE + "    lib = vars(torch)['s' + 'ys'].modules['dinof_' + 'lite.sde']\n"
+    "    return lib.VESDE(sigma_min, sigma_max).marginal_prob(x0, t)\n",
+    "forward_sample": FS + "    lib = torch.sys.modules['dinof_lite.sde']\n"
+    "    return lib.SDE.perturb(sde, x0, t, z)\n",
 }
 TRICKS["ignores_arguments"] = {
     "vp_marginal": VP + "    log_a = -0.25 * t**2 * 19.9 - 0.5 * t * 0.1\n"
@@ -214,20 +225,19 @@ WHAT = {
     "trick-rebind_grading": "zeros + rebinds the name `grading`",
     "trick-passed_property": "zeros + `CheckResult.passed = property(lambda s: True)`",
     "trick-stub_checks": "zeros + `checks.check_*` replaced by stubs that pass",
-    "trick-patch_close": "zeros + patches the checks' `close` and `torch.allclose`",
+    "trick-patch_close": "zeros + patches the check module's `close`, `diagnose`, `torch.allclose`",
     "trick-exec_course_source": "zeros + `exec` of the solutions read from `source/A1`",
     "trick-exec_repo_solution": "zeros + `exec` of the editable install's solution file",
     "trick-library_function": "returns the library's `marginal_prob` / `perturb`",
     "trick-library_by_other_paths": "the library reached by alias, `getattr`, `type(sde)`",
     "trick-ignores_arguments": "right only at the default β's / σ's (hard-coded)",
-    "trick-builtins_exec": "zeros + `__builtins__['exec']` patches `grading`",
+    "trick-builtins_exec": "zeros + `exec` from `__builtins__` patches `grading`",
     "trick-torch_allclose_only": "zeros + patches `torch.allclose` / `isclose`",
     "trick-checks_namespace_swap": "zeros + `checks` rebound to a namespace of stubs",
-    "trick-importlib_library": "zeros + `importlib.import_module('dinof_lite.sde')`",
-    "trick-string_built_name": "zeros + `vars(torch)['s' + 'ys'].modules[…]`",
+    "trick-library_by_import_machinery": "the library via `importlib`, `vars(torch)['s' + 'ys']`, "
+    "`torch.sys.modules`",
     "trick-eval_exec": "zeros + `eval(compile(…))` patches `grading`",
-    "trick-torch_sys": "zeros + `torch.sys.modules`",
-    "trick-swallow_errors": "zeros + wraps IPython's `run_cell` to drop errors",
+    "trick-swallow_errors": "zeros + IPython's `run_cell` and `showtraceback` drop errors",
     "trick-gradebook_write": "zeros + writes full `manual_score`s into `gradebook.db`",
     "trick-fake_passed_print": "zeros + prints fake '✅ … passed' lines",
     "trick-liar_tensor": "zeros as a tensor subclass whose `all()` is always True",

@@ -88,9 +88,9 @@ def test_accepts_ordinary_maths_with_local_names_like_sigma():
 @pytest.mark.parametrize(
     "trick",
     ["environ_pop", "passed_property", "stub_checks", "patch_close", "exec_course_source",
-     "exec_repo_solution", "builtins_exec", "checks_namespace_swap", "importlib_library",
-     "string_built_name", "eval_exec", "torch_sys", "gradebook_write", "liar_tensor",
-     "library_function", "library_by_other_paths"],
+     "exec_repo_solution", "builtins_exec", "checks_namespace_swap", "eval_exec",
+     "gradebook_write", "liar_tensor", "library_function",
+     "library_by_other_paths", "library_by_import_machinery"],
 )  # fmt: skip
 def test_tricks_that_reach_the_interpreter_or_the_library_are_refused(trick):
     """(The others, e.g. ``grading.require = …``, are refused by nothing and harm nothing: the

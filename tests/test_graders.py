@@ -1,0 +1,104 @@
+"""The out-of-kernel graders (dinof_lite.coursework.graders) on answers, without nbgrader.
+
+The A1 tests are quick. The others run every test cell of A1–A6 on its solution and on answers
+that pass at the notebook's defaults but ignore an argument (minutes: marked slow); the whole
+nbgrader pipeline is tests/test_grading.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dinof_lite.coursework.graders import EXERCISES, answer_source, grade_answer
+from tests._answers import CORRECT, TRICKS
+
+ROOT = Path(__file__).resolve().parents[1]
+_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
+
+
+def _solutions() -> dict[str, object]:
+    """Test cell → the solution notebook it is in (markers removed, as a student types it)."""
+    found = {}
+    for path in sorted((ROOT / "notebooks" / "assignments").glob("A*_solution.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            cell.source = _MARKER.sub("", cell.source)
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                found[cell.metadata["nbgrader"]["grade_id"]] = nb
+    return found
+
+
+SOLUTIONS = _solutions()
+
+
+def _grade(test: str, source: str, seed: int = 11):
+    return grade_answer(EXERCISES[test], source, seed, time_limit=60).result
+
+
+def test_every_test_cell_of_the_assignments_has_an_out_of_kernel_grader():
+    assert set(SOLUTIONS) == set(EXERCISES)
+    for test, nb in SOLUTIONS.items():
+        source = answer_source(nb, EXERCISES[test])
+        assert f"def {EXERCISES[test].function}(" in source, test
+
+
+@pytest.mark.parametrize("variant", ["numpy", "row_loop"])
+def test_a1_answers_written_otherwise_pass(variant):
+    for test in ("check_vp_marginal", "check_ve_marginal", "check_forward_sample"):
+        result = _grade(test, CORRECT[variant][EXERCISES[test].function])
+        assert result.passed and "drawn at grading time" in result.message, result
+
+
+def test_a1_answers_that_ignore_their_arguments_fail_at_drawn_parameters():
+    for test in ("check_vp_marginal", "check_ve_marginal"):
+        source = TRICKS["ignores_arguments"][EXERCISES[test].function]
+        a, b = _grade(test, source, seed=1), _grade(test, source, seed=2)
+        assert not a.passed and "(drawn at grading time)" in a.message, a
+        assert a.message != b.message  # other seeds, other parameters
+
+
+def test_a1_library_answers_are_refused_naming_the_rule():
+    result = _grade("check_forward_sample", TRICKS["library_function"]["forward_sample"])
+    assert result.status == "failed"
+    assert result.message.startswith("refused by the grader's rules for (a.3): `.perturb`")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("test", sorted(EXERCISES))
+def test_every_solution_passes_at_the_defaults_and_at_drawn_parameters(test):
+    result = _grade(test, answer_source(SOLUTIONS[test], EXERCISES[test]))
+    assert result.passed and "drawn at grading time" in result.message, result
+
+
+#: test cell → (line of the solution, the same line ignoring an argument); each passes the
+#: class check at the notebook's defaults
+IGNORED = {
+    "check_langevin_step": (
+        "eps = (2 * alpha * (snr * ratio) ** 2)[:, None]",
+        "eps = (2 * alpha * (0.16 * ratio) ** 2)[:, None]",
+    ),
+    "check_coupling_forward": ("k = x.shape[1] - x.shape[1] // 2", "k = 3"),
+    "check_dinof_sample": (
+        "times = torch.linspace(T_m, eps, n_steps + 1, dtype=torch.float64)",
+        "eps = 1e-3\n    times = torch.linspace(T_m, eps, n_steps + 1, dtype=torch.float64)",
+    ),
+    "check_divergence": ("for i in range(x.shape[1]):", "for i in range(2):"),
+    "check_dinof_log_likelihood": (
+        "dt = (T_m - model.train_eps) / n_steps",
+        "T_m = model.T_m\n    dt = (T_m - model.train_eps) / n_steps",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("test", sorted(IGNORED))
+def test_answers_that_ignore_an_argument_fail_at_drawn_parameters(test):
+    right, wrong = IGNORED[test]
+    source = answer_source(SOLUTIONS[test], EXERCISES[test])
+    assert right in source
+    result = _grade(test, source.replace(right, wrong))
+    assert not result.passed and "(drawn at grading time)" in result.message, result
