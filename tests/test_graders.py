@@ -102,3 +102,35 @@ def test_answers_that_ignore_an_argument_fail_at_drawn_parameters(test):
     assert right in source
     result = _grade(test, source.replace(right, wrong))
     assert not result.passed and "(drawn at grading time)" in result.message, result
+
+
+@pytest.mark.slow
+def test_the_installed_package_carries_no_solution(tmp_path):
+    """A plain install holds ``dinof_lite/`` only, and no file of it holds the code of a
+    solution region: the sandbox may read the package, so it must hold no answer."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "--no-index", "-q", "-w", str(tmp_path)],
+        check=True, capture_output=True, cwd=tmp_path,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("dinof_lite-*.whl")
+    regions = []
+    for path in (ROOT / "notebooks" / "assignments").glob("A*_solution.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            found = re.search(
+                r"### BEGIN SOLUTION\n(.*?)\n[ \t]*### END SOLUTION", cell.source, re.S
+            )
+            if found:
+                regions.append("\n".join(line.strip() for line in found.group(1).splitlines()))
+    assert len(regions) == 15  # A4 grades its one function in two test cells
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        assert all(n.split("/")[0].startswith("dinof_lite") for n in names), names
+        for name in names:
+            text = zf.read(name).decode("utf-8", errors="ignore")
+            flat = "\n".join(line.strip() for line in text.splitlines())
+            assert not any(region in flat for region in regions), name

@@ -6,7 +6,8 @@ autograder test cells (``grading.require(checks.check_…(…))``) carry points,
 depends on are read-only, and the demonstrations are tagged :data:`SKIP_TAG` so the autograder
 skips what it does not grade. A course folder (docs: ``notebooks/assignments/README.md``) is::
 
-    nbgrader_config.py       written by :func:`setup_course` (course id, code stub, skip tag, …)
+    nbgrader_config.py       written by :func:`setup_course` (course id, code stub, skip tag,
+                             the out-of-kernel grader of :mod:`~dinof_lite.coursework.verdict`, …)
     source/A1/A1_forward_sde.ipynb  …  source/A6/A6_tm_tradeoff.ipynb
     release/ submitted/ autograded/ feedback/ gradebook.db   made by nbgrader itself
 
@@ -99,11 +100,12 @@ c.CourseDirectory.root = "."
 c.ClearSolutions.code_stub = {{"python": {CODE_STUB!r}}}
 # demonstrations are tagged {SKIP_TAG!r}: the autograder runs only what it grades
 c.Execute.skip_cells_with_tag = {SKIP_TAG!r}
-# seconds per cell: the likelihood and T_m-sweep checks take a minute on a laptop CPU
+# Grades are decided outside the student's kernel (notebooks/assignments/README.md, "How a
+# grade is decided"): OutsideVerdict grades each answer of A1-A6 in a limited subprocess on
+# inputs drawn at grading time and sets the test cells' outcome; KernelRun executes the
+# notebook in a kernel only for test cells without such a grader (ones you add), with this
+# timeout per cell.
 c.Execute.timeout = 600
-# Grades are decided outside the student's kernel (notebooks/assignments/README.md, "Threat
-# model"): OutsideVerdict grades each answer in a limited subprocess and sets the test cells'
-# outcome; KernelRun executes the notebook only for test cells without such a grader.
 from dinof_lite.coursework.verdict import KernelRun, OutsideVerdict  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
@@ -114,7 +116,8 @@ c.Autograde.autograde_preprocessors = [
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 c.OutsideVerdict.time_limit = {time_limit!r}  # seconds per exercise (a hung answer scores 0)
-c.OutsideVerdict.memory_mb = 4096  # address space of an answer's process
+c.OutsideVerdict.memory_mb = 4096  # address space of an answer's process, MiB
+c.OutsideVerdict.workers = 3  # exercises graded at the same time
 # `nbgrader zip_collect A1` collects downloaded/A1/archive/<student>_<notebook>.ipynb (e.g.
 # alice_A1_forward_sde.ipynb; a student id without "_"); match your LMS's file names here
 c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^_/]+)_(?P<file_id>A\\d+_\\w+)\\.ipynb$"

@@ -54,6 +54,8 @@ _MAX_COUNT = 1_000_000  # largest integer argument of a call back into the grade
 _START_LIMIT = 120.0  # seconds to start Python and import torch, before the answer's own limit
 _CHILD = Path(__file__).with_name("_sandbox_child.py")
 _CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
+
+
 class SandboxError(Exception):
     """The answer could not be run, or answered outside the rules (its text is the reason)."""
 

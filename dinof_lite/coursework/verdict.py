@@ -7,7 +7,7 @@
                                            LimitOutput, OutsideVerdict, SaveAutoGrades, …]
 
 - :class:`OutsideVerdict` — for each test cell with an
-  :data:`~dinof_lite.coursework.graders.EXERCISES` entry (all of A1–A6), takes the answer from
+  ``graders.EXERCISES`` entry (all of A1–A6), takes the answer from
   the submitted solution cells, grades it in a sandbox
   (:func:`~dinof_lite.coursework.graders.grade_answer`) on a seed drawn now, and writes the
   verdict as the cell's only output: a ✅ line, or a ``CheckNotPassed`` error that scores zero.

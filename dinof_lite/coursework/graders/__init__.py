@@ -1,13 +1,20 @@
 """Out-of-kernel graders: every test cell of A1–A6, decided in the grader's own process.
 
-:data:`EXERCISES` maps a test cell's grade id to its :class:`Exercise`: the solution cells that
+``EXERCISES`` maps a test cell's grade id to its :class:`Exercise`: the solution cells that
 hold the answer, what the answer may not use (the implementation the exercise asks for) and its
 ``grade``, which runs the same ``check_*`` the student ran in class on the sandboxed answer and
 then the same answer at parameters and on inputs drawn at grading time. One module per
-assignment, mirroring :mod:`~dinof_lite.coursework.checks`: (a) :mod:`.forward`,
-(b)–(c) :mod:`.score_steps`, (d) :mod:`.coupling`, (e) :mod:`.sampling`,
-(f)–(h) :mod:`.likelihood`, (i)–(k) :mod:`.tradeoff`. :func:`grade_answer` is the whole verdict
-of one test cell, without nbgrader (:mod:`~dinof_lite.coursework.verdict` runs it in nbgrader).
+assignment, mirroring :mod:`~dinof_lite.coursework.checks`:
+
+- (a) :mod:`~dinof_lite.coursework.graders.forward`,
+- (b)–(c) :mod:`~dinof_lite.coursework.graders.score_steps`,
+- (d) :mod:`~dinof_lite.coursework.graders.coupling`,
+- (e) :mod:`~dinof_lite.coursework.graders.sampling`,
+- (f)–(h) :mod:`~dinof_lite.coursework.graders.likelihood`,
+- (i)–(k) :mod:`~dinof_lite.coursework.graders.tradeoff`.
+
+:func:`grade_answer` is the whole verdict of one test cell, without nbgrader
+(:mod:`~dinof_lite.coursework.verdict` runs it in nbgrader).
 """
 
 from dinof_lite.coursework.graders import (

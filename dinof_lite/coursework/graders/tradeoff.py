@@ -2,10 +2,12 @@
 
 The model stays in the grader's process (its ``sample_result`` and score function are called
 back; its flow counts its calls here). Secret parts: (i) at a drawn ``T_m`` and seed on drawn
-data, (j) on a drawn grid, ``n`` and seed, both against :func:`tm_study` and
-:func:`noise_floor` computed here (NFE exact, MMD² within the noise floor); (k) on drawn
-constructed sweeps against the rule itself. (j) runs the student's own (i), (k) is graded on
-constructed sweeps only (the notebook's own sweep needs the whole notebook run).
+data, (j) on a drawn grid, ``n`` and seed, both against
+:func:`~dinof_lite.evaluation.tm_study.tm_study` and
+:func:`~dinof_lite.evaluation.tm_study.noise_floor` computed here (NFE exact, MMD² within the
+noise floor); (k) on drawn constructed sweeps against the rule itself. (j) runs the student's
+own (i); (k) is graded on constructed sweeps only (the notebook's own sweep needs the whole
+notebook run).
 """
 
 from __future__ import annotations
