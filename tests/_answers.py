@@ -127,11 +127,10 @@ _PATCHES = {
     "def quiet(*a, **k):\n    result = run(*a, **k)\n    result.error_in_exec = None\n"
     "    return result\n\nip.run_cell_async, ip.run_cell = quiet_async, quiet\n",
     "gradebook_write": "import sqlite3\ndb = sqlite3.connect('../../../gradebook.db')\n"
-    'db.execute("update grade set manual_score = (select points from grade_cells where '
-    "grade_cells.id = grade.cell_id) where submitted_notebook_id in (select "
-    "submitted_notebook.id from submitted_notebook join submitted_assignment on "
-    "submitted_notebook.assignment_id = submitted_assignment.id join student on "
-    "submitted_assignment.student_id = student.id where student.id = 'trick-gradebook_write')\")\n"
+    'db.execute("update grade set manual_score = (select max_score from grade_cells where '
+    "grade_cells.id = grade.cell_id) where notebook_id in (select submitted_notebook.id from "
+    "submitted_notebook join submitted_assignment on submitted_notebook.assignment_id = "
+    "submitted_assignment.id where submitted_assignment.student_id = 'trick-gradebook_write')\")\n"
     "db.commit()\n",
     "fake_passed_print": "print('✅ vp_marginal: passed. mean and std match VPSDE.marginal_prob')\n"
     "print('✅ ve_marginal: passed.')\nprint('✅ forward_sample: passed.')\n",

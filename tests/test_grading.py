@@ -9,6 +9,12 @@ fixture runs exactly those commands once on submissions built from the released 
 - ``unchanged``: the released notebook as handed out → zero, and no error but the checks';
 - ``mistake<k>``: the solution with the typical mistake of exercise k (table :data:`MISTAKES`)
   → the points of the checks that still pass, and the check's message in the feedback.
+
+The verdicts come from outside the student's kernel (``OutsideVerdict``). A second course runs
+A1 alone on the catalogue of tests/_answers.py in one ``nbgrader autograde``: correct answers in
+six styles (full marks), tricks that try to forge the grade (zero), answers that hang or end
+their process (the rest of the notebook scored, within the time limit), and the feedback and
+the gradebook agree for every submission.
 """
 
 from __future__ import annotations
