@@ -201,6 +201,14 @@ BREAKERS = {
         },
         3,
     ),
+    "hangs_ignoring_interrupts": (
+        {
+            **CORRECT["plain"],
+            "ve_marginal": VE + "    while True:\n        try:\n            while True:\n"
+            "                pass\n        except KeyboardInterrupt:\n            pass\n",
+        },
+        3,
+    ),
     "os_exit_in_vp": (
         {**CORRECT["plain"], "vp_marginal": "import os\n\n" + VP + "    os._exit(0)\n"},
         2,
@@ -243,6 +251,7 @@ WHAT = {
     "trick-edit_test_cells": "zeros + test cells edited to print '✅ passed' / `pass`",
     "breaks-hangs_in_ve": "correct, but (a.2) loops forever",
     "breaks-hangs_at_definition": "correct, but (a.3)'s cell loops forever when run",
+    "breaks-hangs_ignoring_interrupts": "correct, but (a.2) loops forever, catching interrupts",
     "breaks-os_exit_in_vp": "correct, but (a.1) calls `os._exit(0)`",
     "breaks-memory_bomb_in_vp": "correct, but (a.1) allocates 4 TiB",
 }

@@ -172,6 +172,7 @@ def grade_answer(
                 result = exercise.grade(lambda *a, **k: box.call(name, *a, **k), rng)
     except SandboxError as err:
         result = CheckResult(name, "error", f"Exercise {exercise.label} `{name}`: {err}")
-    if result.status == "error" and "raised SandboxError: " in result.message:
-        result = CheckResult(name, "error", result.message.replace("raised SandboxError: ", ""))
+    if result.status == "error" and "` raised SandboxError: " in result.message:
+        message = result.message.replace("` raised SandboxError: ", "`: ").split("\nHint:")[0]
+        result = CheckResult(name, "error", message)
     return Graded(result, time.perf_counter() - t0, network)
