@@ -8,7 +8,8 @@
   each test cell's answer from its solution cells, checked by
   :mod:`~dinof_lite.coursework.rules` (static rules), run in
   :mod:`~dinof_lite.coursework.sandbox` (a limited process; values cross as
-  :mod:`~dinof_lite.coursework.wire` data) at the defaults and at secret inputs;
+  :mod:`~dinof_lite.coursework.wire` data, objects stay behind
+  :mod:`~dinof_lite.coursework.handles`) at the defaults and at secret inputs;
   :mod:`~dinof_lite.coursework.verdict` holds the nbgrader preprocessors that use them.
 - :mod:`~dinof_lite.coursework.course` — the nbgrader course folder (config, source notebooks,
   the release step); nbgrader is the optional ``teach`` extra.

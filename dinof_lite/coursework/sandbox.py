@@ -11,11 +11,9 @@ guide, "Threat model").
 
 The grader calls the answer with :meth:`Sandbox.call`. Arguments and results cross as plain data
 (:mod:`~dinof_lite.coursework.wire`). An object that is not data (a score network, a flow, a
-spy counting calls) stays here: the answer gets a proxy whose calls come back to this process
-(only the methods in :data:`METHODS` and the attributes in :data:`ATTRIBUTES`).
-Gradients cross too: the proxy is an autograd function whose backward asks this process for a
-vector-Jacobian product, and a result of :meth:`Sandbox.call` on inputs that require grad (or a
-callable holding a trainable tensor) backpropagates through the answer's process. Nothing the
+spy counting calls) stays here (:mod:`~dinof_lite.coursework.handles`): the answer gets a proxy
+whose calls come back to this process. A result of :meth:`Sandbox.call` on inputs that require
+grad (or on a callable holding a trainable tensor) backpropagates through the answer's process. Nothing the
 child sends is executed here; a call that runs past the time limit kills its process group.
 """
 
@@ -38,19 +36,12 @@ from pathlib import Path
 
 import torch
 
-from dinof_lite.coursework.wire import WireError, decode, encode, set_generator_state
+from dinof_lite.coursework.handles import Handles
+from dinof_lite.coursework.wire import WireError, set_generator_state
 
-__all__ = ["ATTRIBUTES", "METHODS", "SandboxError", "Sandbox"]
+__all__ = ["SandboxError", "Sandbox"]
 
-#: attributes of a proxied object that the answer may read (each fetched once, when first read)
-ATTRIBUTES = (
-    "in_shape", "dims", "dim", "T_m", "train_eps", "sample_eps", "eps", "any_T_m", "T_m_range",
-    "sde", "flow", "score_fn", "N", "T", "n_components",
-)  # fmt: skip
-#: methods of a proxied object that the answer may call (besides calling the object itself)
-METHODS = ("inverse", "log_prob", "sample", "sample_result", "context")
 _MAX_MESSAGE = 64 << 20
-_MAX_COUNT = 1_000_000  # largest integer argument of a call back into the grader (a batch size)
 _START_LIMIT = 120.0  # seconds to start Python and import torch, before the answer's own limit
 _CHILD = Path(__file__).with_name("_sandbox_child.py")
 _CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
@@ -72,24 +63,6 @@ def _answer_error(kind: object, message: object) -> Exception:
         except TypeError:  # a builtin that wants more arguments (UnicodeDecodeError)
             pass
     return type(name, (Exception,), {})(text)
-
-
-def _trainable(obj) -> list[torch.Tensor]:
-    """Tensors that require grad which a plain function (``lambda x, t: w * x``) reads from its
-    closure or its module's globals: the answer's result is differentiated with respect to
-    them. Modules keep theirs here."""
-    values = []
-    for cell in getattr(obj, "__closure__", None) or ():
-        with contextlib.suppress(ValueError):  # an empty cell
-            values.append(cell.cell_contents)
-    code, scope = getattr(obj, "__code__", None), getattr(obj, "__globals__", {})
-    values += [scope[n] for n in getattr(code, "co_names", ()) if n in scope]
-    found = []
-    for value in values:
-        trainable = torch.is_tensor(value) and value.requires_grad and value.is_leaf
-        if trainable and not any(value is f for f in found):
-            found.append(value)
-    return found
 
 
 def _roots() -> list[str]:
@@ -142,11 +115,7 @@ class Sandbox:
         self.time_limit, self.memory_mb = float(time_limit), int(memory_mb)
         self.network = "unknown"
         self.proc: subprocess.Popen | None = None
-        self._objects: list = []  # handle → object kept here
-        self._sent: dict[int, int] = {}  # id(object) → handle
-        self._params: dict[int, list[torch.Tensor]] = {}
-        self._raised: list[BaseException] = []  # what callbacks raised, by index
-        self._touched: list[int] = []  # handles sent with the current call
+        self.handles = Handles()  # the objects that stay in this process
         self._calls = 0
 
     # ------------------------------------------------------------------ process
@@ -264,102 +233,6 @@ class Sandbox:
             raise SandboxError("the answer's process sent a malformed message")
         return reply
 
-    # ------------------------------------------------------------------ objects kept here
-    def _handle(self, obj) -> dict:
-        """Encode ``obj`` as a proxy: the first time with its methods and attributes."""
-        if id(obj) in self._sent:
-            self._touched.append(self._sent[id(obj)])
-            return {"__handle__": self._sent[id(obj)]}
-        h = len(self._objects)
-        self._touched.append(h)
-        self._objects.append(obj)
-        self._sent[id(obj)] = h
-        self._params[h] = _trainable(obj)
-        methods = [m for m in METHODS if callable(getattr(type(obj), m, None))]
-        params = [self._encode(p.detach()) for p in self._params[h]]
-        return {"__handle__": h, "type": type(obj).__name__, "call": callable(obj),
-                "methods": methods, "attributes": list(ATTRIBUTES), "params": params}  # fmt: skip
-
-    def _resolve(self, spec: dict):
-        h = spec.get("__handle__")
-        if not isinstance(h, int) or not 0 <= h < len(self._objects):
-            raise WireError("an unknown object handle")
-        return self._objects[h]
-
-    def _encode(self, value, generators: dict | None = None):
-        return encode(value, self._handle, generators)
-
-    def _decode(self, value, generators: dict | None = None):
-        return decode(value, self._resolve, generators)
-
-    def _serve(self, request: dict) -> dict:
-        """One request from the answer about an object kept here (``op``: ``getattr``,
-        ``callback`` or ``vjp``); exceptions go back to the answer, remembered by index."""
-        try:
-            obj = self._resolve({"__handle__": request.get("handle")})
-            method = request.get("method")
-            if request.get("op") == "getattr":
-                if method not in ATTRIBUTES:
-                    raise AttributeError(f"the grader's object has no attribute {method!r}")
-                return {"op": "return", "value": self._encode(getattr(obj, method), {})}
-            if method is None and callable(obj):
-                fn = obj
-            elif method in METHODS and callable(getattr(type(obj), method, None)):
-                fn = getattr(obj, method)
-            else:
-                raise AttributeError(f"the grader's object has no method {method!r}")
-            gens: dict = {}
-            args = self._decode(request.get("args", []), gens)
-            kwargs = self._decode(request.get("kwargs", {"__dict__": []}), gens)
-            if not isinstance(args, list) or not isinstance(kwargs, dict):
-                raise WireError("a call's arguments are a list and a dict")
-            kwargs = {str(k): v for k, v in kwargs.items()}
-            for value in [*args, *kwargs.values()]:
-                if isinstance(value, int) and not isinstance(value, bool) and value > _MAX_COUNT:
-                    raise ValueError(f"{value} is more than the grader computes ({_MAX_COUNT})")
-            if request.get("op") == "vjp":
-                value = self._vjp(fn, args, kwargs, request)
-            else:
-                with torch.set_grad_enabled(bool(request.get("grad_enabled"))):
-                    value = fn(*args, **kwargs)
-            states = {k: encode(g)["state"] for k, g in gens.items()}
-            return {"op": "return", "value": self._encode(value, {}), "generators": states}
-        except Exception as err:  # noqa: BLE001 - reported to the answer as its own exception
-            self._raised.append(err)
-            index = len(self._raised) - 1
-            return {"op": "raise", "type": type(err).__name__, "message": str(err)[:2000],
-                    "index": index}  # fmt: skip
-
-    def _vjp(self, fn, args: list, kwargs: dict, request: dict) -> list:
-        """Gradients of ``fn``'s outputs (weighted by the request's ``grads``) with respect to
-        its tensor arguments (in order, then keyword arguments) and its trainable tensors."""
-        cotangents = self._decode(request.get("grads", []))
-        slots = [(args, i) for i, a in enumerate(args) if torch.is_tensor(a)]
-        slots += [(kwargs, k) for k, a in kwargs.items() if torch.is_tensor(a)]
-        params = self._params[request["handle"]]
-        with torch.enable_grad():
-            leaves = []
-            for holder, key in slots:
-                t = holder[key].detach()
-                holder[key] = t.requires_grad_(True) if t.is_floating_point() else t
-                leaves.append(holder[key])
-            out = fn(*args, **kwargs)
-            outs = out if isinstance(out, tuple) else (out,)
-            pairs = [
-                (o, g)
-                for o, g in zip(outs, cotangents)
-                if torch.is_tensor(o) and o.requires_grad and torch.is_tensor(g)
-            ]
-            inputs = [t for t in [*leaves, *params] if t.requires_grad]
-            grads = iter(
-                torch.autograd.grad(
-                    [o for o, _ in pairs], inputs, [g for _, g in pairs], allow_unused=True
-                )  # fmt: skip
-                if pairs and inputs
-                else [None] * len(inputs)
-            )
-        return [next(grads) if t.requires_grad else None for t in [*leaves, *params]]
-
     # ------------------------------------------------------------------ calls
     def _request(self, message: dict) -> dict:
         """Send ``message``; serve the answer's calls back until its reply."""
@@ -368,7 +241,7 @@ class Sandbox:
             reply = self._receive()
             if reply.get("op") in ("callback", "vjp", "getattr"):
                 t0 = time.monotonic()
-                answer = self._serve(reply)  # the answer's time: it asked for this work
+                answer = self.handles.serve(reply)  # the answer's time: it asked for this work
                 self._left -= time.monotonic() - t0
                 self._send(answer)
                 continue
@@ -381,8 +254,9 @@ class Sandbox:
                     set_generator_state(gens[key], state)
         if reply.get("op") == "error":
             index = reply.get("index")
-            if isinstance(index, int) and 0 <= index < len(self._raised):
-                raise self._raised[index]  # a check's own exception, raised in a callback
+            raised = self.handles.raised
+            if isinstance(index, int) and 0 <= index < len(raised):
+                raise raised[index]  # a check's own exception, raised in a callback
             if reply.get("type") == "NotImplementedError":
                 raise NotImplementedError(str(reply.get("message", ""))[:2000])
             raise _answer_error(reply.get("type"), reply.get("message", ""))
@@ -390,7 +264,7 @@ class Sandbox:
             self._kill()
             raise SandboxError("the answer's process sent a malformed reply")
         try:
-            return self._decode(reply.get("value"))
+            return self.handles.decode(reply.get("value"))
         except WireError as err:
             raise SandboxError(
                 f"the answer returned what the grader does not read: {err}"
@@ -401,16 +275,16 @@ class Sandbox:
         containers of them. Raises what the answer raised (``NotImplementedError`` for the stub)
         or :class:`SandboxError` (time limit, a dead process, a malformed reply)."""
         gens: dict = {}
-        self._touched = []
+        sent = self.handles.sent_with(lambda: [self.handles.encode(a, gens) for a in args])
         message = {
-            "op": "call", "id": self._calls, "function": function,
-            "args": [self._encode(a, gens) for a in args],
-            "kwargs": self._encode(dict(kwargs), gens),
+            "op": "call", "id": self._calls, "function": function, "args": sent.value,
+            "kwargs": self.handles.encode(dict(kwargs), gens),
             "grad_enabled": torch.is_grad_enabled(),
         }  # fmt: skip
         grad_args = [i for i, a in enumerate(args) if torch.is_tensor(a) and a.requires_grad]
-        param_handles = [h for h in dict.fromkeys(self._touched) if self._params[h]]
-        leaves = [args[i] for i in grad_args] + [p for h in param_handles for p in self._params[h]]
+        param_handles = [h for h in sent.handles if self.handles.params[h]]
+        leaves = [args[i] for i in grad_args]
+        leaves += [p for h in param_handles for p in self.handles.params[h]]
         graph = torch.is_grad_enabled() and bool(leaves)
         message.update(grad_args=grad_args, param_handles=param_handles, graph=graph)
         self._calls += 1
@@ -428,7 +302,7 @@ class Sandbox:
 
     def _backward(self, call_id: int, grads) -> list:
         reply = self._request(
-            {"op": "backward", "id": call_id, "grads": [self._encode(g) for g in grads]}
+            {"op": "backward", "id": call_id, "grads": [self.handles.encode(g) for g in grads]}
         )
         value = self._outcome(reply, {})
         if not isinstance(value, list):
