@@ -214,17 +214,11 @@ def loss(fn, x, t):
         (b"not json", "malformed message"),
         (b'{"op": "result", "value": {"__tensor__": "%%%"}}', "does not read"),
         (b'{"op": "result", "value": ' + b"[" * 40 + b"]" * 40 + b"}", "does not read"),
-        (b'{"op": "grads", "value": 1}', None),
-        (b'{"op": "sing"}', "malformed reply"),
     ],
 )
 def test_forged_messages_from_the_answer_are_refused(message, error):
     """An answer that writes the protocol itself gets no more than its own values."""
     line = message + b"\n"
     source = f"import os, sys\n\ndef f():\n    os.write(int(sys.argv[3]), {line!r})\n"
-    with Sandbox(source, time_limit=20) as box:
-        if error is None:
-            assert box.call("f") == 1  # a forged reply is only a value, checked like any other
-        else:
-            with pytest.raises(SandboxError, match=error):
-                box.call("f")
+    with Sandbox(source, time_limit=20) as box, pytest.raises(SandboxError, match=error):
+        box.call("f")
