@@ -134,3 +134,24 @@ def test_the_installed_package_carries_no_solution(tmp_path):
             text = zf.read(name).decode("utf-8", errors="ignore")
             flat = "\n".join(line.strip() for line in text.splitlines())
             assert not any(region in flat for region in regions), name
+
+
+def test_the_course_config_names_the_graders_by_import_path():
+    """``nbgrader_config.py`` imports nothing: nbgrader imports the preprocessors when it
+    autogrades and stops with an error if it cannot (a config that fails to load would be
+    skipped, and the notebooks graded in the kernel)."""
+    from traitlets.config import Config
+    from traitlets.utils.importstring import import_item
+
+    from dinof_lite.coursework.course import config_text
+    from dinof_lite.coursework.verdict import KernelRun, OutsideVerdict
+
+    text = config_text(time_limit=12.5)
+    assert "\nimport " not in text and "\nfrom " not in text
+    config = Config()
+    exec(compile(text, "nbgrader_config.py", "exec"), {"get_config": lambda: config})  # noqa: S102
+    paths = config.Autograde.autograde_preprocessors
+    classes = [import_item(p) for p in paths]
+    assert classes.index(KernelRun) == 0
+    assert classes.index(OutsideVerdict) == paths.index("nbgrader.preprocessors.SaveAutoGrades") - 1
+    assert config.OutsideVerdict.time_limit == 12.5

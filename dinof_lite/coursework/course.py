@@ -106,14 +106,17 @@ c.Execute.skip_cells_with_tag = {SKIP_TAG!r}
 # notebook in a kernel only for test cells without such a grader (ones you add), with this
 # timeout per cell.
 c.Execute.timeout = 600
-from dinof_lite.coursework.verdict import KernelRun, OutsideVerdict  # noqa: E402
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
-)
+# (Named by their import paths: nbgrader imports them when it autogrades, and fails loudly if
+# it cannot, instead of skipping this file and grading in the kernel.)
 c.Autograde.autograde_preprocessors = [
-    KernelRun, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, OutsideVerdict,
-    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    "dinof_lite.coursework.verdict.KernelRun",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "dinof_lite.coursework.verdict.OutsideVerdict",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.OutsideVerdict.time_limit = {time_limit!r}  # seconds per exercise (a hung answer scores 0)
 c.OutsideVerdict.memory_mb = 4096  # address space of an answer's process, MiB
