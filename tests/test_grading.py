@@ -9,6 +9,12 @@ fixture runs exactly those commands once on submissions built from the released 
 - ``unchanged``: the released notebook as handed out → zero, and no error but the checks';
 - ``mistake<k>``: the solution with the typical mistake of exercise k (table :data:`MISTAKES`)
   → the points of the checks that still pass, and the check's message in the feedback.
+
+The verdicts come from outside the student's kernel (``OutsideVerdict``). A second course runs
+A1 alone on the catalogue of tests/_answers.py in one ``nbgrader autograde``: correct answers in
+six styles (full marks), tricks that try to forge the grade (zero), answers that hang or end
+their process (the rest of the notebook scored, within the time limit), and the feedback and
+the gradebook agree for every submission.
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ import pytest
 from dinof_lite.cli import main
 from dinof_lite.coursework.course import CODE_STUB, assignments, nbgrader
 from dinof_lite.coursework.student_notebooks import stale_students
+from tests._answers import BREAKERS, CELL_EDITS, CORRECT, TRICKS
+from tests._answers import FULL as FULL_A1
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # nbgrader pipelines: minutes of kernels and sandboxes
 
 #: assignment → [(solution cell, line as solved, line with the mistake, score of the submission,
 #: start of the check's message)], one typical mistake per exercise
@@ -159,6 +168,7 @@ def course(tmp_path_factory, monkeypatch_module):
 def monkeypatch_module():
     mp = pytest.MonkeyPatch()
     mp.setenv("OMP_NUM_THREADS", "1")  # two kernels at a time share the two cores
+    mp.setenv("PYTHONPATH", str(ROOT))  # nbgrader_config.py imports this dinof_lite
     yield mp
     mp.undo()
 
@@ -248,3 +258,139 @@ def test_require_is_silent_for_a_student_and_fails_the_cell_under_the_grader(mon
             require(failed)
     with pytest.raises(TypeError, match=r"grading.require\(checks.check_vp_marginal"):
         require("vp_marginal")
+
+
+# --------------------------------------------------------------------------- A1: forged grades
+A1_POINTS = {"check_vp_marginal": 2, "check_ve_marginal": 1, "check_forward_sample": 1}
+A1_TIME_LIMIT = 8  # seconds per exercise in the test course
+A1_STUDENTS = {
+    **{f"correct-{k}": v for k, v in CORRECT.items()},
+    **{f"trick-{k}": v for k, v in TRICKS.items()},
+    **{f"breaks-{k}": v for k, (v, _) in BREAKERS.items()},
+}
+
+
+def _a1_submission(released, student: str):
+    """The released A1 with ``student``'s answers in its solution cells (and its edits of
+    locked cells, which nbgrader restores)."""
+    answers = A1_STUDENTS[student]
+    edits = CELL_EDITS.get(student.split("-", 1)[1], {})
+    nb = nbformat.from_dict(released)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers:
+            cell.source = answers[grade_id]
+        if grade_id in edits:
+            cell.source = edits[grade_id]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def a1_course(tmp_path_factory, monkeypatch_module):
+    """One A1 course, every submission of tests/_answers.py autograded by one nbgrader process;
+    returns (course, grades, seconds of autograde per submission)."""
+    course = tmp_path_factory.mktemp("a1_course")
+    assert main(["assignments", "--course", str(course), "--root", str(ROOT)]) == 0
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as f:
+        f.write(f"c.OutsideVerdict.time_limit = {A1_TIME_LIMIT}\n")
+    nbgrader(course, "generate_assignment", "A1", "--create")
+    released = nbformat.read(course / "release" / "A1" / "A1_forward_sde.ipynb", as_version=4)
+    for student in A1_STUDENTS:
+        folder = course / "submitted" / student / "A1"
+        folder.mkdir(parents=True)
+        nbformat.write(_a1_submission(released, student), folder / "A1_forward_sde.ipynb")
+    t0 = time.perf_counter()
+    log = nbgrader(course, "autograde", "A1")
+    per_submission = (time.perf_counter() - t0) / len(A1_STUDENTS)
+    assert "[ERROR]" not in log and "CRITICAL" not in log, log[-3000:]
+    nbgrader(course, "generate_feedback", "A1")
+    nbgrader(course, "export", "--to", "grades.csv")
+    with open(course / "grades.csv", newline="") as f:
+        grades = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
+    print(f"A1 autograde: {per_submission:.1f} s per submission, {len(A1_STUDENTS)} submissions")
+    return course, grades, per_submission
+
+
+def _a1_cells(course: Path, student: str) -> dict[str, tuple[bool, str]]:
+    """Test cell → (passed, its text) as the autograded notebook records them."""
+    nb = nbformat.read(course / "autograded" / student / "A1" / "A1_forward_sde.ipynb", 4)
+    cells = {}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in A1_POINTS:
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            text = errors[0].evalue if errors else "".join(o.get("text", "") for o in cell.outputs)
+            cells[grade_id] = (not errors, text)
+    return cells
+
+
+def _agree(course: Path, grades: dict, student: str) -> dict[str, tuple[bool, str]]:
+    """The autograded cells, after asserting the gradebook's score is their points and the
+    feedback shows each cell's verdict."""
+    cells = _a1_cells(course, student)
+    assert set(cells) == set(A1_POINTS), cells
+    assert grades[student] == sum(A1_POINTS[g] for g, (ok, _) in cells.items() if ok), cells
+    feedback = html.unescape(
+        (course / "feedback" / student / "A1" / "A1_forward_sde.html").read_text("utf-8")
+    )
+    for ok, text in cells.values():
+        assert text.startswith("✅" if ok else ("❌", "💥", "⏳")), text
+        assert text.strip().splitlines()[0][:60] in feedback
+    return cells
+
+
+def _notes(course: Path, student: str) -> str:
+    return (course / "grading_notes" / "A1" / f"{student}.txt").read_text("utf-8")
+
+
+@pytest.mark.parametrize("variant", list(CORRECT))
+def test_a1_correct_answers_in_any_style_score_full_marks(a1_course, variant):
+    course, grades, _ = a1_course
+    cells = _agree(course, grades, f"correct-{variant}")
+    assert grades[f"correct-{variant}"] == FULL_A1, cells
+    assert all("drawn at grading time" in text for _, text in cells.values()), cells
+
+
+@pytest.mark.parametrize("trick", list(TRICKS))
+def test_a1_forged_answers_score_zero(a1_course, trick):
+    course, grades, _ = a1_course
+    cells = _agree(course, grades, f"trick-{trick}")
+    assert grades[f"trick-{trick}"] == 0, cells
+    if trick.startswith("library"):
+        assert all("not allowed" in text for _, text in cells.values()), cells
+    if trick == "ignores_arguments":
+        for grade_id in ("check_vp_marginal", "check_ve_marginal"):
+            assert "(drawn at grading time)" in cells[grade_id][1], cells
+
+
+def test_a1_the_gradebook_holds_no_score_an_answer_wrote(a1_course):
+    import sqlite3
+
+    course, _, _ = a1_course
+    with sqlite3.connect(course / "gradebook.db") as db:
+        assert (
+            db.execute("select count(*) from grade where manual_score is not null").fetchone()[0]
+            == 0
+        )
+
+
+@pytest.mark.parametrize("breaker", list(BREAKERS))
+def test_a1_hanging_or_exiting_answer_scores_the_rest_within_the_time_limit(a1_course, breaker):
+    course, grades, _ = a1_course
+    cells = _agree(course, grades, f"breaks-{breaker}")
+    assert grades[f"breaks-{breaker}"] == BREAKERS[breaker][1], cells
+    notes = _notes(course, f"breaks-{breaker}")
+    assert "grading seed" in notes and "to look at:" in notes, notes
+    seconds = [float(s) for s in re.findall(r": \w[\w ]* in ([\d.]+) s", notes)]
+    assert len(seconds) == 3 and max(seconds) < A1_TIME_LIMIT + 30, notes  # + process start
+
+
+def test_a1_notes_name_the_seed_and_every_exercise(a1_course):
+    course, _, per_submission = a1_course
+    seeds = set()
+    for student in A1_STUDENTS:
+        notes = _notes(course, student)
+        seeds.add(re.search(r"grading seed (\d+)", notes).group(1))
+        assert all(f"{grade_id}: " in notes for grade_id in A1_POINTS), notes
+    assert len(seeds) == len(A1_STUDENTS)  # a fresh seed for every notebook
+    assert per_submission < 3 * A1_TIME_LIMIT

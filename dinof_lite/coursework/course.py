@@ -6,7 +6,8 @@ autograder test cells (``grading.require(checks.check_…(…))``) carry points,
 depends on are read-only, and the demonstrations are tagged :data:`SKIP_TAG` so the autograder
 skips what it does not grade. A course folder (docs: ``notebooks/assignments/README.md``) is::
 
-    nbgrader_config.py       written by :func:`setup_course` (course id, code stub, skip tag, …)
+    nbgrader_config.py       written by :func:`setup_course` (course id, code stub, skip tag,
+                             the out-of-kernel grader of :mod:`~dinof_lite.coursework.verdict`, …)
     source/A1/A1_forward_sde.ipynb  …  source/A6/A6_tm_tradeoff.ipynb
     release/ submitted/ autograded/ feedback/ gradebook.db   made by nbgrader itself
 
@@ -86,8 +87,8 @@ def assignments(root: str | Path = ".") -> list[Assignment]:
     return sorted(found, key=lambda a: int(a.id[1:]))
 
 
-def config_text(course_id: str = COURSE_ID) -> str:
-    """The ``nbgrader_config.py`` of a course folder."""
+def config_text(course_id: str = COURSE_ID, time_limit: float = 60.0) -> str:
+    """The ``nbgrader_config.py`` of a course folder; ``time_limit``: seconds per exercise."""
     return f'''"""nbgrader configuration of the dinof_lite course (written by `python -m dinof_lite
 assignments --course`; edit freely). Run every nbgrader command from this folder."""
 
@@ -99,8 +100,27 @@ c.CourseDirectory.root = "."
 c.ClearSolutions.code_stub = {{"python": {CODE_STUB!r}}}
 # demonstrations are tagged {SKIP_TAG!r}: the autograder runs only what it grades
 c.Execute.skip_cells_with_tag = {SKIP_TAG!r}
-# seconds per cell: the likelihood and T_m-sweep checks take a minute on a laptop CPU
+# Grades are decided outside the student's kernel (notebooks/assignments/README.md, "How a
+# grade is decided"): OutsideVerdict grades each answer of A1-A6 in a limited subprocess on
+# inputs drawn at grading time and sets the test cells' outcome; KernelRun executes the
+# notebook in a kernel only for test cells without such a grader (ones you add), with this
+# timeout per cell.
 c.Execute.timeout = 600
+# (Named by their import paths: nbgrader imports them when it autogrades, and fails loudly if
+# it cannot, instead of skipping this file and grading in the kernel.)
+c.Autograde.autograde_preprocessors = [
+    "dinof_lite.coursework.verdict.KernelRun",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "dinof_lite.coursework.verdict.OutsideVerdict",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.OutsideVerdict.time_limit = {time_limit!r}  # seconds per exercise (a hung answer scores 0)
+c.OutsideVerdict.memory_mb = 4096  # address space of an answer's process, MiB
+c.OutsideVerdict.workers = 3  # exercises graded at the same time
 # `nbgrader zip_collect A1` collects downloaded/A1/archive/<student>_<notebook>.ipynb (e.g.
 # alice_A1_forward_sde.ipynb; a student id without "_"); match your LMS's file names here
 c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^_/]+)_(?P<file_id>A\\d+_\\w+)\\.ipynb$"

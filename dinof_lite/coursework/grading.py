@@ -10,6 +10,10 @@ or the student's "Validate" button, which set ``NBGRADER_EXECUTION`` in the kern
 did not pass raises :class:`CheckNotPassed` carrying the check's report, so the cell scores zero
 points and the report (the message that names the mistake) is the error shown in the student's
 feedback. nbgrader is not imported: a student's kernel needs only ``dinof_lite``.
+
+In a course this kernel verdict is a self-check only: ``nbgrader autograde`` decides every test
+cell of A1–A6 outside the kernel (:mod:`~dinof_lite.coursework.graders`), since code in the
+kernel can undo whatever this module decides there.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(torch|np|numpy|nn|plt|matplotlib|go|plotly|argparse|ipywidgets|pathlib)(\..*)?"),
     (r"py:.*", r"(Tensor|Module|Figure|Axes|Path|Generator|Namespace|Parameter|optional)"),
-    (r"py:.*", r"(collections\.abc|typing|types|os|dataclasses|enum|abc|io)\..*"),
+    (r"py:.*", r"(collections\.abc|typing|t|types|os|dataclasses|enum|abc|io)\..*"),  # t: traitlets
     (r"py:.*", r"(.*\.)?_\w+(\..*)?"),  # private names are not documented
     (r"py:.*", r"(.*\.)?[A-Z]"),  # type variables (T, F)
 ]

@@ -14,8 +14,10 @@ compares them with the outputs stored in the notebooks.
 
 from __future__ import annotations
 
+import contextlib
 import html
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -35,6 +37,7 @@ __all__ = [
     "diagnose",
     "yours_or_library",
     "passed",
+    "quiet",
 ]
 
 STATUSES = ("passed", "failed", "not attempted", "error")
@@ -46,6 +49,7 @@ _COLOURS = {
     "error": "#fce8e6",
 }
 _RESULTS: dict[str, CheckResult] = {}
+_LOCAL = threading.local()
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,18 @@ def _display(result: CheckResult) -> None:
         result._shown[0] = True
 
 
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Checks run in this thread inside the block neither show nor record their result (the
+    grader runs them in threads, outside any notebook)."""
+    before = getattr(_LOCAL, "quiet", False)
+    _LOCAL.quiet = True
+    try:
+        yield
+    finally:
+        _LOCAL.quiet = before
+
+
 def run_check(
     name: str, exercise: str, grade: Callable[[], str], *, hint: str = "", show: bool = True
 ) -> CheckResult:
@@ -213,6 +229,8 @@ def run_check(
     except Exception as err:  # noqa: BLE001 - any student crash becomes a report
         msg = f"Exercise {exercise} `{name}` raised {type(err).__name__}: {err}"
         result = CheckResult(name, "error", msg + (f"\nHint: {hint}" if hint else ""))
+    if getattr(_LOCAL, "quiet", False):
+        return result
     _RESULTS[name] = result
     if show:
         _display(result)
