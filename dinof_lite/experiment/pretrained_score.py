@@ -173,7 +173,7 @@ def load_pretrained_score(
     try:
         with torch.no_grad():
             out = get_score_fn(sde, net)(x, torch.full((1,), 0.5))
-    except RuntimeError as err:
+    except (RuntimeError, ValueError) as err:  # torch's shape errors, or the network's own
         first = str(err).splitlines()[0]
         raise ValueError(
             f"{what} does not take the images of config {cfg.name!r}, {cfg.shape} ({first})"
