@@ -144,6 +144,17 @@ def test_a_flow_only_run_resumes_only_with_its_score_network(tmp_path, score_fil
     assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before
 
 
+def test_a_run_written_before_train_score_existed_resumes(tmp_path, capsys):
+    work = tmp_path / "old"
+    assert train(work, "--steps", "1", config="digits_cpu_smoke") == 0
+    stored = json.loads((work / "config.json").read_text())
+    del stored["train_score"], stored["pretrained_score"]  # as dinof_lite 0.3 wrote it
+    (work / "config.json").write_text(json.dumps(stored))
+    assert train(work, "--steps", "2", config="digits_cpu_smoke") == 0
+    assert load_checkpoint(work)["step"] == 2
+    capsys.readouterr()
+
+
 # --------------------------------------------------------------------------- a hub id
 def _fake_hub(monkeypatch, sde, net=None, data_range=(0.0, 1.0), calls=None):
     """``dinof_lite.hub.from_diffusers`` replaced: returns ``(sde, net)`` (net with a record)."""

@@ -272,11 +272,22 @@ def load_run(workdir: str | os.PathLike, device: str = "auto", *, ema: bool = Tr
     return cfg, model.to(dev).eval()
 
 
+def _with_defaults(stored: dict) -> dict:
+    """``stored`` with the default of every top-level field it lacks (a run written before the
+    field existed, e.g. ``train_score``, resumes as what it was)."""
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(ExperimentConfig)
+        if f.default is not dataclasses.MISSING
+    }
+    return {**defaults, **stored}
+
+
 def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict) -> None:
     """Refuse to resume a run whose config (or data) differs; write the JSON files (rank 0)."""
     cfg_path, meta_path = workdir / "config.json", workdir / "run.json"
     if cfg_path.exists():
-        bad = config_mismatch(read_run_config(workdir), cfg.to_dict())
+        bad = config_mismatch(_with_defaults(read_run_config(workdir)), cfg.to_dict())
         old_fake = load_run_options(workdir).get("fake_data", False)
         if old_fake != meta["fake_data"]:
             bad.append("fake_data")
