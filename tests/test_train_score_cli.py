@@ -172,7 +172,7 @@ def _fake_hub(monkeypatch, sde, net=None, data_range=(0.0, 1.0), calls=None):
 
 def test_train_with_a_hub_id_trains_the_flow_on_the_loaded_network(tmp_path, monkeypatch):
     calls = []
-    net = _fake_hub(monkeypatch, VESDE(0.01, 50.0, N=1000), calls=calls)
+    net = _fake_hub(monkeypatch, VESDE(0.01, 50.0, N=20), calls=calls)
     weights = {k: v.clone() for k, v in net.state_dict().items()}
     work = tmp_path / "run"
     assert train(work, "--score", HUB_ID, "--steps", "2") == 0
