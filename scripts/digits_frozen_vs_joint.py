@@ -130,9 +130,7 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for T_m in EVAL_T_MS:
         joint_fid, frozen_fid = results["joint"][T_m], results["frozen"][T_m]
-        print(
-            f"| {T_m} | {sample_steps(T_m)} | {_mean_se(joint_fid)} | {_mean_se(frozen_fid)} |"
-        )
+        print(f"| {T_m} | {sample_steps(T_m)} | {_mean_se(joint_fid)} | {_mean_se(frozen_fid)} |")
 
 
 if __name__ == "__main__":
