@@ -290,6 +290,7 @@ def test_shipped_checkpoint_is_a_bound_and_samples_the_mixture(monkeypatch):
     assert mmd(GMM.sample(1000, gen(32)), model.sample(1000, generator=gen(33))) < 3e-3
 
 
+@pytest.mark.slow
 def test_a_tiny_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch, make_checkpoints_script):
     script = make_checkpoints_script
     monkeypatch.setattr(script.baseline_recipes, "N_SAMPLES", 50)

@@ -28,6 +28,8 @@ from dinof_lite.cli import main
 from dinof_lite.coursework.course import CODE_STUB, assignments, nbgrader
 from dinof_lite.coursework.student_notebooks import stale_students
 
+pytestmark = pytest.mark.slow  # nbgrader: a course folder, release, autograde, feedback
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: assignment → [(solution cell, line as solved, line with the mistake, score of the submission,
