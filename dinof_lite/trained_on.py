@@ -10,8 +10,8 @@ So a loaded model carries a :class:`TrainedOn` record on the attribute ``module.
     net.trained_on   # TrainedOn(sde={"kind": "vp", "beta_min": 0.1, ...}, data_range=(-4.0, 4.0))
     get_score_fn(VESDE(), net)   # SDEMismatchError naming both SDEs
 
-The checkpoints of :mod:`dinof_lite.pretrained` store it (``"trained_on"``: :meth:`TrainedOn.
-to_dict`); files written before it existed get it derived from what they do store (their
+The checkpoints of :mod:`dinof_lite.pretrained` store it (``"trained_on"``:
+:meth:`TrainedOn.to_dict`); files written before it existed get it derived from what they do store (their
 ``"sde"`` and ``meta["dataset"]``). A module without a record (a freshly built one) is never
 checked.
 

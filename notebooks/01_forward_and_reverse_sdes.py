@@ -104,6 +104,15 @@ print(f"smoke mode: {smoke_mode()}  N = {N_STEPS}, samples = {N_SAMPLES}, "
       f"likelihood points = {N_LIKELIHOOD}")
 
 # %% [markdown]
+# > **Notation** (every symbol: [`docs/notation.md`](../docs/notation.md)). The forward SDE
+# > $\mathrm dx = f(x, t)\,\mathrm dt + g(t)\,\mathrm dw$ runs on $t \in [0, T]$, $T = 1$, with
+# > the schedules $\beta(t)$ (VP) and $\sigma(t)$ (VE). Its marginal at time $t$ is
+# > $x_t \mid x_0 \sim \mathcal N(a_t x_0, \sigma_t^2 I)$: $a_t$ is the mean coefficient and
+# > $\sigma_t$ the **marginal standard deviation** (`a, s = sde.marginal_coeffs(t)` in the code).
+# > $\xi \sim \mathcal N(0, I)$ is noise the diffusion adds, $\nabla_x \log p_t$ the true score,
+# > $s_\theta$ a learned one, and $\varepsilon$ the smallest time a sampler or an integral reaches.
+
+# %% [markdown]
 # ## 1. The forward SDE: gradual noising
 #
 # The forward process is an Itô SDE on $t \in [0, T]$, $T = 1$:
@@ -114,20 +123,20 @@ print(f"smoke mode: {smoke_mode()}  N = {N_STEPS}, samples = {N_SAMPLES}, "
 # increments $\mathrm{d}w$. All three SDEs of Song et al. (2021) are linear in $x$, so the
 # transition kernel is Gaussian and known in closed form:
 #
-# $$x(t) \mid x(0) \sim \mathcal{N}\big(a(t)\,x(0),\; s(t)^2 I\big).$$
+# $$x_t \mid x_0 \sim \mathcal{N}\big(a_t\,x_0,\; \sigma_t^2 I\big).$$
 #
-# | SDE | drift $f(x,t)$ | diffusion $g(t)$ | $a(t)$ | $s(t)$ |
+# | SDE | drift $f(x,t)$ | diffusion $g(t)$ | $a_t$ | $\sigma_t$ |
 # | --- | --- | --- | --- | --- |
 # | VE (SMLD) | $0$ | $\sigma(t)\sqrt{2\ln(\sigma_{\max}/\sigma_{\min})}$ | $1$ | $\sqrt{\sigma(t)^2-\sigma_{\min}^2}$ |
-# | VP (DDPM) | $-\tfrac12\beta(t)\,x$ | $\sqrt{\beta(t)}$ | $e^{-\frac14 t^2(\beta_1-\beta_0)-\frac12 t\beta_0}$ | $\sqrt{1-a(t)^2}$ |
-# | sub-VP | $-\tfrac12\beta(t)\,x$ | $\sqrt{\beta(t)\,(1-e^{-2\beta_0 t-(\beta_1-\beta_0)t^2})}$ | same as VP | $1-a(t)^2$ |
+# | VP (DDPM) | $-\tfrac12\beta(t)\,x$ | $\sqrt{\beta(t)}$ | $e^{-\frac14 t^2(\beta_1-\beta_0)-\frac12 t\beta_0}$ | $\sqrt{1-a_t^2}$ |
+# | sub-VP | $-\tfrac12\beta(t)\,x$ | $\sqrt{\beta(t)\,(1-e^{-2\beta_0 t-(\beta_1-\beta_0)t^2})}$ | same as VP | $1-a_t^2$ |
 #
 # with $\sigma(t)=\sigma_{\min}(\sigma_{\max}/\sigma_{\min})^t$ ($\sigma_{\min}=0.01$,
 # $\sigma_{\max}=50$) and $\beta(t)=\beta_0+t(\beta_1-\beta_0)$ ($\beta_0=0.1$, $\beta_1=20$).
 # VE keeps the signal and *explodes* the noise; VP shrinks the signal while the total variance
 # stays *preserved* (for unit-variance data); sub-VP has the same mean but a noise level
-# $1-a^2 \le \sqrt{1-a^2}$ that is always *below* VP's. What matters for denoising is the
-# signal-to-noise ratio $a^2/s^2$, which all three drive from $\infty$ to about $0$.
+# $1-a_t^2 \le \sqrt{1-a_t^2}$ that is always *below* VP's. What matters for denoising is the
+# signal-to-noise ratio $a_t^2/\sigma_t^2$, which all three drive from $\infty$ to about $0$.
 
 # %%
 sdes = {"VE": VESDE(), "VP": VPSDE(), "sub-VP": subVPSDE()}
@@ -137,12 +146,12 @@ for ax, name in zip(fig.axes, ("$a(t)$", "$s(t)$", "$a(t)^2 / s(t)^2$")):
 plt.show()
 
 # %% [markdown]
-# What to look at: VE's $a$ stays at 1 while its $s$ climbs more than four decades, to 50; VP
-# and sub-VP share the falling $a$ (their curves lie on top of each other in the left panel),
-# and sub-VP's $s$ stays below VP's; all three signal-to-noise ratios fall over many decades.
+# What to look at: VE's $a_t$ stays at 1 while its $\sigma_t$ climbs more than four decades, to 50; VP
+# and sub-VP share the falling $a_t$ (their curves lie on top of each other in the left panel),
+# and sub-VP's $\sigma_t$ stays below VP's; all three signal-to-noise ratios fall over many decades.
 #
 # > **Predict, then run.** At $t = 1$, is the VE marginal wider or narrower than the VP one, and
-# > by roughly what factor? How much of the signal, $a(1)$, does VP keep? Write down your guesses.
+# > by roughly what factor? How much of the signal, $a_1$, does VP keep? Write down your guesses.
 
 # %%
 t = torch.linspace(0.0, 1.0, 1001, dtype=torch.float64)
@@ -157,16 +166,16 @@ assert a_vp[-1] < 0.01 and abs(s_vp[-1] - 1) < 1e-4  # VP: p_1 is N(0, I) up to 
 assert abs(s_ve[-1] - 50.0) < 1e-3  # VE: p_1 is N(x0, 50^2 I), i.e. ~ N(0, 50^2 I)
 
 # %% [markdown]
-# *Answer:* VE's $p_1$ is about 50 times wider: $s(1) = 50$ against VP's $s(1) = 1.0000$. VP
-# keeps $a(1) = e^{-\frac14(\beta_1-\beta_0)-\frac12\beta_0} = e^{-5.025} \approx 0.0066$ of the
+# *Answer:* VE's $p_1$ is about 50 times wider: $\sigma_1 = 50$ against VP's $\sigma_1 = 1.0000$. VP
+# keeps $a_1 = e^{-\frac14(\beta_1-\beta_0)-\frac12\beta_0} = e^{-5.025} \approx 0.0066$ of the
 # signal — the data is gone, and $p_1$ is $\mathcal N(0, I)$ to within a percent. VE keeps *all*
-# of the signal ($a = 1$) but drowns it in noise of standard deviation 50, some 25 times the
-# spread of this toy's data (whose modes lie within about 3 of the origin).
+# of the signal ($a_1 = 1$) but drowns it in noise of standard deviation 50, far wider than
+# this toy's data, whose modes lie within a few units of the origin.
 #
 # **The forward sampler in plain torch.** Nothing is needed to sample $x(t)$ but the two
-# coefficients: $x_t = a(t)\,x_0 + s(t)\,z$ with $z \sim \mathcal N(0, I)$. Written out for VP
+# coefficients: $x_t = a_t\,x_0 + \sigma_t\,\xi$ with $\xi \sim \mathcal N(0, I)$. Written out for VP
 # and VE from the table, and checked against the library's `sde.perturb(x0, t, z=z)` with the
-# same $t$ and $z$:
+# same $t$ and noise (the code calls the noise `z`):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -198,7 +207,7 @@ for name in ("VP", "VE"):
 # The `8gaussians` toy is a mixture $p_0 = \sum_k \pi_k\,\mathcal N(\mu_k, \Sigma_k)$. Because
 # the forward kernel is Gaussian, each marginal is again a mixture:
 #
-# $$p_t(x) = \sum_k \pi_k\,\mathcal N\big(x;\ a(t)\mu_k,\ a(t)^2\Sigma_k + s(t)^2 I\big).$$
+# $$p_t(x) = \sum_k \pi_k\,\mathcal N\big(x;\ a_t\mu_k,\ a_t^2\Sigma_k + \sigma_t^2 I\big).$$
 #
 # `GaussianMixture.marginal(sde, t)` returns it. From now on we use the VP SDE with
 # `N_STEPS` discretisation steps. Top row: samples of $p_t$; bottom row: its exact density.
@@ -225,8 +234,8 @@ plt.show()
 # %% [markdown]
 # The closed form is a *consequence* of the SDE. To convince ourselves, simulate the VP SDE from
 # the data with the simplest solver, Euler–Maruyama,
-# $x \leftarrow x + f(x,t)\,\Delta t + g(t)\sqrt{\Delta t}\,z$, and check that
-# $x(t) - a(t)\,x(0)$ has standard deviation $s(t)$. Each particle leaves its mode along a
+# $x \leftarrow x + f(x,t)\,\Delta t + g(t)\sqrt{\Delta t}\,\xi$, and check that
+# $x_t - a_t\,x_0$ has standard deviation $\sigma_t$. Each particle leaves its mode along a
 # random path; together they fill in the marginals above.
 
 # %%
@@ -288,8 +297,8 @@ plt.show()
 #
 # For the mixture the score is exact too (`docs/design.md` §Gaussian-mixture oracle):
 #
-# $$\nabla_x \log p_t(x) = -\sum_k w_k(x)\, C_k^{-1}\big(x - a(t)\mu_k\big),\qquad
-# C_k = a^2\Sigma_k + s^2 I,\quad w_k \propto \pi_k\,\mathcal N(x; a\mu_k, C_k).$$
+# $$\nabla_x \log p_t(x) = -\sum_k w_k(x)\, C_k^{-1}\big(x - a_t\mu_k\big),\qquad
+# C_k = a_t^2\Sigma_k + \sigma_t^2 I,\quad w_k \propto \pi_k\,\mathcal N(x; a_t\mu_k, C_k).$$
 #
 # This is what a perfectly trained score network $s_\theta(x, t)$ would output. Arrows below
 # show its *direction* (all arrows have the same length; the magnitude ranges over orders of
@@ -475,7 +484,8 @@ assert scores["p_0.1 (stopped early)"]["nll"] - entropy > 0.3  # NLL sees the ex
 # `ode_log_likelihood` integrates $x$ and the divergence together (exact divergence in 2D);
 # `ode_log_likelihood_result` also returns the latent $x(T)$, both parts of $\log p$ and the NFE.
 # With the oracle score the answer should match the mixture's `log_prob` — up to solver error
-# and the fact that the integral starts at $\varepsilon = 10^{-3}$ rather than $0$.
+# and the fact that the integral starts at the smallest training time
+# $\varepsilon_\text{train}$ (`sde.train_eps`) rather than at $0$.
 
 # %%
 x_ll = data[:N_LIKELIHOOD]
@@ -547,7 +557,7 @@ plt.show()
 # *Answer:* $2 \cdot 600 = 1200$ evaluations, 40 % fewer, and no loss of quality: MMD² $-0.0003$
 # and NLL 0.03 nats above the entropy, against $-0.0001$ and 0.01 from $t = 1$ — both within the
 # noise of the metrics. The start cloud (left) is already a single Gaussian-looking blob; the
-# last 600 steps alone make the eight modes.
+# steps from $t = 0.6$ down alone make the eight modes.
 
 # %% [markdown]
 # How hard is it to model $p_{T_m}$? Its distance to the Gaussian prior,
@@ -642,35 +652,36 @@ assert tv_naive > 0.07  # starting from N(0, I) at t = 0.2 misallocates > 7% of 
 # move mass between the modes, so it keeps the wrong proportions the start gave it.
 
 # %% [markdown]
-# ## Summary
-#
-# - A linear forward SDE has Gaussian transition kernels $\mathcal N(a(t)x_0, s(t)^2 I)$; VE,
-#   VP and sub-VP differ only in how $a$ and $s$ trade signal for noise.
-# - For a Gaussian mixture every $p_t$ and its score are known exactly — an oracle for what a
-#   score network should learn.
-# - With the true score, the reverse SDE (Eq. 6) and the probability-flow ODE (Eq. 13) both turn
-#   prior noise into data; the ODE is deterministic, needs far fewer score evaluations here, and
-#   gives exact log-likelihoods by the change-of-variables formula.
-# - Starting the reverse process at $T_m < T$ from samples of $p_{T_m}$ saves a fraction $1-T_m$
-#   of the steps without losing quality — *if* $p_{T_m}$ is sampled correctly. DiNof learns that
-#   start distribution with a normalizing flow.
-#
 # ## Exercises
 #
 # 1. Repeat sections 2–4 with `VESDE()` and `subVPSDE()`. For VE, give
 #    `plot_marginals_over_time` one limit per panel, `lim=[...]`, of about
-#    $3\sqrt{4 + s(t)^2}$: why must the limits grow, and where does VE's prior live?
+#    $3\sqrt{4 + \sigma_t^2}$: why must the limits grow, and where does VE's prior live?
 # 2. Sample with `pc_sample(..., corrector="none")` and with `predictor="euler_maruyama"`, and
 #    with fewer steps (`n_steps=50, 20, 10`). Which configuration degrades first, by which metric?
 # 3. Run `ode_sample` with `rtol=atol=1e-3`: how do the NFE and the log-likelihood error change?
 # 4. Plot the Tweedie denoiser `gmm.denoise(x, t, vp)` as arrows $E[x_0 \mid x_t] - x_t$ and
-#    compare with $s(t)^2 \nabla \log p_t$.
+#    compare with $\sigma_t^2 \nabla \log p_t$.
 # 5. Section 6 with `8gaussians`: start at $T_m = 0.3$ and $0.2$ from $\mathcal N(0, I)$. Why is
 #    this symmetric toy so forgiving, and what would a *moment-matched* Gaussian change on `aniso`?
 #
-# **Assignment:** `notebooks/assignments/student/A1_forward_sde.ipynb` asks you to write the VP
+# **Assignment:** [`A1_forward_sde`](assignments/student/A1_forward_sde.ipynb) asks you to write the VP
 # and VE marginals and a forward sampler that works for any SDE (like `forward_sample_by_hand`,
 # but from `sde.marginal_coeffs`), and grades them.
+
+# %% [markdown]
+# ## Recap
 #
-# **Next:** notebook 02 trains a score network by denoising score matching and puts it in place
-# of the oracle.
+# > - A linear forward SDE has Gaussian transition kernels $\mathcal N(a_t x_0, \sigma_t^2 I)$; VE,
+# >   VP and sub-VP differ only in how $a_t$ and $\sigma_t$ trade signal for noise.
+# > - For a Gaussian mixture every $p_t$ and its score are known exactly — an oracle for what a
+# >   score network should learn.
+# > - With the true score, the reverse SDE (Eq. 6) and the probability-flow ODE (Eq. 13) both turn
+# >   prior noise into data; the ODE is deterministic, needs far fewer score evaluations here, and
+# >   gives exact log-likelihoods by the change-of-variables formula.
+# > - Starting the reverse process at $T_m < T$ from samples of $p_{T_m}$ saves a fraction $1-T_m$
+# >   of the steps without losing quality — *if* $p_{T_m}$ is sampled correctly. DiNof learns that
+# >   start distribution with a normalizing flow.
+# >
+# > **Next:** [notebook 02, score matching and PC sampling](02_score_matching_and_pc_sampling.ipynb)
+# > trains a score network by denoising score matching and puts it in place of the oracle.

@@ -29,12 +29,13 @@
 # 3. the learned score against the exact one, as fields and as an error curve over $t$;
 # 4. one Euler–Maruyama and one Langevin step in plain torch, then every predictor × corrector
 #    combination, with sample-quality metrics and cost;
-# 5. the effect of the Langevin signal-to-noise ratio and of the number of steps;
-# 6. the probability-flow ODE: deterministic sampling and exact log-likelihoods.
+# 5. the effect of the Langevin signal-to-noise ratio;
+# 6. the effect of the number of steps, with the learned and the exact score;
+# 7. the probability-flow ODE: deterministic sampling and exact log-likelihoods.
 #
 # Boxes marked **Predict, then run** ask you to write down a guess before the next cell runs;
-# the answer follows the cell. Runtime: about 1.5 minutes on 2 idle CPU cores, up to 3 on a busy
-# machine (under a minute with `DINOF_SMOKE=1`, which shrinks the sample and step counts; every
+# the answer follows the cell. Runtime: one to three minutes on 2 CPU cores, depending on what
+# else the machine runs (under a minute with `DINOF_SMOKE=1`, which shrinks the sample and step counts; every
 # claim below is an `assert` that holds in both modes).
 
 # %%
@@ -105,25 +106,35 @@ gmm = GaussianMixture.preset("8gaussians")  # the data p0, with its exact score 
 N_SAMPLES = smoke_or(2000, 1000)  # samples per sampler run
 
 # %% [markdown]
+# > **Notation** (every symbol: [`docs/notation.md`](../docs/notation.md)). As in notebook 01,
+# > $x_t = a_t x_0 + \sigma_t \xi$ with $\xi \sim \mathcal N(0, I)$: $\sigma_t$ is the marginal
+# > standard deviation, $\xi$ the noise (the code's keyword `z=`). $s_\theta(x, t)$ is the learned
+# > score, $\nabla_x \log p_t$ the true one; a VP network predicts the noise, $\xi_\theta \approx
+# > \mathbb E[\xi \mid x_t]$ (DDPM's $\varepsilon_\theta$), so $s_\theta = -\xi_\theta / \sigma_t$.
+# > $\varepsilon$ is only ever a time: $\varepsilon_\text{train}$ (`sde.train_eps`) where training
+# > starts, $\varepsilon_\text{sample}$ (`sde.sample_eps`) where samplers stop. $\eta$ is the
+# > Langevin corrector's step size (Song et al. write $\epsilon_i$), snr its signal-to-noise ratio.
+
+# %% [markdown]
 # ## 1. Denoising score matching
 #
-# For a linear SDE the perturbation kernel is Gaussian, $x_t = a(t)\,x_0 + s(t)\,z$ with
-# $z \sim \mathcal N(0, I)$, so its score is known: $\nabla_{x_t}\log p(x_t \mid x_0) = -z / s(t)$.
+# For a linear SDE the perturbation kernel is Gaussian, $x_t = a_t\,x_0 + \sigma_t\,\xi$ with
+# $\xi \sim \mathcal N(0, I)$, so its score is known: $\nabla_{x_t}\log p(x_t \mid x_0) = -\xi / \sigma_t$.
 # Vincent (2011) showed that regressing onto this *conditional* score gives the same minimiser
 # as regressing onto the unknown *marginal* score $\nabla \log p_t$:
 #
-# $$\mathcal L(\theta) = \mathbb E_{t \sim U(\epsilon, T)}\; \lambda(t)\;
-#   \mathbb E_{x_0, z}\big\| s_\theta(a x_0 + s z, t) + z / s(t) \big\|^2 .$$
+# $$\mathcal L(\theta) = \mathbb E_{t \sim U(\varepsilon_\text{train}, T)}\; \lambda(t)\;
+#   \mathbb E_{x_0, \xi}\big\| s_\theta(a_t x_0 + \sigma_t \xi, t) + \xi / \sigma_t \big\|^2 .$$
 #
-# **Weighting.** The target $z/s$ has size $\sqrt{D}/s(t)$, which blows up as $t \to 0$; with
+# **Weighting.** The target $\xi/\sigma_t$ has size $\sqrt{D}/\sigma_t$, which blows up as $t \to 0$; with
 # $\lambda = 1$ the smallest times would swamp the loss. Song et al. (2021) use
-# $\lambda(t) = s(t)^2$, which makes every time contribute on the same $O(1)$ scale:
-# the loss becomes $\mathbb E\,\| s(t)\, s_\theta + z \|^2$ (`dsm_loss`, Song et al. 2021, Eq. 7; the alternative
+# $\lambda(t) = \sigma_t^2$, which makes every time contribute on the same $O(1)$ scale:
+# the loss becomes $\mathbb E\,\| \sigma_t\, s_\theta + \xi \|^2$ (`dsm_loss`, Song et al. 2021, Eq. 7; the alternative
 # `likelihood_weighting=True` uses $\lambda = g(t)^2$ and bounds the negative log-likelihood).
 #
 # **The loss in plain torch.** Everything `dsm_loss` does for the VP SDE fits in a few lines: the
-# closed-form marginal $a(t) = e^{-\frac14 t^2(\beta_1-\beta_0) - \frac12 t\beta_0}$,
-# $s(t) = \sqrt{1 - a(t)^2}$ (Song et al. 2021, App. B), the perturbed point, and the weighted
+# closed-form marginal $a_t = e^{-\frac14 t^2(\beta_1-\beta_0) - \frac12 t\beta_0}$,
+# $\sigma_t = \sqrt{1 - a_t^2}$ (Song et al. 2021, App. B), the perturbed point, and the weighted
 # residual, averaged over the $D = 2$ coordinates and the batch:
 
 # %%
@@ -148,17 +159,17 @@ def dsm_loss_by_hand(score_fn, x0, t, z):
 # %% [markdown]
 # **Two network conventions** (`get_score_fn`) turn that weighting into a plain regression:
 #
-# | SDE | network output | score | loss $\| s\,s_\theta + z\|^2$ becomes |
+# | SDE | network output | score | loss $\| \sigma_t\,s_\theta + \xi\|^2$ becomes |
 # | --- | --- | --- | --- |
-# | VP / sub-VP | noise estimate $\varepsilon_\theta(x, 999t)$ | $-\varepsilon_\theta / s(t)$ | $\|z - \varepsilon_\theta\|^2$ — DDPM's loss |
-# | VE | $n_\theta(x, \sigma(t))$ | $n_\theta / s(t)$ | $\|n_\theta + z\|^2$ |
+# | VP / sub-VP | noise estimate $\xi_\theta(x, 999t)$ | $-\xi_\theta / \sigma_t$ | $\|\xi - \xi_\theta\|^2$ — DDPM's loss |
+# | VE | $n_\theta(x, \sigma(t))$ | $n_\theta / \sigma_t$ | $\|n_\theta + \xi\|^2$ |
 #
 # Either way the network outputs something of unit scale at every noise level. The next cell
-# checks, with an *untrained* network and the same $t$ and $z$, that the ten lines above give
+# checks, with an *untrained* network and the same $t$ and $\xi$, that the ten lines above give
 # exactly `dsm_loss`, and that for the VP SDE this is "predict the noise".
 #
 # > **Predict, then run.** The network has random weights, so its noise estimate
-# > $\varepsilon_\theta$ is small and unrelated to $z$. Will its loss be close to 0, close to 1,
+# > $\xi_\theta$ is small and unrelated to $\xi$. Will its loss be close to 0, close to 1,
 # > or much larger than 1? Write down your guess.
 
 # %%
@@ -177,14 +188,14 @@ assert torch.allclose(loss, manual, rtol=1e-5), (loss, manual)
 print(f"by hand {by_hand:.6f} = dsm_loss {loss:.6f} = mean |eps_hat - z|^2 = {manual:.6f}")
 
 # %% [markdown]
-# *Answer:* close to 1 (0.949 here). With $\varepsilon_\theta \approx 0$ the loss is
-# $\mathbb E\,z^2 = 1$ per dimension — the score of "knowing nothing". Training has to push it
+# *Answer:* close to 1 (0.949 here). With $\xi_\theta \approx 0$ the loss is
+# $\mathbb E\,\xi^2 = 1$ per dimension — the score of "knowing nothing". Training has to push it
 # down from there; the next section shows how far it can go.
 #
 # ## 2. Training the score network
 #
 # `scripts/make_checkpoints.py` trained a `ScoreMLP` (3 residual blocks, 128 wide, sinusoidal
-# embedding of $999t$; ≈ 174 k parameters) with the library's `Trainer`: Adam, linear warm-up,
+# embedding of $999t$) with the library's `Trainer`: Adam, linear warm-up,
 # gradient clipping, an EMA of the weights, fresh mixture samples every step. The repository ships
 # the result in `data/checkpoints/`; the cell below loads it and, where it is missing (e.g. a
 # pip-installed package on Colab), trains the same model from scratch with a progress bar.
@@ -218,12 +229,12 @@ score_fn = get_score_fn(sde, net)  # s_theta(x, t) = -eps_theta(x, 999 t) / s(t)
 oracle_fn = gmm.score_fn(sde)  # the exact score of p_t (docs/design.md §Gaussian-mixture oracle)
 
 # %% [markdown]
-# The DSM loss never reaches zero: even the exact score leaves the noise in $z$ that cannot be
+# The DSM loss never reaches zero: even the exact score leaves the noise in $\xi$ that cannot be
 # predicted from $x_t$. Evaluating the loss *with the oracle* on many samples gives that floor;
 # the training curve should settle just above it.
 #
 # > **Predict, then run.** Where is the floor: near 0, near 0.3, or near 1? (Hint: at large $t$,
-# > $x_t$ is almost pure noise, so $z$ is almost fully predictable from it; at small $t$ the
+# > $x_t$ is almost pure noise, so $\xi$ is almost fully predictable from it; at small $t$ the
 # > data $x_0$ hides how much of $x_t$ is noise.)
 
 # %%
@@ -247,13 +258,13 @@ plt.show()
 
 # %% [markdown]
 # *Answer:* near 0.3 (0.316 in the full run), and the trained network sits only 0.001 above
-# it (0.317). In the figure, the light curve (means over 20-step bins) starts near 1 — the
+# it (0.317). In the figure, the light curve (binned means, as its title says) starts near 1 — the
 # untrained value predicted above — and drops to about 0.35 within the first 200 steps; the
 # dark 10-point mean then creeps down onto the dashed floor over the remaining 8000 steps.
 #
 # **The gap above the floor *is* the score error.** Conditioning on $x_t$ and using Tweedie's
-# formula $\mathbb E[z \mid x_t] = -s\,\nabla\log p_t(x_t)$, the per-example gap between the two
-# losses above has conditional mean $s(t)^2 \|s_\theta - \nabla \log p_t\|^2 / D$ — the quantity
+# formula $\mathbb E[\xi \mid x_t] = -\sigma_t\,\nabla\log p_t(x_t)$, the per-example gap between the two
+# losses above has conditional mean $\sigma_t^2 \|s_\theta - \nabla \log p_t\|^2 / D$ — the quantity
 # we cannot compute on real data, but can here:
 
 # %%
@@ -313,8 +324,8 @@ plt.show()
 # where it never saw a sample.
 #
 # The error curve is more telling. Left: the DSM-weighted error
-# $s(t)^2\,\mathbb E\|s_\theta - \nabla\log p_t\|^2 = \mathbb E\|\varepsilon_\theta - \varepsilon^*\|^2$ —
-# what training minimises, in units of the noise $z$. Right: the error relative to the size of
+# $\sigma_t^2\,\mathbb E\|s_\theta - \nabla\log p_t\|^2 = \mathbb E\|\xi_\theta - \xi^*\|^2$ —
+# what training minimises, in units of the noise $\xi$. Right: the error relative to the size of
 # the true score (1 = as bad as predicting zero).
 #
 # > **Predict, then run.** Over three decades of $t$ ($10^{-3}$ to 1), will the *weighted* error
@@ -357,29 +368,29 @@ assert relative[0] > 5 * relative[err_times >= 0.01].max()  # ... except at the 
 # %% [markdown]
 # *Answer:* the weighted error (left) moves within a factor of about 10 — between $7\cdot10^{-4}$
 # and $7\cdot10^{-3}$ in the full run, largest near $t \approx 0.1$ — so no time dominates
-# the training loss: that is what the weighting $\lambda = s^2$ buys. It is *not* flat, though:
+# the training loss: that is what the weighting $\lambda = \sigma_t^2$ buys. It is *not* flat, though:
 # it peaks where the eight modes merge into a ring and the field changes fastest. The relative
 # error (right) spans more than three decades: about $10^{-3}$ at large $t$, 0.09 at $t = 0.01$,
 # and 0.8 at $t = 10^{-3}$, close to the dotted line. There the ideal noise prediction
-# $\varepsilon^* = -s\,\nabla\log p_t$ has size about $s/\sigma_{\text{mode}} \approx 0.03$
+# $\xi^* = -\sigma_t\,\nabla\log p_t$ has size about $\sigma_t/\sigma_{\text{mode}} \ll 1$
 # ($\sigma_{\text{mode}} = 0.35$), far below the network's absolute error, and dividing by
-# $s(t) \approx 0.01$ magnifies it. (Training from $t = 10^{-5}$, as score_sde does, matters
+# $\sigma_t \approx 0.01$ magnifies it. (Training from $\varepsilon_\text{train}$ (`sde.train_eps`), as score_sde does, matters
 # here: a network trained only from $t = 10^{-3}$ meets that time at the edge of its range, and
-# its relative error there is about 1.5.) The sampler barely notices: a reverse step moves $x$ by
+# its relative error there is larger still.) The sampler barely notices: a reverse step moves $x$ by
 # $g^2\,\Delta t\, s_\theta$, and $g^2 = \beta(t)$ is smallest exactly there.
 
 # %% [markdown]
 # ## 4. Predictor–corrector samplers
 #
 # Sampling integrates the reverse SDE $dx = [f - g^2 s_\theta]\,dt + g\,d\bar w$ from $t = 1$ to
-# $\epsilon$ on a grid of `n_steps` steps (Song et al. 2021, Alg. 1–2). Each step runs a
+# $\varepsilon$ on a grid of `n_steps` steps (Song et al. 2021, Alg. 1–2). Each step runs a
 # **corrector** at fixed $t$, then a **predictor** from $t_i$ to $t_{i+1}$:
 #
 # - predictors — `euler_maruyama` (Euler–Maruyama on the reverse SDE), `reverse_diffusion`
 #   (the same with the forward discretisation $f_i, G_i$ reversed), `ancestral` (DDPM's
 #   ancestral sampling, VP only);
 # - correctors — `langevin` (one step of Langevin MCMC towards $p_{t_i}$ with step
-#   $\epsilon = 2\alpha(\text{snr}\,\|z\| / \|s_\theta\|)^2$) or `none`.
+#   $\eta = 2\alpha(\text{snr}\,\|\xi\| / \|s_\theta\|)^2$) or `none`.
 #
 # The loop, drawn for the 250 steps and one corrector step used below:
 
@@ -398,11 +409,11 @@ plt.show()
 #
 # **One step of each, in plain torch.** For the VP SDE, $f = -\tfrac12\beta(t)\,x$ and
 # $g = \sqrt{\beta(t)}$. The Euler–Maruyama predictor is
-# $x \leftarrow x + [f - g^2 s_\theta]\,\Delta t + g\sqrt{|\Delta t|}\,z$; the Langevin corrector
-# is $x \leftarrow x + \epsilon\, s_\theta + \sqrt{2\epsilon}\,z$ with
-# $\epsilon = 2\alpha\,(\text{snr}\,\overline{\|z\|} / \overline{\|s_\theta\|})^2$ (bars: means
-# of the per-sample norms over the batch) and $\alpha = 1 - \beta_i = a(t)^2 / a(t - |\Delta t|)^2$
-# (Song et al. 2021, Alg. 5). Given the same generator seed — hence the same noise $z$ — the
+# $x \leftarrow x + [f - g^2 s_\theta]\,\Delta t + g\sqrt{|\Delta t|}\,\xi$; the Langevin corrector
+# is $x \leftarrow x + \eta\, s_\theta + \sqrt{2\eta}\,\xi$ with
+# $\eta = 2\alpha\,(\text{snr}\,\overline{\|\xi\|} / \overline{\|s_\theta\|})^2$ (bars: means
+# of the per-sample norms over the batch) and $\alpha = 1 - \beta_i = a_t^2 / a_{t - |\Delta t|}^2$
+# (Song et al. 2021, Alg. 5). Given the same generator seed — hence the same noise $\xi$ — the
 # library's `update` methods must give the same numbers:
 
 # %%
@@ -493,9 +504,10 @@ for (_p, c), r in zip(COMBOS, rows):
 print("all six samplers: MMD² < 0.003 and sample NLL within [H - 0.1, H + 0.3] nats")
 
 # %% [markdown]
-# *Answer:* a little better, at twice the cost. In the full run each Langevin row beats its
-# predictor-only twin: MMD² about $1\cdot10^{-4}$ instead of $4\cdot10^{-4}$, sample NLL
-# 2.95–2.97 instead of 2.97–3.00 nats. In the grid (top row with the corrector, bottom row
+# *Answer:* better by one metric only, at twice the cost. In the full run every Langevin row has
+# a smaller MMD² than its predictor-only twin (about $8\cdot10^{-5}$ against $4.5\cdot10^{-4}$),
+# but not a better sample NLL: 2.97–3.00 nats with the corrector or without, differences well
+# within one standard error (0.025). In the grid (top row with the corrector, bottom row
 # without) all six samplers put the eight modes in the right places and proportions — the
 # difference is too small to see by eye. The learned samples sit a little above the entropy
 # ($H = 2.83$) in sample NLL — slightly blurred modes, the trace of the small-$t$ score error of
@@ -504,13 +516,13 @@ print("all six samplers: MMD² < 0.003 and sample NLL within [H - 0.1, H + 0.3] 
 # ## 5. The Langevin signal-to-noise ratio
 #
 # `snr` sets the corrector's step size relative to the score. From the step above,
-# $\epsilon = 2\alpha(\text{snr}\,\overline{\|z\|}/\overline{\|s_\theta\|})^2$, so one Langevin
-# iteration adds noise of size $\sqrt{2\epsilon}\,\|z\| = 2\sqrt{\alpha}\,\text{snr}\,
-# \overline{\|z\|}\,\|z\|/\overline{\|s_\theta\|}$ and moves the mean by
-# $\epsilon\,\|s_\theta\|$, about $\sqrt{\alpha}\,\text{snr}$ times less. Near the prior the score
-# has the size of the noise it undoes, $\|\nabla\log p_t\| \approx \|z\|/s(t)$, so the move is
-# about $2\sqrt{\alpha}\,\text{snr}\cdot s(t)\cdot\|z\|$ — not $\text{snr}\cdot\|z\|$ ($\alpha = 1 - \beta_i$
-# is close to 1 on a fine grid); at small $t$, where each mode of $p_t$ is wider than $s(t)$,
+# $\eta = 2\alpha(\text{snr}\,\overline{\|\xi\|}/\overline{\|s_\theta\|})^2$, so one Langevin
+# iteration adds noise of size $\sqrt{2\eta}\,\|\xi\| = 2\sqrt{\alpha}\,\text{snr}\,
+# \overline{\|\xi\|}\,\|\xi\|/\overline{\|s_\theta\|}$ and moves the mean by
+# $\eta\,\|s_\theta\|$, about $\sqrt{\alpha}\,\text{snr}$ times less. Near the prior the score
+# has the size of the noise it undoes, $\|\nabla\log p_t\| \approx \|\xi\|/\sigma_t$, so the move is
+# about $2\sqrt{\alpha}\,\text{snr}\cdot \sigma_t\cdot\|\xi\|$ — not $\text{snr}\cdot\|\xi\|$ ($\alpha = 1 - \beta_i$
+# is close to 1 on a fine grid); at small $t$, where each mode of $p_t$ is wider than $\sigma_t$,
 # the score is smaller and the move larger than that. The next cell measures it with the exact
 # score on samples of $p_t$:
 
@@ -535,15 +547,15 @@ assert abs(moves[1.0][0] / moves[1.0][1] - 1) < 0.05  # near the prior: 2 sqrt(a
 assert moves[0.02][0] > 2 * moves[0.02][1]  # small t: modes wider than s(t), larger move
 
 # %% [markdown]
-# At $t = 1$ the measured move matches $2\sqrt{\alpha}\,\text{snr}\,s(t)\,\|z\|$ (0.369
+# At $t = 1$ the measured move matches $2\sqrt{\alpha}\,\text{snr}\,\sigma_t\,\|\xi\|$ (0.369
 # against 0.369 in the full run, with $\alpha = 0.82$ on the 100-step grid); at $t = 0.02$ it is
 # about five times larger than that rule (0.149 against 0.031), because
-# there the score is set by the mode's width (0.35), not by $s(t) = 0.08$. Too small a step does
+# there the score is set by the mode's width, not by $\sigma_t = 0.08$. Too small a step does
 # nothing; too large overshoots, and the single MCMC step no longer targets $p_t$.
 #
 # > **Predict, then run.** A sweep with `reverse_diffusion + langevin` at a fixed, modest number
 # > of steps. Which will be worse, snr = 0 (no corrector move at all) or snr = 1.0 (moves of
-# > about $2\,s(t)\|z\|$, twice the width of the noise)?
+# > about $2\,\sigma_t\|\xi\|$, twice the width of the noise)?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -577,7 +589,7 @@ print(f"snr 1.0 vs 0.16: sample NLL {by_snr[1.0]['nll']:.3f} vs {by_snr[0.16]['n
 
 # %% [markdown]
 # *Answer:* snr = 1.0 is much worse. In the full run the sample NLL (left; error bars are one
-# standard error, the dashed line the entropy) stays within about 0.1 nats of 2.95 up to
+# standard error, the dashed line the entropy) stays between 2.91 and 3.03 up to
 # snr = 0.3 — the default 0.16 gives 2.91, snr = 0 (corrector off) 3.00, and the differences
 # among these small values are within a few standard errors — then climbs to 3.34 at 0.6 and
 # 3.82 at 1.0; MMD² (right) rises with it, to $2.3\cdot10^{-3}$. Large Langevin steps blur
@@ -633,13 +645,13 @@ print(f"sample NLL at {STEPS[0]} / {STEPS[-1]} steps: exact score {exact[0]['nll
       f"(H = {H:.3f})")
 
 # %% [markdown]
-# *Answer:* too concentrated. With 10 steps the exact-score sample NLL is 2.29 nats, 0.54 below
+# *Answer:* too concentrated. With 10 steps the exact-score sample NLL is 2.29 nats, well below
 # the entropy (the dashed line, left): the coarse steps remove more noise than they should, and
 # the samples huddle at the mode centres. It reaches the entropy (2.84 at 50 steps, 2.82 at
 # 1000) once the grid is fine. With the learned score, more steps do **not** always help: its
 # sample NLL rises from 2.87 at 25 steps to 2.95 at 50 — at 25 steps the discretisation's
 # over-concentration happens to cancel the learned score's blur — and then falls only slowly, to
-# 2.90 at 1000 steps, 0.07 nats above the entropy: from a few dozen steps on, the learned
+# 2.90 at 1000 steps, still above the entropy: from a few dozen steps on, the learned
 # score's own error, not the discretisation, sets what is left. MMD² (right) cannot tell the
 # two scores apart: from 100 steps on both sit at the data-vs-data floor.
 #
@@ -729,33 +741,13 @@ print(f"KL(p0 || p_theta) = {kl_hat:.3f} ± {kl_se:.3f} nats: >= 0 within 3 s.e.
 # is 2.863 nats against 2.827 for the true density on the same 1000 points, a KL of
 # 0.036 ± 0.007 nats. The exact score's dots lie on the line (largest error $7\cdot10^{-4}$
 # nats): the gap is the network's, not the solver's.
-#
-# ## Summary
-#
-# - **Denoising score matching** regresses the network onto the conditional score $-z/s(t)$;
-#   with the weighting $\lambda(t) = s(t)^2$ it is noise prediction $\|\varepsilon_\theta - z\|^2$
-#   (VP) or its σ-scaled twin (VE) — ten lines of torch, equal to `dsm_loss`. Its minimum is not
-#   zero: the oracle's loss is the floor, and the gap above it equals the score error (checked
-#   numerically).
-# - The weighting keeps the error within a factor of about 10 over three decades of $t$; the
-#   learned score matches the exact one closely except at the smallest times, where the score is
-#   steepest and the weighting makes the loss care least.
-# - A predictor step and a corrector step are a few lines each (checked equal to the library).
-#   All predictor–corrector combinations sample the 8 modes well; the corrector doubles the cost
-#   per step for a small gain, and its `snr` must stay moderate: one Langevin step moves a sample
-#   by about $2\sqrt\alpha\,\text{snr}\,s(t)\,\|z\|$ near the prior, and snr = 1 blurs the samples.
-# - With the exact score too few steps over-concentrate the samples and more steps converge to
-#   the entropy; with the learned score more steps do not always help (the NLL rises from 25 to
-#   50 steps), and beyond a few dozen steps the score error, not the discretisation, sets the
-#   floor.
-# - The probability-flow ODE samples deterministically with an adaptive NFE and gives exact
-#   log-likelihoods; the model's NLL sits above the data entropy by a small, positive KL.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Rewrite `dsm_loss_by_hand` for the VE SDE ($a = 1$, $s(t) = \sqrt{\sigma(t)^2 -
+# 1. Rewrite `dsm_loss_by_hand` for the VE SDE ($a_t = 1$, $\sigma_t = \sqrt{\sigma(t)^2 -
 #    \sigma_{\min}^2}$, the sum reduction $\tfrac12\|\cdot\|^2$) and check it against
-#    `dsm_loss(VESDE(), ...)` with the same $t$ and $z$.
+#    `dsm_loss(VESDE(), ...)` with the same $t$ and $\xi$.
 # 2. Train the small `eps_net` of §1 for 2000 steps with `likelihood_weighting=True` and with the
 #    default weighting, and compare the two score-error curves of §3. Where does each put its
 #    effort?
@@ -766,8 +758,31 @@ print(f"KL(p0 || p_theta) = {kl_hat:.3f} ± {kl_se:.3f} nats: >= 0 within 3 s.e.
 # 5. In §6, add rows for `reverse_diffusion + langevin` at 10, 25 and 50 steps with the
 #    exact score. Does the corrector fix the over-concentration of coarse grids?
 #
-# **Assignment:** `notebooks/assignments/student/A2_score_matching_and_pc_step.ipynb` asks you to
+# **Assignment:** [`A2_score_matching_and_pc_step`](assignments/student/A2_score_matching_and_pc_step.ipynb) asks you to
 # write the DSM loss, the Euler–Maruyama step and the Langevin step yourself and grades them.
+
+# %% [markdown]
+# ## Recap
 #
-# Next: DiNof stops the forward diffusion at an intermediate time $T_m$ and lets a normalizing
-# flow carry $p_{T_m}$ to the Gaussian — the reverse SDE then only runs from $T_m$ down to 0.
+# > - **Denoising score matching** regresses the network onto the conditional score $-\xi/\sigma_t$;
+# >   with the weighting $\lambda(t) = \sigma_t^2$ it is noise prediction $\|\xi_\theta - \xi\|^2$
+# >   (VP) or its σ-scaled twin (VE) — ten lines of torch, equal to `dsm_loss`. Its minimum is not
+# >   zero: the oracle's loss is the floor, and the gap above it equals the score error (checked
+# >   numerically).
+# > - The weighting keeps the error within a factor of about 10 over three decades of $t$; the
+# >   learned score matches the exact one closely except at the smallest times, where the score is
+# >   steepest and the weighting makes the loss care least.
+# > - A predictor step and a corrector step are a few lines each (checked equal to the library).
+# >   All predictor–corrector combinations sample the 8 modes well; the corrector doubles the cost
+# >   per step for a small gain, and its `snr` must stay moderate: one Langevin step moves a sample
+# >   by about $2\sqrt\alpha\,\text{snr}\,\sigma_t\,\|\xi\|$ near the prior, and snr = 1 blurs the samples.
+# > - With the exact score too few steps over-concentrate the samples and more steps converge to
+# >   the entropy; with the learned score more steps do not always help (the NLL rises from 25 to
+# >   50 steps), and beyond a few dozen steps the score error, not the discretisation, sets the
+# >   floor.
+# > - The probability-flow ODE samples deterministically with an adaptive NFE and gives exact
+# >   log-likelihoods; the model's NLL sits above the data entropy by a small, positive KL.
+# >
+# > **Next:** [notebook 03, Glow](03_glow_normalizing_flows.ipynb) builds the normalizing flow
+# > that DiNof puts at an intermediate time $T_m$: it carries $p_{T_m}$ to a Gaussian, so the
+# > reverse SDE only runs from $T_m$ down to 0.

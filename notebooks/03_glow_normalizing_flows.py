@@ -123,22 +123,32 @@ def density_colorbar(ax, label: str) -> None:
 
 
 # %% [markdown]
+# > **Notation** (every symbol: [`docs/notation.md`](../docs/notation.md)). $F$ is the flow, data
+# > → latent: $z = F(x)$ with $z \sim \mathcal N(0, I)$ the **latent**, and sampling runs
+# > $F^{-1}$; $h_0 = x, h_1, \dots, h_M = z$ are the states after its $M$ layers (DiNof Eq. 8).
+# > $p_\phi$ is the flow's density ($\phi$ its parameters; the score network of notebooks 01–02
+# > is $s_\theta$). A coupling layer's *shift* and *scale* and the LU map's diagonal $d$ are
+# > spelled out, not written $t$ and $s$ as in the Glow paper: here $t$ is always a diffusion time
+# > and $\sigma_t$ the marginal standard deviation. $\tau$ is the sampling temperature.
+
+# %% [markdown]
 # ## 1. The change-of-variables formula
 #
-# Draw $z \sim \mathcal N(0, I)$ and push it through an invertible, differentiable map $g$:
-# $x = g(z)$. Writing $f = g^{-1}$ for the way back, the density of $x$ is
+# Draw $z \sim \mathcal N(0, I)$ and push it through an invertible, differentiable map:
+# $x = F^{-1}(z)$, where $F$ is the way back, data → latent. The density of $x$ is
 #
-# $$\log p_x(x) = \log p_z\big(f(x)\big) + \log\Big|\det \frac{\partial f(x)}{\partial x}\Big| .$$
+# $$\log p_x(x) = \log p_z\big(F(x)\big) + \log\Big|\det \frac{\partial F(x)}{\partial x}\Big| .$$
 #
-# The log-determinant accounts for how $f$ stretches volume: where $g$ spreads points apart
-# the density must drop. A normalizing flow is exactly this with a learned $f$ (data → latent),
-# built so that both $f^{-1}$ and the determinant are cheap. Here is a hand-made $g$ with the
+# The log-determinant accounts for how $F$ stretches volume: where $F^{-1}$ spreads points apart
+# the density must drop. A normalizing flow is exactly this with a learned $F$ (data → latent),
+# built so that both $F^{-1}$ and the determinant are cheap. Here is a hand-made $F^{-1}$
+# (`g_map` below) with the
 # same structure as a Glow step — a per-coordinate scale (like ActNorm), then an affine
 # *coupling* that scales and shifts $x_2$ by amounts that depend on $x_1$ only:
 #
 # $$x_1 = 1.2\,z_1, \qquad x_2 = z_2\, e^{0.35\,x_1} + 1.5 \sin(1.3\,x_1) .$$
 #
-# Its inverse is explicit and its Jacobian $\partial f/\partial x$ is triangular, so
+# Its inverse is explicit and its Jacobian $\partial F/\partial x$ is triangular, so
 # $\log|\det| = -\log 1.2 - 0.35\,x_1$: just the log of the diagonal.
 
 # %%
@@ -169,10 +179,10 @@ print("f(g(z)) = z, and the triangular log-det matches autograd's full Jacobian"
 
 # %% [markdown]
 # Now the test: a histogram of many pushed samples against the formula, integrated over the
-# same bins, and against the formula with the log-determinant dropped ($p_z(f(x))$ alone,
+# same bins, and against the formula with the log-determinant dropped ($p_z(F(x))$ alone,
 # renormalised over the window).
 #
-# **Predict, then run.** $g$ stretches $x_2$ by $e^{0.35\,x_1}$: it spreads points apart on the
+# **Predict, then run.** $F^{-1}$ stretches $x_2$ by $e^{0.35\,x_1}$: it spreads points apart on the
 # right ($x_1 > 0$) and packs them together on the left. Without the log-determinant, which side
 # of the window gets *too much* probability?
 
@@ -223,7 +233,7 @@ print("the change-of-variables formula matches the histogram; without the log-de
 # %% [markdown]
 # The three panels share one colour scale: compare the right-hand arm of the "V". The formula
 # (middle) reproduces the histogram (left) bin for bin. **Answer:** without the log-det (right
-# panel) the right side, where $g$ spreads points apart, is too bright: it gives $x_1 > 0$ a
+# panel) the right side, where $F^{-1}$ spreads points apart, is too bright: it gives $x_1 > 0$ a
 # probability of 0.66, where the samples (and the formula) give 0.49. The dropped term,
 # $-0.35\,x_1$, is exactly what lowers the density where the map stretches space.
 
@@ -236,9 +246,9 @@ print("the change-of-variables formula matches the histogram; without the log-de
 #
 # ### ActNorm: a data-initialised per-channel affine map
 #
-# $y = (x + b)\, e^{\log s}$ per channel, log-det $= \sum_c \log s_c$ (times $H \cdot W$ for
-# images). On the **first batch it sees**, the layer sets $b = -\text{mean}$ and
-# $\log s = -\log \text{std}$, so that batch comes out standardised — a cheap replacement for
+# $y = (x + b) \cdot \text{scale}$ per channel, log-det $= \sum_c \log \text{scale}_c$ (times
+# $H \cdot W$ for images). On the **first batch it sees**, the layer sets $b = -\text{mean}$ and
+# $\text{scale} = 1/\text{std}$, so that batch comes out standardised — a cheap replacement for
 # batch normalisation that stays a fixed bijection afterwards. The flag that says "already
 # initialised" is a buffer, so it is saved with the weights and a reloaded flow never
 # re-initialises.
@@ -262,9 +272,10 @@ assert y2.mean(0).abs().min() > 1.0 and bool(actnorm.state_dict()["initialized"]
 #
 # Glow replaces the fixed channel permutation of RealNVP by a learned $C \times C$ matrix $W$
 # (a 1×1 convolution on images). A general $\log|\det W|$ costs $O(C^3)$; Glow stores
-# $W = P\,L\,(U + \operatorname{diag}(\operatorname{sign}(s)\, e^{\log|s|}))$ with a fixed permutation
+# $W = P\,L\,(U + \operatorname{diag}(d))$ with a fixed permutation
 # $P$, a unit lower-triangular $L$ and a strictly upper-triangular $U$, so
-# $\log|\det W| = \sum_i \log|s_i|$ costs $O(C)$ and the inverse is two triangular solves. It
+# $\log|\det W| = \sum_i \log|d_i|$ costs $O(C)$ (the diagonal $d$ is stored as its signs and
+# $\log|d|$) and the inverse is two triangular solves. It
 # starts as a random orthogonal matrix ($\log|\det| = 0$); we perturb its parameters to mimic
 # training.
 #
@@ -308,18 +319,19 @@ assert torch.allclose(invconv.inverse_weight() @ W, torch.eye(4), atol=1e-5)
 # (`dinof_lite/flows/coupling.py`), data → latent:
 #
 # $$(\text{shift}, \text{raw}) = \text{NN}(x_a), \qquad
-#   \log s = \log \sigma\big(6 \tanh(\text{raw}/6) + 2\big), \qquad
-#   y_a = x_a, \qquad y_b = (x_b + \text{shift}) \cdot e^{\log s},$$
+#   \text{scale} = \operatorname{sigmoid}\big(6 \tanh(\text{raw}/6) + 2\big), \qquad
+#   y_a = x_a, \qquad y_b = (x_b + \text{shift}) \cdot \text{scale},$$
 #
-# $$\log\Big|\det \frac{\partial y}{\partial x}\Big| = \textstyle\sum_j \log s_j .$$
+# $$\log\Big|\det \frac{\partial y}{\partial x}\Big| = \textstyle\sum_j \log \text{scale}_j .$$
 #
 # The Jacobian is triangular (the $x_b$ block is diagonal, $\partial y_b/\partial x_b =
-# \operatorname{diag}(s)$), so the log-det is a sum, and the inverse
-# $x_b = y_b\, e^{-\log s} - \text{shift}$ only needs the network *forwards*, on $y_a = x_a$: the
-# network itself never has to be inverted. Two details from Glow: the scale
-# $s = \sigma(\text{raw} + 2) \in (0, 1)$ is a sigmoid rather than an unconstrained exponential,
-# and `raw` is softly clamped to $(-6, 6)$ by $6 \tanh(\text{raw}/6)$, so $s$ never reaches 0 and
-# the inverse never divides by ~0. (With a scale below 1 a coupling can only *contract* $x_b$ in
+# \operatorname{diag}(\text{scale})$), so the log-det is a sum, and the inverse
+# $x_b = y_b / \text{scale} - \text{shift}$ only needs the network *forwards*, on $y_a = x_a$: the
+# network itself never has to be inverted. Two details are not in the Glow paper, whose scale is
+# an unconstrained exponential: the sigmoid, $\text{scale} = \operatorname{sigmoid}(\text{raw} + 2)
+# \in (0, 1)$, comes from the Glow authors' released code, and the soft clamp of `raw` to
+# $(-6, 6)$ by $6 \tanh(\text{raw}/6)$ is this library's own choice (`docs/design.md` §Flow
+# numerics). Together they keep the scale away from 0, so the inverse never divides by ~0. (With a scale below 1 a coupling can only *contract* $x_b$ in
 # the data → latent direction; expansions come from ActNorm, the linear map and the priors.)
 #
 # Here is the whole layer in plain torch — split, network, soft clamp, scale and shift, log-det —
@@ -380,8 +392,8 @@ assert torch.equal(y[:, 0], x[:, 0]) and torch.allclose(y[:, 1], s2 * x[:, 1])
 assert torch.allclose(logdet, torch.log(s2).expand(256))
 
 # %% [markdown]
-# **Answer:** with $\text{shift} = \text{raw} = 0$ every example gets $y_b = \sigma(2)\,x_b =
-# 0.881\,x_b$ and log-det $\log \sigma(2) = -0.127$: a fixed map close to the identity. Every
+# **Answer:** with $\text{shift} = \text{raw} = 0$ every example gets $y_b = \operatorname{sigmoid}(2)\,x_b =
+# 0.881\,x_b$ and log-det $\log \operatorname{sigmoid}(2) = -0.127$: a fixed map close to the identity. Every
 # step of a fresh Glow starts this way, which keeps deep flows trainable.
 # A picture of what one coupling does: the perturbed `coupling` from above applied to a grid.
 
@@ -409,15 +421,17 @@ plt.show()
 # Follow one coloured line (fixed $x_b$) from left to right: it is shifted by an amount that
 # varies with $x_a$, so it comes out curved. The grey vertical lines (fixed $x_a$) stay vertical
 # and in place — $x_a$ passes through untouched. Now compare the spacing of the coloured lines
-# along one vertical: on the left, where this layer's scale is $s \approx 0.5$, they are squeezed
-# to half their spacing (log-det $\approx -0.7$); towards the right $s$ rises to about 0.85.
+# along one vertical: on the left, where this layer's scale is smallest, they are squeezed
+# closest together (the most negative log-det); towards the right the scale grows and they
+# spread again.
 # The lines never cross, because for fixed $x_a$ the map $x_b \mapsto y_b$ is increasing.
 
 # %% [markdown]
 # ### The whole step, and the whole flow
 #
 # `FlowStep` chains the three layers, data → latent, as drawn below (Kingma & Dhariwal 2018,
-# Fig. 2a). In the diagram $t$ is the coupling's shift (not a diffusion time) and the soft clamp
+# Fig. 2a). In the diagram $t$ is the coupling's shift and $s$ its scale (not a diffusion time and a
+# standard deviation) and the soft clamp
 # of `raw` is left out; for vectors the "1×1 convolution" is the $C \times C$ LU-parametrised
 # matrix above and the coupling network is an MLP instead of the convolutional net shown.
 
@@ -465,7 +479,7 @@ assert torch.allclose(tiny.inverse(z), x_tiny, atol=1e-5)
 # %% [markdown]
 # ## 3. Training Glow on 2D toys
 #
-# Maximum likelihood: minimise $-\frac1B \sum_i \log p_\theta(x_i)$ over minibatches with the
+# Maximum likelihood: minimise $-\frac1B \sum_i \log p_\phi(x_i)$ over minibatches with the
 # library's `Trainer` (Adam, warm-up, gradient clipping, an EMA of the weights). For vectors,
 # `Glow((2,), levels=1, steps=8, hidden=64)` uses MLP couplings and a 2×2 LU linear map in place
 # of the 1×1 convolution. `scripts/make_checkpoints.py` trained one flow on 8gaussians and one on
@@ -519,7 +533,7 @@ plt.show()
 # The samples look right, but the log-density (third column, clipped 12 nats below its maximum;
 # compare the true one in the top right) shows what a flow cannot avoid: **thin bridges of mass between the modes** of 8gaussians, where the
 # true density is essentially zero. The held-out NLL makes this quantitative. For test points
-# $x \sim p_0$, the flow's NLL is the cross-entropy $H(p_0) + \mathrm{KL}(p_0 \,\|\, p_\theta)$; the
+# $x \sim p_0$, the flow's NLL is the cross-entropy $H(p_0) + \mathrm{KL}(p_0 \,\|\, p_\phi)$; the
 # exact $\log p_0$ on the *same* points turns the gap into a KL estimate with a small error bar.
 
 # %%
@@ -569,7 +583,7 @@ print(f"KL = {kl0:.3f} nats > 0; Glow puts {bridges['Glow'] / bridges['data']:.1
 # A flow is a *continuous bijection* of $\mathbb R^2$: it maps the connected, unimodal Gaussian
 # onto the data. It cannot tear space, so separating eight islands means stretching the thin
 # regions between them enormously; every point of the stretched region pays
-# $\log|\det \partial f/\partial x| \ll 0$ in log-density, and a finite-capacity network leaves
+# $\log|\det \partial F/\partial x| \ll 0$ in log-density, and a finite-capacity network leaves
 # residual bridges of mass along the seams. The sharper and more separated the modes, the
 # harder the job.
 #
@@ -578,9 +592,9 @@ print(f"KL = {kl0:.3f} nats > 0; Glow puts {bridges['Glow'] / bridges['data']:.1
 # — and leaves the last stretch from $T_m$ to $0$ to the reverse SDE. With the exact mixture we can
 # measure how much easier that is: the **same small flow** (4 steps, 32 hidden, a few hundred
 # Adam updates) trained on $p_t$ of the VP SDE for several $t$, graded by
-# $\mathrm{KL}(p_t \,\|\, p_\theta)$ against the exact marginal `gmm.marginal(sde, t)`.
+# $\mathrm{KL}(p_t \,\|\, p_\phi)$ against the exact marginal `gmm.marginal(sde, t)`.
 #
-# **Predict, then run.** The VP SDE shrinks the data by $a(t)$ and adds noise of std $s(t)$. As
+# **Predict, then run.** The VP SDE shrinks the data by $a_t$ and adds noise of std $\sigma_t$. As
 # $t$ grows from 0 to 0.6, how will the small flow's KL change — and roughly how small will it
 # be at $t = 0.6$ compared with $t = 0$?
 
@@ -631,7 +645,7 @@ print(f"KL at t = 0: {kl_at[0.0]['KL']:.3f} nats; at t = 0.6: {kl_at[0.6]['KL']:
 
 # %% [markdown]
 # **Answer:** the KL falls steadily with $t$, from 0.61 nats at $t = 0$ to about 0.001 at
-# $t = 0.6$ — some 500 times smaller (left panel). In the density panels compare the white
+# $t = 0.6$ — more than two decades smaller (left panel). In the density panels compare the white
 # samples of $p_t$ with the flow's density beneath them. The same flow and training budget that
 # leaves more than half a nat on the table at $t = 0$ models $p_{0.6}$ almost exactly: by then
 # the modes overlap into one smooth bump, and the flow only has to bend a Gaussian slightly.
@@ -694,13 +708,13 @@ plt.show()
 # latents match these fractions? If they do, is the latent a standard Gaussian?
 #
 # A fairer check than moments or radii compares whole densities. Because $p_0$ is known exactly,
-# so is the density of the data's latents, $f_\# p_0$, and its ratio to the Gaussian needs no
-# histogram: at $z = f(x)$,
+# so is the density of the data's latents, $F_\# p_0$, and its ratio to the Gaussian needs no
+# histogram: at $z = F(x)$,
 #
-# $$\log \frac{(f_\# p_0)(z)}{\mathcal N(z; 0, I)} = \log p_0(x) - \log p_\theta(x),
-#   \qquad x = f^{-1}(z),$$
+# $$\log \frac{(F_\# p_0)(z)}{\mathcal N(z; 0, I)} = \log p_0(x) - \log p_\phi(x),
+#   \qquad x = F^{-1}(z),$$
 #
-# since both densities pick up the same $\log|\det \partial f/\partial x|$. Zero means the latent
+# since both densities pick up the same $\log|\det \partial F/\partial x|$. Zero means the latent
 # is exactly Gaussian there.
 
 # %%
@@ -766,7 +780,7 @@ print("radially the latents look Gaussian, but their density is not: seams and t
 # seams back into the empty gaps between the modes: they are the bridges of §3. The flow has not
 # fully Gaussianised its input, and the size of the mismatch is exactly the KL gap of §3: a
 # bijection leaves KL unchanged, so
-# $\mathrm{KL}(f_\#\, p_0 \,\|\, \mathcal N(0, I)) = \mathrm{KL}(p_0 \,\|\, p_\theta) = 0.113$ nats,
+# $\mathrm{KL}(F_\#\, p_0 \,\|\, \mathcal N(0, I)) = \mathrm{KL}(p_0 \,\|\, p_\phi) = 0.113$ nats,
 # the average of the right panel's log-ratio over the data's latents. Mean, variance and radius
 # never reveal it; only a check of the whole density does.
 #
@@ -839,7 +853,7 @@ plt.show()
 # uniform noise within each level's bin, so a density can be fit to discrete data) and report
 # **bits per dimension**,
 #
-# $$\text{bpd} = \frac{-\log p_\theta(\tilde x)}{D \ln 2} + \log_2 17 , \qquad
+# $$\text{bpd} = \frac{-\log p_\phi(\tilde x)}{D \ln 2} + \log_2 17 , \qquad
 #   \tilde x = \frac{k + u}{17},\ u \sim U[0, 1)^D \text{ for pixel levels } k,$$
 #
 # an upper bound on the code length of the discrete pixels (Theis et al. 2016). A uniform guess
@@ -902,17 +916,17 @@ print(f"Glow vs independent pixels: {gain['train']:+.2f} bits/dim on train, "
 # The checkpoint's recipe holds this back with weight decay; without it the held-out bits/dim
 # bottoms out after a couple of thousand updates and then creeps up while the training number
 # keeps falling. Held-out likelihood is the honest score of a density model (the DiNof paper's
-# flow sees 50 000 CIFAR-10 images, and the diffusion model shares the work).
+# flow sees all of CIFAR-10's training images, and the diffusion model shares the work).
 
 # %% [markdown]
-# **Samples and temperature.** Sampling draws $\varepsilon \sim \mathcal N(0, I)$ and inverts
-# $\tau\varepsilon$, where $\tau$ is the sampling **temperature** (written $T$ in the Glow paper;
+# **Samples and temperature.** Sampling draws $z \sim \mathcal N(0, I)$ and inverts
+# $\tau z$, where $\tau$ is the sampling **temperature** (written $T$ in the Glow paper;
 # here $\tau$, since $T$ is the diffusion's horizon). Glow's authors noted that $\tau < 1$ trades
-# diversity for cleaner samples. Below, each row is *one* $\varepsilon$ at three temperatures
+# diversity for cleaner samples. Below, each row is *one* $z$ at three temperatures
 # (grey scale fixed to $[0, 1]$, black = 0).
 #
 # **Predict, then run.** Will the samples at $\tau = 0.6$ have a higher or a lower mean
-# log-density $\log p_\theta$ than those at $\tau = 1$?
+# log-density $\log p_\phi$ than those at $\tau = 1$?
 
 # %%
 TEMPS = [1.0, 0.8, 0.6]
@@ -935,7 +949,7 @@ assert temp_logp[0] < temp_logp[1] < temp_logp[2]  # lower temperature: more typ
 # %% [markdown]
 # **Answer:** higher — 87.9 nats at $\tau = 1$, 96.9 at 0.8, 103.5 at 0.6 in the full run. A
 # smaller $\tau$ draws $z$ closer to the origin, where the Gaussian part of
-# $\log p_\theta = \log \mathcal N(z; 0, I) + \log|\det|$ is largest; what it costs is
+# $\log p_\phi = \log \mathcal N(z; 0, I) + \log|\det|$ is largest; what it costs is
 # diversity. In the figure follow one row: the digit keeps its shape as $\tau$ falls, but the odd
 # bright pixels (the white bars along the bottom edge in the first and last rows) fade and the
 # whole image drifts towards mid-grey — smoother, lower-contrast, more "average" digits.
@@ -974,28 +988,8 @@ print(f"Glow.paper(): in_shape {paper.in_shape}, L = {paper.n_levels}, K = {pape
 assert 7.0e6 <= n_paper <= 8.5e6
 
 # %% [markdown]
-# ## Summary
-#
-# - **Change of variables**: $\log p(x) = \log p_z(f(x)) + \log|\det \partial f/\partial x|$. The
-#   log-det is what makes pushed-forward samples and the formula agree.
-# - **A Glow step** = ActNorm (data-initialised, standardises the first batch) → LU-parametrised
-#   invertible linear map ($\log|\det| = \sum \log|s|$, $O(C)$) → affine coupling
-#   (triangular Jacobian, scale $\sigma(6\tanh(\text{raw}/6) + 2) \in (0, 1)$, zero-initialised
-#   output so each step starts near the identity), written out by hand and matched to
-#   `AffineCoupling`. Every log-det matched autograd's brute-force Jacobian.
-# - **On 2D toys** Glow fits moons and 8gaussians but leaves bridges of mass between modes and a
-#   clear KL gap: a continuous bijection from one Gaussian must stretch space to separate modes.
-#   The diffused marginal $p_{T_m}$ is smooth, and the same small flow models it almost exactly
-#   — the reason DiNof hands the flow $x(T_m)$ rather than the data.
-# - **The trajectory** $h_0 = x, \dots, h_M = z$ is returned layer by layer (its middle states are
-#   layer coordinates, not data space) and the sampling direction retraces it up to round-off.
-#   The 8gaussians latent has the right mean, variance and radial profile but is banded, one
-#   band per mode: not fully Gaussianised, by exactly the KL gap (KL is invariant under the flow).
-# - **On digits** the multi-scale Glow (squeeze, split, 1×1 convolutions) models the training
-#   images far better than independent pixels but overfits 1500 images: held-out bits/dim is the
-#   honest score. Lower sampling temperatures $\tau$ give cleaner, likelier, less diverse
-#   samples. The paper's configuration has 7.9 M parameters.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **Assignment A3** ([`assignments/student/A3_glow_coupling.ipynb`](assignments/student/A3_glow_coupling.ipynb)):
@@ -1003,15 +997,38 @@ assert 7.0e6 <= n_paper <= 8.5e6
 #    checks there name the usual mistakes. Warm-up here: write `coupling_inverse_by_hand(y, net)`
 #    for the cell of §2 and check that it returns `x` and minus the forward log-det.
 # 2. **Why a sigmoid?** In `coupling_by_hand` replace the scale by RealNVP's unbounded
-#    $\log s = \text{raw}$. Does the log-det still match autograd? With the perturbed `net`, how
-#    large do $s$ and $1/s$ (what the inverse multiplies by) get for $|x_a| \le 3$? What would that
+#    $\log \text{scale} = \text{raw}$. Does the log-det still match autograd? With the perturbed
+#    `net`, how large do the scale and $1/\text{scale}$ (what the inverse multiplies by) get for $|x_a| \le 3$? What would that
 #    do to sampling, which runs the inverses of many such layers in a row?
 # 3. **Gaussianise harder.** Train the small flow of §3 on $p_0$ with 4× the updates, or with 8
 #    steps instead of 4. How far does the KL fall, and do the bands of the §4 latent check fade?
 #    Compare with what the *same* small flow reaches on $p_{0.2}$.
 # 4. **Temperature extremes.** Sample the digits flow at $\tau = 0$ and $\tau = 1.3$. What is the
-#    $\tau = 0$ "sample", and is its $\log p_\theta$ the highest of all? Is the most likely image a
+#    $\tau = 0$ "sample", and is its $\log p_\phi$ the highest of all? Is the most likely image a
 #    typical digit?
+
+# %% [markdown]
+# ## Recap
 #
-# Next: DiNof itself — the flow models $x(T_m)$, and the reverse SDE takes the samples from $T_m$
-# down to the data.
+# > - **Change of variables**: $\log p(x) = \log p_z(F(x)) + \log|\det \partial F/\partial x|$. The
+# >   log-det is what makes pushed-forward samples and the formula agree.
+# > - **A Glow step** = ActNorm (data-initialised, standardises the first batch) → LU-parametrised
+# >   invertible linear map ($\log|\det| = \sum \log|d|$, $O(C)$) → affine coupling
+# >   (triangular Jacobian, scale $\operatorname{sigmoid}(6\tanh(\text{raw}/6) + 2) \in (0, 1)$, zero-initialised
+# >   output so each step starts near the identity), written out by hand and matched to
+# >   `AffineCoupling`. Every log-det matched autograd's brute-force Jacobian.
+# > - **On 2D toys** Glow fits moons and 8gaussians but leaves bridges of mass between modes and a
+# >   clear KL gap: a continuous bijection from one Gaussian must stretch space to separate modes.
+# >   The diffused marginal $p_{T_m}$ is smooth, and the same small flow models it almost exactly
+# >   — the reason DiNof hands the flow $x(T_m)$ rather than the data.
+# > - **The trajectory** $h_0 = x, \dots, h_M = z$ is returned layer by layer (its middle states are
+# >   layer coordinates, not data space) and the sampling direction retraces it up to round-off.
+# >   The 8gaussians latent has the right mean, variance and radial profile but is banded, one
+# >   band per mode: not fully Gaussianised, by exactly the KL gap (KL is invariant under the flow).
+# > - **On digits** the multi-scale Glow (squeeze, split, 1×1 convolutions) models the training
+# >   images far better than independent pixels but overfits 1500 images: held-out bits/dim is the
+# >   honest score. Lower sampling temperatures $\tau$ give cleaner, likelier, less diverse
+# >   samples. The paper's configuration has 7,920,684 parameters.
+# >
+# > **Next:** [notebook 04, DiNof end to end in 2D](04_dinof_2d.ipynb): the flow models $x(T_m)$,
+# > and the reverse SDE takes the samples from $T_m$ down to the data.

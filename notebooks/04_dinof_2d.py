@@ -41,12 +41,14 @@
 #    beside the plain diffusion baseline;
 # 6. computes DiNof's **exact likelihood** (which the authors' code never did) and compares it with
 #    the mixture's true entropy, the floor no model can go under;
-# 7. compares one flow for every $T_m$ with one flow per $T_m$, and ends with exercises.
+# 7. compares one flow for every $T_m$ with one flow per $T_m$;
+# 8. puts the samplers on a cost–quality frontier — equal NFE, equal quality, and a fast ODE
+#    solver started from the flow's sample — and ends with exercises.
 #
 # **Predict, then run.** Cells headed **Predict** ask a question first: write your guess down,
 # run the cell below it, then read the answer after its output.
 #
-# Runtime: about 70 seconds on 2 CPU cores with the shipped checkpoints (`DINOF_SMOKE=1` shrinks
+# Runtime: about a minute on 2 CPU cores with the shipped checkpoints (`DINOF_SMOKE=1` shrinks
 # sample sizes; every claim is an `assert` that holds in both modes). Without checkpoints the
 # notebook trains the models itself, which takes a few minutes.
 
@@ -113,6 +115,16 @@ gmm = GaussianMixture.preset("8gaussians")  # exact density, score and entropy a
 data = gmm.sample(smoke_or(2500, 1000), gen(1))  # held-out reference set
 
 # %% [markdown]
+# > **Notation** (every symbol: [`docs/notation.md`](../docs/notation.md)). $T_m$ is DiNof's
+# > switch time: the SDE covers $[\varepsilon, T_m]$, the flow everything above. $x_t = a_t x_0 +
+# > \sigma_t \xi$ with $\xi \sim \mathcal N(0, I)$ the diffusion's noise and $\sigma_t$ the
+# > marginal standard deviation; $s_\theta$ is the learned score. The flow maps $x(T_m)$ to its
+# > **latent** $z \sim \mathcal N(0, I)$ through layers $h_0, \dots, h_M$; $p_\phi$ is its density
+# > and $c$ the context that tells an any-$T_m$ flow which $T_m$ it serves. $N$ is the number of
+# > reverse steps over $[\varepsilon, T]$, so DiNof takes $\mathrm{round}(N T_m)$ of them; NFE
+# > counts score evaluations. $\varepsilon$ is only ever a time.
+
+# %% [markdown]
 # ## 0. The picture first
 #
 # The whole method on one time axis ($T_m = 0.6$, the shipped model's value):
@@ -130,18 +142,18 @@ show_small(fig)
 # trains the flow on closed-form samples of $x(T_m)$ — at $T_m$ alone: the flow has no times
 # between $T_m$ and $T$, only layers. Read the **bottom row**
 # right to left — that is sampling: one pass of $\text{flow}^{-1}$ (no score evaluations), then
-# $\mathrm{round}(N T_m) = 600$ reverse-SDE steps, one score evaluation each, instead of the
-# 1000 a plain diffusion sampler would take from $T$.
+# $\mathrm{round}(N T_m)$ reverse-SDE steps, one score evaluation each, instead of the $N$ a
+# plain diffusion sampler would take from $T$ (section 2 counts them).
 #
 # ## 1. One model, two networks, one loss
 #
 # `DiNof(sde, score_net, flow, T_m)` is an `nn.Module` holding a score network and a Glow. Its
 # loss follows the authors' code (DiNof Eqs. 3 and 8; `docs/design.md` §DiNof loss): one noise
-# draw $z$ serves both terms,
+# draw $\xi$ serves both terms,
 #
-# $$x_t = a(t)x_0 + s(t)z,\quad t \sim U(\varepsilon, T_m), \qquad
-#   x(T_m) = a(T_m)x_0 + s(T_m)z,$$
-# $$\mathcal L = \underbrace{\tfrac1D\lVert s(t)\,s_\theta(x_t, t) + z\rVert^2}_{\text{DSM on }[\varepsilon, T_m)}
+# $$x_t = a_t x_0 + \sigma_t \xi,\quad t \sim U(\varepsilon, T_m), \qquad
+#   x(T_m) = a_{T_m} x_0 + \sigma_{T_m} \xi,$$
+# $$\mathcal L = \underbrace{\tfrac1D\lVert \sigma_t\,s_\theta(x_t, t) + \xi\rVert^2}_{\text{DSM on }[\varepsilon, T_m)}
 #   \;+\; w\,\underbrace{R\big(-\log p_\phi(x(T_m))\big)}_{\text{flow NLL of the exact marginal}} ,$$
 #
 # both averaged over the batch. Two arguments of `DiNof` (see `dinof_lite/dinof/loss.py`) set
@@ -196,7 +208,7 @@ ax.set_ylabel("DSM + w · flow NLL (nats)")
 show_small(ax.figure)
 
 # %% [markdown]
-# The loss falls fast in the first few hundred updates and is flat after about 2000: the flow
+# The loss falls fast in the first few hundred updates and is then nearly flat: the flow
 # NLL (≈ 2.9 nats of the ≈ 3.4 on held-out data above) dominates, and it cannot go below the
 # entropy of $p_{T_m}$, so the curve levels off far above zero.
 #
@@ -269,8 +281,8 @@ assert abs(moved / predicted - 1) < 0.15
 # **Answer.** The last step starts at $t_{n-1} = \varepsilon + |dt| \approx 0.002$, where
 # $\beta = 0.1 + 19.9 \cdot 0.002 \approx 0.14$, so $g\sqrt{|dt|} = \sqrt{0.14}\cdot\sqrt{0.000998}
 # \approx 0.012$ — and the measured jitter agrees. (Taking $g$ at $\varepsilon$ instead gives
-# 0.011: the Euler–Maruyama step evaluates $f$, $g$ and the score at the *start* of the step.)
-# About 3 % of a mode's width: harmless here, but it is pure noise that no later step removes,
+# a little less: the Euler–Maruyama step evaluates $f$, $g$ and the score at the *start* of the step.)
+# A few percent of a mode's width: harmless here, but it is pure noise that no later step removes,
 # which is why samplers return the mean of the last step.
 #
 # ## 3. The journey of a sample, and why $T_m$ matters
@@ -286,7 +298,7 @@ show_small(fig)
 
 # %% [markdown]
 # Follow $T_m$ from the left: it becomes 9 features (its position $u$ in the range, three sine /
-# cosine pairs of $u$, and the marginal's coefficients $a(T_m)$, $\log s(T_m)$), and those
+# cosine pairs of $u$, and the marginal's coefficients $a_{T_m}$, $\log \sigma_{T_m}$), and those
 # features enter **every** coupling network and every Gaussian prior of the same Glow — the
 # weights do not change with $T_m$, only the context does. `model_any.context(T_m, n)` is exactly
 # the $c$ of step 2 in the sampler above.
@@ -304,7 +316,7 @@ show_small(fig)
 #    **stochastic** steps to the sample $x(\varepsilon)$ (filled circle).
 # 2. **plane** (top right) — the same six samples over all samples and the data: the dashed arrow
 #    is the flow's displacement $z \to x(T_m)$, the thin orange curves are the flow's image of the
-#    latent circles $r = 1, 2, 3$ (how $\text{flow}^{-1}$ warps $\mathcal N(0, I)$ into
+#    latent circles of radius one, two and three (how $\text{flow}^{-1}$ warps $\mathcal N(0, I)$ into
 #    $p_{T_m}$), and the SDE path is coloured by time (colour bar).
 # 3. **the flow's job** (bottom left) — the exact $p_{T_m}$ beside the flow's density at $T_m$,
 #    one colour scale, and their KL divergence;
@@ -334,8 +346,8 @@ fig = journey_dashboard(frame, explorer.mmap, reference=data[:600],
 plt.show()
 
 # %% [markdown]
-# What to look at: at $T_m = 0.3$ the exact $p_{T_m}$ (bottom left) is still a ring of eight
-# blurred modes, and the flow's density beside it is a fair but imperfect copy (KL below a
+# What to look at: at $T_m = 0.3$ the exact $p_{T_m}$ (bottom left) is already a smooth ring —
+# the eight modes have merged — and the flow's density beside it is a fair but imperfect copy (KL below a
 # hundredth of a nat); the SDE needs only 300 steps to sharpen the ring into the modes. The time
 # axis (top left) shows why: by $t = 0.3$ the grey bands of the five $x_1$-positions of the modes
 # have already merged into one blob, so the flow's straight dashed lines only have to land in
@@ -406,7 +418,7 @@ fig
 # %% [markdown]
 # ## 5. Quality and cost against $T_m$ — the paper's Table 1, in 2D
 #
-# The paper trains DiNof on CIFAR-10 for $T_m = 0.1, \dots, 1.0$ and reports FID: 46.6 at
+# The paper trains DiNof on CIFAR-10 for $T_m = 0.1, \dots, 1.0$ and reports FID (DiNof Table 1): 46.6 at
 # $T_m = 0.1$, falling to 3.16 at $T_m = 0.6$, then creeping back to 4.18 at $T_m = 1$, against
 # 4.29 for the NCSN++ baseline with 1000 steps. Here the any-$T_m$ model plays every row (one
 # score network, one conditional flow), and the **baseline** is the same score network sampled
@@ -468,17 +480,16 @@ print(f"flow pass: {1000 * max(r['flow_time_s'] for r in dinof.values()):.1f} ms
 # mixture rises by more than 0.1 nats over the baseline's). Unlike CIFAR-10, where FID creeps back
 # up above $T_m = 0.6$, the toy shows no degradation at large $T_m$: a small flow fits the nearly
 # Gaussian $p_{T_m}$ of a 2D mixture easily, whereas the paper's image flows pay for modelling a
-# 3072-dimensional one.
+# $3 \times 32 \times 32$-dimensional one.
 #
-# **Answer (b).** Slightly larger — by the flow pass, about ten milliseconds, under 1 % of the
-# 1000 steps. Whether the table shows exactly that is a lesson about what is measured. The
-# **NFE column is exact** and falls in proportion to $T_m$. The **wall time** is a measurement:
-# NFE × (the time of one score evaluation) + the flow pass, and the time of one evaluation
-# depends on what else the machine is doing. The printed range says how steady it was during
-# this run. In the run stored here it was narrow (about 2.9–3.1 ms in every row), so the wall
-# times are close to proportional and $T_m = 1$ came out 1–2 % slower than the baseline. On these
-# two cores shared with other jobs we have also seen 3 to 16 ms per evaluation within one run,
-# and then the rows at $T_m \ge 0.8$ took *longer* than the baseline — noise, not cost. To time
+# **Answer (b).** Slightly larger — by the flow pass, whose cost is printed above: small beside
+# the score evaluations. Whether the table shows exactly that is a lesson about what is
+# measured. The **NFE column is exact** and falls in proportion to $T_m$. The **wall time** is a
+# measurement: NFE × (the time of one score evaluation) + the flow pass, and the time of one
+# evaluation depends on what else the machine is doing. The printed range of milliseconds per
+# evaluation says how steady it was during this run; when that range is wider than the flow pass
+# is long, as it usually is on a machine shared with other jobs, $T_m = 1$ can come out faster or
+# slower than the baseline (the last printed line) — noise, not cost. To time
 # fairly, repeat and interleave: `tm_study(..., repeats=3)` runs every row three times, forwards
 # then backwards, and keeps the fastest run of each (exercise 4 below).
 #
@@ -546,8 +557,8 @@ for row in compare:
 # %% [markdown]
 # **Answer.** Not measurably. On the same test points every model's NLL is within a few
 # hundredths of a nat of the mixture's own (the paired comparison: on 300 points the mean NLL
-# itself fluctuates by about 0.05 nats around $H$, the difference to the true density's much
-# less), and every $|\text{MMD}^2|$ is below $10^{-3}$, what sample sets of 1000 points differ by.
+# itself fluctuates around $H$ — the true density's own is not $H$ either — and the difference
+# to the true density's much less), and every $|\text{MMD}^2|$ is below $10^{-3}$, what sample sets of 1000 points differ by.
 # On this toy, amortising over $T_m$ costs nothing we can measure, and it buys the slider and the
 # whole Table-1 sweep with one training run.
 
@@ -568,7 +579,7 @@ for row in compare:
 # step density, $\mathrm{round}(0.6 N)$ NFE; and `dpm_solver_pp_2m` from $p_T$ and from the flow's
 # sample at $T_m = 0.6$. Each point is the mean ± standard error over 3 seeds; the plain sampler
 # at its largest NFE is the reference. `python -m dinof_lite bench frontier` runs a larger version
-# (2000 samples, more methods and NFE).
+# (more samples, methods and NFE).
 #
 # Two metrics: MMD² (lower is better, down to the noise floor of two true sample sets), and the
 # samples' NLL under the exact density, $\mathbb E_q[-\log p_0] = H(q) + \mathrm{KL}(q\,\|\,p_0)$.
@@ -638,40 +649,29 @@ assert abs(f_at("dpm_solver_pp_2m @0.6", k)["gmm_nll"] - ref["gmm_nll"]) < abs(
 # The NLL can. Euler–Maruyama
 # with 20 steps scores *below* the 1000-step reference (about 2.85 against 2.93 nats), nearer
 # $H$ — not because it is better: coarse steps, and the last step's mean, shrink the spread of
-# each mode, which lowers $H(q)$. The reference itself sits about 0.1 nats above $H$: the score
+# each mode, which lowers $H(q)$. The reference itself sits above $H$ = 2.829: the score
 # network's own error, which no sampler removes.
 #
 # The fast solver from the flow's sample does *not* land on the reference at 10 NFE: its NLL is
-# 0.1–0.15 nats too high, and it needs about 50 NFE to come within the noise. That is still 12×
-# fewer than DiNof's 600, but far from what the solver's order promises. Two reasons. The order
+# 3.08 against the reference's 2.93, and it needs 50 NFE to come within the noise. That is 20×
+# fewer than the 1000-NFE reference but hardly fewer than DiNof's own sampler, which matches it
+# from 60, and far from what the solver's order promises. Two reasons. The order
 # is about the error against the *exact* ODE solution, while the target here is what the reverse
 # SDE produces; with a learned score the ODE and the SDE no longer share their marginals exactly.
 # And the two treat the flow's error at $T_m$ differently: the reverse SDE runs both the true
 # $p_{T_m}$ and the flow's approximation of it through the same noisy Markov kernel, which can only
 # shrink the KL between them (the data-processing inequality), while the ODE is a bijection and
-# carries that KL to the data unchanged. The flow's head start pays off only at the fewest NFE:
-# at 4 NFE the solver from $T_m$ is closer to the reference's NLL than the same solver from
-# $p_T$; by 20 NFE the solver from $p_T$ is as good, and in MMD² it ends inside the band while
-# the solver from the flow stays just above it — the flow's error, carried along.
+# carries that KL to the data unchanged. In the NLL the flow's head start shows at every NFE
+# printed: at 10 and 20 NFE the solver from $T_m$ is closer to the reference than the same solver
+# from $p_T$, which never comes within the noise (`None`); the `assert` checks it at the fewest
+# NFE. In MMD² it is the other way round: the solver from $p_T$ matches the reference from 20
+# NFE on, while the solver from the flow stays just above the band — the flow's error, carried
+# along.
 # `python -m dinof_lite bench frontier` has the tables with more samples, seeds and solvers.
 
 # %% [markdown]
-# ## Summary
-#
-# * DiNof = flow prior at $T_m$ + reverse SDE below it; one loss
-#   $L_\text{DSM} + w \cdot R(\text{flow NLL})$, one optimizer.
-# * The sampler is a dozen lines: $z$, one pass of $\text{flow}^{-1}$, $\mathrm{round}(N T_m)$
-#   Euler–Maruyama steps, and the last step's mean.
-# * Sampling cost falls to $\mathrm{round}(N T_m)$ score evaluations plus one flow pass; on the
-#   toy the quality matches the baseline from $T_m = 0.2$ up, and only $T_m = 0.1$ is clearly
-#   worse. NFE is exact; wall time follows it up to the noise of a shared machine.
-# * The joint exact likelihood (ODE to $T_m$ + flow) comes within a few hundredths of a nat of the
-#   true entropy.
-# * At equal quality, judged by a metric that can tell samplers apart (the samples' NLL, matched
-#   to the reference, not minimised), DiNof's sampler needs about 60 NFE and a second-order ODE
-#   solver from the flow about 50, against the plain sampler's 1000; the ODE cannot undo the
-#   flow's error at $T_m$, the SDE's noise partly can.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **Write the sampler yourself**: assignment
@@ -692,5 +692,24 @@ assert abs(f_at("dpm_solver_pp_2m @0.6", k)["gmm_nll"] - ref["gmm_nll"]) < abs(
 #    `Trainer(m, training_loss, mixture, dinof_config(1000)).fit()` (`from dinof_lite import
 #    Trainer`), and once more with `flow_weight=1`. Compare `m.loss_parts(data[:512], gen(2))`
 #    and the MMD² of 1000 samples: does $w$ matter when the networks share no parameters?
+
+# %% [markdown]
+# ## Recap
 #
-# Next: notebook 05 runs the same model on images (sklearn's 8×8 digits) on a CPU.
+# > * DiNof = flow prior at $T_m$ + reverse SDE below it; one loss
+# >   $L_\text{DSM} + w \cdot R(\text{flow NLL})$, one optimizer.
+# > * The sampler is a dozen lines: $z$, one pass of $\text{flow}^{-1}$, $\mathrm{round}(N T_m)$
+# >   Euler–Maruyama steps, and the last step's mean.
+# > * Sampling cost falls to $\mathrm{round}(N T_m)$ score evaluations plus one flow pass; on the
+# >   toy the quality matches the baseline from $T_m = 0.2$ up, and only $T_m = 0.1$ is clearly
+# >   worse. NFE is exact; wall time follows it up to the noise of a shared machine.
+# > * The joint exact likelihood (ODE to $T_m$ + flow) comes within a few hundredths of a nat of the
+# >   true entropy.
+# > * At equal quality, judged by a metric that can tell samplers apart (the samples' NLL, matched
+# >   to the reference, not minimised), DiNof's sampler matches the 1000-NFE reference from 60 NFE
+# >   and a second-order ODE solver from the flow from 50, where the plain sampler itself needs
+# >   100: a real but modest gain. The ODE cannot undo the flow's error at $T_m$, the SDE's noise
+# >   partly can.
+# >
+# > **Next:** [notebook 05, DiNof on digits](05_dinof_digits_cpu.ipynb) runs the same model on
+# > images (sklearn's 8×8 digits) on a CPU.

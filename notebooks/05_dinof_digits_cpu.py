@@ -30,12 +30,14 @@
 # 4. the journey of a few images: flow layers, then SDE steps, with a $T_m$ slider;
 # 5. bits/dim of the test set from DiNof's joint likelihood — and why it cannot be set beside
 #    notebook 03's number;
-# 6. an offline FID-style score against $T_m$, beside the baseline; then exercises.
+# 6. an offline FID-style score against $T_m$, beside the baseline;
+# 7. a fast ODE solver started from the flow's sample, on a cost–quality frontier; then
+#    exercises.
 #
 # **Predict, then run.** Cells headed **Predict** ask a question first: write your guess down,
 # run the cell below it, then read the answer after its output.
 #
-# Runtime: about 70 seconds on one CPU thread with the shipped checkpoint (`DINOF_SMOKE=1` shrinks
+# Runtime: about a minute on one CPU thread with the shipped checkpoint (`DINOF_SMOKE=1` shrinks
 # the sample counts; every claim is an `assert` that holds in both modes).
 
 # %%
@@ -106,6 +108,15 @@ def show_grid(ax, x: torch.Tensor, ncols: int = 6, title: str = "") -> None:
 
 
 # %% [markdown]
+# > **Notation** (every symbol: [`docs/notation.md`](../docs/notation.md)). The VE SDE's noise
+# > scale is $\sigma(t) = \sigma_{\min} (\sigma_{\max} / \sigma_{\min})^t$, and the marginal
+# > standard deviation $\sigma_t = \sqrt{\sigma(t)^2 - \sigma_{\min}^2}$ is what the flow hands
+# > over at $T_m$ (the code prints it as `s(T_m)`). $z \sim \mathcal N(0, I)$ is the flow's latent,
+# > $x(T_m) = F^{-1}(z; c)$ its sample with the context $c$ of $T_m$, $s_\theta$ the UNet's score,
+# > and $x(\varepsilon)$ the image the reverse SDE returns. $D$ is the number of pixels and
+# > bits/dim $= -\log p / (D \ln 2) + \log_2 17$.
+
+# %% [markdown]
 # ## 1. The config: a tiny UNet and a conditional Glow
 #
 # `get_config("digits_cpu")` is an `ExperimentConfig`, the same structure as the paper-sized
@@ -161,9 +172,9 @@ plt.show()
 
 # %% [markdown]
 # The flow's term here is in nats per dimension (`flow_reduction='mean'`, printed above, with
-# $w = 1$; notebook 04 defines both): with $D = 256$ the per-example NLL would be hundreds of
+# $w = 1$; notebook 04 defines both): with $D = 16 \times 16$ the per-example NLL would be hundreds of
 # nats, and its gradient would dominate the one gradient-norm clip shared by both networks. The
-# DSM term is ½ × the sum over the 256 pixels (the VE default).
+# DSM term is ½ × the sum over the pixels (the VE default).
 
 # %% [markdown]
 # ## 3. Samples across $T_m$, and the baseline
@@ -226,13 +237,13 @@ plt.show()
 #
 # `DigitsTmExplorer` samples the model once per $T_m$ of a grid (cached, one seed for all) and
 # shows, for four images, the strip $z \to x(T_m) \to$ three frames of the reverse SDE $\to
-# x(\varepsilon)$, beside a grid of 16 samples, each digit at least 48 pixels wide. The flow's
+# x(\varepsilon)$, beside a grid of samples, each digit drawn large enough to read. The flow's
 # part is **one** deterministic pass, so the strip has one column for it (orange frame); the
 # SDE's part is the sequence of frames after it. Every image uses one grey scale ($z$ its own),
 # so the noise left at $x(T_m)$ can be compared across $T_m$. As in section 3 the reverse
 # diffusion takes $\mathrm{round}(100\,T_m)$ steps.
 #
-# **Predict.** The VE SDE adds noise of standard deviation $s(T_m) = \sqrt{\sigma(T_m)^2 -
+# **Predict.** The VE SDE adds noise of standard deviation $\sigma_{T_m} = \sqrt{\sigma(T_m)^2 -
 # \sigma_{\min}^2}$ with $\sigma(t) = 0.01 \cdot 1000^t$, to images whose strokes are about 1
 # bright on a black background. At which of $T_m = 0.2, 0.6, 1.0$ will you still recognise the
 # digit in the flow's output $x(T_m)$ (the orange-framed column)?
@@ -259,9 +270,9 @@ for T_m in (0.2, 1.0):
 
 # %% [markdown]
 # **Answer.** Clearly at $T_m = 0.2$, barely at $0.6$, not at all at $1$. At $T_m = 0.2$ the
-# noise is light ($s(0.2) \approx \sigma(0.2) = 0.01 \cdot 1000^{0.2} \approx 0.04$, printed
-# above): the flow's output already is the digit, and 20 SDE steps only clean it up (first
-# dashboard). At $T_m = 0.6$ ($s \approx 0.63$, the slider's start) the digit is a faint
+# noise is light ($\sigma_{0.2} \approx \sigma(0.2) = 0.01 \cdot 1000^{0.2} \approx 0.04$, printed
+# above): the flow's output already is the digit, and its few SDE steps only clean it up (first
+# dashboard). At $T_m = 0.6$ ($\sigma_{0.6} \approx 0.63$, the slider's start) the digit is a faint
 # brighter blob under noise as strong as the strokes. At $T_m = 1$ the flow hands over pure noise
 # of standard deviation $\sigma_{\max} = 10$ — the SDE frames show the strokes emerging only
 # late — and the SDE does all 100 steps; with so few steps and no corrector its samples keep
@@ -274,7 +285,7 @@ for T_m in (0.2, 1.0):
 # integral, here Hutchinson's estimate with one Rademacher probe) and the flow gives
 # $\log p_{T_m}$. The test images are first dequantised uniformly over their 17 grey levels (a
 # density of exact grid values is meaningless); then bits/dim $= -\log p / (D \ln 2) + \log_2 17$
-# with $D = 256$, and a uniform model scores $\log_2 17 \approx 4.09$.
+# with $D = 16 \times 16$, and a uniform model scores $\log_2 17$.
 
 # %% [markdown]
 # Both steps by hand first, in plain torch, on four test images: the grey level $k = 16x$ of each
@@ -329,7 +340,7 @@ print(f"DiNof, 16×16 (D = 256): {bpd16:.2f} bits/dim = {bpd16 * 256:.0f} bits p
 # %% [markdown]
 # **Answer.** No — the two bits/dim are not comparable. Bits/dim divides a whole image's code
 # length by $D$, and the two models see different $D$ for the *same* information: the 16×16
-# canvas adds 192 border pixels that are always the lowest grey level (the first `assert`
+# canvas adds a border three times the digit's own area, pixels that are always the lowest grey level (the first `assert`
 # checks it). A perfect model pays nothing for them — a constant pixel dequantised uniformly over
 # its bin has density 17 there, which the formula above maps to exactly 0 bits — so padding alone
 # divides the per-dimension number by four without the model getting any better. The comparable
@@ -343,7 +354,7 @@ print(f"DiNof, 16×16 (D = 256): {bpd16:.2f} bits/dim = {bpd16 * 256:.0f} bits p
 #
 # FID compares Inception features of samples and data with the Fréchet distance of Gaussians
 # fitted to them, $\lVert\mu_a - \mu_b\rVert^2 + \mathrm{Tr}(\Sigma_a + \Sigma_b - 2(\Sigma_a
-# \Sigma_b)^{1/2})$. Offline and at 16×16 we use the 64-d features of a small CNN trained on the
+# \Sigma_b)^{1/2})$. Offline and at 16×16 we use the features of a small CNN trained on the
 # digits instead (`dinof_lite.evaluation.digits_fid`, shipped as `digits_classifier`), so the
 # numbers are only comparable with each other. The score is biased upwards at small sample
 # counts, so every set below has the same $N$, and its spread is estimated by the bootstrap:
@@ -407,8 +418,10 @@ plt.show()
 # above, on the grid 0.3 / 0.6 / 1.0) agrees.
 #
 # Why: the baseline and $T_m = 1$ leave some noise in the images, because 100 steps are few for
-# the VE SDE's range of $\sigma$ (the paper uses 1000 plus a corrector). At $T_m = 0.6$ the flow
-# has done the coarse work and 60 steps suffice: sharper digits with 60% of the NFE. At small
+# the VE SDE's range of $\sigma$ (the paper's samplers take many more and add a corrector step at
+# every noise level). At $T_m = 0.6$ the flow has done the coarse work and its $\mathrm{round}(100\,T_m)$ steps
+# suffice:
+# sharper digits with 60% of the NFE. At small
 # $T_m$ the flow has to produce nearly clean digits itself, which this tiny Glow does poorly
 # (notebook 03) — the trade-off of the paper's Table 1, here on a CPU in minutes.
 
@@ -422,10 +435,10 @@ plt.show()
 # three samplers at several NFE: the plain reverse-diffusion sampler from $p_T$, DiNof's sampler
 # from $T_m = 0.6$ at the same step density ($\mathrm{round}(0.6 N)$ NFE), and `dpm_solver_pp_2m`
 # from $p_T$ and from the flow's sample at $T_m = 0.6$. Each point is the mean ± standard error of
-# the FID-style score over 3 seeds of 64 images each. The score is biased upwards at so few
+# the FID-style score over a few seeds of a few dozen images each. The score is biased upwards at so few
 # images, so only compare points with each other (all have the same $N$), and the dotted line,
 # 64 real train digits, is the floor nobody goes below.
-# `python -m dinof_lite bench frontier` runs the larger version (200 images, more NFE, Heun).
+# `python -m dinof_lite bench frontier` runs the larger version (more images and NFE, and Heun's solver).
 #
 # **Predict.** The plain sampler at 100 NFE is the reference. Will the ODE solver from $p_T$ —
 # which has to cover $\sigma$ from 10 down to 0.01 — reach it in 20 NFE? And from the flow's
@@ -497,3 +510,21 @@ assert next(r["fid"] for r in f_rows if r["method"] == "dpm_solver_pp_2m @0.6" a
 # 5. **The score's bias.** Score $n$ = 25, 50, 100, 200 train digits against the test split and
 #    plot the score against $1/n$. Extrapolate to $n \to \infty$: how much of section 6's
 #    numbers is bias?
+
+# %% [markdown]
+# ## Recap
+#
+# > - The same `DiNof` runs on images; only the networks change: a small UNet score network and
+# >   a multi-scale Glow conditioned on $T_m$, one any-$T_m$ model for every $T_m$.
+# > - $T_m = 0.6$ gives the cleanest digits and the best FID-style score with fewer score
+# >   evaluations than the plain sampler; a small $T_m$ asks too much of the flow, and at
+# >   $T_m = 1$ DiNof *is* the plain sampler.
+# > - Bits per dimension depend on $D$: padding the digits to 16×16 lowers the number without the
+# >   model getting any better. Compare models by bits per image.
+# > - From the flow's sample, a second-order ODE solver reaches the reference in very few steps
+# >   but then stops improving; the reverse SDE keeps improving, because its noise washes out part
+# >   of the flow's error.
+# >
+# > **Next:** [notebook 06](06_dinof_diffflow_diffenc.ipynb) sets DiNof beside two related models,
+# > DiffFlow and DiffEnc, on the same data and metrics;
+# > [notebook 07](07_cifar10_gpu.ipynb) runs the paper's CIFAR-10 configuration on a GPU.

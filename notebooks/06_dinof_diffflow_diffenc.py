@@ -450,21 +450,8 @@ plt.show()
 # *What to look at:* how many samples you can read as a digit, and how many are broken strokes
 # or blobs. DiNof's come from 60 reverse steps after one flow pass, DiffEnc's from 1000 steps;
 # the FID-style scores above (23.8 and 17.1, train split 12.0) put a number on what you see.
-#
-# ## Summary
-#
-# * **Same data, same metrics**: on the 2D mixture DiNof and DiffFlow reach the metric noise
-#   floor and DiffEnc comes close (MMD² 6.1e-4 against a floor of 3.8e-4; all three SWs are
-#   below the floor's 0.170); their NLLs (exact for DiNof and DiffFlow's ODE, bounds for DiffFlow's trajectory loss and
-#   DiffEnc) all sit above the entropy, as they must.
-# * **Cost per sample** is where they differ most: DiNof saves a fraction $1 - T_m$ of the
-#   steps of its diffusion, DiffFlow needs only 30 steps (two networks each) because its forward
-#   process is learned, DiffEnc pays the full ancestral chain.
-# * **What is exact**: DiNof's and DiffFlow's likelihoods come from an ODE; DiffEnc (and DiffFlow's
-#   training loss) give variational bounds, which are cheap to evaluate but looser.
-#
-# Next: notebooks 07 and 08 run DiNof at the paper's scale on a GPU (CIFAR-10, CelebA-HQ-256).
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **Steps against quality.** Sample DiffFlow with `diffflow.set_n_steps(n)` for
@@ -484,3 +471,19 @@ plt.show()
 # 5. **Write the sampler.** The DiNof row uses the sampler and the likelihood you write in
 #    assignments A4 (DiNof sampling) and A5 (DiNof's exact likelihood): run both on this
 #    mixture and check that your numbers match the table's.
+
+# %% [markdown]
+# ## Recap
+#
+# > * **Same data, same metrics**: on the 2D mixture DiNof and DiffFlow reach the metric noise
+# >   floor and DiffEnc comes close (MMD² 6.1e-4 against a floor of 3.8e-4; all three SWs are
+# >   below the floor's 0.170); their NLLs (exact for DiNof and DiffFlow's ODE, bounds for DiffFlow's trajectory loss and
+# >   DiffEnc) all sit above the entropy, as they must.
+# > * **Cost per sample** is where they differ most: DiNof saves a fraction $1 - T_m$ of the
+# >   steps of its diffusion, DiffFlow needs only 30 steps (two networks each) because its forward
+# >   process is learned, DiffEnc pays the full ancestral chain.
+# > * **What is exact**: DiNof's and DiffFlow's likelihoods come from an ODE; DiffEnc (and DiffFlow's
+# >   training loss) give variational bounds, which are cheap to evaluate but looser.
+# >
+# > **Next:** [notebook 07](07_cifar10_gpu.ipynb) and [notebook 08](08_celebahq256_gpu.ipynb) run
+# > DiNof at the paper's scale on a GPU (CIFAR-10, CelebA-HQ-256).

@@ -27,6 +27,7 @@ from dinof_lite.losses import get_score_fn
 from dinof_lite.nets import UNet, UNetConfig
 from dinof_lite.sde import VESDE, VPSDE
 from dinof_lite.train.checkpoint import CheckpointError
+from dinof_lite.trained_on import TrainedOn
 
 DATA = Path(__file__).parent / "data" / "score_sde"
 VARIANTS = [
@@ -97,6 +98,8 @@ def test_loaded_unet_reproduces_the_reference(name):
     cfg = unet_config(ref["model_config"], ref["data_config"])
     sde, net = load_score_sde_checkpoint(DATA / f"{name}.pth", cfg, _sde(ref))
     assert not net.training
+    data_range = (-1.0, 1.0) if ref["data_config"]["centered"] else (0.0, 1.0)
+    assert net.trained_on == TrainedOn.of(sde, data_range)  # the SDE and data range travel
     with torch.no_grad():
         out = net(ref["x"], ref["labels"])
         score = get_score_fn(sde, net)(ref["x"], ref["t"])

@@ -177,6 +177,28 @@ def test_readme_documents_the_two_commands():
     )
 
 
+def test_readme_first_screen_starts_the_course(pyproject):
+    """A student reads, near the top of the README, one line that installs the `notebooks` extra
+    and opens notebook 01 in JupyterLab; that extra really brings JupyterLab and a kernel."""
+    notebooks = {req_name(r) for r in pyproject["project"]["optional-dependencies"]["notebooks"]}
+    assert {"jupyterlab", "ipykernel", "jupytext"} <= notebooks
+    runtime = {req_name(r) for r in pyproject["project"]["dependencies"]}
+    assert {"ipywidgets", "plotly", "matplotlib"} <= runtime  # the notebooks' widgets and figures
+    first_screen = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:40])
+    lines = [
+        ln
+        for b in re.findall(r"```bash\n(.*?)```", first_screen, flags=re.S)
+        for ln in b.splitlines()
+    ]
+    start = [ln for ln in lines if 'pip install -e ".[notebooks]"' in ln]
+    assert len(start) == 1, (
+        'the README\'s first 40 lines need one `pip install -e ".[notebooks]"` line'
+    )
+    assert f"pip install torch=={TORCH_VERSION} && pip install -e" in start[0]
+    opened = re.search(r"jupyter lab (notebooks/\S+\.ipynb)", start[0])
+    assert opened and (ROOT / opened.group(1)).is_file(), start[0]
+
+
 def test_ci_script_runs_the_readme_test_command():
     ci = ROOT / ".ci" / "run"
     text = ci.read_text(encoding="utf-8")

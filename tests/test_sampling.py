@@ -332,7 +332,11 @@ def test_trajectory_shapes_and_endpoints():
     res = pc_sample_result(sde, score_fn, x0, trajectory_every=7, generator=gen(1))
     assert isinstance(res, SampleResult) and res.wall_time_s > 0
     assert res.trajectory.shape == (math.ceil(50 / 7) + 1, 16, 2)  # steps 7..49, plus first/last
-    expected_times = [1.0, *(1.0 - k * (1.0 - sde.sample_eps) / 50 for k in range(7, 50, 7)), sde.sample_eps]
+    expected_times = [
+        1.0,
+        *(1.0 - k * (1.0 - sde.sample_eps) / 50 for k in range(7, 50, 7)),
+        sde.sample_eps,
+    ]
     torch.testing.assert_close(res.times, torch.tensor(expected_times))
     torch.testing.assert_close(res.x, x)  # same generator seed -> same samples
     plain = pc_sample_result(sde, score_fn, x0, generator=gen(1))

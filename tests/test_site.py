@@ -97,7 +97,8 @@ def test_every_notebook_has_its_page_in_course_order(site):
     nav = home[start : home.index("</div>", start)]
     order = [re.sub(r"\.html$", "", h) for h in re.findall(r'href="([^"#]+)"', nav)]
     solutions = [n for n in notebooks if n.endswith("_solution")]
-    expected = [*COURSE, *solutions, "README", "docs/design", "api/index"]
+    reference = ["README", "docs/syllabus", "docs/notation", "docs/design", "api/index"]
+    expected = [*COURSE, *solutions, *reference]
     assert order[: len(expected)] == expected, order
     for name in notebooks:
         page = (site / f"{name}.html").read_text(encoding="utf-8")
@@ -108,7 +109,8 @@ def test_every_notebook_has_its_page_in_course_order(site):
 
 
 def test_readme_design_and_api_pages(site):
-    for page in ("README.html", "docs/design.html", "api/index.html"):
+    pages = ("README", "docs/syllabus", "docs/notation", "docs/design", "api/index")
+    for page in (f"{p}.html" for p in pages):
         assert (site / page).is_file(), page
     tops = {".".join(m.__name__.split(".")[:2]) for m in api_modules()}
     assert {"dinof_lite.sde", "dinof_lite.dinof", "dinof_lite.viz"} <= tops

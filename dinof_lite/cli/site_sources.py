@@ -1,7 +1,8 @@
 """The source tree the course site is built from: a staging copy of the repository's pages.
 
 :func:`stage_sources` copies ``docs/site/*.md`` (the home page) to the root of a fresh folder,
-and ``README.md``, ``docs/design.md``, ``docs/figures/`` and the executed notebooks
+and ``README.md``, ``docs/design.md``, ``docs/syllabus.md``, ``docs/notation.md``,
+``docs/figures/`` and the executed notebooks
 (``notebooks/0*.ipynb``, ``notebooks/assignments/*_solution.ipynb`` and the student versions) to
 their own relative paths, so every link between them works on the site as it does on GitHub.
 It then writes the API reference, ``api/*.rst``: one page per top-level module or package of
@@ -28,7 +29,7 @@ NOTEBOOK_GLOBS = (
     "notebooks/assignments/*_solution.ipynb",
     "notebooks/assignments/student/*.ipynb",
 )
-PAGES = ("README.md", "docs/design.md")
+PAGES = ("README.md", "docs/design.md", "docs/syllabus.md", "docs/notation.md")
 
 
 def _public(name: str) -> bool:

@@ -47,7 +47,8 @@ else raises naming the keys (usually: the config builds another network than the
 :func:`~dinof_lite.losses.get_score_fn` divides by ``s(t)`` itself, so the default VE SDE built
 here has ``exact_marginal=False`` and the score is the reference's. VP / sub-VP networks are
 ε-predictors conditioned on ``999 t`` in both. The data range is the network's: VE checkpoints
-take images on ``[0, 1]`` (``UNetConfig.centered=False``), VP ones on ``[−1, 1]``.
+take images on ``[0, 1]`` (``UNetConfig.centered=False``), VP ones on ``[−1, 1]``; ``net.trained_on``
+records it with the SDE (:mod:`dinof_lite.trained_on`).
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ from torch import Tensor, nn
 from dinof_lite.nets.embeddings import GaussianFourierEmbedding
 from dinof_lite.nets.unet import UNet, UNetConfig
 from dinof_lite.nets.unet.layers import AttnBlock, Combine, Downsample, ResnetBlock, Upsample
-from dinof_lite.nets.unet.model import _downsamples
+from dinof_lite.nets.unet.model import downsamples
 from dinof_lite.sde import SDE, get_sde
 from dinof_lite.train.checkpoint import CheckpointError, safe_load
+from dinof_lite.trained_on import TrainedOn
 
 __all__ = ["load_score_sde_checkpoint", "score_sde_name_map"]
 
@@ -121,7 +123,7 @@ def _reference_order(net: UNet) -> Iterator[nn.Module]:
     merges = iter(net.pyramid_down)
     for layers in net.down:
         yield from layers
-        if _downsamples(layers[0]) and cfg.progressive_input != "none":
+        if downsamples(layers[0]) and cfg.progressive_input != "none":
             yield next(merges)
     yield from net.mid
     for j, layers in enumerate(net.up):
@@ -263,6 +265,7 @@ def load_score_sde_checkpoint(
             )
         loaded[name] = value
     net.load_state_dict(loaded, strict=True)
+    net.trained_on = TrainedOn.of(sde, (-1.0, 1.0) if unet_cfg.centered else (0.0, 1.0))
     return sde, net.eval()
 
 

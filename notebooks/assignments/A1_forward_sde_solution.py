@@ -18,9 +18,10 @@
 #
 # # Assignment A1 · The forward SDE: marginals and the forward sampler
 #
-# **Exercise (a)** of the DiNof coursework. Across the four assignments you rebuild DiNof piece by
+# **Exercise (a)** of the DiNof coursework. Across the six assignments you rebuild DiNof piece by
 # piece: (a) the forward process (here), (b) the score-matching loss and (c) one
-# predictor–corrector step (A2), (d) Glow's affine coupling (A3), and (e) DiNof sampling (A4).
+# predictor–corrector step (A2), (d) Glow's affine coupling (A3), (e) DiNof sampling (A4),
+# (f)–(h) DiNof's exact likelihood (A5) and (i)–(k) the $T_m$ trade-off (A6).
 #
 # Each exercise is a function you fill in: replace the `raise NotImplementedError(...)` line and
 # run the **check** cell under it. `dinof_lite.coursework.checks` compares your answer with the library and

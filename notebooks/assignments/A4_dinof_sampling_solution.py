@@ -18,7 +18,7 @@
 #
 # # Assignment A4 · DiNof sampling: a flow prior, then the reverse SDE from $T_m$
 #
-# **Exercise (e)**, the last piece of the DiNof coursework. You now have every ingredient:
+# **Exercise (e)** of the DiNof coursework: the sampler. You now have every ingredient:
 # the forward marginal (A1), a score network trained by DSM and the predictor step (A2), and the
 # flow's inverse (A3). DiNof (Zand, Etemad & Greenspan, arXiv 2309.01274) splits the forward
 # process at $T_m$: below it the usual SDE, above it a normalizing flow that maps $x(T_m)$ to

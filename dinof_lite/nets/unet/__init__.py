@@ -2,8 +2,9 @@
 
 ``UNet(config)(x, label)``: ``x (B, C, H, W)``, ``label = sde.noise_label(t)`` of shape ``(B,)``
 → ``(B, C, H, W)``, the raw network that :func:`dinof_lite.losses.get_score_fn` wraps. Feed it
-centred data (or data on ``[0, 1]`` with ``centered=False``). ``UNet.for_sde(sde, config)`` picks the embedding (VE → Gaussian Fourier features
-of ``log σ``; VP / sub-VP → sinusoidal embedding of ``999 t``).
+centred data (or data on ``[0, 1]`` with ``centered=False``). ``UNet.for_sde(sde, config)``
+picks the embedding (VE → Gaussian Fourier features of ``log σ``; VP / sub-VP → sinusoidal
+embedding of ``999 t``).
 
 ``UNetConfig`` carries score_sde's ``config.model`` knobs (FIR resampling, the progressive
 input / output pyramids, ``conditional``, ``centered``, …), and the presets are the published

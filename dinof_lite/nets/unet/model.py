@@ -332,10 +332,10 @@ class UNet(nn.Module):
             h = hs[-1]
             for layer in layers:
                 h = layer(h, temb) if isinstance(layer, ResnetBlock) else layer(h)
-            if _downsamples(layers[0]) and cfg.progressive_input == "input_skip":
+            if downsamples(layers[0]) and cfg.progressive_input == "input_skip":
                 pyramid = self.pyramid_downsample(pyramid)
                 h = next(merges)(pyramid, h)
-            elif _downsamples(layers[0]) and cfg.progressive_input == "residual":
+            elif downsamples(layers[0]) and cfg.progressive_input == "residual":
                 h = pyramid = self._merge(next(merges)(pyramid), h)
             hs.append(h)
         h = self.mid[0](hs[-1], temb)
@@ -367,6 +367,6 @@ class UNet(nn.Module):
         return h, h
 
 
-def _downsamples(layer: nn.Module) -> bool:
+def downsamples(layer: nn.Module) -> bool:
     """Whether ``layer`` is a downsampling block of the encoder."""
     return isinstance(layer, Downsample) or (isinstance(layer, ResnetBlock) and layer.down)
