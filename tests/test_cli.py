@@ -335,18 +335,10 @@ def test_bench_unknown_name_lists_valid(capsys):
 
 def _tiny_anytm(path):
     """Save an untrained any-T_m DiNof (8gaussians meta) to ``path``."""
-    import torch
-
-    from dinof_lite.dinof import DiNof
-    from dinof_lite.flows import Glow
-    from dinof_lite.nets import ScoreMLP
     from dinof_lite.pretrained import save_dinof
-    from dinof_lite.sde import VPSDE
+    from tests.factories import tiny_dinof
 
-    torch.manual_seed(0)
-    sde = VPSDE()
-    flow = Glow((2,), 1, 2, 16, context_dim=DiNof.CONTEXT_DIM)
-    model = DiNof(sde, ScoreMLP.for_sde(sde, hidden=16), flow, T_m=0.6, T_m_range=(0.1, 1.0))
+    model = tiny_dinof(any_tm=True, T_m=0.6)
     return save_dinof(path, model, meta={"dataset": {"name": "8gaussians"}})
 
 
