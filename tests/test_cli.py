@@ -326,9 +326,10 @@ def test_time_call_warms_up_then_takes_the_median_of_repeats():
 
 
 def test_bench_unknown_name_lists_valid(capsys):
-    valid = "frontier, glow, precision, sampling, train, widget"
-    with pytest.raises(SystemExit, match=f"unknown benchmark 'nope'; valid: {valid}$"):
+    with pytest.raises(SystemExit, match="unknown benchmark 'nope'; valid: ") as err:
         main(["bench", "nope", "--size", "smoke"])
+    valid = str(err.value).split("valid: ")[1].split(", ")
+    assert {"frontier", "glow", "precision", "sampling", "train", "widget"} <= set(valid)
     with pytest.raises(SystemExit, match="bench glow takes no option model"):
         main(["bench", "glow", "--size", "smoke", "--model", "x.pt"])
 
