@@ -419,6 +419,12 @@ def test_typical_mistakes_fail_naming_the_mistake(check, wrong, mistake):
     assert mistake in result.message, result.message
 
 
+def test_a_hutchinson_estimate_is_named_even_when_its_probe_mimics_another_mistake():
+    torch.manual_seed(53)  # the first probe has v_0 = v_1 in every row: the whole Jacobian's sum
+    result = checks.check_divergence(divergence_hutchinson)
+    assert result.status == "failed" and "Hutchinson" in result.message, result.message
+
+
 def test_at_least_five_named_mistakes_per_check():
     counts: dict = {}
     for check, _, _ in WRONG:
