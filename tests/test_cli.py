@@ -39,6 +39,7 @@ DEMO_FILES = (
 )
 
 
+@pytest.mark.slow  # the whole demo pipeline
 def test_demo_smoke_subprocess(tmp_path):
     """The real entry point, in smoke mode, writes every artefact with finite metrics."""
     out = tmp_path / "demo"
@@ -109,6 +110,7 @@ def test_demo_smoke_subprocess(tmp_path):
     assert (out / "journey.html").stat().st_size < 1_000_000
 
 
+@pytest.mark.slow  # the whole demo pipeline
 def test_demo_non_mixture_dataset_figure_copy_and_resume(tmp_path, monkeypatch, capsys):
     """No exact density: gmm_nll absent; --figure copies journey.png; --resume continues training."""
     monkeypatch.setenv("DINOF_SMOKE", "1")

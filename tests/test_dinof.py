@@ -108,6 +108,7 @@ def trained():
     return _fit(model, lambda n, g: gmm.sample(n, g).float(), 1000), gmm
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_trained_dinof_samples_pass_mmd(trained):
     model, gmm = trained
     x = model.sample(2000, generator=_gen(0))
@@ -115,6 +116,7 @@ def test_trained_dinof_samples_pass_mmd(trained):
     assert mmd(ref, x) < 2e-3 + abs(mmd(ref, ref2))  # measured 9e-5 (floor 8e-5)
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_trained_dinof_nll_is_close_to_the_entropy(trained):
     model, gmm = trained
     x0 = gmm.sample(500, _gen(3)).float()
@@ -229,6 +231,7 @@ def test_sampling_is_reproducible_with_a_seed():
     assert a.nfe == 2 * 30 and a.flow_states is None  # predictor + corrector per step
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_any_tm_samples_several_tm_without_retraining():
     sde, gmm = VPSDE(N=200), GaussianMixture.preset("2gaussians")
     model = tiny_dinof(sde, any_tm=True, T_m_range=(0.2, 1.0), hidden=32, n_layers=2, flow_steps=4)

@@ -274,6 +274,7 @@ def test_outside_sde_oracle_and_predictors(sde, gmm):
         get_predictor("ancestral")(sde, oracle)
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_outside_sde_trains_samples_and_gives_likelihoods(sde, gmm, trained_net):
     score_fn = get_score_fn(sde, trained_net)
     pred, corr = sde.default_pc
@@ -293,6 +294,7 @@ def test_outside_sde_trains_samples_and_gives_likelihoods(sde, gmm, trained_net)
     assert abs(nll - gmm.entropy(generator=_gen(5))) < 0.8, nll
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_outside_sde_runs_dinof(sde, gmm, trained_net):
     """DiNof seeded with the trained score network: 400 joint steps fit the flow to p_{T_m}."""
     model = tiny_dinof(sde, net=copy.deepcopy(trained_net), flow_steps=4, flow_hidden=32)
