@@ -10,11 +10,15 @@
   Export ``OMP_NUM_THREADS`` yourself to override.
 * ``--nbval-sanitize-with notebooks/sanitize.cfg`` (pyproject addopts) is resolved
   against the repository root so ``pytest`` also works from another directory.
+* Every notebook cell nbval collects is marked ``slow``, so ``python -m pytest -m "not slow"``
+  (the quick loop) runs no notebook; the other slow tests carry the mark in their files.
 """
 
 import os
 import sys
 from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("DINOF_SMOKE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -29,3 +33,10 @@ def pytest_configure(config):
     cfg = getattr(opt, "nbval_sanitize_with", None)
     if cfg and not Path(cfg).is_absolute() and not Path(cfg).exists():
         opt.nbval_sanitize_with = str(_ROOT / cfg)
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.suffix == ".ipynb":  # an nbval cell
+            item.add_marker(pytest.mark.slow)

@@ -3,7 +3,8 @@
 - figures: ``close_figures`` (close every figure after the test), ``no_show`` (also fail on
   ``plt.show()``); use a whole file's worth with ``pytestmark = pytest.mark.usefixtures(...)``.
 - ``one_thread``: torch pinned to one intra-op thread, for bitwise-reproducible reductions.
-- data and models: ``gmm`` (the 8-Gaussian mixture), ``tiny_any_tm_dinof``.
+- data and models: ``gmm`` (the 8-Gaussian mixture), ``tiny_any_tm_dinof``; models built
+  with other settings come from :func:`tests.factories.tiny_dinof`.
 - files: ``ckpt_dir`` (an empty checkpoint folder in ``DINOF_CHECKPOINT_DIR``),
   ``make_checkpoints_script`` (``scripts/make_checkpoints.py`` loaded as a module).
 
@@ -82,11 +83,7 @@ def make_checkpoints_script():
 @pytest.fixture(scope="session")
 def tiny_any_tm_dinof():
     """A tiny untrained any-T_m DiNof on 2D data (VP, N = 100, T_m = 0.5, range [0.1, 1])."""
-    import torch
+    from dinof_lite import VPSDE
+    from tests.factories import tiny_dinof
 
-    from dinof_lite import VPSDE, DiNof, Glow, ScoreMLP
-
-    torch.manual_seed(0)
-    sde = VPSDE(N=100)
-    flow = Glow((2,), 1, 2, 16, context_dim=DiNof.CONTEXT_DIM)
-    return DiNof(sde, ScoreMLP.for_sde(sde, hidden=16), flow, T_m=0.5, T_m_range=(0.1, 1.0))
+    return tiny_dinof(VPSDE(N=100), any_tm=True)

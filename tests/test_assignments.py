@@ -61,6 +61,7 @@ def _copy(tmp_path: Path, student: bool = True) -> Path:
     return root
 
 
+@pytest.mark.slow  # nbgrader
 def test_check_command_names_stale_and_missing_notebooks(tmp_path, capsys):
     root = _copy(tmp_path)
     first, second, third = assignments(root)[:3]
@@ -80,6 +81,7 @@ def test_check_command_names_stale_and_missing_notebooks(tmp_path, capsys):
     assert "python -m dinof_lite assignments" in out
 
 
+@pytest.mark.slow  # nbgrader
 def test_generate_without_execution_writes_the_released_notebooks(tmp_path):
     root = _copy(tmp_path, student=False)
     assert main(["assignments", "--no-execute", "--root", str(root)]) == 0
@@ -94,6 +96,7 @@ def test_generate_without_execution_writes_the_released_notebooks(tmp_path):
     assert locked and all(c.metadata["editable"] is False for c in locked)
 
 
+@pytest.mark.slow  # nbgrader
 def test_course_option_sets_up_a_course_folder_and_keeps_edits(tmp_path, capsys):
     course = tmp_path / "course"
     assert main(["assignments", "--course", str(course), "--root", str(ROOT)]) == 0
@@ -108,6 +111,7 @@ def test_course_option_sets_up_a_course_folder_and_keeps_edits(tmp_path, capsys)
     assert config.read_text(encoding="utf-8") == "# edited\n"
 
 
+@pytest.mark.slow  # nbgrader
 def test_course_errors_are_one_line(tmp_path, capsys, monkeypatch):
     afile = tmp_path / "file"
     afile.write_text("x")

@@ -35,6 +35,7 @@ def _table(text: str, first_column: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", line.strip()) for line in table]
 
 
+@pytest.mark.slow  # a benchmark run
 def test_bench_widget_smoke_prints_one_table(tmp_path, capsys):
     threads = torch.get_num_threads()
     out = tmp_path / "widget.json"

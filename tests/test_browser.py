@@ -48,7 +48,7 @@ try:
 except ImportError:  # pragma: no cover - handled by the `browser` fixture
     sync_playwright = None
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(720)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(720)]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "04_dinof_2d"

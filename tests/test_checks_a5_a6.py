@@ -406,17 +406,43 @@ RIGHT_IDS = [
 ]
 
 
-@pytest.mark.parametrize(("check", "answer"), RIGHT, ids=RIGHT_IDS)
+# each a 1000-step likelihood or a whole T_m sweep (5 to 9 s): in the slow tier
+SLOW_RIGHT = {"loglik_euler_1000", "sweep_own_floor"}
+SLOW_WRONG = {"noise floor for n = 2000 points", "NFE counted as N"}  # of check_sweep
+
+
+def _slow_if(heavy: bool) -> list:
+    return [pytest.mark.slow] if heavy else []
+
+
+@pytest.mark.parametrize(
+    ("check", "answer"),
+    [pytest.param(*r, id=i, marks=_slow_if(i in SLOW_RIGHT)) for r, i in zip(RIGHT, RIGHT_IDS)],
+)
 def test_right_answers_written_differently_pass(check, answer):
     result = check(answer)
     assert result.status == "passed", result.message
 
 
-@pytest.mark.parametrize(("check", "wrong", "mistake"), WRONG, ids=[w[2][:40] for w in WRONG])
+@pytest.mark.parametrize(
+    ("check", "wrong", "mistake"),
+    [
+        pytest.param(
+            *w, id=w[2][:40], marks=_slow_if(w[0] is checks.check_sweep and w[2] in SLOW_WRONG)
+        )
+        for w in WRONG
+    ],
+)
 def test_typical_mistakes_fail_naming_the_mistake(check, wrong, mistake):
     result = check(wrong)
     assert result.status == "failed", result
     assert mistake in result.message, result.message
+
+
+def test_a_hutchinson_estimate_is_named_even_when_its_probe_mimics_another_mistake():
+    torch.manual_seed(53)  # the first probe has v_0 = v_1 in every row: the whole Jacobian's sum
+    result = checks.check_divergence(divergence_hutchinson)
+    assert result.status == "failed" and "Hutchinson" in result.message, result.message
 
 
 def test_at_least_five_named_mistakes_per_check():

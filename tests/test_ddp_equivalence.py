@@ -31,7 +31,10 @@ from dinof_lite.experiment.distributed import data_dependent_init, param_digest
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG, SEED, HALF = "cifar10_ve_smoke", 3, 4
 
-pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable"),
+]
 
 WORKER = textwrap.dedent(
     f"""

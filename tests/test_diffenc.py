@@ -343,6 +343,7 @@ def test_digits_tiny_config_trains_and_samples(digits, tmp_path):
 # --------------------------------------------------------------------------- recipes, checkpoint
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["diffenc_8gaussians", "diffenc_digits"])
 def test_tiny_diffenc_recipes_write_loadable_checkpoints(
     make_checkpoints_script, tmp_path, monkeypatch, name

@@ -197,6 +197,7 @@ def test_zero_drift_and_oracle_score_is_plain_diffusion_and_recovers_the_mixture
     assert mmd(ref, model.config.prior_std * torch.randn(1000, 2, generator=gen(3))) > 0.05
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_trained_bound_never_falls_below_the_entropy(trained):
     x0 = GMM.sample(2000, gen(10)).float()
     bound = trained.nll_bound(x0, generator=gen(11)).double()
@@ -210,6 +211,7 @@ def test_trained_bound_never_falls_below_the_entropy(trained):
     )  # the ODE sits near or under the bound
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_trained_samples_match_the_mixture_and_are_reproducible(trained):
     a = trained.sample(1500, generator=gen(20))
     assert torch.equal(a, trained.sample(1500, generator=gen(20)))
@@ -290,6 +292,7 @@ def test_shipped_checkpoint_is_a_bound_and_samples_the_mixture(monkeypatch):
     assert mmd(GMM.sample(1000, gen(32)), model.sample(1000, generator=gen(33))) < 3e-3
 
 
+@pytest.mark.slow
 def test_a_tiny_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch, make_checkpoints_script):
     script = make_checkpoints_script
     monkeypatch.setattr(script.baseline_recipes, "N_SAMPLES", 50)

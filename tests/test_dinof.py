@@ -20,6 +20,7 @@ from dinof_lite.nets.oracle import OracleScoreNet
 from dinof_lite.sampling import ode_log_likelihood
 from dinof_lite.sde import subVPSDE
 from dinof_lite.utils import make_generator as _gen
+from tests.factories import tiny_dinof
 
 T_M = 0.5
 
@@ -34,15 +35,8 @@ def _fit(model, data, steps: int, lr: float = 3e-3, loss=None):
 
 
 def _small(sde, T_m=T_M, T_m_range=None, hidden=16, seed=0) -> DiNof:
-    torch.manual_seed(seed)
-    ctx = CONTEXT_DIM if T_m_range is not None else 0
-    return DiNof(
-        sde,
-        ScoreMLP.for_sde(sde, hidden=hidden, n_layers=1),
-        Glow((2,), 1, 2, hidden, context_dim=ctx),
-        T_m=T_m,
-        T_m_range=T_m_range,
-    )
+    any_tm = {"any_tm": True, "T_m_range": T_m_range} if T_m_range is not None else {}
+    return tiny_dinof(sde, T_m=T_m, hidden=hidden, n_layers=1, seed=seed, **any_tm)
 
 
 # --------------------------------------------------------------------------- oracle ground truth
@@ -110,11 +104,11 @@ def test_oracle_dinof_log_likelihood_matches_the_mixture(oracle_model):
 @pytest.fixture(scope="module")
 def trained():
     sde, gmm = VPSDE(N=200), GaussianMixture.preset("2gaussians")
-    torch.manual_seed(0)
-    model = DiNof(sde, ScoreMLP.for_sde(sde, hidden=32, n_layers=2), Glow((2,), 1, 4, 32), T_m=T_M)
+    model = tiny_dinof(sde, T_m=T_M, hidden=32, n_layers=2, flow_steps=4)
     return _fit(model, lambda n, g: gmm.sample(n, g).float(), 1000), gmm
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_trained_dinof_samples_pass_mmd(trained):
     model, gmm = trained
     x = model.sample(2000, generator=_gen(0))
@@ -122,6 +116,7 @@ def test_trained_dinof_samples_pass_mmd(trained):
     assert mmd(ref, x) < 2e-3 + abs(mmd(ref, ref2))  # measured 9e-5 (floor 8e-5)
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_trained_dinof_nll_is_close_to_the_entropy(trained):
     model, gmm = trained
     x0 = gmm.sample(500, _gen(3)).float()
@@ -236,16 +231,10 @@ def test_sampling_is_reproducible_with_a_seed():
     assert a.nfe == 2 * 30 and a.flow_states is None  # predictor + corrector per step
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_any_tm_samples_several_tm_without_retraining():
     sde, gmm = VPSDE(N=200), GaussianMixture.preset("2gaussians")
-    torch.manual_seed(0)
-    model = DiNof(
-        sde,
-        ScoreMLP.for_sde(sde, hidden=32, n_layers=2),
-        Glow((2,), 1, 4, 32, context_dim=CONTEXT_DIM),
-        T_m=0.5,
-        T_m_range=(0.2, 1.0),
-    )
+    model = tiny_dinof(sde, any_tm=True, T_m_range=(0.2, 1.0), hidden=32, n_layers=2, flow_steps=4)
     model = _fit(model, lambda n, g: gmm.sample(n, g).float(), 1000)
     ref = gmm.sample(1500, _gen(1)).float()
     for T_m in (0.2, 0.5, 0.9):

@@ -73,6 +73,7 @@ def checkpoint_digest(workdir: Path) -> str:
     return param_digest(model)
 
 
+@pytest.mark.slow
 def test_two_ranks_stay_identical_and_resume(tmp_path):
     r0, r1 = torchrun(tmp_path)
     assert r0["world_size"] == r1["world_size"] == 2 and r0["step"] == r1["step"] == 4
@@ -119,6 +120,7 @@ def test_global_batch_is_split_across_ranks():
     assert DistInfo().is_main and not DistInfo().enabled
 
 
+@pytest.mark.slow
 def test_a_locked_workdir_stops_every_rank(tmp_path):
     """Only rank 0 takes the lock; when it refuses, rank 1 must stop too (not hang in DDP)."""
     lock = tmp_path / LOCK_NAME

@@ -20,6 +20,7 @@ from dinof_lite.flows import Glow
 from dinof_lite.losses import dsm_loss, sample_times
 from dinof_lite.sampling import get_corrector, get_predictor, ode_log_likelihood, pc_sample
 from dinof_lite.sde import VESDE, VPSDE, get_sde, subVPSDE
+from tests.factories import tiny_dinof
 
 
 def gen(seed: int) -> torch.Generator:
@@ -53,7 +54,7 @@ def test_train_and_sample_eps_are_score_sdes():
 def test_dinof_trains_and_measures_from_train_eps_and_samples_to_sample_eps():
     sde = VPSDE(N=20)
     net = SpyNet()
-    model = DiNof(sde, net, Glow((2,), levels=1, steps=2, hidden=8), T_m=0.5)
+    model = tiny_dinof(sde, net=net, flow_hidden=8, seed=None)
     assert (model.train_eps, model.sample_eps) == (1e-5, 1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)  # no deprecated eps inside the library

@@ -16,6 +16,7 @@ from dinof_lite.losses import dsm_loss
 from dinof_lite.pretrained import load_flow
 from dinof_lite.sampling import ode_sample
 from dinof_lite.utils import make_generator
+from tests.factories import tiny_dinof
 
 
 def _params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -27,10 +28,8 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def _dinof(T_m_range=None) -> DiNof:
-    torch.manual_seed(0)
-    sde = VPSDE()
-    flow = Glow((2,), levels=1, steps=2, hidden=8, context_dim=9 if T_m_range else 0)
-    return DiNof(sde, ScoreMLP.for_sde(sde, hidden=16), flow, T_m=0.5, T_m_range=T_m_range)
+    any_tm = {"any_tm": True, "T_m_range": T_m_range} if T_m_range else {}
+    return tiny_dinof(flow_hidden=8, **any_tm)
 
 
 @pytest.mark.parametrize(
@@ -173,9 +172,9 @@ def test_a_generator_that_is_not_one_names_the_fix(generator):
     flow = Glow((2,), 1, 2, 8)
     with pytest.raises(TypeError, match=r"generator must be a torch.Generator or None; got "):
         flow.sample(4, generator=generator)
-    sde = VPSDE()
+    model = tiny_dinof(hidden=8, seed=None)
     with pytest.raises(TypeError, match=r"pass torch.Generator\(\).manual_seed"):
-        DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), flow, T_m=0.5).sample(4, generator=generator)
+        model.sample(4, generator=generator)
 
 
 @pytest.mark.parametrize("n", [0, -3, 2.5, True, "8"])
@@ -195,8 +194,7 @@ def test_mixture_sample_counts_are_checked(n):
 )
 def test_dinof_T_m_of_the_wrong_type(T_m, error, match):
     sde = VPSDE()
-    flow = Glow((2,), 1, 2, 8, context_dim=DiNof.CONTEXT_DIM)
-    model = DiNof(sde, ScoreMLP.for_sde(sde, hidden=8), flow, T_m_range=(0.2, 1.0))
+    model = tiny_dinof(sde, any_tm=True, T_m=0.6, T_m_range=(0.2, 1.0), hidden=8, seed=None)
     with pytest.raises(error, match=match):
         model.sample(4, T_m=T_m)
     with pytest.raises(error, match=match):

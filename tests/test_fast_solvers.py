@@ -9,13 +9,12 @@ import pytest
 import torch
 
 from dinof_lite.data.toy import GaussianMixture
-from dinof_lite.dinof import DiNof
-from dinof_lite.flows import Glow
 from dinof_lite.nets.oracle import OracleScoreNet
 from dinof_lite.sampling import ode_sample
 from dinof_lite.sampling.fast import fast_sample, fast_sample_result
 from dinof_lite.sampling.solvers import ODE_SOLVERS, time_grid
 from dinof_lite.sde import VESDE, VPSDE, subVPSDE
+from tests.factories import tiny_dinof
 
 GMM = GaussianMixture.preset("8gaussians")
 T0 = 0.5  # a DiNof-like start time below T
@@ -86,7 +85,7 @@ def test_from_a_flow_prior_the_solver_starts_exactly_at_T_m(name):
             calls.append(float(label[0]) / 999)
             return oracle(x, label)
 
-    model = DiNof(sde, Spy(), Glow((2,), levels=1, steps=2, hidden=8), T_m=0.4)
+    model = tiny_dinof(sde, net=Spy(), T_m=0.4, flow_hidden=8, seed=None)
     s = model.sample_result(16, solver=name, n_steps=6, generator=gen(1), trajectory_every=1)
     assert calls[0] == pytest.approx(0.4, abs=1e-7)  # the float32 label 999 t, read back
     assert s.nfe == 6 * ODE_SOLVERS[name].nfe_per_step == len(calls)

@@ -183,6 +183,7 @@ def trained_2d():
     return gmm, trainer
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_nll_approaches_mixture_entropy(trained_2d):
     gmm, trainer = trained_2d
     flow = trainer.ema_model.module
@@ -197,6 +198,7 @@ def test_nll_approaches_mixture_entropy(trained_2d):
     assert -4 * stderr - 0.01 <= gap <= ALLOWED_GAP, (gap, stderr)
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_density_integrates_to_one(trained_2d):
     _, trainer = trained_2d
     flow = trainer.ema_model.module
@@ -209,6 +211,7 @@ def test_density_integrates_to_one(trained_2d):
     assert abs(mass - 1.0) <= 0.01, mass
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_ema_copy_is_initialised_and_usable(trained_2d):
     _, trainer = trained_2d
     ema = trainer.ema_model.module
@@ -216,6 +219,7 @@ def test_ema_copy_is_initialised_and_usable(trained_2d):
     assert not torch.equal(ema.flows[0][0].actnorm.log_scale, torch.zeros(2))
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_sampling_after_training_is_finite_and_reproducible(trained_2d):
     gmm, trainer = trained_2d
     flow = trainer.ema_model.module
@@ -321,6 +325,7 @@ def test_readme_glow_example_runs():
     assert len(scope["states"]) == len(scope["flow"].layer_names()) + 1
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_num_parameters_counts_frozen_copies_too(trained_2d):
     _, trainer = trained_2d
     live, ema = trainer.model, trainer.ema_model.module

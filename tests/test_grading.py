@@ -36,6 +36,8 @@ from dinof_lite.coursework.student_notebooks import stale_students
 from tests._answers import BREAKERS, CELL_EDITS, CORRECT, TRICKS
 from tests._answers import FULL as FULL_A1
 
+pytestmark = pytest.mark.slow  # nbgrader: a course folder, release, autograde, feedback
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # nbgrader pipelines: minutes of kernels and sandboxes
 

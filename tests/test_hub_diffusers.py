@@ -411,6 +411,7 @@ def _child_env(tmp_path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # a fresh interpreter importing diffusers, twice
 @pytest.mark.parametrize("offline", ["HF_HUB_OFFLINE", "unreachable"])
 def test_uncached_hub_id_fails_fast_offline(tmp_path, offline):
     """An empty cache and no hub: one clear error naming the id within seconds, no retries.

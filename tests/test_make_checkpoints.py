@@ -25,6 +25,7 @@ def test_flags_override_only_what_they_name(script):
     assert {"glow_8gaussians", "glow_moons", "glow_digits"} <= set(script.RECIPES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name,metrics",
     [
@@ -67,6 +68,7 @@ def test_a_tiny_glow_recipe_writes_a_loadable_checkpoint(script, tmp_path, name,
     assert x.shape == (16, *flow.in_shape) and torch.isfinite(x).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name,any_tm", [("dinof_8gaussians_vp_tm03", False), ("dinof_8gaussians_vp_anytm", True)]
 )
@@ -116,6 +118,7 @@ def test_a_tiny_dinof_recipe_writes_a_loadable_checkpoint(
     assert x.shape == (16, 2) and torch.isfinite(x).all()
 
 
+@pytest.mark.slow
 def test_tiny_digits_recipes_write_a_classifier_and_a_unet_dinof(script, tmp_path, monkeypatch):
     from dinof_lite.evaluation.digits_fid import DigitsClassifier, load_classifier
     from dinof_lite.nets.unet import UNet

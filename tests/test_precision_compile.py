@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from dinof_lite.cli.bench import run_benchmark
@@ -84,6 +85,7 @@ def micro_model():
     return model.train(), x0
 
 
+@pytest.mark.slow
 def test_compiled_equals_eager_and_a_compiled_training_step_runs():
     torch._dynamo.reset()
     model, x0 = micro_model()

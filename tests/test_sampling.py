@@ -58,8 +58,9 @@ def test_data_vs_data_mmd_is_small(gmm, data):
 
 # --------------------------------------------------------------------------- registries
 def test_registries_list_the_standard_names():
-    assert set(PREDICTORS) == {"euler_maruyama", "reverse_diffusion", "ancestral", "none"}
-    assert set(CORRECTORS) == {"langevin", "ald", "none"}
+    # the standard names are there; a registered addition must not break this test
+    assert {"euler_maruyama", "reverse_diffusion", "ancestral", "none"} <= set(PREDICTORS)
+    assert {"langevin", "ald", "none"} <= set(CORRECTORS)
     assert get_predictor("ancestral") is PREDICTORS["ancestral"]
     assert get_predictor(PREDICTORS["none"]) is PREDICTORS["none"]  # classes pass through
 

@@ -12,6 +12,8 @@ from dinof_lite.sampling import pc_sample
 from dinof_lite.sde import VESDE, VPSDE
 from dinof_lite.train import TrainConfig, Trainer
 
+pytestmark = pytest.mark.slow  # trains a score network per SDE (about 25 s each)
+
 
 def weighted_score_error(sde, score_fn, gmm, n=4000, t_min=0.05, seed=0):
     """E_t E_{x_t} s(t)² ‖score − oracle‖² (sum over dims), t ~ U(t_min, T): the DSM excess loss."""

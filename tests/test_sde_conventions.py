@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dinof_lite import Glow, ScoreMLP, TrainConfig, Trainer
-from dinof_lite.dinof import DiNof, training_loss
+from dinof_lite import ScoreMLP, TrainConfig, Trainer
+from dinof_lite.dinof import training_loss
 from dinof_lite.evaluation.metrics import mmd
 from dinof_lite.losses import dsm_loss, get_score_fn
 from dinof_lite.nets.oracle import OracleScoreNet
@@ -27,6 +27,7 @@ from dinof_lite.pretrained import load_score_model, save_score_model
 from dinof_lite.sampling import get_predictor, ode_log_likelihood, pc_sample
 from dinof_lite.sde import SDE, SDES, VESDE, VPSDE, get_sde, register_sde, subVPSDE
 from dinof_lite.utils import make_generator as _gen
+from tests.factories import tiny_dinof
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dinof_lite"
 
@@ -273,6 +274,7 @@ def test_outside_sde_oracle_and_predictors(sde, gmm):
         get_predictor("ancestral")(sde, oracle)
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_outside_sde_trains_samples_and_gives_likelihoods(sde, gmm, trained_net):
     score_fn = get_score_fn(sde, trained_net)
     pred, corr = sde.default_pc
@@ -292,10 +294,10 @@ def test_outside_sde_trains_samples_and_gives_likelihoods(sde, gmm, trained_net)
     assert abs(nll - gmm.entropy(generator=_gen(5))) < 0.8, nll
 
 
+@pytest.mark.slow  # trains a model to convergence
 def test_outside_sde_runs_dinof(sde, gmm, trained_net):
     """DiNof seeded with the trained score network: 400 joint steps fit the flow to p_{T_m}."""
-    torch.manual_seed(0)
-    model = DiNof(sde, copy.deepcopy(trained_net), Glow((2,), 1, 4, 32), T_m=0.5)
+    model = tiny_dinof(sde, net=copy.deepcopy(trained_net), flow_steps=4, flow_hidden=32)
     model = _fit(model, training_loss, lambda n, g: gmm.sample(n, g), 400)
     res = model.sample_result(1000, generator=_gen(0))
     assert res.nfe == round(sde.N * 0.5)  # reverse diffusion, no corrector: one call a step

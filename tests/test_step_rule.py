@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dinof_lite import DiNof, Glow, ScoreMLP
+from dinof_lite import DiNof
 from dinof_lite.coursework.checks._core import Failed
 from dinof_lite.coursework.checks.tradeoff import _nfe_mistake
 from dinof_lite.evaluation.frontier import FrontierConfig, _points
@@ -15,6 +15,7 @@ from dinof_lite.evaluation.tm_study import tm_study
 from dinof_lite.sampling import pc_sample_result
 from dinof_lite.sde import VESDE, VPSDE, subVPSDE
 from dinof_lite.viz.widgets import _TmSlider
+from tests.factories import tiny_dinof
 
 
 def _with_T(cls: type, T: float) -> type:
@@ -59,11 +60,8 @@ def test_rule_refuses_a_bad_N(N):
 def long_model() -> DiNof:
     """An untrained any-T_m DiNof on a VP SDE over [0, 2] with N = 20 (fixed weights)."""
     with torch.random.fork_rng():
-        torch.manual_seed(0)
         sde = _with_T(VPSDE, 2.0)(N=20)
-        net = ScoreMLP.for_sde(sde, hidden=16)
-        flow = Glow((2,), 1, 2, 16, context_dim=DiNof.CONTEXT_DIM)
-    return DiNof(sde, net, flow, T_m=1.2, T_m_range=(0.2, 2.0)).eval()
+        return tiny_dinof(sde, any_tm=True, T_m=1.2, T_m_range=(0.2, 2.0)).eval()
 
 
 def test_pc_sampler_default_steps(long_model):

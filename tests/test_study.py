@@ -17,9 +17,8 @@ from dinof_lite.evaluation.tm_study import (
     plot_tm_study,
     tm_study,
 )
-from dinof_lite.flows import Glow
-from dinof_lite.nets.mlp import ScoreMLP
 from dinof_lite.sde import VPSDE
+from tests.factories import tiny_dinof
 
 GMM = toy.GaussianMixture.preset("8gaussians")
 KEYS = {
@@ -42,11 +41,7 @@ KEYS = {
 
 def tiny(any_T_m: bool = True) -> DiNof:
     """An untrained 2D DiNof (VP, N = 100), any-T_m on [0.1, 1] or single-T_m at 0.5."""
-    torch.manual_seed(0)
-    sde = VPSDE(N=100)
-    flow = Glow((2,), 1, 2, 16, context_dim=DiNof.CONTEXT_DIM if any_T_m else 0)
-    rng = {"T_m_range": (0.1, 1.0)} if any_T_m else {}
-    return DiNof(sde, ScoreMLP.for_sde(sde, hidden=16), flow, T_m=0.5, **rng).eval()
+    return tiny_dinof(VPSDE(N=100), any_tm=any_T_m).eval()
 
 
 @pytest.fixture(scope="module")
