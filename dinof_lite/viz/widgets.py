@@ -51,7 +51,8 @@ def _check_finite(T_m) -> None:
     """A ValueError naming ``T_m`` unless it is a finite real number (NaN, inf, str, bool …)."""
     ok = not isinstance(T_m, bool) and isinstance(T_m, numbers.Real)
     if not (ok and (isinstance(T_m, numbers.Integral) or math.isfinite(T_m))):
-        raise ValueError(f"T_m must be a finite number; got {T_m!r} ({type(T_m).__name__})")
+        kind = "" if isinstance(T_m, float) else f" ({type(T_m).__name__})"  # '0.3' (str)
+        raise ValueError(f"T_m must be a finite number; got {T_m!r}{kind}")
 
 
 class _TmSlider:
