@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # importing the samplers here would be circular
 
 __all__ = [
     "SDE",
+    "n_steps_from",
     "ReverseSDE",
     "VESDE",
     "VPSDE",
@@ -81,6 +82,21 @@ def register_sde(name: str, *, overwrite: bool = False) -> Callable[[type], type
     return decorator
 
 
+def n_steps_from(t_start: float, N: int, T: float = 1.0) -> int:
+    """Reverse-time steps from ``t_start`` down to the data side: ``max(1, round(N·t_start/T))``.
+
+    The step size of an ``N``-step sampler over ``[0, T]`` kept on the shorter path
+    ``[eps, t_start]`` — DiNof's ``round(N·T_m/T)`` steps from ``T_m``; ``t_start`` must lie in
+    ``(0, T]``. The one place this rule is written (:meth:`SDE.n_steps_from` calls it).
+    """
+    if isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < 1:
+        raise ValueError(f"N (steps over [0, T]) must be a positive int; got {N!r}")
+    ok = not isinstance(t_start, bool) and isinstance(t_start, numbers.Real)
+    if not (ok and 0.0 < float(t_start) <= T):
+        raise ValueError(f"t_start must be a number in (0, T] = (0, {T:g}]; got {t_start!r}")
+    return max(1, round(int(N) * float(t_start) / T))
+
+
 class SDE(abc.ABC):
     """Base class: a linear forward SDE with ``N`` discretisation steps on ``[0, T]``.
 
@@ -122,20 +138,9 @@ class SDE(abc.ABC):
         return 1.0
 
     def n_steps_from(self, t_start: float, N: int | None = None) -> int:
-        """Reverse-time steps from ``t_start`` down to the data side: ``max(1, round(N·t_start/T))``.
-
-        The step size of an ``N``-step sampler over ``[0, T]`` kept on the shorter path
-        ``[eps, t_start]`` — DiNof's ``round(N·T_m/T)`` steps from ``T_m``. ``N`` defaults to
-        :attr:`N`; ``t_start`` must lie in ``(0, T]``. The one place this rule is written.
-        """
-        N = self.N if N is None else N
-        if isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < 1:
-            raise ValueError(f"N (steps over [0, T]) must be a positive int; got {N!r}")
-        T = float(self.T)
-        ok = not isinstance(t_start, bool) and isinstance(t_start, numbers.Real)
-        if not (ok and 0.0 < float(t_start) <= T):
-            raise ValueError(f"t_start must be a number in (0, T] = (0, {T:g}]; got {t_start!r}")
-        return max(1, round(int(N) * float(t_start) / T))
+        """Reverse-time steps from ``t_start`` down to the data side: :func:`n_steps_from` with
+        this SDE's ``T`` (``N`` defaults to :attr:`N`)."""
+        return n_steps_from(t_start, self.N if N is None else N, float(self.T))
 
     @property
     def eps(self) -> float:

@@ -106,3 +106,13 @@ def test_coursework_nfe_check(long_model):
     _nfe_mistake(200, None, sde)  # the baseline: all N steps
     with pytest.raises(Failed, match="round"):
         _nfe_mistake(200, 1.0, sde)  # N·T_m without / T
+
+
+def test_the_module_rule_is_the_method_rule():
+    from dinof_lite.sde import n_steps_from
+
+    sde = VESDE(N=100)
+    assert all(n_steps_from(t, 100, 1.0) == sde.n_steps_from(t) for t in (1e-4, 0.3, 0.61, 1.0))
+    assert n_steps_from(0.6, 100, T=2.0) == 30 and n_steps_from(1e-6, 10) == 1
+    with pytest.raises(ValueError, match="t_start"):
+        n_steps_from(2.5, 100, T=2.0)

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from dinof_lite.dinof.conditioning import CONTEXT_DIM
+from dinof_lite.sde import n_steps_from
 from dinof_lite.viz.journey import FLOW_COLOR, SDE_COLOR
 
 __all__ = [
@@ -107,7 +108,7 @@ def dinof_timeline(T_m: float = 0.4, T: float = 1.0, N: int = 1000, M: int = 1) 
     ``M`` corrector steps each. The bands on the axis mark what each loss term trains.
     ``T_m`` places ``x(T_m)`` on the axis; values in ``[0.3, 0.6]·T`` leave the labels most room.
     """
-    steps = round(N * T_m / T)
+    steps = n_steps_from(T_m, N, T)
     fig, ax = _canvas((12.5, 6.3), (-2.2, 11.4), (0.5, 12.0))
     X = 10.0 / T  # data units per unit of time
     xm, xT = X * T_m, X * T
