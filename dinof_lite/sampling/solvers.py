@@ -1,9 +1,11 @@
-"""Fast probability-flow ODE solvers: a few network evaluations from any start time.
+"""Fast solvers: a few network evaluations from any start time; the probability-flow ODE here.
 
 Each solver is the paper's algorithm written as one flat function
 ``solver(sde, score_fn, x, times, on_step=None) -> x`` that integrates the probability-flow ODE (Song et al.
 2021, Eq. 13) from ``x`` at ``times[0]`` down the decreasing grid ``times`` (float64, ``(n+1,)``)
-and returns the state at ``times[-1]``. They are written in the two variables every linear SDE
+and returns the state at ``times[-1]``. The fast *stochastic* samplers
+(:mod:`~dinof_lite.sampling.stochastic`) share the registry :data:`SOLVERS` and the signature,
+plus a ``generator`` and their own noise options. They are written in the two variables every linear SDE
 shares, ``x_t = a(t) x_0 + s(t) z``:
 
 - ``λ(t) = log(a / s)`` (:meth:`~dinof_lite.sde.SDE.log_snr_half`, Lu et al. 2022a) and its
@@ -12,7 +14,8 @@ shares, ``x_t = a(t) x_0 + s(t) z``:
   ``x̂_0 = (x − s ε) / a``.
 
 So each works for VE, VP and sub-VP alike, and from any ``t_start``: DiNof starts them at
-``T_m`` from the flow's sample. Registry :data:`ODE_SOLVERS` (like the PC predictors):
+``T_m`` from the flow's sample. Registry :data:`SOLVERS` (like the PC predictors), the
+deterministic ones:
 
 ======================  ==========  ============  ===============================================
 name                    order       NFE per step  algorithm
@@ -38,28 +41,30 @@ from torch import Tensor
 from dinof_lite.registry import Registry
 from dinof_lite.sampling.base import ScoreFn
 
-__all__ = ["ODE_SOLVERS", "GRIDS", "register_solver", "get_solver", "time_grid"]
+__all__ = ["SOLVERS", "GRIDS", "register_solver", "get_solver", "time_grid"]
 
-ODE_SOLVERS: Registry = Registry("ODE solver")
-"""Registered solver functions by name; each has ``order``, ``nfe_per_step`` and ``grid``."""
+SOLVERS: Registry = Registry("fast solver")
+"""Registered solver functions by name; each has ``order``, ``nfe_per_step``, ``grid`` and
+``stochastic`` (False: a probability-flow ODE solver; True: it draws noise from a generator)."""
 
 GRIDS = ("time", "log_snr", "edm")
 
 
-def register_solver(name: str, *, order: int, nfe_per_step: int, grid: str):
-    """Decorator: add a solver function to :data:`ODE_SOLVERS` with its order, cost per step
-    and default grid."""
+def register_solver(name: str, *, order: int, nfe_per_step: int, grid: str, stochastic=False):
+    """Decorator: add a solver function to :data:`SOLVERS` with its order (for the stochastic
+    ones, the weak order measured on the mixture oracle), cost per step, default grid and
+    whether it draws noise."""
 
     def decorator(fn: Callable) -> Callable:
-        fn.order, fn.nfe_per_step, fn.grid = order, nfe_per_step, grid
-        return ODE_SOLVERS.register(name)(fn)
+        fn.order, fn.nfe_per_step, fn.grid, fn.stochastic = order, nfe_per_step, grid, stochastic
+        return SOLVERS.register(name)(fn)
 
     return decorator
 
 
 def get_solver(name: str) -> Callable:
     """The solver function registered as ``name``; unknown names list the valid ones."""
-    return ODE_SOLVERS.lookup(name)
+    return SOLVERS.lookup(name)
 
 
 def time_grid(
