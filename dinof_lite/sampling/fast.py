@@ -35,6 +35,7 @@ from dinof_lite.sampling.base import (
     synchronize,
 )
 from dinof_lite.sampling.solvers import get_solver, time_grid
+from dinof_lite.sde import times_checked
 
 __all__ = ["fast_sample", "fast_sample_result", "check_options", "DEFAULT_SOLVER"]
 
@@ -111,7 +112,8 @@ def fast_sample_result(
 
     synchronize(x.device)
     start = time.perf_counter()
-    out = fn(sde, counting, x, times, on_step, **options)
+    with times_checked():  # the grid lies in [eps, t_start], checked once above
+        out = fn(sde, counting, x, times, on_step, **options)
     synchronize(out.device)
     wall = time.perf_counter() - start
     return SampleResult(out, counting.nfe, *traj.finish(out, times[-1]), wall)

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from dinof_lite.sampling.base import ScoreFn
 from dinof_lite.sampling.predictors import noise_like
-from dinof_lite.sampling.solvers import OnStep, _at, _coeffs, _report, register_solver
+from dinof_lite.sampling.solvers import OnStep, _coeffs, _grid, _report, register_solver
 
 __all__ = ["edm_sde", "dpm_solver_pp_2m_sde"]
 
@@ -83,31 +83,29 @@ def edm_sde(
         raise ValueError(f"S_tmax must be >= S_tmin = {S_tmin:g}; got {S_tmax!r}")
     n = len(times) - 1
     gamma_max = min(S_churn / n, math.sqrt(2) - 1)
-    a0, s0, _ = _coeffs(sde, times[0])
-    sigma_start = s0 / a0
-    x_hat = x / a0
+    a, s, _, t = _grid(sde, times, x)
+    sigma_start = s[0] / a[0]
+    x_hat = x / a[0]
     for i in range(n):
-        a0, s0, _ = _coeffs(sde, times[i])
-        a1, s1, _ = _coeffs(sde, times[i + 1])
+        a0, s0, t_hat = a[i], s[i], t[i]
         sigma = s0 / a0
         gamma = gamma_max if S_tmin <= sigma <= S_tmax else 0.0
         sigma_hat = min(sigma * (1 + gamma), sigma_start)
-        t_hat = times[i]
         if sigma_hat > sigma:
             z = noise_like(x_hat, generator)
             x_hat = x_hat + math.sqrt(sigma_hat**2 - sigma**2) * S_noise * z
-            t_hat = sde.time_from_log_snr_half(
-                torch.tensor(-math.log(sigma_hat), dtype=torch.float64)
-            )
-            t_hat = t_hat.clamp(max=times[0])  # σ̂ = σ_start exactly may round above t_start
-            a0, s0, _ = _coeffs(sde, t_hat)
-        step = s1 / a1 - s0 / a0
-        d = -s0 * score_fn(a0 * x_hat, _at(t_hat, x))
+            lam_hat = torch.tensor(-math.log(sigma_hat), dtype=torch.float64)
+            # t(σ̂) at σ̂ = σ_start may round a hair above t_start: clamp it there
+            t_hat = sde.time_from_log_snr_half(lam_hat).clamp(max=times[0])
+            a0, s0 = _coeffs(sde, t_hat)
+            t_hat = t_hat.to(device=x.device, dtype=x.dtype).expand(x.shape[0])
+        step = s[i + 1] / a[i + 1] - s0 / a0
+        d = -s0 * score_fn(a0 * x_hat, t_hat)
         x_euler = x_hat + step * d
-        d_prime = -s1 * score_fn(a1 * x_euler, _at(times[i + 1], x))
+        d_prime = -s[i + 1] * score_fn(a[i + 1] * x_euler, t[i + 1])
         x_hat = x_hat + step * 0.5 * (d + d_prime)
-        _report(on_step, i, a1 * x_hat)
-    return a1 * x_hat
+        _report(on_step, i, a[i + 1] * x_hat)
+    return a[-1] * x_hat
 
 
 @register_solver("dpm_solver_pp_2m_sde", order=2, nfe_per_step=1, grid="log_snr", stochastic=True)
@@ -139,20 +137,21 @@ def dpm_solver_pp_2m_sde(
     Options: ``eta >= 0``.
     """
     eta = _check("eta", eta)
+    a, s, lam, t = _grid(sde, times, x)
     x0_prev, h_prev = None, None
     for i in range(len(times) - 1):
-        a0, s0, lam0 = _coeffs(sde, times[i])
-        a1, s1, lam1 = _coeffs(sde, times[i + 1])
-        h = lam1 - lam0
-        x0 = (x + s0**2 * score_fn(x, _at(times[i], x))) / a0
+        h = lam[i + 1] - lam[i]
+        x0 = (x + s[i] ** 2 * score_fn(x, t[i])) / a[i]
         if x0_prev is None:
             d = x0
         else:
             r = h_prev / h
             d = (1 + 1 / (2 * r)) * x0 - x0_prev / (2 * r)
-        x = (s1 / s0 * math.exp(-eta * h)) * x + (a1 * -math.expm1(-(1 + eta) * h)) * d
+        x = (s[i + 1] / s[i] * math.exp(-eta * h)) * x + (
+            a[i + 1] * -math.expm1(-(1 + eta) * h)
+        ) * d
         if eta > 0:
-            x = x + (s1 * math.sqrt(-math.expm1(-2 * eta * h))) * noise_like(x, generator)
+            x = x + (s[i + 1] * math.sqrt(-math.expm1(-2 * eta * h))) * noise_like(x, generator)
         x0_prev, h_prev = x0, h
         _report(on_step, i, x)
     return x
