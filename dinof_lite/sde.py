@@ -331,22 +331,23 @@ class ReverseSDE:
         warn_eps_deprecated("ReverseSDE.eps", "sample_eps")
         return self.sample_eps
 
-    def _scale(self) -> float:
-        return 0.5 if self.probability_flow else 1.0
+    def _g2(self, g: Tensor) -> Tensor:
+        """``g²``, halved for the probability flow (the ``½`` of Song et al. 2021, Eq. 13)."""
+        return 0.5 * g**2 if self.probability_flow else g**2
 
     def sde(self, x: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
         """Reverse drift ``(B, *dims)`` and diffusion ``(B,)`` (zero for the probability flow)."""
         t = self.forward.time(t, x)
         drift, diffusion = self.forward.sde(x, t)
         score = self.score_fn(x, t)
-        drift = drift - batch_view(diffusion**2, x) * score * self._scale()
+        drift = drift - batch_view(self._g2(diffusion), x) * score
         return drift, (torch.zeros_like(diffusion) if self.probability_flow else diffusion)
 
     def discretize(self, x: Tensor, t: Tensor | float, dt: float | None = None):
         """Reverse-diffusion discretisation: ``rev_f = f − G² score (×½)``, ``rev_G = G (or 0)``."""
         t = self.forward.time(t, x)
         f, G = self.forward.discretize(x, t, dt)
-        rev_f = f - batch_view(G**2, x) * self.score_fn(x, t) * self._scale()
+        rev_f = f - batch_view(self._g2(G), x) * self.score_fn(x, t)
         return rev_f, (torch.zeros_like(G) if self.probability_flow else G)
 
 
@@ -462,8 +463,8 @@ class VPSDE(SDE):
         return self.beta_0 + t * (self.beta_1 - self.beta_0)
 
     def log_mean_coeff(self, t: Tensor) -> Tensor:
-        """``log a(t) = −¼ t² (β1 − β0) − ½ t β0``."""
-        return -0.25 * t**2 * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
+        """``log a(t) = −¼ t² (β1 − β0) − ½ t β0``, as ``t (−¼ (β1 − β0) t − ½ β0)``."""
+        return t * (-0.25 * (self.beta_1 - self.beta_0) * t - 0.5 * self.beta_0)
 
     def sde(self, x, t):
         t = self.time(t, x)

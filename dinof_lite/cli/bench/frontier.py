@@ -62,6 +62,7 @@ CONFIGS: dict[tuple[str, str], FrontierConfig] = {
         solver_nfe=(6, 10, 20, 40),
         solver_tms=(0.6,),
         n=200,
+        seeds=(0, 1, 2, 3, 4),
     ),
     ("digits", "smoke"): FrontierConfig(
         plain_nfe=(4,),
@@ -113,24 +114,28 @@ def gmm_nll_floor(gmm: GaussianMixture, n: int, n_seeds: int) -> float:
     return max(vals) - min(vals)
 
 
+def digits_scorer():
+    """``fid(x, seed) -> float``: the FID-style score of digits ``x`` against the test split
+    (classifier features, :mod:`~dinof_lite.evaluation.digits_fid`; ``seed`` is not used)."""
+    net = load_classifier()
+    test = load_image_dataset("digits", split="test", data_range=(0.0, 1.0), pad_to=16)
+    ref_feat = digits_features(test.batch(torch.arange(len(test))), net)
+    return lambda x, seed: frechet_distance(digits_features(x, net), ref_feat)
+
+
 def frontier_digits(size: str = "full", progress=print) -> tuple[list[dict], dict]:
     """Rows of the digits frontier (``fid`` per point) and the floors: ``fid`` 0 (a match is
     within two standard errors) and ``train_fid``, the score of ``n`` train images against the
     test split — the metric's small-sample bias, drawn as the level no sampler can beat."""
     cfg = CONFIGS[("digits", size)]
     model = load_dinof("dinof_digits")
-    net = load_classifier()
-    test = load_image_dataset("digits", split="test", data_range=(0.0, 1.0), pad_to=16)
+    fid = digits_scorer()
+
+    rows = frontier(model, cfg, lambda x, seed: {"fid": fid(x, seed)}, progress)
     train = load_image_dataset("digits", split="train", data_range=(0.0, 1.0), pad_to=16)
-    ref_feat = digits_features(test.batch(torch.arange(len(test))), net)
-
-    def score(x, seed):
-        return {"fid": frechet_distance(digits_features(x, net), ref_feat)}
-
-    rows = frontier(model, cfg, score, progress)
     g = torch.Generator().manual_seed(0)
     idx = torch.randperm(len(train), generator=g)[: cfg.n]
-    train_fid = frechet_distance(digits_features(train.batch(idx), net), ref_feat)
+    train_fid = fid(train.batch(idx), 0)
     return rows, {"fid": 0.0, "train_fid": train_fid, "n": cfg.n}
 
 
