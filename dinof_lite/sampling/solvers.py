@@ -41,7 +41,16 @@ from torch import Tensor
 from dinof_lite.registry import Registry
 from dinof_lite.sampling.base import ScoreFn
 
-__all__ = ["SOLVERS", "GRIDS", "register_solver", "get_solver", "time_grid"]
+__all__ = [
+    "SOLVERS",
+    "GRIDS",
+    "register_solver",
+    "get_solver",
+    "time_grid",
+    "grid_coefficients",
+    "coefficients_at",
+    "report_step",
+]
 
 SOLVERS: Registry = Registry("fast solver")
 """Registered solver functions by name; each has ``order``, ``nfe_per_step``, ``grid`` and
@@ -98,12 +107,13 @@ OnStep = Callable[[int, Tensor], None] | None
 """``on_step(i, x)``: called with the state at ``times[i + 1]`` after step ``i`` (trajectories)."""
 
 
-def _report(on_step: OnStep, i: int, x: Tensor) -> None:
+def report_step(on_step: OnStep, i: int, x: Tensor) -> None:
+    """Hand the state after step ``i`` to ``on_step`` (if any): a solver's trajectory hook."""
     if on_step is not None:
         on_step(i, x)
 
 
-def _grid(sde, times: Tensor, x: Tensor) -> tuple[list, list, list, list]:
+def grid_coefficients(sde, times: Tensor, x: Tensor) -> tuple[list, list, list, list]:
     """The grid's ``a``, ``s`` and ``λ`` as lists of Python floats, and its times as the
     ``(B,)`` tensors a score function takes: computed once, before the first step."""
     a, s = sde.marginal_coeffs(times)
@@ -112,7 +122,7 @@ def _grid(sde, times: Tensor, x: Tensor) -> tuple[list, list, list, list]:
     return a.tolist(), s.tolist(), lam.tolist(), tb
 
 
-def _coeffs(sde, t: Tensor) -> tuple[float, float]:
+def coefficients_at(sde, t: Tensor) -> tuple[float, float]:
     """``a(t)``, ``s(t)`` at one float64 time off the grid, as Python floats."""
     a, s = sde.marginal_coeffs(t)
     return float(a), float(s)
@@ -122,11 +132,11 @@ def _coeffs(sde, t: Tensor) -> tuple[float, float]:
 def ddim(sde, score_fn: ScoreFn, x: Tensor, times: Tensor, on_step: OnStep = None) -> Tensor:
     """DDIM, i.e. DPM-Solver-1 (Song et al. 2021b; Lu et al. 2022a, Eq. 3.7): per step
     ``x ← (a_{i+1}/a_i) x − s_{i+1} (e^h − 1) ε(x, t_i)``, ``h = λ_{i+1} − λ_i``."""
-    a, s, lam, t = _grid(sde, times, x)
+    a, s, lam, t = grid_coefficients(sde, times, x)
     for i in range(len(times) - 1):
         eps_pred = -s[i] * score_fn(x, t[i])
         x = (a[i + 1] / a[i]) * x - s[i + 1] * math.expm1(lam[i + 1] - lam[i]) * eps_pred
-        _report(on_step, i, x)
+        report_step(on_step, i, x)
     return x
 
 
@@ -140,7 +150,7 @@ def heun(sde, score_fn: ScoreFn, x: Tensor, times: Tensor, on_step: OnStep = Non
         d  = ε(x_i, t_i),    x̂' = x̂_i + (σ_{i+1} − σ_i) d                  # Euler
         d' = ε(a_{i+1} x̂', t_{i+1}),   x̂_{i+1} = x̂_i + (σ_{i+1} − σ_i)(d + d') / 2
     """
-    a, s, _, t = _grid(sde, times, x)
+    a, s, _, t = grid_coefficients(sde, times, x)
     x_hat = x / a[0]
     for i in range(len(times) - 1):
         step = s[i + 1] / a[i + 1] - s[i] / a[i]
@@ -148,7 +158,7 @@ def heun(sde, score_fn: ScoreFn, x: Tensor, times: Tensor, on_step: OnStep = Non
         x_euler = x_hat + step * d
         d_prime = -s[i + 1] * score_fn(a[i + 1] * x_euler, t[i + 1])
         x_hat = x_hat + step * 0.5 * (d + d_prime)
-        _report(on_step, i, a[i + 1] * x_hat)
+        report_step(on_step, i, a[i + 1] * x_hat)
     return a[-1] * x_hat
 
 
@@ -162,17 +172,17 @@ def dpm_solver_2(
         u       = (a_s / a_i) x_i − s_s (e^{h/2} − 1) ε(x_i, t_i)
         x_{i+1} = (a_{i+1} / a_i) x_i − s_{i+1} (e^h − 1) ε(u, s)
     """
-    a, s, lam, t = _grid(sde, times, x)
+    a, s, lam, t = grid_coefficients(sde, times, x)
     lam_t = torch.tensor(lam, dtype=torch.float64)
     mid = sde.time_from_log_snr_half(lam_t[:-1] + lam_t.diff() / 2)
-    a_m, s_m, _, t_m = _grid(sde, mid, x)
+    a_m, s_m, _, t_m = grid_coefficients(sde, mid, x)
     for i in range(len(times) - 1):
         h = lam[i + 1] - lam[i]
         eps0 = -s[i] * score_fn(x, t[i])
         u = (a_m[i] / a[i]) * x - s_m[i] * math.expm1(h / 2) * eps0
         eps_mid = -s_m[i] * score_fn(u, t_m[i])
         x = (a[i + 1] / a[i]) * x - s[i + 1] * math.expm1(h) * eps_mid
-        _report(on_step, i, x)
+        report_step(on_step, i, x)
     return x
 
 
@@ -187,7 +197,7 @@ def dpm_solver_pp_2m(
         D_i     = (1 + 1/(2 r)) x̂_0(x_i, t_i) − 1/(2 r) x̂_0(x_{i−1}, t_{i−1}),  r = h_{i−1}/h_i
         x_{i+1} = (s_{i+1} / s_i) x_i − a_{i+1} (e^{−h_i} − 1) D_i
     """
-    a, s, lam, t = _grid(sde, times, x)
+    a, s, lam, t = grid_coefficients(sde, times, x)
     x0_prev, h_prev = None, None
     for i in range(len(times) - 1):
         h = lam[i + 1] - lam[i]
@@ -199,5 +209,5 @@ def dpm_solver_pp_2m(
             d = (1 + 1 / (2 * r)) * x0 - x0_prev / (2 * r)
         x = (s[i + 1] / s[i]) * x - a[i + 1] * math.expm1(-h) * d
         x0_prev, h_prev = x0, h
-        _report(on_step, i, x)
+        report_step(on_step, i, x)
     return x

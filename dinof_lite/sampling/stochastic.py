@@ -33,7 +33,13 @@ from torch import Tensor
 
 from dinof_lite.sampling.base import ScoreFn
 from dinof_lite.sampling.predictors import noise_like
-from dinof_lite.sampling.solvers import OnStep, _coeffs, _grid, _report, register_solver
+from dinof_lite.sampling.solvers import (
+    OnStep,
+    coefficients_at,
+    grid_coefficients,
+    register_solver,
+    report_step,
+)
 
 __all__ = ["edm_sde", "dpm_solver_pp_2m_sde"]
 
@@ -83,7 +89,7 @@ def edm_sde(
         raise ValueError(f"S_tmax must be >= S_tmin = {S_tmin:g}; got {S_tmax!r}")
     n = len(times) - 1
     gamma_max = min(S_churn / n, math.sqrt(2) - 1)
-    a, s, _, t = _grid(sde, times, x)
+    a, s, _, t = grid_coefficients(sde, times, x)
     sigma_start = s[0] / a[0]
     x_hat = x / a[0]
     for i in range(n):
@@ -97,14 +103,14 @@ def edm_sde(
             lam_hat = torch.tensor(-math.log(sigma_hat), dtype=torch.float64)
             # t(σ̂) at σ̂ = σ_start may round a hair above t_start: clamp it there
             t_hat = sde.time_from_log_snr_half(lam_hat).clamp(max=times[0])
-            a0, s0 = _coeffs(sde, t_hat)
+            a0, s0 = coefficients_at(sde, t_hat)
             t_hat = t_hat.to(device=x.device, dtype=x.dtype).expand(x.shape[0])
         step = s[i + 1] / a[i + 1] - s0 / a0
         d = -s0 * score_fn(a0 * x_hat, t_hat)
         x_euler = x_hat + step * d
         d_prime = -s[i + 1] * score_fn(a[i + 1] * x_euler, t[i + 1])
         x_hat = x_hat + step * 0.5 * (d + d_prime)
-        _report(on_step, i, a[i + 1] * x_hat)
+        report_step(on_step, i, a[i + 1] * x_hat)
     return a[-1] * x_hat
 
 
@@ -137,7 +143,7 @@ def dpm_solver_pp_2m_sde(
     Options: ``eta >= 0``.
     """
     eta = _check("eta", eta)
-    a, s, lam, t = _grid(sde, times, x)
+    a, s, lam, t = grid_coefficients(sde, times, x)
     x0_prev, h_prev = None, None
     for i in range(len(times) - 1):
         h = lam[i + 1] - lam[i]
@@ -153,5 +159,5 @@ def dpm_solver_pp_2m_sde(
         if eta > 0:
             x = x + (s[i + 1] * math.sqrt(-math.expm1(-2 * eta * h))) * noise_like(x, generator)
         x0_prev, h_prev = x0, h
-        _report(on_step, i, x)
+        report_step(on_step, i, x)
     return x
