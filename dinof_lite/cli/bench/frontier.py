@@ -221,6 +221,7 @@ def _print(name: str, rows: list[dict], floor: dict) -> None:
 def draw(name: str, record: dict, path: Path) -> Path:
     """The curves of one dataset's record (2D: the KDE KL and the two-sided NLL), at ``path``."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -232,21 +233,29 @@ def draw(name: str, record: dict, path: Path) -> Path:
         ]
     else:
         panels = [(record, (record["train_images"], f"{record['n']} train digits"))]
-    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels) + 2.5, 6), squeeze=False)
     for ax, (rec, ideal) in zip(axes[0], panels):
         plot_record(rec, ax=ax, ideal=ideal)
         ref, metric = rec["reference"], rec["metric"]
-        ax.set_yscale("log")
         if metric == "gmm_nll":  # zoom on the reference: the solvers at 4–6 NFE are far off
-            ax.set_yscale("linear")
             ax.set_ylim(ideal[0] - 5 * rec["floor"], ref["mean"] + 8 * rec["floor"])
+        else:  # log scale, zoomed on the last decade above the ideal
+            ax.set_yscale("log")
+            ax.set_ylim(0.8 * ideal[0], 10 * ideal[0])
+            for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+                axis(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.set_ylabel(LABELS.get(metric, metric))
         ax.set_title(
             f"{name}: {metric} vs NFE, mean ± SE over {len(rec['seeds'])} seeds; "
             f"reference: plain at {ref['nfe']} NFE",
             fontsize=10,
         )
-    fig.tight_layout()
+        ax.get_legend().remove()
+    legend = {}  # every panel's entries, once (the panels' ideal lines differ)
+    for ax in axes[0]:
+        legend.update({label: h for h, label in zip(*ax.get_legend_handles_labels())})
+    fig.legend(legend.values(), legend.keys(), loc="center right", fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 2.3 / fig.get_figwidth(), 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
