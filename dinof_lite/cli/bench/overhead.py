@@ -8,7 +8,8 @@ batch, and reports
 
     ratio = sampler time / (NFE × one bare forward)          (target <= 1.15)
 
-Best of ``repeats`` for each, alternating. On the CPU both are timed in process CPU time
+Best of ``repeats`` for each, alternating, the bare forwards as many as the samplers' NFE (runs
+of the same length meet a busy machine alike). On the CPU both are timed in process CPU time
 (``time.process_time``): other processes on a shared machine then do not count, which wall
 time cannot promise; on a GPU in wall time after a synchronisation. The
 samplers: the plain PC sampler (the SDE's predictor, no corrector), PC with the Langevin
@@ -98,7 +99,7 @@ def _clock(device: torch.device) -> Callable[[Callable[[], int]], tuple[float, i
     return timed
 
 
-def _forwards(net, x: torch.Tensor, label: torch.Tensor, k: int = 8) -> int:
+def _forwards(net, x: torch.Tensor, label: torch.Tensor, k: int) -> int:
     """``k`` bare forwards of the network; returns ``k``."""
     for _ in range(k):
         net(x, label)
@@ -119,7 +120,7 @@ def sampler_overhead(
         x = torch.randn(n, *model.dims, generator=torch.Generator().manual_seed(0)).to(device)
         label_t = model.sde.noise_label(torch.full((n,), 0.5, device=device))
 
-        bare = functools.partial(_forwards, model.score_net, x, label_t)
+        bare = functools.partial(_forwards, model.score_net, x, label_t, nfe)  # as long a run
         for sampler, run in _samplers(model, n, nfe).items():
             run()  # warm-up
             best_bare, best_run, count = float("inf"), float("inf"), 0
@@ -135,7 +136,7 @@ def sampler_overhead(
                     "method": sampler,
                     "nfe": count,
                     "bare ms": round(1e3 * best_bare, 3),
-                    "sampler ms": round(1e3 * best_run, 1),
+                    "sampler ms": round(1e3 * best_run, 3),
                     "ratio": round(ratio, 3),
                     "note": f"<= {OVERHEAD_TARGET}" if ratio <= OVERHEAD_TARGET else "over",
                 }
