@@ -18,10 +18,12 @@ your own subclass with ``@register_sde("name")`` and :func:`get_sde` builds it b
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 import numbers
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import torch
@@ -44,8 +46,24 @@ __all__ = [
     "SDES",
     "register_sde",
     "batch_view",
+    "times_checked",
     "warn_eps_deprecated",
 ]
+
+_TIMES = threading.local()  # .checked: the caller has checked every time it will pass
+
+
+@contextlib.contextmanager
+def times_checked() -> Iterator[None]:
+    """Inside this block :meth:`SDE.time` checks shapes only, not values: for a sampler that
+    checked its whole time grid once (:func:`~dinof_lite.sampling.base.check_times`), so that
+    no step pays the value check again (a host sync on a GPU). Per thread; blocks nest."""
+    before = getattr(_TIMES, "checked", False)
+    _TIMES.checked = True
+    try:
+        yield
+    finally:
+        _TIMES.checked = before
 
 
 def warn_eps_deprecated(spelling: str, means: str, stacklevel: int = 3) -> None:
@@ -216,7 +234,9 @@ class SDE(abc.ABC):
 
     # ----- shared behaviour -----------------------------------------------------------------
     def time(self, t: Tensor | float, x: Tensor) -> Tensor:
-        """Validate ``t`` against ``x`` and return it as a ``(B,)`` tensor on ``x``'s device/dtype."""
+        """Validate ``t`` against ``x`` and return it as a ``(B,)`` tensor on ``x``'s device/dtype.
+
+        Inside :func:`times_checked` only the shape is checked (a sampler checked its grid)."""
         if x.dim() < 2:
             raise ValueError(f"x must have shape (batch, *dims), got shape {tuple(x.shape)}")
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
@@ -226,7 +246,9 @@ class SDE(abc.ABC):
             raise ValueError(
                 f"t must be a float or have shape (batch,) = ({x.shape[0]},), got {tuple(t.shape)}"
             )
-        if not torch.isfinite(t).all() or (t < 0).any() or (t > self.T * (1 + 1e-6)).any():
+        if getattr(_TIMES, "checked", False):  # inside times_checked(): checked once, upstream
+            return t
+        if not bool(((t >= 0) & (t <= self.T * (1 + 1e-6))).all()):  # NaN fails both: one sync
             raise ValueError(
                 f"t must lie in [0, T] = [0, {self.T}], got min {t.min().item():.4g}, "
                 f"max {t.max().item():.4g}"
@@ -314,22 +336,23 @@ class ReverseSDE:
         warn_eps_deprecated("ReverseSDE.eps", "sample_eps")
         return self.sample_eps
 
-    def _scale(self) -> float:
-        return 0.5 if self.probability_flow else 1.0
+    def _g2(self, g: Tensor) -> Tensor:
+        """``g²``, halved for the probability flow (the ``½`` of Song et al. 2021, Eq. 13)."""
+        return 0.5 * g**2 if self.probability_flow else g**2
 
     def sde(self, x: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
         """Reverse drift ``(B, *dims)`` and diffusion ``(B,)`` (zero for the probability flow)."""
         t = self.forward.time(t, x)
         drift, diffusion = self.forward.sde(x, t)
         score = self.score_fn(x, t)
-        drift = drift - batch_view(diffusion**2, x) * score * self._scale()
+        drift = drift - batch_view(self._g2(diffusion), x) * score
         return drift, (torch.zeros_like(diffusion) if self.probability_flow else diffusion)
 
     def discretize(self, x: Tensor, t: Tensor | float, dt: float | None = None):
         """Reverse-diffusion discretisation: ``rev_f = f − G² score (×½)``, ``rev_G = G (or 0)``."""
         t = self.forward.time(t, x)
         f, G = self.forward.discretize(x, t, dt)
-        rev_f = f - batch_view(G**2, x) * self.score_fn(x, t) * self._scale()
+        rev_f = f - batch_view(self._g2(G), x) * self.score_fn(x, t)
         return rev_f, (torch.zeros_like(G) if self.probability_flow else G)
 
 
@@ -392,27 +415,31 @@ class VESDE(SDE):
         sigma2 = torch.exp(-2 * lam) + (self.sigma_min**2 if self.exact_marginal else 0.0)
         return 0.5 * (sigma2 / self.sigma_min**2).log() / math.log(self.sigma_max / self.sigma_min)
 
-    def ancestral_step(self, x, t, dt, score):
-        """SMLD: ``x_mean = x + (σ² − σ'²) score``, ``std = √(σ'² (σ² − σ'²) / σ²)``.
-
-        ``σ = s(t)`` and ``σ' = s(max(t − dt, 0))``: at the step that reaches ``t = 0``,
-        ``σ' = s(0)``, which is 0 for the exact marginal and ``σ_min`` for score_sde's
-        ``s(t) = σ(t)`` (``exact_marginal=False``; its ``discrete_sigmas[0]``).
-        """
-        sigma = self.marginal_coeffs(t)[1]
+    def adjacent_std(self, t: Tensor, dt: float) -> Tensor:
+        """``σ' = s(t − dt)``, the noise level a step from ``t`` reaches, and 0 where ``t − dt <
+        0``: score_sde's adjacent σ, ``discrete_sigmas[k − 1]`` and 0 at timestep ``k = 0``. At
+        ``t − dt = 0`` it is ``s(0)``: ``σ_min`` for score_sde's ``s(t) = σ(t)``
+        (``exact_marginal=False``), 0 for the exact marginal."""
         adj = self.marginal_coeffs((t - dt).clamp(min=0.0))[1]
+        return torch.where(t - dt < 0, torch.zeros_like(adj), adj)
+
+    def ancestral_step(self, x, t, dt, score):
+        """SMLD: ``x_mean = x + (σ² − σ'²) score``, ``std = √(σ'² (σ² − σ'²) / σ²)``, with
+        ``σ = s(t)`` and ``σ'`` = :meth:`adjacent_std`."""
+        sigma = self.marginal_coeffs(t)[1]
+        adj = self.adjacent_std(t, dt)
         var_step = sigma**2 - adj**2
         x_mean = x + score * batch_view(var_step, x)
         return x_mean, torch.sqrt(adj**2 * var_step / sigma**2)
 
     def discretize(self, x, t, dt=None):
-        """SMLD: ``f = 0``, ``G = √(s(t)² − s(max(t − dt, 0))²)`` (``s(0) = σ_min`` when
-        ``exact_marginal=False``, as in score_sde; 0 for the exact marginal)."""
+        """SMLD: ``f = 0``, ``G = √(s(t)² − σ'²)`` with ``σ'`` = :meth:`adjacent_std`: the step
+        from score_sde's timestep 0 (``t < dt``) has ``G = s(t)``, ``σ_min`` at ``t = 0`` with
+        ``exact_marginal=False``, as score_sde's last step."""
         t = self.time(t, x)
         dt = self.T / self.N if dt is None else dt
         s = self.marginal_coeffs(t)[1]
-        s_prev = self.marginal_coeffs((t - dt).clamp(min=0))[1]
-        return torch.zeros_like(x), (s**2 - s_prev**2).clamp(min=0).sqrt()
+        return torch.zeros_like(x), (s**2 - self.adjacent_std(t, dt) ** 2).clamp(min=0).sqrt()
 
     def params(self):
         return {
@@ -441,8 +468,8 @@ class VPSDE(SDE):
         return self.beta_0 + t * (self.beta_1 - self.beta_0)
 
     def log_mean_coeff(self, t: Tensor) -> Tensor:
-        """``log a(t) = −¼ t² (β1 − β0) − ½ t β0``."""
-        return -0.25 * t**2 * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
+        """``log a(t) = −¼ t² (β1 − β0) − ½ t β0``, as ``t (−¼ (β1 − β0) t − ½ β0)``."""
+        return t * (-0.25 * (self.beta_1 - self.beta_0) * t - 0.5 * self.beta_0)
 
     def sde(self, x, t):
         t = self.time(t, x)

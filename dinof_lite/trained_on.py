@@ -177,12 +177,20 @@ def check_sde(sde: SDE, net: Any, *, where: str = "get_score_fn", allow: bool = 
     )
 
 
-def check_data_range(model: Any, x: Tensor, what: str = "x", where: str = "") -> None:
+def check_data_range(
+    model: Any,
+    x: Tensor,
+    what: str = "x",
+    where: str = "",
+    extrema: tuple[float, float] | None = None,
+) -> None:
     """Raise :class:`DataRangeError` if ``x`` lies far outside ``model``'s recorded data range.
 
     "Far": beyond ``[lo − w, hi + w]`` with ``w = hi − lo`` (module docstring). ``model`` is a
     module or score function with a record (:func:`record_of`); nothing is checked without one,
-    without a ``data_range``, or inside :func:`unchecked`.
+    without a ``data_range``, or inside :func:`unchecked`. ``extrema``: ``x``'s ``(min, max)``
+    when the caller has them (:func:`dinof_lite.utils.check_batch` returns them), so that ``x``
+    is not read again.
     """
     record = record_of(model)
     if record is None or record.data_range is None or not _CHECKED.get():
@@ -191,8 +199,10 @@ def check_data_range(model: Any, x: Tensor, what: str = "x", where: str = "") ->
         return  # the caller's own checks name a wrong type or shape
     lo, hi = record.data_range
     width = hi - lo
-    with torch.no_grad():
-        x_min, x_max = float(x.min()), float(x.max())
+    if extrema is None:
+        with torch.no_grad():
+            extrema = tuple(torch.stack(torch.aminmax(x)).tolist())
+    x_min, x_max = extrema
     if lo - width <= x_min and x_max <= hi + width:
         return
     trained = f" ({record.dataset})" if record.dataset else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import torch
@@ -76,17 +77,23 @@ def rand(shape, generator: torch.Generator | None = None, device=None, dtype=Non
     return _draw(torch.rand, shape, generator, device, dtype)
 
 
-def check_batch(x: torch.Tensor, what: str, owner: str) -> None:
+def check_batch(x: torch.Tensor, what: str, owner: str) -> tuple[float, float]:
     """Raise ``ValueError`` if the batch ``x`` is empty or holds NaN / inf (named ``what``, for
-    ``owner``), before any layer or parameter sees it."""
+    ``owner``), before any layer or parameter sees it; return its ``(min, max)``.
+
+    One pass over ``x`` and one host sync (``torch.aminmax``: NaN spreads to both, inf shows in
+    one), so that a caller with a range to check too (:func:`dinof_lite.trained_on.
+    check_data_range`) needs no second look at the data."""
     if x.shape[0] == 0:
         raise ValueError(
             f"{owner} got an empty batch for {what} (shape {tuple(x.shape)}); pass at least one "
             "example"
         )
-    if not torch.isfinite(x).all():
+    lo, hi = torch.stack(torch.aminmax(x.detach())).tolist()
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
         raise ValueError(
             f"{owner} got {what} with NaN or inf in {bad} of {x.shape[0]} examples; clean or drop "
             "them first (e.g. x[torch.isfinite(x).flatten(1).all(1)])"
         )
+    return lo, hi

@@ -329,7 +329,7 @@ model_any, meta_any = load_or_train("dinof_8gaussians_vp_anytm", load_dinof,
                                     lambda: build_dinof(0.6, T_m_range=(0.1, 1.0)),
                                     training_loss, mixture, dinof_config(8000))
 explorer = TmExplorer(model_any, gmm, n=smoke_or(600, 300), n_paths=6, seed=3,
-                      reference=data[:600])
+                      reference=data[:600], solver=None)  # the paper's reverse SDE
 explorer.precompute(progress=False)  # samples and draws every T_m of the grid once
 print(f"context for T_m = 0.3: {model_any.context(0.3, 1).shape[1]} features",
       [round(v, 3) for v in model_any.context(0.3, 1)[0].tolist()])

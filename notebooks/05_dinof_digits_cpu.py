@@ -251,7 +251,7 @@ plt.show()
 # %%
 # NBVAL_IGNORE_OUTPUT
 digits_explorer = DigitsTmExplorer(model, T_m_values=(0.2, 0.4, 0.6, 0.8, 1.0), n=16,
-                                   seed=11, n_steps_full=100,
+                                   seed=11, n_steps_full=100, solver=None,  # the reverse SDE
                                    sample_kwargs={"corrector": "none"})
 digits_explorer.precompute(progress=False)
 digits_explorer.widget(start=0.6)

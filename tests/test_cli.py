@@ -371,6 +371,13 @@ def test_bench_sampling_smoke(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "T_m=0.6 vs T" in text and "noise floor" in text and "NFE ratio 1.67" in text
     rows = json.loads(out.read_text())
+    overhead = [r for r in rows if r["case"].startswith("overhead")]  # the given model only
+    assert {r["case"] for r in overhead} == {f"overhead {ckpt} n=100"} and len(overhead) == 7
+    for r in overhead:  # every sampler, its NFE and ratio = sampler / (NFE × one forward)
+        assert r["nfe"] == 8 and r["ratio"] == pytest.approx(
+            r["sampler ms"] / (r["nfe"] * r["bare ms"]), rel=0.02
+        )
+    rows = [r for r in rows if not r["case"].startswith("overhead")]
     assert [(r["method"], r["T_m"], r["nfe"]) for r in rows] == [
         ("dinof", 0.6, 24),
         ("baseline", 1.0, 40),

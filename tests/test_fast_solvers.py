@@ -12,11 +12,12 @@ from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.nets.oracle import OracleScoreNet
 from dinof_lite.sampling import ode_sample
 from dinof_lite.sampling.fast import fast_sample, fast_sample_result
-from dinof_lite.sampling.solvers import ODE_SOLVERS, time_grid
+from dinof_lite.sampling.solvers import SOLVERS, time_grid
 from dinof_lite.sde import VESDE, VPSDE, subVPSDE
 from tests.factories import tiny_dinof
 
 GMM = GaussianMixture.preset("8gaussians")
+ODE = sorted(k for k, fn in SOLVERS.items() if not fn.stochastic)  # the probability-flow solvers
 T0 = 0.5  # a DiNof-like start time below T
 
 
@@ -33,7 +34,7 @@ def problem(request):
     return sde, score, x0, exact
 
 
-@pytest.mark.parametrize("name", sorted(ODE_SOLVERS))
+@pytest.mark.parametrize("name", ODE)
 def test_each_solver_converges_at_its_order(problem, name):
     """Max error vs the exact PF-ODE solution falls by ~2^order as the steps double (measured
     ratios 3.6–4.1 for the second-order solvers, 2.0 for ddim, at 64 → 128 → 256 steps)."""
@@ -45,7 +46,7 @@ def test_each_solver_converges_at_its_order(problem, name):
         .item()
         for n in (64, 128, 256)
     ]
-    order = ODE_SOLVERS[name].order
+    order = SOLVERS[name].order
     for coarse, fine in zip(errs, errs[1:]):
         rate = math.log2(coarse / fine)
         assert order - 0.25 < rate < order + 0.35, (name, errs)
@@ -72,7 +73,7 @@ def test_grids_start_and_end_exactly_and_follow_their_definitions():
         time_grid(sde, 1.0, 1e-3, 4, "cosine")
 
 
-@pytest.mark.parametrize("name", sorted(ODE_SOLVERS))
+@pytest.mark.parametrize("name", ODE)
 def test_from_a_flow_prior_the_solver_starts_exactly_at_T_m(name):
     """DiNof.sample(solver=...): the first score call is at T_m, NFE = steps × cost per step,
     the trajectory runs T_m → sample_eps, and an oracle DiNof reproduces the mixture."""
@@ -88,7 +89,7 @@ def test_from_a_flow_prior_the_solver_starts_exactly_at_T_m(name):
     model = tiny_dinof(sde, net=Spy(), T_m=0.4, flow_hidden=8, seed=None)
     s = model.sample_result(16, solver=name, n_steps=6, generator=gen(1), trajectory_every=1)
     assert calls[0] == pytest.approx(0.4, abs=1e-7)  # the float32 label 999 t, read back
-    assert s.nfe == 6 * ODE_SOLVERS[name].nfe_per_step == len(calls)
+    assert s.nfe == 6 * SOLVERS[name].nfe_per_step == len(calls)
     assert s.sde_states.shape == (7, 16, 2) and float(s.sde_times[0]) == pytest.approx(0.4)
     assert float(s.sde_times[-1]) == pytest.approx(sde.sample_eps)
     assert torch.equal(s.sde_states[0], s.x_Tm) and torch.equal(s.sde_states[-1], s.x)
@@ -103,13 +104,14 @@ def test_fast_sampler_checks_its_arguments_and_counts_nfe():
         times.append(float(t[0]))
         return GMM.score(x, t, sde)
 
-    for name in ODE_SOLVERS:  # from a given state at t_start < T: first call at t_start exactly
+    for name in SOLVERS:  # every solver (stochastic too) from a state at t_start < T: first
+        # score call at t_start exactly
         times.clear()
         fast_sample(sde, score, torch.zeros(4, 2, dtype=torch.float64), t_start=0.37, solver=name)
         assert times[0] == 0.37
     res = fast_sample_result(sde, score, (8, 2), solver="heun", n_steps=5, generator=gen(0))
     assert res.nfe == 10 and res.trajectory is None
-    with pytest.raises(ValueError, match="unknown ODE solver 'rk45'"):
+    with pytest.raises(ValueError, match="unknown fast solver 'rk45'"):
         fast_sample(sde, score, (8, 2), solver="rk45")
     with pytest.raises(ValueError, match="n_steps must be an integer >= 1; got 0"):
         fast_sample(sde, score, (8, 2), n_steps=0)

@@ -22,6 +22,7 @@ from dinof_lite.flows import (
     squeeze,
     unsqueeze,
 )
+from dinof_lite.utils import check_batch
 from tests.flow_check import check_flow_layer, perturb
 
 torch.set_default_dtype(torch.float32)
@@ -138,6 +139,35 @@ def test_actnorm_flag_survives_state_dict_reload():
     y2, _ = fresh(x * 7 - 3)  # would re-initialise (and change) if the flag were lost
     assert torch.equal(fresh(x)[0], y)
     assert not torch.allclose(y2.std(0), torch.ones(3), atol=0.1)
+
+
+def test_actnorm_reads_its_flag_once_and_again_after_a_load():
+    """The flag is read back from the buffer until it is seen set (no host sync per forward
+    after that), and again after load_state_dict: a loaded uninitialised state re-initialises
+    on the next batch, and an initialised one copied (as DDP broadcasts it) is trusted."""
+    torch.manual_seed(5)
+    x = torch.randn(32, 3) * 4 + 1
+    layer = ActNorm(3)
+    layer(x)
+    blank = ActNorm(3).state_dict()
+    layer.load_state_dict(blank)
+    y, _ = layer(x * 3)  # initialises from this batch
+    assert bool(layer.initialized) and torch.allclose(
+        y.std(0, unbiased=False), torch.ones(3), atol=1e-4
+    )
+    copy = ActNorm(3)
+    with torch.no_grad():  # a broadcast of parameters and buffers, no load_state_dict
+        for dst, src in zip(copy.state_dict().values(), layer.state_dict().values()):
+            dst.copy_(src)
+    assert torch.equal(copy(x)[0], layer(x)[0])
+
+
+def test_check_batch_returns_the_extrema_in_one_pass():
+    x = torch.tensor([[0.5, -2.0], [3.0, 1.0]])
+    assert check_batch(x, "x", "T") == (-2.0, 3.0)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="NaN or inf in 1 of 2 examples"):
+            check_batch(torch.tensor([[0.5, bad], [3.0, 1.0]]), "x", "T")
 
 
 def test_invconv_lu_weight():

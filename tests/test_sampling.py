@@ -154,14 +154,20 @@ def test_probability_flow_predictors_are_deterministic_half_score_steps():
 
 
 def test_ve_ancestral_last_step_keeps_the_chains_first_noise_level():
-    """SMLD at the step that reaches t = 0: σ' = s(0), which is σ_min for score_sde's s(t) = σ(t)
-    (``discrete_sigmas[0]``) and 0 for the exact marginal (then the step is deterministic)."""
+    """SMLD at the step that reaches t = 0 (t = dt): σ' = s(0), which is σ_min for score_sde's
+    s(t) = σ(t) (``discrete_sigmas[0]``) and 0 for the exact marginal (then the step is
+    deterministic); from t < dt (score_sde's timestep 0) σ' = 0 for both, as score_sde."""
     x = torch.randn(5, 2, generator=gen(0))
-    t = torch.full((5,), 0.05)
-    for exact, adj in ((True, 0.0), (False, 0.01)):
+    for t0, exact, adj in (
+        (0.1, True, 0.0),
+        (0.1, False, 0.01),
+        (0.05, True, 0.0),
+        (0.05, False, 0.0),
+    ):
         sde = get_sde("ve", N=10, exact_marginal=exact)
+        t = torch.full((5,), t0)
         x_new, x_mean = get_predictor("ancestral")(sde, lambda x, t: -x).update(x, t, -0.1, gen(1))
-        sigma = float(sde.marginal_coeffs(torch.tensor(0.05))[1])
+        sigma = float(sde.marginal_coeffs(torch.tensor(t0))[1])
         z = torch.randn(5, 2, generator=gen(1))
         std = math.sqrt(adj**2 * (sigma**2 - adj**2) / sigma**2)
         torch.testing.assert_close(x_mean, x - (sigma**2 - adj**2) * x)

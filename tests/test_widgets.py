@@ -143,11 +143,21 @@ def test_update_samples_then_reuses_the_cache(explorer):
 
 
 def test_n_steps_full_scales_the_reverse_steps(model, gmm):
-    e = viz.TmExplorer(model, gmm, T_m_values=GRID, n=50, n_paths=2, n_steps_full=20)
+    e = viz.TmExplorer(model, gmm, T_m_values=GRID, n=50, n_paths=2, n_steps_full=20, solver=None)
     assert e.sample_kwargs_at(0.5) == {"n_steps": 10}
     assert e.frame(0.6).n_steps == 12 and e.frame(0.2).n_steps == 4
-    default = viz.TmExplorer(model, gmm, T_m_values=GRID, n=5, n_paths=2)
-    assert default.sample_kwargs_at(0.4) == {}  # the model's own round(N · T_m)
+    paper = viz.TmExplorer(model, gmm, T_m_values=GRID, n=5, n_paths=2, solver=None)
+    assert paper.sample_kwargs_at(0.4) == {}  # the model's own round(N · T_m)
+
+
+def test_the_sliders_default_to_the_frontiers_fastest_match(model, gmm):
+    """SDE-DPM-Solver++(2M), 20 evaluations from the flow's sample at every T_m."""
+    e = viz.TmExplorer(model, gmm, T_m_values=GRID, n=50, n_paths=2)
+    assert e.sample_kwargs_at(0.4) == {"solver": "dpm_solver_pp_2m_sde", "n_steps": 20}
+    f = e.frame(0.4)
+    assert f.n_steps == 20 and f.nfe == 20
+    scaled = viz.TmExplorer(model, gmm, T_m_values=GRID, n=5, n_paths=2, n_steps_full=20)
+    assert scaled.sample_kwargs_at(0.5) == {"solver": "dpm_solver_pp_2m_sde", "n_steps": 10}
 
 
 def test_same_seed_same_frame_other_seed_other_frame(model, gmm):
@@ -256,7 +266,7 @@ def digits_explorer(digits):
 def test_digits_frame_strip_and_sde_frames(digits_explorer, digits):
     e = digits_explorer
     info = e.update(0.3)
-    assert info["T_m"] == 0.3 and info["n_steps"] == 8 and info["nfe"] == 16  # VE: PC, 2 per step
+    assert info["T_m"] == 0.3 and info["n_steps"] == 8 and info["nfe"] == 8  # the fast solver
     f = e.frame(0.3)
     assert f.z.shape == f.x_Tm.shape == (2, 16, 16)
     assert f.sde_frames.shape == (3, 2, 16, 16) and f.x.shape == (6, 16, 16)

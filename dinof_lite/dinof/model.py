@@ -47,7 +47,8 @@ from dinof_lite.losses import dsm_loss, get_score_fn
 from dinof_lite.precision import float32
 from dinof_lite.sampling import LikelihoodResult, ode_log_likelihood_result, pc_sample_result
 from dinof_lite.sampling.base import synchronize
-from dinof_lite.sampling.fast import fast_sample_result
+from dinof_lite.sampling.fast import check_options, fast_sample_result
+from dinof_lite.sampling.solvers import get_solver
 from dinof_lite.sde import SDE, batch_view, warn_eps_deprecated
 from dinof_lite.trained_on import check_sde
 from dinof_lite.utils import check_batch, rand, randn
@@ -368,6 +369,7 @@ class DiNof(nn.Module):
         predictor: str | None = None,
         corrector: str | None = None,
         solver: str | None = None,
+        solver_options: dict | None = None,
         snr: float = 0.16,
         n_corrector_steps: int = 1,
         temperature: float = 1.0,
@@ -389,11 +391,14 @@ class DiNof(nn.Module):
             n_steps: reverse-SDE steps from ``T_m`` to ``sample_eps`` (default ``round(N·T_m/T)``; with
                 a ``solver``, its steps, default :data:`SOLVER_STEPS`).
             predictor, corrector: registry names; default per SDE (``sde.default_pc``).
-            solver: a fast probability-flow ODE solver of
-                :data:`~dinof_lite.sampling.solvers.ODE_SOLVERS` (e.g. ``"dpm_solver_pp_2m"``)
-                in place of the PC sampler, started at ``T_m`` from the flow's sample; then
+            solver: a fast solver of :data:`~dinof_lite.sampling.solvers.SOLVERS` in place of
+                the PC sampler, started at ``T_m`` from the flow's sample: a probability-flow ODE
+                solver (e.g. ``"dpm_solver_pp_2m"``, deterministic given ``z``) or a stochastic
+                sampler (e.g. ``"edm_sde"``, its noise drawn from ``generator``); then
                 ``predictor``, ``corrector``, ``snr``, ``n_corrector_steps`` and ``denoise`` are
-                not used (the ODE is deterministic given ``z``).
+                not used.
+            solver_options: the solver's own options (e.g. ``{"S_churn": 20.0}``; see
+                :mod:`~dinof_lite.sampling.stochastic`); None: its defaults.
             snr, n_corrector_steps: Langevin corrector settings (paper: 0.16 CIFAR-10, 0.17
                 CelebA-HQ).
             temperature: scales ``z`` (1 in the paper).
@@ -416,6 +421,10 @@ class DiNof(nn.Module):
             raise ValueError(f"n must be an integer >= 1; got {n!r}")
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0; got {temperature}")
+        if solver:  # an unknown solver or option is refused before the flow's pass
+            check_options(get_solver(solver), solver_options)
+        elif solver_options:
+            raise ValueError("solver_options needs a solver (e.g. solver='edm_sde')")
         if n_steps is None:
             n_steps = SOLVER_STEPS if solver else self.sde.n_steps_from(T_m)
         default_pred, default_corr = self.sde.default_pc
@@ -447,7 +456,9 @@ class DiNof(nn.Module):
                 n_steps=n_steps,
                 t_start=T_m,
                 eps=self.sample_eps,
+                options=solver_options,
                 trajectory=trajectory_every is not None,
+                generator=generator,
             )
         else:
             res = pc_sample_result(
@@ -492,6 +503,7 @@ class DiNof(nn.Module):
         predictor: str | None = None,
         corrector: str | None = None,
         solver: str | None = None,
+        solver_options: dict | None = None,
         snr: float = 0.16,
         n_corrector_steps: int = 1,
         temperature: float = 1.0,
@@ -508,6 +520,7 @@ class DiNof(nn.Module):
             predictor=predictor,
             corrector=corrector,
             solver=solver,
+            solver_options=solver_options,
             snr=snr,
             n_corrector_steps=n_corrector_steps,
             temperature=temperature,

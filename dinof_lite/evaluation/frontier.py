@@ -8,7 +8,9 @@ One any-``T_m`` DiNof model (score network trained on ``[eps, T]``, flow conditi
 - ``dinof T_m``: the same predictor from the flow's sample at ``T_m`` with the same step
   density (``round(N·T_m/T)`` steps for each ``N`` of the plain grid) — the paper's sampler;
 - ``<solver>`` / ``<solver> @T_m``: a fast probability-flow ODE solver
-  (:mod:`~dinof_lite.sampling.solvers`) from ``p_T`` or from the flow's sample at ``T_m``.
+  (:mod:`~dinof_lite.sampling.solvers`) from ``p_T`` or from the flow's sample at ``T_m``;
+- the same for the fast stochastic samplers (:mod:`~dinof_lite.sampling.stochastic`), each
+  with its own starts and NFE budgets and its default noise settings.
 
 Each point is averaged over ``seeds`` (mean and standard error). A method *matches* the
 reference (the plain sampler at its largest NFE) where ``metric <= ref + tol`` with
@@ -48,6 +50,7 @@ class FrontierConfig:
         solver_nfe: their NFE budgets (steps = NFE / the solver's NFE per step).
         solver_tms: the ``T_m`` the solvers start from (the flow's sample there).
         n: samples per point; seeds: independent repetitions per point.
+        stochastic, stochastic_nfe, stochastic_tms: the same for fast stochastic samplers.
     """
 
     plain_nfe: Sequence[int]
@@ -57,6 +60,9 @@ class FrontierConfig:
     solver_tms: Sequence[float]
     n: int
     seeds: Sequence[int] = (0, 1, 2)
+    stochastic: Sequence[str] = ()
+    stochastic_nfe: Sequence[int] = ()
+    stochastic_tms: Sequence[float] = ()
 
 
 def _points(cfg: FrontierConfig, sde) -> list[dict]:
@@ -77,9 +83,11 @@ def _points(cfg: FrontierConfig, sde) -> list[dict]:
             }
             for k in cfg.plain_nfe
         ]
-    for name in cfg.solvers:
+    fast = [(name, cfg.solver_nfe, cfg.solver_tms) for name in cfg.solvers]
+    fast += [(name, cfg.stochastic_nfe, cfg.stochastic_tms) for name in cfg.stochastic]
+    for name, budgets, tms in fast:
         per = get_solver(name).nfe_per_step
-        for tm in (None, *cfg.solver_tms):
+        for tm in (None, *tms):
             label = name if tm is None else f"{name} @{tm:g}"
             pts += [
                 {
@@ -89,7 +97,7 @@ def _points(cfg: FrontierConfig, sde) -> list[dict]:
                     "flow": tm is not None,
                     "steps": k // per,
                 }
-                for k in cfg.solver_nfe
+                for k in budgets
                 if k % per == 0
             ]
     return pts

@@ -4,7 +4,9 @@
 On its first forward pass the layer sets ``b = −mean`` and ``log_s = −log std`` over that batch,
 so the batch's outputs have zero mean and unit variance per channel. Whether that happened is
 the boolean buffer ``initialized``: it is saved in the ``state_dict``, so a reloaded (or resumed)
-flow never re-initialises on the first batch it sees after loading.
+flow never re-initialises on the first batch it sees after loading. Once the flag has been seen
+set, a Python copy of it is trusted (until the next ``load_state_dict``), so a forward pass
+does not read the buffer back from the device (a host sync per layer on a GPU).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ class ActNorm(FlowLayer):
         self.log_scale = nn.Parameter(torch.zeros(num_channels))
         self.register_buffer("initialized", torch.tensor(False))
         self.eps = eps
+        self._seen_initialized = False  # `initialized` seen True since the last load
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._seen_initialized = False  # the loaded flag decides again
 
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
@@ -66,8 +73,10 @@ class ActNorm(FlowLayer):
         self.initialized.fill_(True)
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if not bool(self.initialized):
-            self.initialize(x)
+        if not self._seen_initialized:
+            if not bool(self.initialized):
+                self.initialize(x)
+            self._seen_initialized = True
         y = (x + _per_channel(self.bias, x)) * _per_channel(self.log_scale.exp(), x)
         logdet = (spatial_size(x) * self.log_scale.sum()).expand(x.shape[0])
         return y, logdet

@@ -204,7 +204,9 @@ class Glow(nn.Module):
 
     # ------------------------------------------------------------------ checks and layout
 
-    def _check_x(self, x: Tensor, what: str) -> None:
+    def _check_x(self, x: Tensor, what: str) -> tuple[float, float]:
+        """Type, shape, dtype and finiteness of ``x``, in one pass over it; returns its
+        ``(min, max)`` (:func:`~dinof_lite.utils.check_batch`)."""
         expected = "(B, " + ", ".join(map(str, self.in_shape)) + ")"
         if not isinstance(x, Tensor):
             raise TypeError(
@@ -223,7 +225,7 @@ class Glow(nn.Module):
                 f"{what} is {x.dtype} but the flow's parameters are {dtype}; "
                 f"convert one of them (x.to({dtype}) or flow.to({x.dtype}))"
             )
-        check_batch(x, what, "Glow")
+        return check_batch(x, what, "Glow")
 
     def _check_context(self, context: Tensor | None, batch: int) -> Tensor | None:
         if self.context_dim == 0:
@@ -264,10 +266,17 @@ class Glow(nn.Module):
 
     @float32  # the bijection and its log-dets never run in bf16 (docs/design.md §Precision policy)
     def _run_forward(
-        self, x: Tensor, context: Tensor | None, states: list[Tensor] | None, every: int = 1
+        self,
+        x: Tensor,
+        context: Tensor | None,
+        states: list[Tensor] | None,
+        every: int = 1,
+        checked: bool = False,
     ) -> tuple[Tensor, Tensor]:
-        """Data → latent; appends the state after every ``every``-th layer to ``states``."""
-        self._check_x(x, "x")
+        """Data → latent; appends the state after every ``every``-th layer to ``states``.
+        ``checked``: the caller has run :meth:`_check_x` on ``x`` already."""
+        if not checked:
+            self._check_x(x, "x")
         ctx = self._check_context(context, x.shape[0])
         logdet = x.new_zeros(x.shape[0])
         if states is not None:
@@ -301,10 +310,17 @@ class Glow(nn.Module):
 
     @float32
     def _run_inverse(
-        self, z: Tensor, context: Tensor | None, states: list[Tensor] | None, every: int = 1
+        self,
+        z: Tensor,
+        context: Tensor | None,
+        states: list[Tensor] | None,
+        every: int = 1,
+        checked: bool = False,
     ) -> Tensor:
-        """Latent → data; appends the state after every ``every``-th inverted layer to ``states``."""
-        self._check_x(z, "z")
+        """Latent → data; appends the state after every ``every``-th inverted layer to ``states``.
+        ``checked``: ``z`` is known to be valid (drawn by :meth:`sample_latent`)."""
+        if not checked:
+            self._check_x(z, "z")
         ctx = self._check_context(context, z.shape[0])
         h, zs = self._disassemble(z)
         if states is not None:
@@ -392,8 +408,9 @@ class Glow(nn.Module):
     def log_prob(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         """``log p(x)`` in nats, ``(B,)`` (change of variables, Glow Eq. 3); ``x`` far outside
         the data range a loaded flow was trained on is refused (:mod:`dinof_lite.trained_on`)."""
-        check_data_range(self, x, "x", "Glow.log_prob")
-        z, logdet = self(x, context)
+        extrema = self._check_x(x, "x")  # one pass over x for both checks
+        check_data_range(self, x, "x", "Glow.log_prob", extrema)
+        z, logdet = self._run_forward(x, context, None, checked=True)
         log_normal = -0.5 * z.pow(2).flatten(1).sum(1) - 0.5 * self.dim * math.log(2 * math.pi)
         return log_normal + logdet
 
@@ -411,7 +428,8 @@ class Glow(nn.Module):
         The states of one sample's path: ``inverse_trajectory(latent)`` for a latent drawn as
         :meth:`sample_latent` does.
         """
-        x = self.inverse(self.sample_latent(n, temperature, generator), context)
+        z = self.sample_latent(n, temperature, generator)  # finite: drawn here, T checked
+        x = self._run_inverse(z, context, None, checked=True)
         if not torch.isfinite(x).all():
             raise FloatingPointError(
                 f"Glow.sample produced NaN/inf at temperature={temperature} (an untrained or "

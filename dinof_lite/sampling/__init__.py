@@ -9,6 +9,10 @@
 - :mod:`~dinof_lite.sampling.pc` — :func:`pc_sample`, the predictor–corrector sampler; it can
   start at any ``t_start <= T`` from a given state, which is how DiNof samples from ``T_m``.
 - :mod:`~dinof_lite.sampling.ode` — :func:`ode_sample`, probability-flow ODE sampling.
+- :mod:`~dinof_lite.sampling.fast` — :func:`~dinof_lite.sampling.fast.fast_sample` with a named
+  fast solver of :data:`~dinof_lite.sampling.solvers.SOLVERS`: the probability-flow ODE solvers
+  (:mod:`~dinof_lite.sampling.solvers`) and the stochastic samplers
+  (:mod:`~dinof_lite.sampling.stochastic`).
 - :mod:`~dinof_lite.sampling.likelihood` — :func:`ode_log_likelihood`, exact log-densities.
 
 Each sampler comes as a pair with one return type each: ``pc_sample`` / ``ode_sample`` return
@@ -18,6 +22,7 @@ arguments (plus what to record) and always return a :class:`SampleResult` (``x``
 returns ``log p`` (B,) and ``ode_log_likelihood_result`` a :class:`LikelihoodResult`.
 """
 
+from dinof_lite.sampling import stochastic  # noqa: F401  (registers the stochastic samplers)
 from dinof_lite.sampling.base import (
     CountingScoreFn,
     SampleResult,

@@ -96,14 +96,14 @@ def langevin_step_size(score: Tensor, z: Tensor, snr: float, alpha: Tensor) -> T
 
     Returns:
         ε, shape (B,); 0 when the score is identically zero (e.g. a freshly zero-initialised
-        network), where the formula would give an infinite step.
+        network), where the formula would give an infinite step (chosen on the device, with no
+        host sync).
     """
     batch = score.shape[0]
     grad_norm = score.reshape(batch, -1).norm(dim=-1).mean()
     noise_norm = z.reshape(batch, -1).norm(dim=-1).mean()
-    if grad_norm == 0:
-        return torch.zeros_like(alpha)
-    return 2.0 * alpha * (snr * noise_norm / grad_norm) ** 2
+    step = 2.0 * alpha * (snr * noise_norm / grad_norm) ** 2
+    return torch.where(grad_norm > 0, step, torch.zeros_like(step))
 
 
 @register_corrector("langevin")

@@ -35,6 +35,7 @@ from dinof_lite.sampling.base import (
 )
 from dinof_lite.sampling.correctors import Corrector, get_corrector
 from dinof_lite.sampling.predictors import Predictor, get_predictor
+from dinof_lite.sde import times_checked
 
 __all__ = ["pc_sample", "pc_sample_result"]
 
@@ -110,15 +111,16 @@ def pc_sample_result(
     synchronize(x.device)
     start = time.perf_counter()
 
-    grid = torch.linspace(t_start, eps, n_steps + 1, dtype=torch.float64)  # t_i, decreasing
+    grid = torch.linspace(t_start, eps, n_steps + 1, dtype=torch.float64).tolist()  # decreasing
     dt = (eps - t_start) / n_steps
     x_mean = x
     traj.record(0, x, t_start)
-    for i in steps(n_steps, progress, f"PC {pred.name}+{corr.name}"):
-        t = torch.full((x.shape[0],), float(grid[i]), device=x.device, dtype=x.dtype)
-        x, x_mean = corr.update(x, t, dt, generator)  # Langevin MCMC at t_i
-        x, x_mean = pred.update(x, t, dt, generator)  # reverse-SDE step t_i → t_{i+1}
-        traj.record(i + 1, x, grid[i + 1])
+    with times_checked():  # the grid lies in [eps, t_start], checked once above
+        for i in steps(n_steps, progress, f"PC {pred.name}+{corr.name}"):
+            t = torch.full((x.shape[0],), grid[i], device=x.device, dtype=x.dtype)
+            x, x_mean = corr.update(x, t, dt, generator)  # Langevin MCMC at t_i
+            x, x_mean = pred.update(x, t, dt, generator)  # reverse-SDE step t_i → t_{i+1}
+            traj.record(i + 1, x, grid[i + 1])
     out = x_mean if denoise else x
 
     trajectory, times = traj.finish(out, eps)

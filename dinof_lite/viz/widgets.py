@@ -33,7 +33,20 @@ from dinof_lite.viz.journey import journey_dashboard
 from dinof_lite.viz.journey_frame import journey_frame, marginal_map
 from dinof_lite.viz.journey_plotly import journey_plotly
 
-__all__ = ["TmExplorer", "DigitsTmExplorer", "enable_colab_widgets"]
+__all__ = [
+    "TmExplorer",
+    "DigitsTmExplorer",
+    "enable_colab_widgets",
+    "SLIDER_SOLVER",
+    "SLIDER_STEPS",
+]
+
+#: The sliders' sampler and its steps: the frontier's fastest match of the plain sampler's
+#: 1000-step reference from the flow's sample (``docs/figures/frontier.json``), the stochastic
+#: SDE-DPM-Solver++(2M) at 20 evaluations, so an unseen ``T_m`` samples in a fraction of a
+#: second. ``solver=None`` runs the paper's reverse SDE with ``round(N·T_m/T)`` steps instead.
+SLIDER_SOLVER = "dpm_solver_pp_2m_sde"
+SLIDER_STEPS = 20
 
 
 def enable_colab_widgets() -> bool:
@@ -67,7 +80,7 @@ class _TmSlider:
         seed: int,
         n_steps_full: int | None = None,
         sample_kwargs: dict | None = None,
-        solver: str | None = None,
+        solver: str | None = SLIDER_SOLVER,
     ) -> None:
         if T_m_values is None:
             if getattr(model, "any_T_m", False):
@@ -95,6 +108,8 @@ class _TmSlider:
         if solver is not None:
             get_solver(solver)  # an unknown name lists the valid ones before anything changes
             self.sample_kwargs["solver"] = solver
+            if n_steps_full is None:
+                self.sample_kwargs.setdefault("n_steps", SLIDER_STEPS)
         self.model, self.T_m_values, self.seed = model, values, seed
         self.n_steps_full = n_steps_full
         self._frames: dict[float, object] = {}
@@ -259,13 +274,12 @@ class TmExplorer(_TmSlider):
         n: samples per ``T_m``; n_paths: highlighted samples (at most 10 read well); seed.
         reference: data points ``(M, 2)`` drawn in grey in the plane (default: 1000 from gmm).
         projection: the 2-vector whose coordinate the time-axis view shows.
-        n_steps_full: reverse-SDE steps ``round(n_steps_full · T_m / T)`` (default: the model's
-            ``round(N · T_m / T)``).
-        sample_kwargs: extra ``model.sample_result`` arguments (``predictor``, ``snr``, …).
-        solver: a fast ODE solver (e.g. ``"dpm_solver_pp_2m"``, the frontier's fastest match)
-            from the flow's sample instead of the reverse SDE: ``DiNof.SOLVER_STEPS`` steps
-            unless ``n_steps_full`` says otherwise, so an unseen ``T_m`` samples in a fraction
-            of the reverse SDE's time.
+        n_steps_full: steps ``round(n_steps_full · T_m / T)`` (default: :data:`SLIDER_STEPS`
+            with a solver, the model's ``round(N · T_m / T)`` without).
+        sample_kwargs: extra ``model.sample_result`` arguments (``n_steps``, ``predictor``, …).
+        solver: the fast solver run from the flow's sample (default :data:`SLIDER_SOLVER`,
+            the frontier's fastest match of the 1000-step reference, :data:`SLIDER_STEPS`
+            steps), or None for the paper's reverse SDE (PC sampler).
     """
 
     def __init__(
@@ -281,7 +295,7 @@ class TmExplorer(_TmSlider):
         projection=(1.0, 0.0),
         n_steps_full: int | None = None,
         sample_kwargs: dict | None = None,
-        solver: str | None = None,
+        solver: str | None = SLIDER_SOLVER,
     ) -> None:
         if tuple(getattr(model, "dims", ())) != (2,):
             raise ValueError(
@@ -335,10 +349,10 @@ class DigitsTmExplorer(_TmSlider):
     """Slide through ``T_m`` on an image DiNof (the shipped ``dinof_digits``): a strip of a few
     images ``z → x(T_m) → SDE frames → x(eps)`` and a grid of ``n`` samples.
 
-    ``T_m_values`` defaults to ``(0.2, 0.6, 1.0)`` inside the model's range (sampling 1000·T_m
-    reverse steps of a UNet takes seconds per ``T_m`` on a CPU; ``n_steps_full=100`` takes a
-    tenth; ``solver="dpm_solver_pp_2m"`` 10 evaluations); ``n_steps_full``, ``sample_kwargs``
-    and ``solver`` as in :class:`TmExplorer`.
+    ``T_m_values`` defaults to ``(0.2, 0.6, 1.0)`` inside the model's range; by default each
+    ``T_m`` takes :data:`SLIDER_STEPS` evaluations of :data:`SLIDER_SOLVER` (with
+    ``solver=None``, 1000·T_m reverse steps of a UNet take seconds per ``T_m`` on a CPU);
+    ``n_steps_full``, ``sample_kwargs`` and ``solver`` as in :class:`TmExplorer`.
     """
 
     def __init__(
@@ -352,7 +366,7 @@ class DigitsTmExplorer(_TmSlider):
         seed: int = 0,
         n_steps_full: int | None = None,
         sample_kwargs: dict | None = None,
-        solver: str | None = None,
+        solver: str | None = SLIDER_SOLVER,
     ) -> None:
         dims = tuple(getattr(model, "dims", ()))
         if len(dims) != 3 or dims[0] != 1:

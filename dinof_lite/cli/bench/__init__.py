@@ -200,7 +200,13 @@ def arguments(p: argparse.ArgumentParser) -> None:
         default=0,
         help="torch.set_num_threads (0: torch's default)",
     )
-    p.add_argument("--json", default=None, metavar="PATH", help="also write the rows as JSON")
+    p.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="also write the rows as JSON (bench frontier: one record per dataset, and the "
+        "figures beside it)",
+    )
     p.add_argument(
         "--model",
         default=None,
@@ -213,6 +219,12 @@ def arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="bench train: parameter, gradient, Adam, EMA and activation memory of the paper "
         "configs at their batch under the precision policy, and the GPUs they fit",
+    )
+    p.add_argument(
+        "--datasets",
+        default=None,
+        metavar="LIST",
+        help="bench frontier: comma-separated datasets (2d, digits; default: both)",
     )
     p.add_argument(
         "--paths",
@@ -236,6 +248,14 @@ def run(args: argparse.Namespace) -> int:
         options["memory"] = True
     if args.paths is not None:
         options["paths"] = tuple(p for p in args.paths.split(",") if p)
+    if args.datasets is not None:
+        options["datasets"] = tuple(d for d in args.datasets.split(",") if d)
+    fn = BENCHMARKS.get(args.name)
+    own_json = (
+        bool(args.json) and fn is not None and "json_path" in inspect.signature(fn).parameters
+    )
+    if own_json:  # the benchmark writes its own record (bench frontier)
+        options["json_path"] = args.json
     rows = run_benchmark(
         args.name, device=args.device, repeats=args.repeats, size=args.size, **options
     )
@@ -244,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
         f"{args.repeats} repeats:"
     )
     print(format_table(rows))
-    if args.json:
+    if args.json and not own_json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(rows, fh, indent=1)
     return 0

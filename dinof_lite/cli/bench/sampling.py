@@ -1,4 +1,9 @@
-"""``python -m dinof_lite bench sampling``: DiNof from ``T_m`` vs plain diffusion from ``T``.
+"""``python -m dinof_lite bench sampling``: the samplers' own overhead, then DiNof from ``T_m``
+vs plain diffusion from ``T``.
+
+0. The overhead of every sampler over its network evaluations, ``sampler time / (NFE × one
+   bare forward)``, at the notebooks' batch sizes (:mod:`dinof_lite.cli.bench.overhead`): on
+   both shipped models (2D and digits) by default, on ``--model`` when one is given.
 
 Both samplers use the *same* score network — the shipped any-T_m model
 ``dinof_8gaussians_vp_anytm`` (score network trained on ``[eps, T]``) — so the table isolates what
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import torch
 
+from dinof_lite.cli.bench.overhead import sampler_overhead
 from dinof_lite.data import toy
 from dinof_lite.evaluation.tm_study import TM_GRID, first_match, noise_floor, tm_study
 from dinof_lite.pretrained import checkpoint_meta, load_dinof
@@ -33,6 +39,7 @@ from dinof_lite.pretrained import checkpoint_meta, load_dinof
 __all__ = ["bench_sampling", "SAMPLING_MODEL", "SAMPLING_SIZES"]
 
 SAMPLING_MODEL = "dinof_8gaussians_vp_anytm"
+DIGITS_MODEL = "dinof_digits"
 #: size -> (samples per row, steps of the full path [eps, T] or None for sde.N, T_m grid)
 SAMPLING_SIZES: dict[str, tuple[int, int | None, tuple[float, ...]]] = {
     "full": (2000, None, TM_GRID),
@@ -109,32 +116,51 @@ def _bench_digits(net, device: torch.device, repeats: int, size: str) -> list[di
 def bench_sampling(
     device: torch.device, repeats: int = 5, size: str = "full", model: str | None = None
 ) -> list[dict]:
-    """Rows of the head-to-head at ``T_m = 0.6`` and of the ``T_m`` sweep (see module docstring).
+    """The overhead rows (see :func:`~dinof_lite.cli.bench.overhead.sampler_overhead`), then the
+    rows of the head-to-head at ``T_m = 0.6`` and of the ``T_m`` sweep (see module docstring);
+    every row has every column (None where it does not apply).
 
     Columns: ``case, method, T_m, nfe, wall_s, speedup, flow_ms, ms/step``, the quality columns
     (``mmd, sw, gmm_nll`` of :func:`~dinof_lite.evaluation.sample_quality`; ``fid`` for digits)
     and ``note``; ``speedup`` = baseline wall time / row wall time, ``flow_ms`` the flow's pass,
-    ``ms/step`` the reverse SDE's time per step (``wall_s`` ≈ flow + steps · ms/step).
+    ``ms/step`` the reverse SDE's time per step (``wall_s`` ≈ flow + steps · ms/step); the
+    overhead rows' ``bare ms``, ``sampler ms`` and ``ratio``.
     """
-    n, n_full, grid = SAMPLING_SIZES[size]
     net, meta = _load(model, device)
+    _check_model(net, meta, model)  # before any timing
+    others = {} if model else {DIGITS_MODEL: _load(DIGITS_MODEL, device)[0]}
+    rows = sampler_overhead({model or SAMPLING_MODEL: net, **others}, device, repeats, size)
+    rows += _head_to_head(net, meta, device, repeats, size)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return [{k: r.get(k) for k in keys} for r in rows]
+
+
+def _check_model(net, meta: dict, model: str | None) -> None:
+    """A ValueError unless ``net`` is an any-``T_m`` model of digits or of an exact mixture."""
+    dataset = (meta.get("dataset") or {}).get("name", "8gaussians")
     if len(net.dims) == 3:
-        if (meta.get("dataset") or {}).get("name") != "digits" or not net.any_T_m:
+        if dataset != "digits" or not net.any_T_m:
             raise ValueError(
                 "bench sampling on images needs an any-T_m digits model (the shipped dinof_digits)"
             )
-        return _bench_digits(net, device, repeats, size)
+        return
     if not net.any_T_m:
         raise ValueError(
             f"bench sampling needs an any-T_m model (T_m_range=(lo, T)); "
             f"{model or SAMPLING_MODEL} was trained at T_m={net.T_m} only"
         )
-    dataset = (meta.get("dataset") or {}).get("name", "8gaussians")
-    gmm = toy.GaussianMixture.preset(dataset) if dataset in toy.PRESETS else None
-    if gmm is None:
+    if dataset not in toy.PRESETS:
         raise ValueError(
             f"bench sampling scores samples with an exact mixture; {dataset!r} is none"
         )
+
+
+def _head_to_head(net, meta, device, repeats, size) -> list[dict]:
+    """The rows of the head-to-head at ``T_m = 0.6`` and of the sweep."""
+    n, n_full, grid = SAMPLING_SIZES[size]
+    if len(net.dims) == 3:
+        return _bench_digits(net, device, repeats, size)
+    gmm = toy.GaussianMixture.preset((meta.get("dataset") or {}).get("name", "8gaussians"))
     reference = gmm.sample(n, torch.Generator().manual_seed(1))
     floor = noise_floor(gmm, n)
     common = {"n": n, "reference": reference, "gmm": gmm, "n_steps_full": n_full}
