@@ -20,6 +20,15 @@ the paper-size Glow after 300 training steps moved its log-density by 1.6 bits/d
 inverse by 0.07 (``python -m dinof_lite bench precision``). The score network's error is only a noisy score,
 which the sampler's own noise already tolerates.
 
+``Precision("fp16")`` is the same rule with float16 in place of bfloat16, for GPUs without
+native bf16 (CUDA compute capability < 8.0: Colab's T4, V100): there bf16 autocast is emulated
+(no bf16 tensor cores), while float16 runs on the tensor cores. float16's 5-bit exponent
+underflows small gradients, so a training step under it scales the loss with
+``torch.amp.GradScaler`` (the ``Trainer`` does, whenever its autocast dtype is float16); the
+flow, being float32, is untouched by the scaling (a power of two, undone exactly).
+:func:`resolve_precision` picks it by itself on such a GPU (:func:`half_mode`);
+``Precision("fp16", "cpu")`` forces the same code on a CPU (docs/design.md §Precision policy).
+
 ``Precision("bf16_unguarded")`` autocasts *everything*, flow included — the behaviour before
 this policy, kept so the benchmark can show what the policy prevents. Never train with it.
 """
@@ -34,14 +43,27 @@ from typing import TypeVar
 
 import torch
 
-__all__ = ["PRECISION_MODES", "POLICY", "Precision", "resolve_precision", "float32"]
+__all__ = [
+    "PRECISION_MODES",
+    "TRAIN_PRECISIONS",
+    "POLICY",
+    "Precision",
+    "half_mode",
+    "resolve_precision",
+    "float32",
+]
 
 #: ``mode -> description`` of every precision a run can use
 PRECISION_MODES: dict[str, str] = {
     "float32": "float32 everywhere",
     "bf16": "bf16 score network (autocast); flow, likelihoods, SDE and sampler state float32",
+    "fp16": "fp16 score network (autocast) with a gradient scaler, for GPUs without native bf16 "
+    "(compute capability < 8.0); flow, likelihoods, SDE and sampler state float32",
     "bf16_unguarded": "bf16 autocast of everything, flow included (reference only: unsafe)",
 }
+
+#: the modes a run may train in (``bf16_unguarded`` exists for the benchmark only)
+TRAIN_PRECISIONS = ("float32", "bf16", "fp16")
 
 #: component -> dtype under the ``"bf16"`` policy (printed by ``bench precision``)
 POLICY: dict[str, str] = {
@@ -54,6 +76,9 @@ POLICY: dict[str, str] = {
 }
 
 _HALF = (torch.bfloat16, torch.float16)
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "bf16_unguarded": torch.bfloat16}
+#: the first CUDA compute capability with bf16 tensor cores (Ampere)
+BF16_CAPABILITY = (8, 0)
 F = TypeVar("F", bound=Callable)
 
 
@@ -68,7 +93,8 @@ class Precision:
     """One precision of :data:`PRECISION_MODES` on one device type.
 
     Args:
-        mode: ``"float32"``, ``"bf16"`` (the policy) or ``"bf16_unguarded"`` (reference only).
+        mode: ``"float32"``, ``"bf16"`` (the policy), ``"fp16"`` (the policy where bf16 is not
+            native) or ``"bf16_unguarded"`` (reference only).
         device_type: ``"cpu"`` or ``"cuda"`` (autocast's device type).
     """
 
@@ -83,13 +109,14 @@ class Precision:
 
     @property
     def mixed(self) -> bool:
-        """True when some computations run in bfloat16."""
+        """True when some computations run in half precision (bfloat16 or float16)."""
         return self.mode != "float32"
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
-        """``torch.bfloat16`` for the mixed modes, else ``None`` (the ``Trainer``'s argument)."""
-        return torch.bfloat16 if self.mixed else None
+        """``torch.bfloat16`` or ``torch.float16`` for the mixed modes, else ``None`` (the
+        ``Trainer``'s argument; float16 also makes it scale the loss)."""
+        return _DTYPES.get(self.mode)
 
     def describe(self) -> str:
         """One line for logs: the mode and what runs in which dtype."""
@@ -101,17 +128,29 @@ class Precision:
         guard = _Guard.on
         _Guard.on = self.mode != "bf16_unguarded"
         try:
-            with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.mixed):
+            dtype = self.autocast_dtype or torch.bfloat16
+            with torch.autocast(self.device_type, dtype=dtype, enabled=self.mixed):
                 yield
         finally:
             _Guard.on = guard
 
 
+def half_mode(device: torch.device | str) -> str:
+    """The policy's half precision on ``device``: ``"fp16"`` on a CUDA GPU of compute capability
+    below :data:`BF16_CAPABILITY` (T4 7.5, V100 7.0: bf16 would be emulated there), else
+    ``"bf16"``."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < BF16_CAPABILITY:
+        return "fp16"
+    return "bf16"
+
+
 def resolve_precision(mode: str | None, device: torch.device | str) -> Precision:
-    """The run's :class:`Precision`: ``mode``, or (``None``) ``"bf16"`` on CUDA, else float32."""
+    """The run's :class:`Precision`: ``mode``, or (``None``) the policy's half precision on CUDA
+    (:func:`half_mode`: bf16, or fp16 where bf16 is not native), float32 elsewhere."""
     device_type = torch.device(device).type
     if mode is None:
-        mode = "bf16" if device_type == "cuda" else "float32"
+        mode = half_mode(device) if device_type == "cuda" else "float32"
     return Precision(mode, device_type)
 
 

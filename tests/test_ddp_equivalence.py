@@ -1,6 +1,8 @@
-"""DDP on 2 CPU ranks (Gloo): one joint DiNof step with the global batch split over the ranks
-gives the update of one process on the whole batch, and ActNorm's data-dependent init is the
-same on every rank before DDP's broadcast could make it so.
+"""DDP on 2 CPU ranks (Gloo): one DiNof step with the global batch split over the ranks gives the
+update of one process on the whole batch, and ActNorm's data-dependent init is the same on every
+rank before DDP's broadcast could make it so — for the joint step and for the flow-only step on a
+frozen score network (``train_score=False``: DDP all-reduces the flow's gradients only, and the
+score network stays bitwise what it was on both ranks).
 
 Each rank r draws its half of the batch and its noise from ``Generator(seed + r)``; the
 single-process reference feeds the whole batch with the concatenated noise to the same loss
@@ -10,7 +12,7 @@ the same mathematical update and may differ only by float rounding.
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -21,11 +23,10 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from dinof_lite.dinof import model as dinof_model
 from dinof_lite.dinof import training_loss
 from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.experiment.distributed import data_dependent_init, param_digest
-
-dinof_loss = importlib.import_module("dinof_lite.dinof.model")  # where DiNof draws its noise
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG, SEED, HALF = "cifar10_ve_smoke", 3, 4
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distribut
 
 WORKER = textwrap.dedent(
     f"""
-    import sys, torch
+    import dataclasses, sys, torch
     from dinof_lite.dinof import training_loss
     from dinof_lite.experiment.configs import build_model, get_config
     from dinof_lite.experiment.data import fake_image_dataset
@@ -42,14 +43,14 @@ WORKER = textwrap.dedent(
         cleanup_distributed, data_dependent_init, init_distributed, param_digest, wrap_ddp)
 
     info, device = init_distributed("cpu")
-    cfg = get_config("{CONFIG}")
+    cfg = dataclasses.replace(get_config("{CONFIG}"), train_score=sys.argv[2] == "joint")
     data = fake_image_dataset(cfg.shape, 64, cfg.data_range)
     torch.manual_seed({SEED})
     model = build_model(cfg).train()
     data_dependent_init(model, data.sampler, {HALF}, {SEED}, device)
     init_digest = param_digest(model.flow)
     ddp = wrap_ddp(model, info, device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     g = torch.Generator().manual_seed({SEED} + info.rank)
     x = data.sampler({HALF}, g)
     loss = training_loss(ddp, x, g)
@@ -66,7 +67,7 @@ WORKER = textwrap.dedent(
 )
 
 
-def run_two_ranks(tmp_path: Path) -> list[dict]:
+def run_two_ranks(tmp_path: Path, job: str) -> list[dict]:
     script = tmp_path / "worker.py"
     script.write_text(WORKER, encoding="utf-8")
     env = dict(
@@ -76,17 +77,21 @@ def run_two_ranks(tmp_path: Path) -> list[dict]:
     )
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"]
     proc = subprocess.run(
-        [*cmd, str(script), str(tmp_path)], env=env, capture_output=True, text=True, timeout=180
+        [*cmd, str(script), str(tmp_path), job],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
 
 
-def reference_step(monkeypatch) -> tuple[dict, dict, float, str]:
+def reference_step(monkeypatch, job: str) -> tuple[dict, dict, float, str]:
     """One process, the whole batch of both ranks, the ranks' noise."""
     from dinof_lite.experiment.data import fake_image_dataset
 
-    cfg = get_config(CONFIG)
+    cfg = dataclasses.replace(get_config(CONFIG), train_score=job == "joint")
     data = fake_image_dataset(cfg.shape, 64, cfg.data_range)
     torch.manual_seed(SEED)
     model = build_model(cfg).train()
@@ -99,9 +104,9 @@ def reference_step(monkeypatch) -> tuple[dict, dict, float, str]:
         zs.append(torch.randn(xs[-1].shape, generator=g))
         ts.append(torch.rand(HALF, generator=g))
     draws = iter([torch.cat(zs), torch.cat(ts)])
-    monkeypatch.setattr(dinof_loss, "randn", lambda *a, **k: next(draws))
-    monkeypatch.setattr(dinof_loss, "rand", lambda *a, **k: next(draws))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    monkeypatch.setattr(dinof_model, "randn", lambda *a, **k: next(draws))
+    monkeypatch.setattr(dinof_model, "rand", lambda *a, **k: next(draws))
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     loss = training_loss(model, torch.cat(xs), torch.Generator())
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -110,17 +115,24 @@ def reference_step(monkeypatch) -> tuple[dict, dict, float, str]:
     return grads, model.state_dict(), float(loss.detach()), init
 
 
-def test_one_ddp_step_equals_one_process_on_the_whole_batch(tmp_path, monkeypatch):
-    r0, r1 = run_two_ranks(tmp_path)
-    grads, params, loss, init = reference_step(monkeypatch)
+@pytest.mark.parametrize("job", ["joint", "flow_only"])
+def test_one_ddp_step_equals_one_process_on_the_whole_batch(tmp_path, monkeypatch, job):
+    r0, r1 = run_two_ranks(tmp_path, job)
+    grads, params, loss, init = reference_step(monkeypatch, job)
+    torch.manual_seed(SEED)
+    initial = build_model(get_config(CONFIG)).score_net.state_dict()
 
     assert r0["init"] == r1["init"] == init  # ActNorm's init: same batch, same result, every rank
     assert r0["loss"] != r1["loss"]  # the ranks saw different halves ...
     assert abs((r0["loss"] + r1["loss"]) / 2 - loss) < 1e-5 * abs(loss)  # ... of this batch
     assert grads.keys() == r0["grads"].keys()
+    trained = {n.split(".")[0] for n in grads}
+    assert trained == ({"score_net", "flow"} if job == "joint" else {"flow"})
     for name, g in grads.items():  # all-reduced gradients = the whole batch's, on both ranks
         assert torch.equal(r0["grads"][name], r1["grads"][name]), name
         assert torch.allclose(r0["grads"][name], g, rtol=1e-4, atol=1e-7), name
     for name, p in params.items():  # the update (weights and buffers) of one Adam step
         assert torch.equal(r0["params"][name], r1["params"][name]), name
         assert torch.allclose(r0["params"][name].float(), p.float(), rtol=0, atol=1e-6), name
+    moved = [k for k, v in initial.items() if not torch.equal(r0["params"][f"score_net.{k}"], v)]
+    assert bool(moved) == (job == "joint")  # a frozen score network: bitwise untouched

@@ -2,11 +2,13 @@
 
 Each rank draws different minibatches (seed + rank), so the ranks' losses differ; their weights
 stay equal only because DDP all-reduces the gradients. ``--rank-report`` makes each rank write a
-digest of its weights (and EMA) to ``DIR/rank{r}.json``.
+digest of its weights (and EMA) to ``DIR/rank{r}.json``. A flow-only run (``--score-checkpoint``:
+a frozen published score network) does the same for the flow, every rank loading the network.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -16,10 +18,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import torch.distributed as dist
+from score_sde_file import write_score_sde_checkpoint
 
 from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.experiment.distributed import DistInfo, param_digest
+from dinof_lite.nets.unet import UNet
 from dinof_lite.train.checkpoint import load_checkpoint
 from dinof_lite.train.lock import LOCK_NAME
 
@@ -84,6 +89,27 @@ def test_two_ranks_stay_identical_and_resume(tmp_path):
     assert r0["step"] == r1["step"] == 6 and r0["params"] == r1["params"]
     assert r0["losses"][4] != r1["losses"][4]  # each rank continued its own random stream
     assert checkpoint_digest(tmp_path) == r0["params"]
+
+
+def test_flow_only_two_ranks_stay_identical_and_resume(tmp_path):
+    cfg = get_config("digits_cpu_smoke")
+    torch.manual_seed(1)
+    net = UNet(dataclasses.replace(cfg.unet, image_size=cfg.image_size, in_channels=cfg.channels))
+    score = tmp_path / "checkpoint_1.pth"
+    expected = write_score_sde_checkpoint(net, score)
+    work = tmp_path / "run"
+    r0, r1 = torchrun(work, "--score-checkpoint", str(score))
+    assert r0["step"] == r1["step"] == 4 and r0["losses"][0] != r1["losses"][0]
+    assert r0["params"] == r1["params"] and r0["ema"] == r1["ema"]
+    assert checkpoint_digest(work) == r0["params"]
+    ckpt = load_checkpoint(work)
+    assert ckpt["frozen"] == ["score_net"] and len(ckpt["rank_rng"]) == 2
+    for key, value in expected.items():  # the published weights, untouched by DDP's updates
+        assert torch.equal(ckpt["model"][f"score_net.{key}"], value), key
+
+    r0, r1 = torchrun(work, "--score-checkpoint", str(score), "--steps", "6")
+    assert r0["step"] == r1["step"] == 6 and r0["params"] == r1["params"]
+    assert checkpoint_digest(work) == r0["params"]
 
 
 def test_global_batch_is_split_across_ranks():

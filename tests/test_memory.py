@@ -3,6 +3,8 @@ the peak measured at the large batch, and the tensor counter counts what it shou
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -75,5 +77,35 @@ def test_gpu_matching_and_table_rows(estimates):
 
 def test_bench_train_memory_prints_the_paper_configs_table():
     rows = run_benchmark("train", device="cpu", size="smoke", memory=True)
-    assert [r["config"] for r in rows] == ["cifar10_ve_smoke"]
+    assert [(r["config"], r["job"], r["precision"]) for r in rows] == [
+        ("cifar10_ve_smoke", "joint", "bf16"),
+        ("cifar10_ve_smoke", "flow only", "fp16"),  # the T4 row: a frozen score network
+    ]
     assert rows[0]["activations GiB"] >= 0 and rows[0]["params (M)"] == 0.2
+    assert rows[1]["params (M)"] == 0.2  # the frozen score network is still held
+
+
+def test_flow_only_estimate_counts_the_frozen_score_network_once():
+    """Frozen score network: its weights once; gradients, Adam and the EMA of the flow only; the
+    estimate within 20 % of one measured step at the large batch."""
+    cfg, batch = dataclasses.replace(get_config("cifar10_ve_smoke"), train_score=False), 32
+    est = estimate_memory(cfg, batch, "fp16")
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    flow = [p for p in model.parameters() if p.requires_grad]
+    assert {id(p) for p in flow} == {id(p) for p in model.flow.parameters()}
+    n_flow = sum(p.numel() for p in flow)
+    n_all = sum(p.numel() for p in model.parameters())
+    assert est.n_params == n_all and est.params == 4 * n_all
+    assert est.gradients == 4 * n_flow and est.adam == 8 * n_flow and est.job == "flow only"
+    flow_buffers = sum(b.numel() * b.element_size() for b in model.flow.buffers())
+    assert est.ema == 4 * n_flow + flow_buffers  # the score network is shared, not copied
+
+    opt = torch.optim.Adam(flow)
+    x0 = torch.rand(batch, *cfg.shape, generator=torch.Generator().manual_seed(1))
+    measure_step(model, opt, x0, Precision("fp16"))
+    step = measure_step(model, opt, x0, Precision("fp16"))
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    measured = 4 * n_all + 12 * n_flow + buffers + flow_buffers
+    measured += max(step["peak_backward"], step["peak_optimizer"])
+    assert abs(est.total - measured) <= 0.2 * measured

@@ -151,10 +151,11 @@ def test_float32_decorator_casts_half_inputs_and_leaves_plain_calls_alone():
     assert torch.equal(out, a @ a)
 
 
-def test_precision_names_and_defaults():
+def test_precision_names_and_defaults(monkeypatch):
     assert resolve_precision(None, "cpu").mode == "float32"
-    assert resolve_precision(None, torch.device("cuda", 0)).mode == "bf16"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    assert resolve_precision(None, torch.device("cuda", 0)).mode == "bf16"  # the T4: fp16
     assert resolve_precision("bf16", "cpu").autocast_dtype == torch.bfloat16
     assert "float32" in Precision().describe() and not Precision().mixed
-    with pytest.raises(ValueError, match="unknown precision 'fp16'; valid: float32, bf16"):
-        Precision("fp16")
+    with pytest.raises(ValueError, match="unknown precision 'fp8'; valid: float32, bf16, fp16"):
+        Precision("fp8")

@@ -18,6 +18,7 @@ __all__ = ["arguments", "run", "train_options", "to_train_options"]
 def train_options(p: argparse.ArgumentParser) -> None:
     """The flags of a training run, shared by ``train`` and ``trial``."""
     from dinof_lite.experiment.configs import config_names
+    from dinof_lite.precision import TRAIN_PRECISIONS
 
     p.add_argument(
         "--config",
@@ -52,8 +53,37 @@ def train_options(p: argparse.ArgumentParser) -> None:
         "--amp",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="the precision policy's bf16: score network in bf16, flow, likelihoods, SDE and "
+        help="the precision policy's half precision: score network in bf16 (fp16 with a "
+        "gradient scaler on GPUs without native bf16: T4, V100), flow, likelihoods, SDE and "
         "sampler state in float32 (default: on for CUDA, off otherwise)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=TRAIN_PRECISIONS,
+        default=None,
+        help="choose the precision mode instead of --amp: float32, bf16 or fp16 (fp16 runs "
+        "the T4 / V100 path, gradient scaler included, on any device)",
+    )
+    score = p.add_mutually_exclusive_group()
+    score.add_argument(
+        "--score",
+        default=None,
+        metavar="HUB_ID",
+        help="train only the flow, on this published score network, frozen: a diffusers "
+        "hub id or folder, e.g. google/ddpm-cifar10-32 (with --config cifar10_vp)",
+    )
+    score.add_argument(
+        "--score-checkpoint",
+        default=None,
+        metavar="PATH",
+        help="train only the flow, on the frozen network of this score_sde_pytorch "
+        "checkpoint (its EMA weights)",
+    )
+    p.add_argument(
+        "--score-config",
+        default=None,
+        metavar="NAME",
+        help="the experiment config whose network --score-checkpoint holds (default: --config)",
     )
     p.add_argument(
         "--fake-data",
@@ -81,6 +111,10 @@ def to_train_options(args: argparse.Namespace):
         device=args.device,
         compile=args.compile,
         amp=args.amp,
+        precision=args.precision,
+        score=args.score,
+        score_checkpoint=args.score_checkpoint,
+        score_config=args.score_config,
         fake_data=args.fake_data,
         data_root=args.data_root,
         progress=not args.no_progress,

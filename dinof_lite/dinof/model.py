@@ -11,6 +11,14 @@ through its layers ``h_0 = x(T_m), …, h_M = z`` (deterministic paths)::
     s = model.sample_result(500, trajectory_every=10)   # a DiNofSample: both parts' states, NFE
     logp = model.log_likelihood(x)         # ODE train_eps → T_m, plus the flow's log-density
 
+**On a published score network** (``train_score=False``): the score network is frozen (no
+gradient, no optimizer state, no EMA in :class:`~dinof_lite.train.Trainer`; weights unchanged)
+and the loss is the flow's term alone, on the same draws as the joint loss: DiNof's two terms
+share no parameter, so the flow's gradients are the joint loss's (docs/design.md §DiNof loss)::
+
+    sde, net = load_score_sde_checkpoint("checkpoint_26.pth", "cifar10_ve")
+    model = DiNof(sde, net, Glow((3, 32, 32)), T_m=0.6, train_score=False)
+
 **Any-T_m mode** (``T_m_range=(lo, hi)``): the flow is conditioned on ``T_m`` through Glow's
 ``context`` (features :func:`tm_context`), training draws one ``T_m ~ U(lo, hi)`` per example and
 the score network is trained on ``[train_eps, hi)``; ``sample(T_m=…)`` then works for any ``T_m``
@@ -80,6 +88,10 @@ class DiNof(nn.Module):
             images the per-example NLL (thousands of nats) dominates that norm and the clip
             shrinks the score network's steps too; per dimension keeps both terms O(1).
         reduce_mean, likelihood_weighting: passed to :func:`~dinof_lite.losses.dsm_loss`.
+        train_score: train the score network with the flow (the joint loss, default), or
+            freeze it (``False``: ``requires_grad`` off, kept in eval mode, the loss is the
+            flow's term only): a score network trained on ``[train_eps, T]`` already, e.g. a
+            published one.
     """
 
     CONTEXT_DIM = CONTEXT_DIM
@@ -99,6 +111,7 @@ class DiNof(nn.Module):
         flow_reduction: str = "sum",
         reduce_mean: bool | None = None,
         likelihood_weighting: bool = False,
+        train_score: bool = True,
     ) -> None:
         super().__init__()
         for name, value, cls in (("sde", sde, SDE), ("score_net", score_net, nn.Module)):
@@ -149,6 +162,19 @@ class DiNof(nn.Module):
         self.flow_weight, self.flow_reduction = float(flow_weight), flow_reduction
         self.reduce_mean, self.likelihood_weighting = reduce_mean, likelihood_weighting
         self.dims = tuple(int(d) for d in flow.in_shape)
+        if not isinstance(train_score, bool):
+            raise TypeError(f"train_score must be True or False; got {train_score!r}")
+        self.train_score = train_score
+        if not train_score:
+            score_net.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> DiNof:
+        """``nn.Module.train``; a frozen score network (``train_score=False``) stays in eval
+        mode (no dropout), as it was when it was trained."""
+        super().train(mode)
+        if not self.train_score:
+            self.score_net.eval()
+        return self
 
     @property
     def kwargs(self) -> dict:
@@ -162,6 +188,7 @@ class DiNof(nn.Module):
             "flow_reduction": self.flow_reduction,
             "reduce_mean": self.reduce_mean,
             "likelihood_weighting": self.likelihood_weighting,
+            "train_score": self.train_score,
         }
 
     @staticmethod
@@ -248,7 +275,7 @@ class DiNof(nn.Module):
     # ------------------------------------------------------------------ training
     def _loss_terms(
         self, x0: Tensor, generator: torch.Generator | None
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor | None, Tensor]:
         """``(total, dsm, flow_nll)`` on ``x0 (B, *dims)``, scalars with gradients (DiNof Eqs. 3
         and 8; the authors' code: one optimizer, both networks)::
 
@@ -264,6 +291,10 @@ class DiNof(nn.Module):
         at ``T_m`` exactly, the time the sampler starts from. The authors draw ``t = T_m·(U(1 −
         eps) + eps)`` and evaluate the flow at ``t_f = T_m·(1 − eps) + eps`` (``T_m + 1e-5·(1 −
         T_m)``); here ``t ~ U(train_eps, T_m)`` and ``t_f = T_m``.
+
+        With ``train_score=False`` the score network is not evaluated: ``dsm`` is ``None`` and
+        ``L = w · reduce(−log p_flow(x_Tm))``, drawn exactly as above (``t`` too, unused), so
+        the flow sees the joint loss's ``x_Tm`` and gets the joint loss's gradient.
         """
         self.check_x(x0)
         B, dev, dt = x0.shape[0], x0.device, x0.dtype
@@ -271,22 +302,25 @@ class DiNof(nn.Module):
         T_m, t_max = self.tm_spec.draw(B, generator, dev, dt)
         eps = self.train_eps
         t = eps + (t_max - eps) * rand((B,), generator, dev, dt)
-        dsm = dsm_loss(
-            self.sde,
-            self.score_fn,
-            x0,
-            t=t,
-            z=z,
-            reduce_mean=self.reduce_mean,
-            likelihood_weighting=self.likelihood_weighting,
-        )
+        dsm = None
+        if self.train_score:
+            dsm = dsm_loss(
+                self.sde,
+                self.score_fn,
+                x0,
+                t=t,
+                z=z,
+                reduce_mean=self.reduce_mean,
+                likelihood_weighting=self.likelihood_weighting,
+            )
         a, s = self.sde.marginal_coeffs(T_m)
         x_Tm = batch_view(a, x0) * x0 + batch_view(s, x0) * z
         nll = -self.flow.log_prob(x_Tm, self.context(T_m, B))
         if self.flow_reduction == "mean":
             nll = nll / math.prod(self.dims)
         nll = nll.mean()
-        return dsm + self.flow_weight * nll, dsm, nll
+        flow_term = self.flow_weight * nll
+        return (flow_term if dsm is None else dsm + flow_term), dsm, nll
 
     def loss(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
         r"""The joint DiNof loss (a scalar) on a minibatch ``x0 (B, *dims)``: denoising score
@@ -303,7 +337,8 @@ class DiNof(nn.Module):
 
         with :math:`\varepsilon` = ``train_eps``, up to the reduction over dimensions
         (:func:`~dinof_lite.losses.dsm_loss`: the mean, or half the sum) and the flow's
-        (``flow_reduction``); :math:`w` is ``flow_weight`` (the authors': 1).
+        (``flow_reduction``); :math:`w` is ``flow_weight`` (the authors': 1). With
+        ``train_score=False``, the second term alone (same draws).
         """
         return self._loss_terms(x0, generator)[0]
 
@@ -312,9 +347,10 @@ class DiNof(nn.Module):
     ) -> tuple[Tensor, dict[str, float]]:
         """``(loss, {"dsm", "flow_nll"})``: :meth:`loss` (same draws from ``generator``, same
         number) and its two terms as detached floats (``flow_nll`` in the unit
-        ``flow_reduction`` chooses)."""
+        ``flow_reduction`` chooses; ``dsm`` is NaN with ``train_score=False``: not computed)."""
         total, dsm, nll = self._loss_terms(x0, generator)
-        return total, {"dsm": float(dsm.detach()), "flow_nll": float(nll.detach())}
+        dsm_value = math.nan if dsm is None else float(dsm.detach())
+        return total, {"dsm": dsm_value, "flow_nll": float(nll.detach())}
 
     def forward(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """``model(x0, generator)`` is :meth:`loss`: the call ``DistributedDataParallel`` wraps, so
@@ -577,9 +613,10 @@ class DiNof(nn.Module):
 
     def extra_repr(self) -> str:
         mode = f"T_m_range={self.T_m_range}" if self.any_T_m else f"T_m={self.T_m}"
+        frozen = "" if self.train_score else ", train_score=False"
         return (
             f"sde={self.sde.name}, {mode}, train_eps={self.train_eps}, "
-            f"sample_eps={self.sample_eps}, flow_reduction={self.flow_reduction!r}"
+            f"sample_eps={self.sample_eps}, flow_reduction={self.flow_reduction!r}{frozen}"
         )
 
 

@@ -49,6 +49,11 @@ class ExperimentConfig:
             on T_m, the score network trained on ``[eps, hi)``), else None.
         flow_reduction: ``"sum"`` (nats per example) or ``"mean"``.
         reduce_mean: DSM reduction (None: the SDE's default, as in score_sde).
+        train_score: train the score network with the flow (the joint loss), or freeze it and
+            train the flow alone (``DiNof(train_score=False)``; ``train --score``).
+        pretrained_score: the published score network the run starts from, its source (see
+            :mod:`~dinof_lite.experiment.pretrained_score`), e.g. ``{"kind": "diffusers",
+            "source": "google/ddpm-cifar10-32"}``; ``None``: a fresh UNet of ``unet``.
         train: optimiser, schedule, EMA and length (:class:`~dinof_lite.train.TrainConfig`).
         predictor, corrector, snr, n_corrector_steps: the PC sampler (Song et al. 2021, Alg. 1).
         sample_every: write a sample grid every this many training steps (0: never).
@@ -70,6 +75,8 @@ class ExperimentConfig:
     T_m_range: tuple[float, float] | None = None
     flow_reduction: str = "sum"
     reduce_mean: bool | None = None
+    train_score: bool = True
+    pretrained_score: dict | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     predictor: str = "reverse_diffusion"
     corrector: str = "langevin"
@@ -239,28 +246,44 @@ def get_config(name: str) -> ExperimentConfig:
     return CONFIGS[name]()
 
 
-def build_model(cfg: ExperimentConfig):
-    """``DiNof(sde, UNet, Glow)`` for ``cfg`` (untrained; ActNorm initialises on the first batch)."""
+def build_model(cfg: ExperimentConfig, score: tuple | None = None):
+    """``DiNof(sde, UNet, Glow)`` for ``cfg`` (untrained; ActNorm initialises on the first batch).
+
+    The score network is ``score = (sde, net)`` when given, else ``cfg.pretrained_score``'s
+    (loaded and checked by :func:`~dinof_lite.experiment.pretrained_score.load_pretrained_score`),
+    else a fresh ``UNet`` of ``cfg.unet``; it trains unless ``cfg.train_score`` is False.
+    """
     from dinof_lite.dinof import DiNof
     from dinof_lite.flows import Glow
     from dinof_lite.nets.unet import UNet
     from dinof_lite.sde import get_sde
 
-    sde = get_sde(cfg.sde, **cfg.sde_params)
-    unet_cfg = dataclasses.replace(cfg.unet, image_size=cfg.image_size, in_channels=cfg.channels)
-    flow = Glow(
+    if score is None and cfg.pretrained_score:
+        from dinof_lite.experiment.pretrained_score import load_pretrained_score
+
+        score = load_pretrained_score(cfg)
+    flow = Glow(  # built before a fresh UNet: the initial weights of a seed stay what they were
         cfg.shape,
         levels=cfg.flow_levels,
         steps=cfg.flow_steps,
         hidden=cfg.flow_hidden,
         context_dim=DiNof.CONTEXT_DIM if cfg.T_m_range else 0,
     )
+    if score is not None:
+        sde, net = score
+    else:
+        sde = get_sde(cfg.sde, **cfg.sde_params)
+        unet_cfg = dataclasses.replace(
+            cfg.unet, image_size=cfg.image_size, in_channels=cfg.channels
+        )
+        net = UNet.for_sde(sde, unet_cfg)
     return DiNof(
         sde,
-        UNet.for_sde(sde, unet_cfg),
+        net,
         flow,
         T_m=cfg.T_m,
         T_m_range=cfg.T_m_range,
         flow_reduction=cfg.flow_reduction,
         reduce_mean=cfg.reduce_mean,
+        train_score=cfg.train_score,
     )

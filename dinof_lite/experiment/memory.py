@@ -14,6 +14,13 @@ proportion to the batch) and extrapolates to the paper's batch::
 The fixed part is counted exactly: parameters, their gradients and the EMA copy (float32, 4 bytes
 each), Adam's two moments. A GPU adds its CUDA context and allocator slack, which
 :data:`GPU_OVERHEAD` allows for when :func:`gpus_that_fit` matches a device.
+
+A flow-only job (``cfg.train_score = False``: ``train --score``, a frozen published score
+network) holds the score network's weights once and nothing else of it: gradients, Adam and the
+EMA cover the flow (:mod:`dinof_lite.train.frozen`), and the step's activations are the flow's::
+
+    est = estimate_memory(dataclasses.replace(get_config("cifar10_vp"), train_score=False),
+                          precision="fp16")           # the T4 row of `bench train --memory`
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from torch.utils._pytree import tree_flatten
 from dinof_lite.dinof import training_loss
 from dinof_lite.experiment.configs import ExperimentConfig, build_model
 from dinof_lite.precision import Precision
+from dinof_lite.train.frozen import frozen_tensors
 
 __all__ = [
     "TensorMemory",
@@ -133,7 +141,9 @@ class MemoryEstimate:
     """Bytes of one training process at ``batch`` under ``precision`` (see module docstring).
 
     ``total = params + buffers + adam + ema + max(peak_backward, peak_optimizer)``; the gradients
-    and the activations are inside the two step peaks, and are listed on their own too.
+    and the activations are inside the two step peaks, and are listed on their own too. With a
+    frozen score network (``job == "flow only"``) ``gradients``, ``adam`` and ``ema`` are the
+    flow's.
     """
 
     config: str
@@ -150,6 +160,7 @@ class MemoryEstimate:
     peak_optimizer: int
     backward_per_example: float
     probes: tuple[int, ...]
+    job: str = "joint"
 
     @property
     def total(self) -> int:
@@ -170,6 +181,7 @@ class MemoryEstimate:
         fits = self.fits
         return {
             "config": self.config,
+            "job": self.job,
             "batch": self.batch,
             "precision": self.precision,
             "params (M)": round(self.n_params / 1e6, 1),
@@ -213,7 +225,8 @@ def estimate_memory(
     device: str | torch.device = "cpu",
 ) -> MemoryEstimate:
     """Memory of training ``cfg`` at ``batch`` (default: the config's) under ``precision``,
-    extrapolated linearly from steady-state steps at the two ``probes`` batches on ``device``.
+    extrapolated linearly from steady-state steps at the two ``probes`` batches on ``device``;
+    ``cfg.train_score = False`` estimates the flow-only job (module docstring).
 
     ``probes=None`` picks ``(b, 2b)`` with ``b`` the first power of two whose activations are at
     least twice the parameters' bytes: below that the backward pass's peak is set by the
@@ -233,13 +246,14 @@ def estimate_memory(
     def images(n: int) -> Tensor:
         return (lo + (hi - lo) * torch.rand(n, *cfg.shape, generator=g)).to(device)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=cfg.train.lr)
     measure_step(model, optimizer, images(2), prec)  # ActNorm's init and Adam's state
-    p_bytes = _nbytes(model.parameters())
+    p_bytes, t_bytes = _nbytes(model.parameters()), _nbytes(trainable)
     if probes is None:  # double until activations outweigh the gradients' share of the peak
         lo_b = 1
         while lo_b < max(batch // 2, 1):
-            if measure_step(model, optimizer, images(lo_b), prec)["activations"] >= 2 * p_bytes:
+            if measure_step(model, optimizer, images(lo_b), prec)["activations"] >= 2 * t_bytes:
                 break
             lo_b *= 2
         probes = (lo_b, 2 * lo_b)
@@ -261,12 +275,13 @@ def estimate_memory(
         n_params=n_params,
         params=p_bytes,
         buffers=b_bytes,
-        gradients=p_bytes,
+        gradients=t_bytes,
         adam=_nbytes(t for s in optimizer.state.values() for t in s.values() if t.dim() > 0),
-        ema=p_bytes + b_bytes,
+        ema=p_bytes + b_bytes - _nbytes(frozen_tensors(model)),  # the EMA shares the frozen part
         activations=at("activations"),
         peak_backward=at("peak_backward"),
         peak_optimizer=max(s["peak_optimizer"] for s in steps.values()),
         backward_per_example=slope("peak_backward"),
         probes=tuple(probes),
+        job="joint" if cfg.train_score else "flow only",
     )

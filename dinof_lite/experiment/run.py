@@ -11,10 +11,15 @@ Workdir layout (``python -m dinof_lite train --config NAME --workdir DIR``)::
 
 The model is trained with :class:`~dinof_lite.train.Trainer` on
 ``dinof_lite.dinof.training_loss`` (the joint DiNof loss, DiNof Eqs. 3 and 8). On CUDA the run
-uses the precision policy (:mod:`dinof_lite.precision`: the score network in bf16, the flow, its
-log-dets, the SDE and the sampler state in float32) for the loss and the sample grids, and the
-model and batches are ``channels_last``. See
-:mod:`dinof_lite.experiment.distributed` for ``torchrun`` runs.
+uses the precision policy (:mod:`dinof_lite.precision`: the score network in bf16 — fp16 with a
+gradient scaler on GPUs without native bf16 — the flow, its log-dets, the SDE and the sampler
+state in float32) for the loss and the sample grids, and the model and batches are
+``channels_last``. See :mod:`dinof_lite.experiment.distributed` for ``torchrun`` runs.
+
+**Flow only** (``--score HUB_ID`` or ``--score-checkpoint PATH``): the score network is a
+published one (:mod:`dinof_lite.experiment.pretrained_score`), frozen; only the flow trains
+(``ExperimentConfig.train_score = False``, recorded in ``config.json`` with the source, so a
+resume without the same source is refused).
 """
 
 from __future__ import annotations
@@ -41,9 +46,14 @@ from dinof_lite.experiment.distributed import (
     wrap_ddp,
     write_rank_report,
 )
+from dinof_lite.experiment.pretrained_score import (
+    describe_source,
+    load_pretrained_score,
+    score_source,
+)
 from dinof_lite.experiment.sample import save_grid, to_uint8
 from dinof_lite.nets.unet import UNetConfig
-from dinof_lite.precision import Precision, resolve_precision
+from dinof_lite.precision import TRAIN_PRECISIONS, Precision, half_mode, resolve_precision
 from dinof_lite.train import TrainConfig, load_weights
 from dinof_lite.train.lock import WorkdirLock
 from dinof_lite.train.validation import check_dir, check_int, check_writable, resolve_device
@@ -76,8 +86,13 @@ RESUME_FREE = {
 class TrainOptions:
     """Arguments of ``python -m dinof_lite train`` (see its ``--help``).
 
-    ``amp``: the precision policy's bf16 (True) or float32 (False); ``None``: bf16 exactly when
-    training on CUDA (:func:`~dinof_lite.precision.resolve_precision`). ``rank_report``: each rank writes
+    ``amp``: the precision policy's half precision (True: bf16, or fp16 on a GPU without native
+    bf16) or float32 (False); ``None``: half precision exactly when training on CUDA
+    (:func:`~dinof_lite.precision.resolve_precision`). ``precision``: a mode of
+    :data:`~dinof_lite.precision.PRECISION_MODES` instead (``"fp16"`` forces the T4 path on any
+    device). ``score`` (a hub id) or ``score_checkpoint`` (a score_sde_pytorch file, its
+    architecture the config ``score_config``, default ``config``): train the flow alone on that
+    published score network, frozen. ``rank_report``: each rank writes
     ``DIR/rank{r}.json`` (weight digests) at the end — a debugging/test hook for DDP.
     ``sample_every``: overrides the config's grid interval (0: no grids). ``callbacks``: extra
     ``Trainer`` callbacks of this rank (Python API; ``trial`` times the steps with one).
@@ -90,6 +105,10 @@ class TrainOptions:
     device: str = "auto"
     compile: bool = False
     amp: bool | None = None
+    precision: str | None = None
+    score: str | None = None
+    score_checkpoint: str | None = None
+    score_config: str | None = None
     fake_data: bool = False
     data_root: str | None = None
     progress: bool = True
@@ -106,15 +125,33 @@ class TrainOptions:
             check_int("--seed", self.seed, min=0, max=2**63 - 1)
         if self.sample_every is not None:
             check_int("--sample-every", self.sample_every, min=0)
+        if self.precision is not None:
+            if self.precision not in TRAIN_PRECISIONS:
+                raise ValueError(
+                    f"--precision: unknown mode {self.precision!r}; valid: "
+                    f"{', '.join(TRAIN_PRECISIONS)}"
+                )
+            if self.amp is not None:
+                raise ValueError(
+                    f"--precision {self.precision} and --{'' if self.amp else 'no-'}amp both "
+                    "choose the precision; give one of them"
+                )
         workdir = check_dir("--workdir", self.workdir, must_exist=False)
         check_writable("--workdir", workdir)
         if self.data_root is not None:
             check_dir("--data-root", self.data_root, must_exist=True)
 
 
-def run_precision(amp: bool | None, device: torch.device) -> Precision:
-    """The policy a run uses: ``--amp`` → bf16, ``--no-amp`` → float32, neither → by device."""
-    return resolve_precision(None if amp is None else ("bf16" if amp else "float32"), device)
+def run_precision(
+    amp: bool | None, device: torch.device, precision: str | None = None
+) -> Precision:
+    """The policy a run uses: ``--precision MODE``; ``--amp`` → the device's half precision
+    (bf16, or fp16 where bf16 is not native), ``--no-amp`` → float32, neither → by device."""
+    if precision is not None:
+        return resolve_precision(precision, device)
+    if amp is None:
+        return resolve_precision(None, device)
+    return resolve_precision(half_mode(device) if amp else "float32", device)
 
 
 def config_from_dict(d: dict) -> ExperimentConfig:
@@ -235,18 +272,32 @@ def load_run(workdir: str | os.PathLike, device: str = "auto", *, ema: bool = Tr
     return cfg, model.to(dev).eval()
 
 
+def _with_defaults(stored: dict) -> dict:
+    """``stored`` with the default of every top-level field it lacks (a run written before the
+    field existed, e.g. ``train_score``, resumes as what it was)."""
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(ExperimentConfig)
+        if f.default is not dataclasses.MISSING
+    }
+    return {**defaults, **stored}
+
+
 def _check_workdir(workdir: Path, cfg: ExperimentConfig, meta: dict) -> None:
     """Refuse to resume a run whose config (or data) differs; write the JSON files (rank 0)."""
     cfg_path, meta_path = workdir / "config.json", workdir / "run.json"
     if cfg_path.exists():
-        bad = config_mismatch(read_run_config(workdir), cfg.to_dict())
+        bad = config_mismatch(_with_defaults(read_run_config(workdir)), cfg.to_dict())
         old_fake = load_run_options(workdir).get("fake_data", False)
         if old_fake != meta["fake_data"]:
             bad.append("fake_data")
         if bad:
+            old = read_run_config(workdir).get("pretrained_score")
+            same = " and the same score network" if any("score" in k for k in bad) else ""
+            trained = f" (it was trained with {describe_source(old)})" if old and same else ""
             raise ValueError(
-                f"{workdir} holds a run with a different config ({', '.join(bad)}); "
-                "use a new --workdir, or the same config to resume"
+                f"{workdir} holds a run with a different config ({', '.join(bad)}){trained}; "
+                f"use a new --workdir, or the same config{same} to resume"
             )
     workdir.mkdir(parents=True, exist_ok=True)
     _write_json(cfg_path, cfg.to_dict())
@@ -310,6 +361,11 @@ def train_run(opts: TrainOptions) -> dict:
     """Train (or resume) the run in ``opts.workdir``; returns a summary dict (see module doc)."""
     cfg = get_config(opts.config)  # every check before the process group and the workdir
     opts.check()
+    source = score_source(opts.score, opts.score_checkpoint, opts.score_config)
+    score = None
+    if source is not None:  # flow only, on a published score network (loaded and checked)
+        cfg.pretrained_score, cfg.train_score = source, False
+        score = load_pretrained_score(cfg)
     info, device = init_distributed(opts.device)
     lock = None
     try:
@@ -322,7 +378,7 @@ def train_run(opts: TrainOptions) -> dict:
         if opts.sample_every is not None:
             cfg.sample_every = opts.sample_every
         seed, workdir = cfg.train.seed, Path(opts.workdir)
-        precision = run_precision(opts.amp, device)
+        precision = run_precision(opts.amp, device, opts.precision)
         amp = precision.mixed
         meta = {
             "fake_data": opts.fake_data,
@@ -358,7 +414,7 @@ def train_run(opts: TrainOptions) -> dict:
             return data.sampler(batch_size, generator).to(device, memory_format=fmt)
 
         torch.manual_seed(seed)  # same initial weights on every rank
-        model = build_model(cfg).to(device, memory_format=fmt).train()
+        model = build_model(cfg, score).to(device, memory_format=fmt).train()
         data_dependent_init(model, sampler, tcfg.batch_size, seed, device)
         if opts.compile:
             model.score_net.compile()
@@ -402,6 +458,8 @@ def train_run(opts: TrainOptions) -> dict:
             "rank": info.rank,
             "amp": amp,
             "precision": precision.describe(),
+            "precision_mode": precision.mode,
+            "train_score": cfg.train_score,
         }
     finally:
         if lock is not None:

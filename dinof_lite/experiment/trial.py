@@ -3,6 +3,8 @@
 
     python -m dinof_lite trial --config cifar10_ve --steps 2000 --workdir runs/trial_ve
     python -m dinof_lite trial --config cifar10_ve_smoke --steps 4 --fake-data --device cpu
+    python -m dinof_lite trial --config cifar10_vp --score google/ddpm-cifar10-32 \
+        --steps 2000 --workdir runs/trial_ddpm       # flow only, on the published DDPM
 
 trains ``--steps`` updates with exactly the code of ``train``
 (:func:`~dinof_lite.experiment.run.train_run`: the precision policy, channels-last on CUDA,
@@ -15,6 +17,12 @@ prints one JSON record:
   the peak of one training step counted by :class:`~dinof_lite.experiment.memory.TensorMemory`
   plus the parameters, EMA and Adam state;
 - ``precision``: the policy the run used (:mod:`dinof_lite.precision`);
+- ``train_score``: False for a flow-only run (``--score`` / ``--score-checkpoint``: the score
+  network frozen; only the flow's gradients, Adam state and EMA exist);
+- ``flow_bpd_T_m``: the flow's bits/dim of ``x(T_m)`` for ``--n-eval`` test images carried to
+  ``T_m`` in closed form — what a flow-only run trains — beside ``flow_bpd_T_m_gaussian``, the
+  same for a diagonal Gaussian fitted to those points
+  (:func:`~dinof_lite.experiment.evaluate.evaluate_flow_bpd`);
 - ``bpd``: bits/dim of ``--n-eval`` test images (ODE + flow, float32 by the policy);
 - ``fid``: on digits the shipped classifier's FID-style score of ``--n-eval`` samples against the
   test split; on CIFAR-10 / CelebA-HQ torch-fidelity's FID when the ``fid`` extra is installed
@@ -49,17 +57,20 @@ class _StepClock:
 
 
 def _cpu_peak(model, cfg, batch: int, precision: Precision) -> int:
-    """Bytes of one training step on the CPU: the step's tracked peak + parameters, EMA, Adam."""
+    """Bytes of one training step on the CPU: the step's tracked peak + parameters, and the EMA
+    and Adam of the trainable ones (a frozen score network has neither)."""
     from dinof_lite.experiment.memory import measure_step
 
     model = model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
     params = sum(p.numel() * p.element_size() for p in model.parameters())
-    optimizer = torch.optim.Adam(model.parameters())
+    t_bytes = sum(p.numel() * p.element_size() for p in trainable)
+    optimizer = torch.optim.Adam(trainable)
     lo, hi = cfg.data_range
     x0 = lo + (hi - lo) * torch.rand(batch, *cfg.shape, generator=torch.Generator().manual_seed(0))
     measure_step(model, optimizer, x0, precision)  # Adam's state exists from here on
     step = measure_step(model, optimizer, x0, precision)
-    return 4 * params + max(step["peak_backward"], step["peak_optimizer"])
+    return params + 3 * t_bytes + max(step["peak_backward"], step["peak_optimizer"])
 
 
 def _fid(model, cfg, test, n: int, precision: Precision, workdir: Path) -> dict:
@@ -94,7 +105,7 @@ def _fid(model, cfg, test, n: int, precision: Precision, workdir: Path) -> dict:
 def trial(opts: TrainOptions, *, n_eval: int = 64, rtol: float = 1e-5, fid: bool = True) -> dict:
     """Train ``opts`` (``sample_every`` 0 unless set), then measure; returns the printed record."""
     from dinof_lite.experiment.data import experiment_dataset
-    from dinof_lite.experiment.evaluate import evaluate_bpd
+    from dinof_lite.experiment.evaluate import evaluate_bpd, evaluate_flow_bpd
 
     clock = _StepClock()
     if opts.sample_every is None:
@@ -106,6 +117,7 @@ def trial(opts: TrainOptions, *, n_eval: int = 64, rtol: float = 1e-5, fid: bool
     summary = train_run(opts)
     record = {k: summary[k] for k in ("config", "workdir", "step", "device", "world_size")}
     record["precision"] = summary["precision"]
+    record["train_score"] = summary["train_score"]
     cfg, model = load_run(opts.workdir, summary["device"])
     batch = cfg.train.batch_size
     if len(clock.times) >= 2:
@@ -114,7 +126,7 @@ def trial(opts: TrainOptions, *, n_eval: int = 64, rtol: float = 1e-5, fid: bool
     else:
         record["images_per_s"] = None
     device = torch.device(summary["device"])
-    precision = Precision("bf16" if summary["amp"] else "float32", device.type)
+    precision = Precision(summary["precision_mode"], device.type)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)
         record["peak_memory_source"] = "torch.cuda.max_memory_allocated"
@@ -124,6 +136,10 @@ def trial(opts: TrainOptions, *, n_eval: int = 64, rtol: float = 1e-5, fid: bool
         record["peak_memory_source"] = "one step counted by TensorMemory (CPU)"
     record["peak_memory_gib"] = round(peak / 2**30, 4)
     test = experiment_dataset(cfg, "test", fake=opts.fake_data, root=opts.data_root)
+    flow = evaluate_flow_bpd(model, cfg, test, n=n_eval, batch_size=n_eval)
+    record.update(
+        T_m=flow["T_m"], flow_bpd_T_m=flow["flow_bpd"], flow_bpd_T_m_gaussian=flow["gaussian"]
+    )
     bpd = evaluate_bpd(model, cfg, test, n=n_eval, batch_size=n_eval, rtol=rtol, atol=rtol)
     record.update(bpd=bpd["bpd"], bpd_std=bpd["bpd_std"], n_eval=bpd["n"])
     if fid:

@@ -1,12 +1,14 @@
 """A small, generic, exactly resumable training loop (Adam + warm-up + clipping + EMA).
 
-One Adam optimizer over *all* parameters of ``model``; ``model`` may be a container of several
-networks (DiNof puts the score network and the flow in one ``nn.Module``), in which case the
-single gradient-norm clip spans both and the EMA of the container is an EMA of each network
-(docs/design.md §DiNof loss). Every random draw of the loop — minibatch indices and the loss's
-noise — comes from one ``torch.Generator`` seeded with ``config.seed`` and saved in the
-checkpoint, so an interrupted run that is resumed ends with bitwise the same weights as an
-uninterrupted one (on the same device).
+One Adam optimizer over the trainable parameters of ``model``; ``model`` may be a container of
+several networks (DiNof puts the score network and the flow in one ``nn.Module``), in which case
+the single gradient-norm clip spans both and the EMA of the container is an EMA of each network
+(docs/design.md §DiNof loss). Parameters with ``requires_grad=False`` are frozen
+(:mod:`dinof_lite.train.frozen`): no optimizer state, no EMA, weights unchanged — DiNof on a
+published score network trains only its flow this way. Every random draw of the loop —
+minibatch indices and the loss's noise — comes from one ``torch.Generator`` seeded with
+``config.seed`` and saved in the checkpoint, so an interrupted run that is resumed ends with
+bitwise the same weights as an uninterrupted one (on the same device).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from dinof_lite.train.checkpoint import (
@@ -38,6 +39,7 @@ from dinof_lite.train.checkpoint import (
     remove_stale_tmp,
 )
 from dinof_lite.train.config import NonFiniteLossError, TrainConfig, TrainResult, warmup_factor
+from dinof_lite.train.frozen import ema_model, frozen_names, frozen_state_keys
 from dinof_lite.train.lock import LOCK_NAME, WorkdirLock
 from dinof_lite.train.validation import resolve_device
 
@@ -58,21 +60,6 @@ def _freeze(v):
     return tuple(v) if isinstance(v, (list, tuple)) else v
 
 
-def _ema_avg_fn(decay: float):
-    """``get_ema_multi_avg_fn(decay)`` for floating tensors; integer/bool buffers are copied."""
-    ema = get_ema_multi_avg_fn(decay)
-
-    @torch.no_grad()
-    def update(avg: list[Tensor], cur: list[Tensor], n_averaged: Tensor) -> None:
-        if avg and (avg[0].is_floating_point() or avg[0].is_complex()):
-            ema(avg, cur, n_averaged)
-        else:
-            for a, c in zip(avg, cur):
-                a.copy_(c)
-
-    return update
-
-
 class Trainer:
     """Train ``model`` by minimising ``loss_fn`` on minibatches from ``data``.
 
@@ -88,6 +75,10 @@ class Trainer:
             ``KeyboardInterrupt`` there saves a checkpoint and stops (as Ctrl-C between steps does).
         autocast: run the loss under ``torch.autocast(device.type, dtype=autocast)`` (e.g.
             ``torch.bfloat16`` on CUDA); backward and the optimizer stay in full precision.
+            ``torch.float16`` (GPUs without native bf16) adds a ``torch.amp.GradScaler``: the
+            loss is scaled before backward and the gradients unscaled before the clip; a step
+            whose gradients overflow is skipped (weights unchanged, the scale halved) and
+            counted, and only a non-finite gradient at a scale of 1 raises.
         meta: JSON-like facts stored in every checkpoint (``"meta"``), e.g. the experiment
             config a ``train`` run was made with.
         lock: hold ``workdir``'s lock (:class:`~dinof_lite.train.lock.WorkdirLock`) while
@@ -108,11 +99,15 @@ class Trainer:
 
     Attributes:
         model: the network trained (as passed, wrapper included).
+        frozen: the frozen part of the model (:func:`~dinof_lite.train.frozen.frozen_names`,
+            e.g. ``["score_net"]``; ``[]`` when everything trains), stored in the checkpoint.
         ema_model: an ``AveragedModel`` with ``use_buffers=True``; the averaged copy is
             ``ema_model.module``. It equals the weights after update 1, then
             ``ema ← d·ema + (1 − d)·weights`` after every update; integer/bool buffers are
-            copied.
-        optimizer: Adam over the model's parameters.
+            copied; the frozen part is shared with the model, not copied.
+        optimizer: Adam over the model's trainable parameters.
+        scaler: the ``torch.amp.GradScaler`` (enabled only under a float16 ``autocast``).
+        skipped_steps: updates a gradient overflow under the scaler skipped.
         scheduler: the warm-up learning-rate schedule.
         generator: the ``torch.Generator`` behind minibatches and noise.
         step: completed updates.
@@ -166,9 +161,10 @@ class Trainer:
             params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
         self.scheduler = LambdaLR(self.optimizer, lambda s: warmup_factor(s, config.warmup))
-        self.ema_model = AveragedModel(
-            self.module, multi_avg_fn=_ema_avg_fn(config.ema_decay), use_buffers=True
-        ).requires_grad_(False)
+        self.frozen = frozen_names(self.module)
+        self.ema_model = ema_model(self.module, config.ema_decay)
+        self.scaler = self._new_scaler()
+        self.skipped_steps = 0
         # No update here: the first update_parameters (after update 1) *copies* the weights, so
         # data-dependent initialisations done in the first forward (Glow's ActNorm) are captured.
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
@@ -178,7 +174,11 @@ class Trainer:
         self.last_lr = self.last_grad_norm = math.nan
         self._mid_step = self._updating = False
         self._step_rng: tuple | None = None
+        self._step_scaler: dict | None = None
         self._torch_rng: Tensor | None = None
+
+    def _new_scaler(self) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(self.device.type, enabled=self.autocast == torch.float16)
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -201,6 +201,9 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": cuda_rng,
             "losses": torch.tensor(self.losses, dtype=torch.float64),
+            "frozen": list(self.frozen),
+            "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "skipped_steps": self.skipped_steps,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -219,6 +222,7 @@ class Trainer:
                 "the run will not match an uninterrupted one",
                 stacklevel=2,
             )
+        self._check_frozen(state)
         try:
             self.module.load_state_dict(state["model"])
             self.ema_model.load_state_dict(state["ema"])
@@ -235,8 +239,35 @@ class Trainer:
         self._torch_rng = state.get("torch_rng")
         if state.get("cuda_rng") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        if self.scaler.is_enabled() and state.get("grad_scaler"):
+            self.scaler.load_state_dict(state["grad_scaler"])
+        self.skipped_steps = int(state.get("skipped_steps", 0))
         self.step = int(state["step"])
         self.losses = [float(v) for v in state["losses"]]
+
+    def _check_frozen(self, state: dict) -> None:
+        """Refuse a checkpoint whose frozen part differs from this model's, in extent (it trained
+        what is frozen here, or the reverse) or in value (another score network)."""
+        stored = list(state.get("frozen", []))
+        if stored != self.frozen:
+
+            def say(names: list[str]) -> str:
+                return f"froze {', '.join(names)}" if names else "trained every parameter"
+
+            raise CheckpointError(
+                f"the checkpoint {say(stored)} but this {type(self.module).__name__} "
+                f"{say(self.frozen)}; resume with the model it was trained with (the same "
+                "frozen part), or use a new workdir"
+            )
+        ours, theirs = self.module.state_dict(), state.get("model", {})
+        for key in frozen_state_keys(self.module, self.frozen):
+            if key not in theirs or theirs[key].shape != ours[key].shape:
+                continue  # an architecture mismatch: load_state_dict names it below
+            if not torch.equal(theirs[key].to(ours[key].device), ours[key]):
+                raise CheckpointError(
+                    f"the frozen {key} differs from the one the run was trained with; resume "
+                    "with the same frozen network (same source and weights), or use a new workdir"
+                )
 
     def remove_stale_tmp(self) -> list[Path]:
         """Delete the ``.checkpoint.pt.*.tmp`` files killed writes left in ``workdir``: those
@@ -300,6 +331,8 @@ class Trainer:
         cfg, k = self.config, self.step + 1
         self._mid_step, self._updating = True, False
         self._step_rng = self._rng_states()  # an interrupt before the update rewinds to here
+        scaler = self.scaler
+        self._step_scaler = scaler.state_dict() if scaler.is_enabled() else None
         self.model.train()
         x0 = self.sample_batch()
         self.optimizer.zero_grad(set_to_none=True)
@@ -317,18 +350,26 @@ class Trainer:
         value = float(loss.detach())
         if not math.isfinite(value):
             raise self._nonfinite("loss", value, k)
-        loss.backward()
+        scaler.scale(loss).backward()  # unscaled when the scaler is off
+        scaler.unscale_(self.optimizer)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         max_norm = cfg.grad_clip if cfg.grad_clip is not None else math.inf
         norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-        if not math.isfinite(norm):
+        overflow = not math.isfinite(norm)
+        if overflow and (not scaler.is_enabled() or scaler.get_scale() <= 1.0):
             raise self._nonfinite("gradient norm", norm, k)
         self.last_grad_norm = norm
         self.last_lr = self.optimizer.param_groups[0]["lr"]
         with interrupts_deferred():  # Ctrl-C / SIGTERM wait until the update is complete
             self._updating = True  # from here on the weights change: no rewinding
-            self.optimizer.step()
-            self.scheduler.step()
+            with warnings.catch_warnings():  # a skipped first step is the scaler's design
+                warnings.filterwarnings(
+                    "ignore", "Detected call of `lr_scheduler.step", UserWarning
+                )
+                scaler.step(self.optimizer)  # skipped on overflow (float16 only)
+                self.scheduler.step()
+            scaler.update()
+            self.skipped_steps += overflow
             self.ema_model.update_parameters(self.module)
             self.step = k
             self.losses.append(value)
@@ -347,6 +388,9 @@ class Trainer:
         if cuda is not None:
             torch.cuda.set_rng_state(cuda, self.device)
         self.optimizer.zero_grad(set_to_none=True)
+        if self._step_scaler is not None:  # a fresh scaler forgets an unscale_ of this step
+            self.scaler = self._new_scaler()
+            self.scaler.load_state_dict(self._step_scaler)
         self._mid_step = False
 
     def _nonfinite(self, what: str, value: float, step: int) -> NonFiniteLossError:

@@ -19,12 +19,15 @@ in NHWC, as ``train`` on CUDA) and ``compiled`` (``torch.compile`` of the score 
 
 ``memory=True`` (``bench train --memory``) prints instead, per paper configuration, the
 parameter, gradient, Adam, EMA and activation memory at the paper's batch under the policy and
-the smallest GPU it fits (:func:`dinof_lite.experiment.memory.estimate_memory`).
+the smallest GPU it fits (:func:`dinof_lite.experiment.memory.estimate_memory`): the joint job
+under bf16, and the flow-only job (a frozen published score network, ``train --score``) under
+fp16, the policy of a T4 / V100.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 
 import torch
@@ -43,10 +46,19 @@ TRAIN_CASES: dict[str, list[tuple[str, int | None]]] = {
     "smoke": [("digits_cpu_smoke", None)],
 }
 
-#: size -> the configs whose memory ``--memory`` estimates (at each config's own batch)
-MEMORY_CASES: dict[str, list[str]] = {
-    "full": ["cifar10_ve", "cifar10_vp", "cifar10_ve_deep", "celebahq256_ve"],
-    "smoke": ["cifar10_ve_smoke"],
+#: size -> [(config, job)] whose memory ``--memory`` estimates (at each config's own batch);
+#: job "joint" (both networks train, bf16) or "flow only" (score network frozen, fp16: a T4)
+MEMORY_CASES: dict[str, list[tuple[str, str]]] = {
+    "full": [
+        ("cifar10_ve", "joint"),
+        ("cifar10_vp", "joint"),
+        ("cifar10_ve_deep", "joint"),
+        ("celebahq256_ve", "joint"),
+        ("cifar10_vp", "flow only"),
+        ("cifar10_ve", "flow only"),
+        ("celebahq256_ve", "flow only"),
+    ],
+    "smoke": [("cifar10_ve_smoke", "joint"), ("cifar10_ve_smoke", "flow only")],
 }
 #: the execution paths timed beside the eager float32 joint update
 PATHS = ("bf16", "channels_last", "compiled")
@@ -160,9 +172,12 @@ def bench_train(
     """One row per config: images/s of the score network's update and of DiNof's joint update,
     and of the joint update on each path of ``paths``; or, with ``memory``, the memory table."""
     if memory:
-        return [
-            estimate_memory(get_config(name), device=device).row() for name in MEMORY_CASES[size]
-        ]
+        rows = []
+        for name, job in MEMORY_CASES[size]:
+            cfg = dataclasses.replace(get_config(name), train_score=job == "joint")
+            precision = "bf16" if job == "joint" else "fp16"
+            rows.append(estimate_memory(cfg, precision=precision, device=device).row())
+        return rows
     unknown = sorted(set(paths) - set(PATHS))
     if unknown:
         raise ValueError(f"unknown path {', '.join(unknown)}; valid: {', '.join(PATHS)}")
