@@ -23,7 +23,8 @@
 # expensive half, the score network, has been published — `google/ddpm-cifar10-32` is Ho et
 # al.'s DDPM. This notebook keeps it **frozen**, trains only a Glow at $T_m = 0.6$, and sets
 # DiNof's samples beside DDPM's own sampler on the same network.
-#
+
+# %% [markdown]
 # > **What runs where.**
 # > - **On a GPU** (Colab's free T4 should do: section 1 estimates the session from measured
 # >   FLOPs to fit well within 45 minutes, and a GPU run prints its own timings): the published
@@ -33,15 +34,9 @@
 # >   digits standing in for CIFAR-10; nothing is downloaded. **The stored outputs come from that
 # >   run**: they show that every step works, not how good DiNof is.
 #
-# 1. the published network, as a library network, and the data;
-# 2. what is left of an image at $T_m$ — and why the flow can be trained alone;
-# 3. training the flow on the frozen network, and its bits/dim at $T_m$;
-# 4. samples: DDPM's 1000 steps, DiNof's 600, and a fast solver;
-# 5. FID on a stated number of samples;
-# 6. a $T_m$ slider on CIFAR-10 images;
-# 7. the paper's published numbers; 8. the same from the command line; exercises and a recap.
-#
-# Boxes marked **Predict, then run** ask a question before the cell that answers it.
+# Sections: 1. the published network and the data; 2. what is left of an image at $T_m$;
+# 3. the flow, trained on the frozen network; 4. samples; 5. FID; 6. a $T_m$ slider; 7. the
+# paper's numbers; 8. the command line. **Predict, then run** boxes ask before the cell answers.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -140,14 +135,16 @@ print(f"device {DEVICE}, precision of the score network: {PRECISION.mode}")
 # > its score is $s_\theta = -\xi_\theta / \sigma_t$. $F$ is the flow, $z$ its latent, $p_\varphi$
 # > its density; $T_m$ the hand-over time; $N$ the number of steps over $[\varepsilon, T]$; NFE
 # > counts network evaluations; $D$ is the number of pixel values of an image.
-#
+
+# %% [markdown]
 # ## 1. A published score network, and the data
 #
 # `from_diffusers(unet, scheduler)` turns a diffusers model and the scheduler it was trained with
 # into the library's `(sde, net)`: every sampler, `DiNof` and the likelihoods take them unchanged
 # (`docs/design.md` §Published score networks). On a GPU the cell downloads the model once into
 # the Hugging Face cache; the pipeline check builds a tiny random one with the same scheduler.
-#
+
+# %% [markdown]
 # > **Predict, then run.** DDPM adds noise in $N = 1000$ steps with $\beta_i$ growing linearly
 # > from $10^{-4}$ to $0.02$. The VP SDE has a rate $\beta(t)$ growing from $\beta_{\min}$ to
 # > $\beta_{\max}$ over $t \in [0, 1]$. Which $\beta_{\min}$ and $\beta_{\max}$ make it DDPM's chain?
@@ -277,7 +274,8 @@ assert total["T4"] < 45  # the plan fits one Colab session, by this estimate
 # Below, four test images travel forward in time, each with one fixed draw of noise. DiNof cuts
 # this road at $T_m = 0.6$ (orange frame): a flow produces the picture at $T_m$, and the reverse
 # process finishes it from there.
-#
+
+# %% [markdown]
 # > **Predict, then run.** How much of the image is left at $T_m = 0.6$ on DDPM's schedule? Guess
 # > the signal coefficient $a_{T_m}$ of $x_{T_m} = a_{T_m} x_0 + \sigma_{T_m} \xi$.
 
@@ -312,7 +310,8 @@ assert 0.16 < a_Tm < 0.17 and 0.98 < s_Tm < 0.99
 # **Answer.** $a_{0.6} \approx 0.16$: the image survives at a sixth of its contrast under noise of
 # standard deviation $\approx 0.99$, a signal-to-noise ratio of about 0.03 (printed). The eye
 # sees nothing at $T_m$; the statistics still carry the image, faintly.
-#
+
+# %% [markdown]
 # **Why the flow can be trained alone.** DiNof's loss (DiNof Eqs. 3 and 8) is
 #
 # $$\mathcal L(\theta, \varphi) = \underbrace{\mathbb E_{t, x_0, \xi}\,\sigma_t^2
@@ -325,9 +324,11 @@ assert 0.16 < a_Tm < 0.17 and 0.98 < s_Tm < 0.99
 # published one — plus a flow trained on $x_{T_m}$ *is* a DiNof model.
 # `DiNof(sde, net, flow, T_m=0.6, train_score=False)` freezes the network (no gradient, no Adam
 # state, no EMA) and trains the flow on the second term, with the joint loss's own draws.
-#
+
+# %% [markdown]
 # ## 3. Train the flow on the frozen network
-#
+
+# %% [markdown]
 # > **Predict, then run.** How many parameters will Adam update, and how many will stay frozen?
 
 # %%
@@ -424,24 +425,22 @@ assert abs(gap) < 0.01  # at T_m = 0.6 the flow's job is small (next cell)
 # That is the trade of DiNof: a large $T_m$ makes the flow's job easy and the saving in steps
 # small ($1 - T_m$ of them). Section 5 asks whether the flow's small gain shows in the samples,
 # and exercise 2 moves $T_m$ down to where the flow has real work.
-#
+
+# %% [markdown]
 # ## 4. Samples: DDPM's 1000 steps, DiNof's 600, and a fast solver
 #
-# Four samplers run on the same frozen network:
+# All on the same frozen network:
 #
-# - **DDPM**: its own sampler, as diffusers runs it — $N = 1000$ ancestral steps from
-#   $\mathcal N(0, I)$ at $T$ (Ho et al. 2020, Alg. 2; diffusers also clips its estimate of $x_0$
-#   to $[-1, 1]$ at every step);
-# - **DiNof**: one pass of the flow's inverse to $x_{T_m}$, then $\mathrm{round}(N T_m)$ steps of
-#   the same ancestral chain (the library's `ancestral` predictor);
-# - **DiNof + DPM-Solver++(2M)**: from the flow's $x_{T_m}$, the probability-flow ODE in $K$
-#   steps of Lu et al.'s (2022b) second-order solver, one network evaluation each;
-# - two controls for the fast solver, at the same $K$: from $\mathcal N(0, I)$ at $T_m$ (no flow)
-#   and from $\mathcal N(0, I)$ at $T$ (no DiNof).
+# - **DDPM**, its own sampler as diffusers runs it: $N = 1000$ ancestral steps from
+#   $\mathcal N(0, I)$ at $T$ (Ho et al. 2020, Alg. 2; diffusers also clips its estimate of $x_0$);
+# - **DiNof**: the flow's inverse to $x_{T_m}$, then $\mathrm{round}(N T_m)$ steps of the same
+#   ancestral chain;
+# - **DiNof + DPM-Solver++(2M)**: the probability-flow ODE from the flow's $x_{T_m}$ in $K$
+#   steps (Lu et al. 2022b), one evaluation each; with two controls at the same $K$, from
+#   $\mathcal N(0, I)$ at $T_m$ (no flow) and at $T$ (no DiNof).
 #
-# The network runs under the precision policy (float16 on a T4, bfloat16 on an A100; the flow
-# and the sampler's state in float32). The next cell measures the network's speed on this
-# machine and, from it, the sampling time of sections 4 and 5.
+# The network runs in the precision policy's half precision (float16 on a T4); the flow and the
+# sampler's state stay float32. The next cell measures the network's speed here.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -532,7 +531,8 @@ print(f"DiNof's wall-time speed-up over DDPM's sampler: {speedup:.2f}× (evaluat
 # (printed) beside it — one inverse pass of the flow costs a tenth of one network evaluation (the FLOPs of section 1). Whether the
 # samples got worse is for your eyes first (on a GPU; in the pipeline check the network is
 # random and every grid is noise), then for the FID.
-#
+
+# %% [markdown]
 # ## 5. FID on a stated number of samples
 #
 # On a GPU, `torch-fidelity` computes the FID of each sampler's `N_FID` samples against the
@@ -542,7 +542,8 @@ print(f"DiNof's wall-time speed-up over DDPM's sampler: {speedup:.2f}× (evaluat
 # FID from a few hundred samples is biased upwards, far above the paper's 50,000-sample numbers:
 # compare samplers only with one another, at the same `N_FID`. The **floor** is the score of
 # `N_FID` real training images: no sampler can be expected below it.
-#
+
+# %% [markdown]
 # > **Predict, then run.** Which sampler has the best FID, and does the fast solver from the flow
 # > beat the same solver from $\mathcal N(0, I)$ at $T_m$?
 
@@ -643,7 +644,8 @@ for stage, s in TIMES.items():
 # figure shows six test images, their $x_{T_m}$ (one fixed draw of noise), and the probability-flow
 # ODE run back from that $x_{T_m}$ to $\varepsilon$ (DPM-Solver++(2M), 20 steps). Drag the slider
 # (it needs a running kernel); the plotly figure below it plays without one.
-#
+
+# %% [markdown]
 # > **Predict, then run.** Up to which $T_m$ does the image come back as itself, and from which
 # > $T_m$ on is it a new image?
 
@@ -659,7 +661,7 @@ with timed("slider"):
         x_T = a_t * x0 + s_t * xi
         with torch.no_grad(), PRECISION.autocast():
             back = fast_sample_result(sde, score_fn, x_T, solver=SOLVER, n_steps=20, t_start=T).x
-        fig, axes = plt.subplots(3, 1, figsize=(7.2, 4.8), layout="constrained")
+        fig, axes = plt.subplots(3, 1, figsize=(6.6, 4.6), layout="constrained")
         for ax, (label, x) in zip(axes, [("x_0: six test images", x0),
                                          (f"x_T_m = a x_0 + σ ξ, a = {a_t:.2f}, σ = {s_t:.2f}", x_T),
                                          ("back from x_T_m to ε: the ODE, 20 steps", back)]):
@@ -682,14 +684,16 @@ image_slider_plotly(pngs, start=T_M, title="x_0, x_T_m and the ODE back, for eve
 # outlive the details. What $x_{T_m}$ keeps of $x_0$ is what a flow at $T_m$ must generate:
 # nearly a clean image at small $T_m$ (hard for a flow), nearly pure noise at large $T_m$
 # (section 3).
-#
+
+# %% [markdown]
 # ## 7. What the paper reports
 #
 # None of these numbers were computed here: they are DiNof's published tables, on CIFAR-10 with
 # 50,000 samples. Table 1 varies $T_m$ for NCSN++ cont. (VE) networks trained for 500K steps,
 # against the same network's sampler started from $\mathcal N(0, \sigma_{\max}^2 I)$ at $T = 1$
 # with 1000 steps (FID 4.29).
-#
+
+# %% [markdown]
 # > **Predict, then run.** Does the FID keep improving as $T_m$ grows towards 1?
 
 # %%
@@ -756,7 +760,8 @@ assert all(1.6 < s < 1.9 for s in speedup_paper.values())
 # On a zero-based axis the FID gains are small (0.15–0.27, printed); the time saved is large,
 # 1.67–1.83×, never less than the ratio of the steps. The paper's headline, FID 2.01 for NCSN++ cont.
 # (deep, VE), is the last row.
-#
+
+# %% [markdown]
 # ## 8. The same from the command line
 #
 # The training cell above is one command for a GPU owner (the paper's `cifar10_vp` config, whose
@@ -805,12 +810,12 @@ assert rc == 0
 #    and plot the floor against $1/n$. How much of section 5's numbers is bias?
 # 4. **Cost of the paper's protocol.** From the speed test, how long would 50,000 samples of
 #    each sampler take on your GPU? Which part of a full DiNof evaluation dominates?
-#
+
+# %% [markdown]
 # ## Recap
 #
-# > - DiNof's two loss terms share no parameter, so a **published score network plus a flow
-# >   trained at $T_m$ is a DiNof model**: `from_diffusers` loads the network,
-# >   `DiNof(..., train_score=False)` trains only the flow, and the network stays bitwise unchanged.
+# > - DiNof's loss terms share no parameter, so **a published score network plus a flow trained
+# >   at $T_m$ is a DiNof model**: `from_diffusers`, then `DiNof(..., train_score=False)`.
 # > - On DDPM's VP schedule $x_{0.6}$ is almost exactly $\mathcal N(0, I)$: the flow's bits/dim at
 # >   $T_m$ lie within a hundredth of a bit of it, above the noise's entropy, the floor no density
 # >   can beat.

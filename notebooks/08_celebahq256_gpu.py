@@ -23,7 +23,8 @@
 # score network of the paper's CelebA-HQ result (DiNof Table 3). At this size everything costs
 # 64 times more pixels, and one sample takes minutes on a student's GPU; so the notebook first
 # counts what a session can afford, then spends it.
-#
+
+# %% [markdown]
 # > **What runs where.**
 # > - **On a GPU with the data** (CelebA-HQ-256 cannot be downloaded automatically: put the 30,000
 # >   images in `$DINOF_DATA_DIR/celebahq256/`): the published network, the paper's Glow
@@ -148,7 +149,8 @@ print(f"device {DEVICE}, precision of the score network: {PRECISION.mode}")
 # > \approx \sigma(t)$. $s_\theta(x, t)$ is the network's score, $F$ the flow, $z$ its latent;
 # > $T_m$ the hand-over time; $N$ the number of steps over $[\varepsilon, T]$; NFE counts network
 # > evaluations; $D$ is the number of pixel values of an image.
-#
+
+# %% [markdown]
 # ## 1. The published NCSN++, as a library network
 #
 # `from_diffusers` maps diffusers' `ScoreSdeVeScheduler` to the library's `VESDE` and the UNet,
@@ -156,7 +158,8 @@ print(f"device {DEVICE}, precision of the score network: {PRECISION.mode}")
 # (`docs/design.md` §Published score networks). On a GPU the cell downloads the model once into
 # the Hugging Face cache; the pipeline check builds a tiny random one. Its $N$ is smaller: on the
 # VE SDE, $N$ only sets the sampler's grid, not the SDE.
-#
+
+# %% [markdown]
 # > **Predict, then run.** The paper's CelebA-HQ SDE has $\sigma_{\min} = 0.01$ and
 # > $\sigma_{\max} = 348$. How much noise does an image carry at $T_m = 0.6$, for pixels on
 # > $[0, 1]$?
@@ -198,7 +201,8 @@ assert 5.2 < sigma_Tm < 5.4
 # the pixels' half-range. The flow at $T_m$ faces a wide, nearly Gaussian cloud around the mean
 # face, as on CIFAR-10 (notebook 07), but centred on the data's mean: the VE SDE never shrinks
 # the image, it only buries it.
-#
+
+# %% [markdown]
 # ## 2. What a session can afford — estimates from measured FLOPs
 #
 # Every cost below is FLOPs × work ÷ an *assumed* sustained throughput, 30 % of each GPU's
@@ -206,7 +210,8 @@ assert 5.2 < sigma_Tm < 5.4
 # the network's on the library's NCSN++ for CelebA-HQ-256 — the paper's architecture, built
 # here with random weights (on a GPU: the published network itself) — and the Glow's at 64×64,
 # scaled to 256×256 by the number of pixels (its layers are convolutions).
-#
+
+# %% [markdown]
 # > **Predict, then run.** The NCSN++ sampler takes $N = 2000$ steps, each a corrector and a
 # > predictor evaluation. How long will one 256×256 sample take on a T4?
 
@@ -265,12 +270,14 @@ assert GPU or n_published == 65_574_421  # the paper's NCSN++ for CelebA-HQ-256
 #
 # So a session on a T4 (about 45 minutes) spends: at most `TRAIN_MINUTES` on the flow, and
 # `N_SAMPLES` samples of each sampler (both printed in the setup cell's budget).
-#
+
+# %% [markdown]
 # ## 3. The flow at $T_m$, on the frozen network
 #
 # The level-1 coupling networks of the paper's Glow hold two hidden layers of 256 channels at
 # half the image's resolution, for each of its 16 steps.
-#
+
+# %% [markdown]
 # > **Predict, then run.** How many hidden activation values is that per 256×256 image, and how
 # > many times the 32×32 figure?
 
@@ -351,7 +358,8 @@ else:
 # At this noise level all three numbers sit close together (printed): $x_{T_m}$ is the noise
 # plus a faint face. The floor is the entropy of the noise alone, which no density of $x_{T_m}$
 # can beat; the fitted Gaussian is scored on the points it was fitted to, which flatters it.
-#
+
+# %% [markdown]
 # ## 4. Samples
 #
 # - **NCSN++'s own sampler**, as diffusers runs it: $N$ steps of a Langevin corrector and a
@@ -361,7 +369,8 @@ else:
 # - **DiNof + DPM-Solver++(2M)**: the probability-flow ODE from the flow's $x_{T_m}$, in
 #   `FAST_STEPS` steps; and the same solver from $\mathcal N(0, \sigma_{\max}^2 I)$ at $T$ (no
 #   flow), which needs no data.
-#
+
+# %% [markdown]
 # > **Predict, then run.** DiNof's share of the NCSN++ sampler's network evaluations?
 
 # %%
@@ -418,13 +427,15 @@ plt.show()
 # **Answer.** $\mathrm{round}(N T_m) / N = 60\,\%$ of the evaluations (printed), plus one flow
 # pass; the measured seconds per image (printed) follow. On a GPU, compare the grids by eye —
 # `N_SAMPLES` images are no basis for a number. The pipeline check's grids are noise by design.
-#
+
+# %% [markdown]
 # ## 5. A $T_m$ slider on CelebA-HQ images
 #
 # For each $T_m$: four test images, their $x_{T_m}$ (one fixed draw of noise; shown clipped to
 # $[0, 1]$) and the probability-flow ODE run back from it (DPM-Solver++(2M), 20 steps). The
 # slider needs a running kernel; the plotly figure below it plays without one.
-#
+
+# %% [markdown]
 # > **Predict, then run.** With noise of $\sigma_{T_m}$ on pixels in $[0, 1]$, from which $T_m$ on
 # > is the face in $x_{T_m}$ invisible, and does the ODE still bring it back there?
 
@@ -440,7 +451,7 @@ if DINOF:
             s_t = float(sde.marginal_coeffs(torch.tensor(T))[1])
             with torch.no_grad(), PRECISION.autocast():
                 back = fast_sample_result(sde, score_fn, x0 + s_t * xi, solver=SOLVER, n_steps=20, t_start=T).x
-            fig, axes = plt.subplots(1, 3, figsize=(9, 3.6), layout="constrained")
+            fig, axes = plt.subplots(1, 3, figsize=(6.8, 2.9), layout="constrained")
             for ax, (label, x) in zip(axes, [("x_0: test images", x0), (f"x_T_m, σ = {s_t:.2f}", x0 + s_t * xi),
                                              ("back to ε: ODE, 20 steps", back)]):
                 show_images(ax, to_uint8(x.clamp(*DATA_RANGE), DATA_RANGE), label, nrow=2)
@@ -474,7 +485,8 @@ for stage, s in TIMES.items():
 # The paper trains its CelebA-HQ-256 model jointly for 0.5M iterations at batch 8 and keeps
 # $T_m = 0.6$ from CIFAR-10. Its Table 3 compares the FID with other model families. None of
 # these numbers were computed here.
-#
+
+# %% [markdown]
 # > **Predict, then run.** Glow alone scores FID 68.93 on CelebA-HQ-256; the SDE model it builds
 # > on, 7.23. Will DiNof's FID be closer to Glow's or to the SDE model's?
 
@@ -505,7 +517,8 @@ assert min(TABLE3, key=TABLE3.get) == "RDM" and gain == 0.12
 # $p_{T_m}$, a heavily noised distribution, so Glow's own weakness on faces does not carry over.
 # On a zero-based axis DiNof sits with the diffusion-type models; RDM is well ahead of all.
 # (The paper's text calls this table "Table 4"; it is its Table 3.)
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **Spend a session.** With the data in place, how many Glow steps did your GPU make in
@@ -518,7 +531,8 @@ assert min(TABLE3, key=TABLE3.get) == "RDM" and gain == 0.12
 #    `dinof_lite.sde.get_sde`, and find the $T_m$ on CelebA-HQ with CIFAR-10's $\sigma(0.6)$.
 # 4. **Memory by level.** Extend `hidden_values` to all three levels of the Glow. What share of
 #    the hidden activations sits at level 1?
-#
+
+# %% [markdown]
 # ## Recap
 #
 # > - The same recipe scales to 256×256: `from_diffusers` loads the published NCSN++ (VE), the
@@ -529,5 +543,5 @@ assert min(TABLE3, key=TABLE3.get) == "RDM" and gain == 0.12
 # > - At $T_m = 0.6$ the noise dwarfs the image, so the flow's density lies just above the noise's
 # >   entropy; the published table puts DiNof 0.12 FID below the SDE model it builds on.
 # >
-# > **Next:** back to the [syllabus](../docs/syllabus.md) and the
-# > [assignments](assignments/student/) — or run notebook 07 on a GPU yourself.
+# > **Next:** back to the [syllabus](../docs/syllabus.md) for the unit's closing discussion — or
+# > run [notebook 07](07_cifar10_gpu.ipynb) on a GPU yourself.

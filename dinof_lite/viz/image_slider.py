@@ -124,11 +124,10 @@ def image_slider_plotly(
     still = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}
     play = {"frame": {"duration": 700, "redraw": True}, "fromcurrent": True, "mode": "immediate"}
     steps = [{"label": n, "method": "animate", "args": [[n], still]} for n in names]
-    width, height = _png_size(_png_of(pngs, first))
+    _, height = _png_size(_png_of(pngs, first))
     fig = go.Figure(data=[image(first)], frames=frames)
-    fig.update_layout(
+    fig.update_layout(  # the width follows the page; a narrower page shrinks the picture
         title=title,
-        width=width,
         height=height + 150 + (40 if title else 0),
         margin={"l": 0, "r": 0, "t": 40 if title else 0, "b": 0},
         xaxis={"visible": False},
@@ -138,17 +137,20 @@ def image_slider_plotly(
                 "active": values.index(first),
                 "currentvalue": {"prefix": f"{label} = "},
                 "steps": steps,
+                "x": 0.08,
+                "len": 0.92,
                 "pad": {"t": 10},
             }
         ],
-        updatemenus=[
+        updatemenus=[  # the play button, left of the slider
             {
                 "type": "buttons",
                 "showactive": False,
                 "x": 0,
                 "y": 0,
-                "xanchor": "right",
+                "xanchor": "left",
                 "yanchor": "top",
+                "pad": {"t": 30},
                 "buttons": [{"label": "▶", "method": "animate", "args": [None, play]}],
             }
         ],
