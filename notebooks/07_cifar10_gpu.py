@@ -680,9 +680,9 @@ image_slider_plotly(pngs, start=T_M, title="x_0, x_T_m and the ODE back, for eve
 
 # %% [markdown]
 # **Answer** (slide through it on a GPU run). The printed signal coefficients tell the story:
-# at $T_m = 0.1$ most of the image is still there, and the ODE hands it back; by $T_m = 1$
-# almost nothing is left, and the ODE invents a new image. In between, coarse colour and layout
-# outlive the details. What $x_{T_m}$ keeps of $x_0$ is what a flow at $T_m$ must generate:
+# at $T_m = 0.1$ most of the image is still there, and a trained network's ODE should hand it
+# back; by $T_m = 1$ almost nothing is left, and the ODE can only invent a new image. In
+# between, expect coarse colour and layout to outlive the details. What $x_{T_m}$ keeps of $x_0$ is what a flow at $T_m$ must generate:
 # nearly a clean image at small $T_m$ (hard for a flow), nearly pure noise at large $T_m$
 # (section 3).
 

@@ -20,9 +20,9 @@
 #
 # Notebook 07 froze a published CIFAR-10 network and trained only a flow at $T_m$. This one does
 # the same at 256×256 with `google/ncsnpp-celebahq-256`, Song et al.'s NCSN++ on the VE SDE — the
-# score network of the paper's CelebA-HQ result (DiNof Table 3). At this size everything costs
-# 64 times more pixels, and one sample takes minutes on a student's GPU; so the notebook first
-# counts what a session can afford, then spends it.
+# score network of the paper's CelebA-HQ result (DiNof Table 3). An image has 64 times the pixels
+# of a CIFAR-10 one, and a sample takes minutes on a student's GPU; so the notebook first counts
+# what a session can afford, then spends it.
 
 # %% [markdown]
 # > **What runs where.**
@@ -197,10 +197,10 @@ assert get_config("celebahq256_ve").sde_params == {"sigma_min": 0.01, "sigma_max
 assert 5.2 < sigma_Tm < 5.4
 
 # %% [markdown]
-# **Answer.** $\sigma(0.6) = 0.01 \cdot 34{,}800^{0.6} \approx 5.3$ (printed): noise ten times
-# the pixels' half-range. The flow at $T_m$ faces a wide, nearly Gaussian cloud around the mean
-# face, as on CIFAR-10 (notebook 07), but centred on the data's mean: the VE SDE never shrinks
-# the image, it only buries it.
+# **Answer.** $\sigma(0.6) = 0.01 \cdot 34{,}800^{0.6} \approx 5.3$ (printed): noise eleven times
+# the pixels' half-range. The flow at $T_m$ faces a wide, nearly Gaussian cloud, as on CIFAR-10
+# (notebook 07) — but centred on the mean face: the VE SDE never shrinks the image, it only
+# buries it.
 
 # %% [markdown]
 # ## 2. What a session can afford — estimates from measured FLOPs
@@ -256,10 +256,16 @@ print(f"{'Glow steps per minute, batch 8':36s}" + "".join(f"{steps_per_min[gpu]:
 print(f"{'50K-sample FID of DiNof, days':36s}"
       + "".join(f"{50_000 * est[gpu]['DiNof, PC from T_m'] / 86400:9.1f}" for gpu in PEAK))
 print(f"{'DiNof samples in one A100 hour':36s}{'':9s}{3600 / est['A100']['DiNof, PC from T_m']:9.0f}")
+g = BUDGET["gpu"]  # this notebook's GPU session: the flow's minutes, then its samplers (one from T is as fast)
+per_image = sum(est["T4"].values()) + est["T4"][f"DiNof + DPM-Solver, {FAST_STEPS} steps"]
+session_T4 = g["train_minutes"] + g["n_samples"] * per_image / 60
+print(f"ESTIMATE of this notebook on a T4: {g['train_minutes']} min of flow training + {g['n_samples']} "
+      f"samples per sampler = {session_T4:.0f} min (+ installs, downloads, copying the data)")
 
 # %%
 assert 0.98 < glow_gflop[64] / glow_gflop[32] / 4 < 1.02  # the Glow's FLOPs scale with the pixels
 assert GPU or n_published == 65_574_421  # the paper's NCSN++ for CelebA-HQ-256
+assert session_T4 < 45  # one Colab session, by this estimate
 
 # %% [markdown]
 # **Answer** (read the printed estimates). About two minutes per sample on a T4 for the NCSN++
@@ -268,8 +274,8 @@ assert GPU or n_published == 65_574_421  # the paper's NCSN++ for CelebA-HQ-256
 # session, so this notebook measures no FID at 256×256. The Glow, at batch 8, makes well under
 # a hundred steps a minute on a T4: a session gives it a start, far from convergence.
 #
-# So a session on a T4 (about 45 minutes) spends: at most `TRAIN_MINUTES` on the flow, and
-# `N_SAMPLES` samples of each sampler (both printed in the setup cell's budget).
+# So this notebook's GPU budget is at most `TRAIN_MINUTES` for the flow and `N_SAMPLES` samples
+# of each sampler: on a T4 well within one session, by the last printed estimate.
 
 # %% [markdown]
 # ## 3. The flow at $T_m$, on the frozen network
@@ -292,6 +298,7 @@ print(f"level 1 alone: {v256:,} hidden values per 256×256 image ({4 * v256 / 2*
       f"float32, the flow's precision), {v256 // v32}× the {v32:,} at 32×32")
 assert v256 // v32 == 64
 assert Glow.paper((3, 256, 256)).num_parameters() == Glow.paper((3, 32, 32)).num_parameters() == 7_920_684
+assert get_config("celebahq256_ve").train.batch_size == 8  # the paper's batch
 
 # %% [markdown]
 # **Answer.** $2 \cdot 16 \cdot 256 \cdot 128^2 \approx 134$ million values, half a GiB per
