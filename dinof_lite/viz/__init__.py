@@ -146,3 +146,9 @@ __all__ += [
     "pc_loop_diagram",
     "any_tm_conditioning_diagram",
 ]
+
+# --------------------------------------------------------------------------- image slider
+# A slider over PNGs drawn beforehand, with a kernel and without (dinof_lite/viz/image_slider.py).
+from dinof_lite.viz.image_slider import figure_png, image_slider, image_slider_plotly  # noqa: E402
+
+__all__ += ["figure_png", "image_slider", "image_slider_plotly"]

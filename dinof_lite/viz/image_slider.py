@@ -1,0 +1,158 @@
+"""A slider over pictures drawn beforehand: with a kernel (ipywidgets) and without (plotly frames).
+
+The GPU notebooks draw one matplotlib figure per value of a parameter (``T_m``), render each to
+PNG once, and show the PNGs behind a slider::
+
+    pngs = {T_m: figure_png(draw(T_m)) for T_m in (0.1, 0.2, 0.3)}
+    image_slider(pngs, start=0.2)           # ipywidgets: needs a running kernel
+    image_slider_plotly(pngs, start=0.2)    # plotly frames: plays on a static page too
+
+Both show the same PNGs. The values must be evenly spaced, so that the slider's positions are
+proportional to the values it names (a slider places its stops evenly).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import numbers
+import struct
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["figure_png", "image_slider", "image_slider_plotly"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    """``fig`` rendered to PNG bytes at ``dpi``; a pyplot figure is closed (not shown again)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """``(width, height)`` from a PNG's header chunk."""
+    return struct.unpack(">II", png[16:24])
+
+
+def _frames(pngs: Mapping, start) -> tuple[list[float], float]:
+    """The sorted values of ``pngs`` (checked) and the value to show first."""
+    if not isinstance(pngs, Mapping) or not pngs:
+        raise ValueError("pngs must be a non-empty mapping value -> PNG bytes")
+    for value, png in pngs.items():
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not (ok and math.isfinite(value)):
+            raise ValueError(f"pngs: every key must be a finite number; got {value!r}")
+        if not isinstance(png, bytes) or not png.startswith(PNG_SIGNATURE):
+            raise ValueError(f"pngs[{value!r}] is not PNG bytes (render it with figure_png)")
+    values = sorted(float(v) for v in pngs)
+    steps = np.diff(values)
+    if len(steps) and not np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9):
+        raise ValueError(
+            f"the values {values} are not evenly spaced; a slider places its stops evenly, "
+            "so give an even grid (e.g. 0.1, 0.2, …, 1.0)"
+        )
+    if start is None:
+        return values, values[0]
+    match = [v for v in values if math.isclose(v, float(start), rel_tol=1e-9, abs_tol=1e-12)]
+    if not match:
+        raise ValueError(f"start={start!r} is not one of the values {values}")
+    return values, match[0]
+
+
+def _png_of(pngs: Mapping, value: float) -> bytes:
+    return next(png for v, png in pngs.items() if float(v) == value)
+
+
+def image_slider(pngs: Mapping[float, bytes], *, start: float | None = None, label: str = "T_m"):
+    """An ipywidgets ``VBox``: a ``FloatSlider`` over the values of ``pngs`` (evenly spaced) and
+    the PNG of the value it shows; a value between two stops snaps to the nearest one."""
+    import ipywidgets as w
+
+    values, first = _frames(pngs, start)
+    step = values[1] - values[0] if len(values) > 1 else 0.01
+    slider = w.FloatSlider(
+        value=first,
+        min=values[0],
+        max=values[-1],
+        step=step,
+        description=label,
+        continuous_update=True,
+        readout_format=".2f",
+        disabled=len(values) == 1,
+    )
+    image = w.Image(value=_png_of(pngs, first), format="png")
+    image.layout = w.Layout(width="auto", max_width="100%")
+
+    def on_change(change) -> None:
+        nearest = min(values, key=lambda v: abs(v - change["new"]))
+        image.value = _png_of(pngs, nearest)
+        if nearest != change["new"]:
+            slider.value = nearest
+
+    slider.observe(on_change, names="value")
+    return w.VBox([slider, image])
+
+
+def image_slider_plotly(
+    pngs: Mapping[float, bytes],
+    *,
+    start: float | None = None,
+    label: str = "T_m",
+    title: str | None = None,
+):
+    """A plotly ``Figure`` with one frame per value of ``pngs``, a slider and a play button: the
+    kernel-free twin of :func:`image_slider` (``fig.write_html`` makes a standalone page)."""
+    import plotly.graph_objects as go
+
+    values, first = _frames(pngs, start)
+
+    def image(value: float):
+        uri = "data:image/png;base64," + base64.b64encode(_png_of(pngs, value)).decode("ascii")
+        return go.Image(source=uri, hoverinfo="skip")
+
+    names = [f"{v:g}" for v in values]
+    frames = [go.Frame(data=[image(v)], name=n) for v, n in zip(values, names)]
+    still = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}
+    play = {"frame": {"duration": 700, "redraw": True}, "fromcurrent": True, "mode": "immediate"}
+    steps = [{"label": n, "method": "animate", "args": [[n], still]} for n in names]
+    _, height = _png_size(_png_of(pngs, first))
+    fig = go.Figure(data=[image(first)], frames=frames)
+    fig.update_layout(  # the width follows the page; a narrower page shrinks the picture
+        title=title,
+        height=height + 150 + (40 if title else 0),
+        margin={"l": 0, "r": 0, "t": 40 if title else 0, "b": 0},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        sliders=[
+            {
+                "active": values.index(first),
+                "currentvalue": {"prefix": f"{label} = "},
+                "steps": steps,
+                "x": 0.08,
+                "len": 0.92,
+                "pad": {"t": 10},
+            }
+        ],
+        updatemenus=[  # the play button, left of the slider
+            {
+                "type": "buttons",
+                "showactive": False,
+                "x": 0,
+                "y": 0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 30},
+                "buttons": [{"label": "▶", "method": "animate", "args": [None, play]}],
+            }
+        ],
+    )
+    return fig
