@@ -22,7 +22,7 @@ DDPM++ cont., VP; CelebA-HQ-256 NCSN++, VE).
 Command (from the repository root; the reference source tree at commit ``cb1f359`` of
 github.com/yang-song/score_sde_pytorch unpacked in ``/tmp/score_sde_ref``)::
 
-    python scripts/make_score_sde_fixture.py /tmp/score_sde_ref --out tests/data/score_sde
+    python scripts/make_score_sde_fixture.py /tmp/score_sde_ref --out tests/fixtures/score_sde
 
 No CUDA is needed: the reference's ``op`` package compiles its CUDA kernels when imported, so the
 compiler call is replaced by a no-op; on the CPU the reference runs its own pure-PyTorch
@@ -206,7 +206,7 @@ def full_counts(ref) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("reference", type=Path, help="score_sde_pytorch source tree")
-    parser.add_argument("--out", type=Path, default=Path("tests/data/score_sde"))
+    parser.add_argument("--out", type=Path, default=Path("tests/fixtures/score_sde"))
     parser.add_argument("--skip-full", action="store_true", help="no full-size parameter counts")
     args = parser.parse_args()
     if not (args.reference / "models" / "ncsnpp.py").is_file():

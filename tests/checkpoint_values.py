@@ -2,7 +2,7 @@
 
 :func:`compute_outputs` runs the same calls, seeds and arguments on every checkpoint in
 ``data/checkpoints`` (samples, log-likelihoods, the DiffEnc bound, classifier features).
-``tests/data/checkpoint_values.json`` holds every value of each output; :func:`compare` checks
+``tests/fixtures/checkpoint_values.json`` holds every value of each output; :func:`compare` checks
 a fresh run against it, value by value, at ``|got - recorded| <= ATOL + RTOL * |recorded|``.
 
 Why a tolerance and not bits: another CPU (or ``ATEN_CPU_CAPABILITY``, or another thread count)
@@ -27,8 +27,8 @@ one machine (``DINOF_BITWISE=1``, see ``tests/test_checkpoint_values.py``). Reco
 when a change of numbers is intended (and say why in the commit message), from the repository
 root::
 
-    python -m tests.checkpoint_values values   # tests/data/checkpoint_values.json
-    python -m tests.checkpoint_values hashes   # tests/data/checkpoint_hashes.json (this machine)
+    python -m tests.checkpoint_values values   # tests/fixtures/checkpoint_values.json
+    python -m tests.checkpoint_values hashes   # tests/fixtures/checkpoint_hashes.json (this machine)
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from dinof_lite.evaluation.digits_fid import load_classifier
 from dinof_lite.pretrained import load_dinof, load_flow, load_score_model
 from dinof_lite.sampling import ode_sample_result, pc_sample_result
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "fixtures"
 VALUES = DATA / "checkpoint_values.json"
 HASHES = DATA / "checkpoint_hashes.json"
 RECORD = "python -m tests.checkpoint_values"

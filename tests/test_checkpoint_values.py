@@ -1,12 +1,12 @@
 """Every shipped checkpoint still gives its recorded numbers: the refactor guard.
 
-The default test compares each output with ``tests/data/checkpoint_values.json`` at the
+The default test compares each output with ``tests/fixtures/checkpoint_values.json`` at the
 tolerance of :mod:`tests.checkpoint_values` (``RTOL``, ``ATOL``), which holds on any CPU: the
 drift measured across CPU kernels and thread counts is ``DRIFT`` times the tolerance, and the
 perturbation tests below show that a checkpoint whose numbers move by more than the tolerance
 fails, naming it. ``DINOF_BITWISE=1`` adds the bit-exact mode for a refactor on one machine:
 SHA-256 hashes of every output, the adaptive-solver ones included, against
-``tests/data/checkpoint_hashes.json``, which is only valid on the machine it was recorded on
+``tests/fixtures/checkpoint_hashes.json``, which is only valid on the machine it was recorded on
 (record it there before the refactor with ``python -m tests.checkpoint_values hashes``).
 """
 

@@ -97,7 +97,7 @@ def test_the_quick_tier_imports_every_package_of_dinof_lite():
         for m in pkgutil.walk_packages(dinof_lite.__path__, "dinof_lite.")
         if m.ispkg or m.name.count(".") == 1
     } - {"dinof_lite.__main__"}
-    reached = set().union(*(_quick_imports(p) for p in (ROOT / "tests").glob("test_*.py")))
+    reached = set().union(*(_quick_imports(p) for p in (ROOT / "tests").rglob("test_*.py")))
     missing = sorted(wanted - reached)
     assert not missing, f"no quick test (without the slow mark) imports {', '.join(missing)}"
 

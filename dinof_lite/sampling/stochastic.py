@@ -17,7 +17,7 @@ name                      order   NFE   algorithm
 ``dpm_solver_pp_2m_sde``  2       1     Lu et al. 2022b, SDE-DPM-Solver++(2M), noise scale ``η``
 ========================  ======  ====  ==========================================================
 
-*Order* is the weak order measured on the mixture oracle (``tests/test_stochastic_solvers.py``:
+*Order* is the weak order measured on the mixture oracle (``tests/sampling/test_stochastic_solvers.py``:
 the error of the samples' mean, covariance and mean log-density against the exact ``p_eps``).
 With no noise (``S_churn = 0``, ``η = 0``) each is its deterministic counterpart, ``heun`` and
 ``dpm_solver_pp_2m``, to the bit. Neither asks the score above ``times[0]``: DiNof's score network

@@ -9,12 +9,12 @@ embedding of ``999 t``).
 ``UNetConfig`` carries score_sde's ``config.model`` knobs (FIR resampling, the progressive
 input / output pyramids, ``conditional``, ``centered``, …), and the presets are the published
 architectures module for module: :func:`dinof_lite.hub.load_score_sde_checkpoint` loads the
-published score_sde_pytorch checkpoints into them (``tests/test_hub_score_sde.py`` checks the
+published score_sde_pytorch checkpoints into them (``tests/hub/test_hub_score_sde.py`` checks the
 outputs against the reference implementation's own).
 
 Parameter counts (trainable, ``UNetConfig.<preset>().num_parameters()``); all but the DDPM++
 deep one are checked equal to those of score_sde's ``NCSNpp`` built from the config file
-(``tests/data/score_sde/reference_param_counts.json``):
+(``tests/fixtures/score_sde/reference_param_counts.json``):
 
 =========================  ==============  ============================================
 preset                      ours            score_sde config

@@ -14,7 +14,7 @@ from dinof_lite.cli.site import SITE_DIR
 from dinof_lite.cli.site_sources import stage_sources
 from dinof_lite.coursework.course import setup_course
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEY = ROOT / "notebooks" / "assignments" / "instructor" / "answer_key.md"
 MARKER = "<!-- dinof_lite instructor answer key: for teachers, never for students -->"
 NOTEBOOKS = {

@@ -1,9 +1,9 @@
 """score_sde_pytorch checkpoints load into dinof_lite's UNet and give the reference's numbers.
 
-Ground truth: ``tests/data/score_sde/``, written by score_sde_pytorch's own code (commit
+Ground truth: ``tests/fixtures/score_sde/``, written by score_sde_pytorch's own code (commit
 ``cb1f359``) with
 
-    python scripts/make_score_sde_fixture.py /tmp/score_sde_ref --out tests/data/score_sde
+    python scripts/make_score_sde_fixture.py /tmp/score_sde_ref --out tests/fixtures/score_sde
 
 (``/tmp/score_sde_ref``: the reference's source tree). Each ``<name>.pth`` is a checkpoint in the
 reference's training format whose EMA weights differ from the model's; ``<name>_reference.pt``
@@ -29,7 +29,7 @@ from dinof_lite.sde import VESDE, VPSDE
 from dinof_lite.train.checkpoint import CheckpointError
 from dinof_lite.trained_on import TrainedOn
 
-DATA = Path(__file__).parent / "data" / "score_sde"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "score_sde"
 VARIANTS = [
     "ncsnpp_ve",
     "ncsnpp_skip_cat",

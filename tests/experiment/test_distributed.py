@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
-from score_sde_file import write_score_sde_checkpoint
 
 from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.experiment.distributed import DistInfo, param_digest
 from dinof_lite.nets.unet import UNet
 from dinof_lite.train.checkpoint import load_checkpoint
 from dinof_lite.train.lock import LOCK_NAME
+from tests.score_sde_file import write_score_sde_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
 

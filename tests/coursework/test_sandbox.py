@@ -17,7 +17,7 @@ from dinof_lite.coursework.sandbox import Sandbox, SandboxError
 from dinof_lite.coursework.wire import Opaque, WireError, decode, encode
 from dinof_lite.sde import VESDE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = ROOT / "notebooks" / "assignments" / "A1_forward_sde_solution.py"
 
 

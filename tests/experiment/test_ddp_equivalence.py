@@ -28,7 +28,7 @@ from dinof_lite.dinof import training_loss
 from dinof_lite.experiment.configs import build_model, get_config
 from dinof_lite.experiment.distributed import data_dependent_init, param_digest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG, SEED, HALF = "cifar10_ve_smoke", 3, 4
 
 pytestmark = [

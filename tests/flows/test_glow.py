@@ -314,7 +314,7 @@ def test_readme_glow_example_runs():
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     blocks = [
         b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "Glow.paper()" in b
     ]

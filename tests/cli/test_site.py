@@ -39,7 +39,7 @@ from dinof_lite.cli.site_sources import NOTEBOOK_GLOBS, api_modules
 
 pytestmark = pytest.mark.slow  # builds the whole site (Sphinx) in a subprocess
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("DINOF_CHROMIUM", "/usr/bin/chromium"))
 RESULTS = Path(os.environ.get("DINOF_TEST_RESULTS") or ROOT / "test-results") / "site"
 COURSE = [  # the navigation's order: each assignment after the notebook it practises

@@ -14,7 +14,7 @@ import pytest
 
 from dinof_lite.cli import COMMANDS, build_parser, main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def all_numbers(obj):

@@ -1,6 +1,6 @@
 """Coursework: the student notebooks made by nbgrader's release step (``python -m dinof_lite
 assignments``, staleness, ``--course``; that the committed ones are in sync is tested on the
-course folder of tests/test_grading.py) and the stored outputs of the solution notebooks (every
+course folder of tests/coursework/test_grading.py) and the stored outputs of the solution notebooks (every
 check passed) and student notebooks (every exercise "not attempted", no errors)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from dinof_lite.cli import main
 from dinof_lite.coursework.course import CODE_STUB, SKIP_TAG, assignments, config_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = assignments(ROOT)
 SOLUTIONS = [a.solution.with_suffix(".py") for a in ASSIGNMENTS]
 

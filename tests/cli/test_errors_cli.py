@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mounts import read_only_mount
 
 from dinof_lite.cli import main
 from dinof_lite.experiment.configs import get_config
 from dinof_lite.train.checkpoint import load_checkpoint
 from dinof_lite.train.lock import LOCK_NAME, WorkdirLock, WorkdirLockedError
+from tests._mounts import read_only_mount
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 TRAIN = ["train", "--config", "digits_cpu_smoke", "--no-progress", "--device", "cpu"]
 

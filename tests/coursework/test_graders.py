@@ -2,7 +2,7 @@
 
 The A1 tests are quick. The others run every test cell of A1–A6 on its solution and on answers
 that pass at the notebook's defaults but ignore an argument (minutes: marked slow); the whole
-nbgrader pipeline is tests/test_grading.py.
+nbgrader pipeline is tests/coursework/test_grading.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from dinof_lite.coursework.graders import EXERCISES, answer_source, grade_answer
 from tests._answers import CORRECT, TRICKS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mounts import read_only_mount
 from torch import nn
 
 from dinof_lite.pretrained import checkpoint_path
@@ -36,6 +35,7 @@ from dinof_lite.train.checkpoint import (
 )
 from dinof_lite.train.lock import WorkdirLock, WorkdirLockedError
 from dinof_lite.train.validation import check_float, check_int, resolve_device
+from tests._mounts import read_only_mount
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -17,7 +17,7 @@ import pytest
 from dinof_lite.train import lock as lock_module
 from dinof_lite.train.lock import LOCK_NAME, WorkdirLock, WorkdirLockedError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 _HOLDER = """
 import sys, time

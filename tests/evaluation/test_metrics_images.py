@@ -20,7 +20,7 @@ from dinof_lite.evaluation.digits_fid import (
 from dinof_lite.pretrained import checkpoint_meta
 
 REGENERATE = "python scripts/make_checkpoints.py"
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+SHIPPED = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
 
 
 def _gaussian(n: int, mean, cov, seed: int) -> np.ndarray:

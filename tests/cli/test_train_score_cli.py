@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from score_sde_file import write_score_sde_checkpoint
 
 import dinof_lite.hub
 from dinof_lite.cli import main
@@ -27,6 +26,7 @@ from dinof_lite.nets.unet import UNet
 from dinof_lite.sde import VESDE, VPSDE
 from dinof_lite.train.checkpoint import load_checkpoint
 from dinof_lite.trained_on import TrainedOn
+from tests.score_sde_file import write_score_sde_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

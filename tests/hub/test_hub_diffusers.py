@@ -27,11 +27,11 @@ from dinof_lite.sampling import CORRECTORS, PREDICTORS, ode_log_likelihood, ode_
 from dinof_lite.sampling.correctors import LangevinCorrector
 from dinof_lite.sampling.fast import fast_sample
 from dinof_lite.sampling.predictors import AncestralSamplingPredictor, ReverseDiffusionPredictor
-from dinof_lite.sampling.solvers import ODE_SOLVERS
+from dinof_lite.sampling.solvers import SOLVERS
 from dinof_lite.sde import VESDE, VPSDE
 from dinof_lite.trained_on import DataRangeError, SDEMismatchError, TrainedOn, sde_record
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N_VP, N_VE = 1000, 100
 B = 4
 EULER = {"step_size": 0.25}
@@ -263,10 +263,10 @@ def test_every_sampler_and_the_likelihood_run_unchanged(ddpm, ncsnpp):
         ]
         samples += [
             fast_sample(sde, score_fn, shape, solver=solver, n_steps=2, generator=g)
-            for solver in ODE_SOLVERS
+            for solver in SOLVERS  # ODE and stochastic
         ]
         samples.append(ode_sample(sde, score_fn, shape, method="euler", options=EULER, generator=g))
-        assert len(samples) == len(PREDICTORS) * len(CORRECTORS) - 1 + len(ODE_SOLVERS) + 1
+        assert len(samples) == len(PREDICTORS) * len(CORRECTORS) - 1 + len(SOLVERS) + 1
         assert all(x.shape == shape and torch.isfinite(x).all() for x in samples)
         lo, hi = net.trained_on.data_range
         data = lo + (hi - lo) * torch.rand(shape)

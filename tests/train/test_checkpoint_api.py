@@ -20,7 +20,7 @@ from dinof_lite.train import (
     read_checkpoint,
 )
 
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+SHIPPED = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
 GMM = GaussianMixture.preset("8gaussians")
 
 

@@ -17,7 +17,7 @@ FULL_COUNTS = {
 }
 # Commonly cited sizes of the score_sde models (≈62M for NCSN++ / DDPM++ cont., ≈108M for the
 # deep variants). The exact counts of the reference's own networks are checked in
-# tests/test_hub_score_sde.py (they are equal).
+# tests/hub/test_hub_score_sde.py (they are equal).
 PUBLISHED = {
     "ncsnpp_cifar10": 62e6,
     "ncsnpp_cifar10_deep": 108e6,

@@ -38,7 +38,7 @@ from tests._answers import FULL as FULL_A1
 
 pytestmark = pytest.mark.slow  # nbgrader: a course folder, release, autograde, feedback
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # nbgrader pipelines: minutes of kernels and sandboxes
 
 #: assignment → [(solution cell, line as solved, line with the mistake, score of the submission,

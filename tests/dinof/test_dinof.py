@@ -341,7 +341,7 @@ def test_readme_dinof_example_runs():
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "DiNof(" in b]
     assert len(blocks) == 1, "README should show one DiNof example"
     code = blocks[0].replace("n_steps=3000", "n_steps=20")
