@@ -213,7 +213,8 @@ def smoke_variant(cfg: ExperimentConfig) -> ExperimentConfig:
     small = copy.deepcopy(cfg)
     small.name = f"{cfg.name}_smoke"
     small.image_size = 8
-    small.unet = UNetConfig.tiny(image_size=8, in_channels=cfg.channels)
+    # the full config's data convention (centered: [-1, 1] in; else [0, 1], centred inside)
+    small.unet = UNetConfig.tiny(image_size=8, in_channels=cfg.channels, centered=cfg.unet.centered)
     small.flow_levels, small.flow_steps, small.flow_hidden = 1, 2, 8
     small.sde_params = {**cfg.sde_params, "N": 20}
     small.train = dataclasses.replace(

@@ -70,3 +70,14 @@ def test_smoke_configs_build_train_and_sample(name):
     assert s.x.shape == (2, *cfg.shape) and torch.isfinite(s.x).all()
     assert s.n_steps == round(model.sde.N * cfg.T_m) == round(20 * 0.6)
     assert CONFIGS[name]().train.n_steps <= 10
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CONFIGS if not n.startswith("digits")))
+def test_the_unet_takes_the_configs_data_range(name):
+    """score_sde's convention on the paper's configs: a centred UNet takes [-1, 1] images, an
+    uncentred one [0, 1] (it centres them inside), so a score_sde checkpoint loaded for a config
+    (train --score-checkpoint) has the config's data range. The smoke twins follow. (digits_cpu
+    feeds [0, 1] to a UNet without the inside centring: its shipped checkpoint was trained so.)"""
+    cfg = get_config(name)
+    assert cfg.unet.centered == (cfg.data_range == (-1.0, 1.0))
+    assert cfg.data_range in ((-1.0, 1.0), (0.0, 1.0))
