@@ -9,7 +9,7 @@ import torch
 
 from dinof_lite import DiNof
 from dinof_lite.coursework.checks._core import Failed
-from dinof_lite.coursework.checks.tradeoff import _nfe_mistake
+from dinof_lite.coursework.checks.tradeoff import nfe_mistake
 from dinof_lite.evaluation.frontier import FrontierConfig, _points
 from dinof_lite.evaluation.tm_study import tm_study
 from dinof_lite.sampling import pc_sample_result
@@ -103,10 +103,10 @@ def test_slider_steps(long_model):
 
 def test_coursework_nfe_check(long_model):
     sde = type(long_model.sde)(N=200)
-    _nfe_mistake(sde.n_steps_from(1.0), 1.0, sde)  # 100: right
-    _nfe_mistake(200, None, sde)  # the baseline: all N steps
+    nfe_mistake(sde.n_steps_from(1.0), 1.0, sde)  # 100: right
+    nfe_mistake(200, None, sde)  # the baseline: all N steps
     with pytest.raises(Failed, match="round"):
-        _nfe_mistake(200, 1.0, sde)  # N·T_m without / T
+        nfe_mistake(200, 1.0, sde)  # N·T_m without / T
 
 
 def test_the_module_rule_is_the_method_rule():

@@ -98,7 +98,7 @@ def _describe_sde(name: str, params: dict) -> str:
 
 def _same_sde(sde: SDE, cfg: ExperimentConfig) -> bool:
     """The config's SDE is the network's: same kind, same parameters (``N`` aside)."""
-    if sde.name != cfg.sde:
+    if type(sde) is not type(get_sde(cfg.sde)):  # the same kind of SDE
         return False
     ours = sde.params()
     for key, value in cfg.sde_params.items():

@@ -152,7 +152,9 @@ def score_sde_name_map(net: UNet) -> dict[str, tuple[str, bool]]:
     return mapping
 
 
-def _resolve(config: str | UNetConfig, sde: SDE | None) -> tuple[UNetConfig, SDE]:
+def _resolve(
+    config: str | UNetConfig, sde: SDE | None
+) -> tuple[UNetConfig, SDE, tuple[float, float]]:
     """The network config and SDE for ``config`` (an experiment config name or a UNetConfig)."""
     if sde is not None and not isinstance(sde, SDE):
         raise TypeError(f"sde must be a dinof_lite SDE or None, got {type(sde).__name__}")
@@ -163,7 +165,8 @@ def _resolve(config: str | UNetConfig, sde: SDE | None) -> tuple[UNetConfig, SDE
                 "trained on), e.g. VESDE(0.01, 50.0, exact_marginal=False) or VPSDE(0.1, 20.0); "
                 "or pass an experiment config name such as 'cifar10_ve'"
             )
-        return config, sde
+        # score_sde's convention: a centred network takes [-1, 1] data, else [0, 1]
+        return config, sde, ((-1.0, 1.0) if config.centered else (0.0, 1.0))
     if not isinstance(config, str):
         raise TypeError(
             f"config must be an experiment config name or a UNetConfig, got {type(config).__name__}"
@@ -175,7 +178,7 @@ def _resolve(config: str | UNetConfig, sde: SDE | None) -> tuple[UNetConfig, SDE
     if sde is None:  # score_sde's VE score uses s(t) = σ(t) (see the module docstring)
         extra = {"exact_marginal": False} if exp.sde == "ve" else {}
         sde = get_sde(exp.sde, **{**exp.sde_params, **extra})
-    return unet, sde
+    return unet, sde, tuple(exp.data_range)  # an experiment config states its data range
 
 
 def _read(path: Path, use_ema: bool) -> tuple[dict[str, Tensor], list[Tensor] | None]:
@@ -226,7 +229,7 @@ def load_score_sde_checkpoint(
             ``model`` / ``ema``, or parameters that do not match the config's network (named).
     """
     path = Path(path)
-    unet_cfg, sde = _resolve(config, sde)
+    unet_cfg, sde, data_range = _resolve(config, sde)
     state, shadow = _read(path, use_ema)
     net = UNet(unet_cfg)
     mapping = score_sde_name_map(net)
@@ -265,7 +268,7 @@ def load_score_sde_checkpoint(
             )
         loaded[name] = value
     net.load_state_dict(loaded, strict=True)
-    net.trained_on = TrainedOn.of(sde, (-1.0, 1.0) if unet_cfg.centered else (0.0, 1.0))
+    net.trained_on = TrainedOn.of(sde, data_range)
     return sde, net.eval()
 
 

@@ -105,7 +105,7 @@ def default_model() -> nn.Module:
         return DiNof(sde, net, flow, T_m=0.6).eval()
 
 
-def _structure(
+def check_structure(
     spy_flow: SpyFlow, spy: SpyScore, T_m: float, eps: float, n_steps: int, N: int
 ) -> None:
     """Diagnose the sampler's structure from what the spies saw."""
@@ -266,7 +266,7 @@ def check_dinof_sample(dinof_sample: Callable, model: nn.Module | None = None) -
                 f"matches DiNof.sample with the same seed: flow at T_m = {T_m}, then {n_steps} "
                 f"Euler–Maruyama steps to eps and a final denoise."
             )
-        _structure(spy_flow, spy, T_m, eps, n_steps, _N_SDE)
+        check_structure(spy_flow, spy, T_m, eps, n_steps, _N_SDE)
         _, x_last, t_last = spy.calls[-1]
         with torch.no_grad():
             drift, g = sde.reverse(ref_model.score_fn).sde(x_last, t_last)

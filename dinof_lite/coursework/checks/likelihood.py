@@ -56,7 +56,7 @@ _B, _D = 6, 2
 #: the oracle model's times: not the library defaults, so hard-coded values are caught
 _EPS, _SAMPLE_EPS, _T_M = 0.02, 0.06, 0.5
 #: nats: a fixed-step RK4 with 50 steps is within 1e-4 of the truth, Euler with 1000 within 3e-3
-_TOL = 0.01
+LIKELIHOOD_TOL = 0.01
 #: nats between the answer and :meth:`DiNof.log_likelihood` (dopri5, rtol = atol = 1e-5) on the
 #: shipped model, both from ``train_eps`` = 1e-5. Measured: 100 uniform RK4 steps are 0.015 off
 #: (8e-3 with 200, 4e-3 with 1000: the steps are coarse next to t = 1e-5, where the learned
@@ -327,14 +327,14 @@ def _shipped_model() -> nn.Module | None:
         return None
 
 
-def _points(gmm: GaussianMixture, n: int, seed: int) -> Tensor:
+def probe_points(gmm: GaussianMixture, n: int, seed: int) -> Tensor:
     """Half the points from the mixture, half spread around it (tails and gaps)."""
     g = torch.Generator().manual_seed(seed)
     x = gmm.sample(n - n // 2, g).to(torch.float64)
     return torch.cat([x, 2.5 * torch.randn(n // 2, gmm.dim, generator=g, dtype=torch.float64)])
 
 
-def _structure(model: OracleDiNof, T_m: float) -> None:
+def check_structure(model: OracleDiNof, T_m: float) -> None:
     spy, eps = model.score_fn, model.train_eps
     if spy.calls == 0:
         raise Failed(
@@ -382,16 +382,16 @@ def check_dinof_log_likelihood(
         gmm = GaussianMixture.preset("8gaussians")
         sde = VPSDE()
         oracle = OracleDiNof(gmm, sde)
-        x = _points(gmm, 8, 0)
+        x = probe_points(gmm, 8, 0)
         truth = gmm.marginal(sde, oracle.train_eps).log_prob(x)
         got = dinof_log_likelihood(oracle, x.clone(), _T_M)
         if isinstance(got, tuple):
             raise Failed("return only log p_eps(x), a (B,) tensor, not a tuple.")
         got = expect_tensor(got, (x.shape[0],), "log p_eps(x)", "One log-density per point.")
         got = got.detach().double()
-        _structure(oracle, _T_M)
+        check_structure(oracle, _T_M)
         err = float((got - truth).abs().max())
-        if err > _TOL:
+        if err > LIKELIHOOD_TOL:
             exact_prior = gmm.marginal(sde, _T_M).log_prob
             score = gmm.score_fn(sde)
 
@@ -425,7 +425,7 @@ def check_dinof_log_likelihood(
                 )
             raise Failed(
                 f"with the exact score and flow, your log p_eps(x) is off the exact mixture "
-                f"density by up to {fmt(err)} nats (allowed {_TOL}); with Euler steps take "
+                f"density by up to {fmt(err)} nats (allowed {LIKELIHOOD_TOL}); with Euler steps take "
                 "more of them, or use RK4."
             )
         if oracle.flow.calls == 0:
@@ -433,7 +433,7 @@ def check_dinof_log_likelihood(
         lib_model = _shipped_model() if model is None else model
         if lib_model is None:
             return (
-                f"matches the exact mixture log-density to {_TOL} nats with the oracle score "
+                f"matches the exact mixture log-density to {LIKELIHOOD_TOL} nats with the oracle score "
                 "and exact p_T_m (no shipped model to compare with DiNof.log_likelihood)."
             )
         xf = x[:4].to(next(lib_model.parameters()).dtype)
@@ -450,7 +450,7 @@ def check_dinof_log_likelihood(
                 "model.flow.log_prob(h, model.context(T_m, B))."
             )
         return (
-            f"matches the mixture's exact log p_eps to {_TOL} nats (oracle score, exact "
+            f"matches the mixture's exact log p_eps to {LIKELIHOOD_TOL} nats (oracle score, exact "
             "p_T_m as the flow) and DiNof.log_likelihood on the trained model."
         )
 

@@ -73,7 +73,7 @@ def default_anytm_model() -> nn.Module:
         return DiNof(sde, net, flow, T_m=0.6, T_m_range=(0.1, 1.0)).eval()
 
 
-class _Counted:
+class CountedCalls:
     """``model`` with ``N = 200`` and a flow whose ``inverse`` calls are counted."""
 
     def __init__(self, model: nn.Module) -> None:
@@ -102,7 +102,7 @@ def _number(value: object, what: str) -> float:
     return float(value)
 
 
-def _entry(out: object, what: str) -> tuple[float, float]:
+def table_entry(out: object, what: str) -> tuple[float, float]:
     if not isinstance(out, Mapping) or "mmd" not in out or "nfe" not in out:
         raise Failed(f"{what} should be a dict with keys 'mmd' and 'nfe', got {out!r:.80}.")
     return _number(out["mmd"], f"{what}['mmd']"), _number(out["nfe"], f"{what}['nfe']")
@@ -112,7 +112,7 @@ def _data(seed: int, n: int = _N_DATA) -> Tensor:
     return GaussianMixture.preset("8gaussians").sample(n, torch.Generator().manual_seed(seed))
 
 
-def _nfe_mistake(nfe: float, T_m: float | None, sde) -> None:
+def nfe_mistake(nfe: float, T_m: float | None, sde) -> None:
     """Fail with a named mistake unless ``nfe`` is the score-evaluation count at ``T_m``."""
     N = sde.N
     if T_m is None:
@@ -150,7 +150,7 @@ def check_measure(measure: Callable, model: nn.Module | None = None) -> CheckRes
     :func:`tm_study` rows (NFE exact, MMD² within the noise floor)."""
 
     def grade() -> str:
-        counted = _Counted(default_anytm_model() if model is None else model)
+        counted = CountedCalls(default_anytm_model() if model is None else model)
         m, data, gmm = counted.model, _data(7), GaussianMixture.preset("8gaussians")
         floor = noise_floor(gmm, _N_DATA)["mmd"]
         grid = (0.3, 0.7)
@@ -161,7 +161,7 @@ def check_measure(measure: Callable, model: nn.Module | None = None) -> CheckRes
             with torch.no_grad():
                 out = measure(m, T_m, data.clone(), seed=0)
             what = "measure(model, None, …)" if T_m is None else f"measure(model, {T_m}, …)"
-            got_mmd, got_nfe = _entry(out, what)
+            got_mmd, got_nfe = table_entry(out, what)
             if T_m is None and counted.inverse_calls > before:
                 raise Failed(
                     "the baseline used the flow (DiNof at T_m = 1?): the plain sampler starts "
@@ -178,7 +178,7 @@ def check_measure(measure: Callable, model: nn.Module | None = None) -> CheckRes
                     f"ignores its T_m argument: NFE {fmt(got_nfe)} is that of the model's "
                     f"default T_m = {m.T_m}; pass T_m=T_m to model.sample_result."
                 )
-            _nfe_mistake(got_nfe, T_m, m.sde)
+            nfe_mistake(got_nfe, T_m, m.sde)
             ref = lib[T_m]["mmd"]
             if abs(got_mmd - ref) > 3 * floor + 1e-4:
                 if T_m is not None:
@@ -212,7 +212,7 @@ def check_sweep(sweep: Callable, model: nn.Module | None = None) -> CheckResult:
     :func:`noise_floor` on a three-value grid, ``n = 400``."""
 
     def grade() -> str:
-        counted = _Counted(default_anytm_model() if model is None else model)
+        counted = CountedCalls(default_anytm_model() if model is None else model)
         m, gmm = counted.model, GaussianMixture.preset("8gaussians")
         grid = [0.8, 0.2, 0.5]  # unsorted on purpose
         with torch.no_grad():
@@ -256,16 +256,16 @@ def check_sweep(sweep: Callable, model: nn.Module | None = None) -> CheckResult:
             )
         ref = tm_study(m, grid, n=_N_DATA, reference=_data(1), seed=0)
         for row, lib in zip(rows, ref[:-1]):
-            got_mmd, got_nfe = _entry(row, f"the row at T_m = {lib['T_m']}")
-            _nfe_mistake(got_nfe, lib["T_m"], m.sde)
+            got_mmd, got_nfe = table_entry(row, f"the row at T_m = {lib['T_m']}")
+            nfe_mistake(got_nfe, lib["T_m"], m.sde)
             if abs(got_mmd - lib["mmd"]) > 3 * floor_lib + 1e-4:
                 raise Failed(
                     f"MMD² at T_m = {lib['T_m']} is {fmt(got_mmd)}, the library's "
                     f"{fmt(lib['mmd'])} (noise floor {fmt(floor_lib)}): score n fresh samples "
                     "with your measure."
                 )
-        base_mmd, base_nfe = _entry(out["baseline"], "'baseline'")
-        _nfe_mistake(base_nfe, None, m.sde)
+        base_mmd, base_nfe = table_entry(out["baseline"], "'baseline'")
+        nfe_mistake(base_nfe, None, m.sde)
         if abs(base_mmd - ref[-1]["mmd"]) > 3 * floor_lib + 1e-4:
             raise Failed(
                 f"the baseline's MMD² is {fmt(base_mmd)}, the library's {fmt(ref[-1]['mmd'])}: "
@@ -309,7 +309,7 @@ _CASES = (
 )
 
 
-def _right(res: Mapping) -> float | None:
+def right_answer(res: Mapping) -> float | None:
     limit = res["baseline"]["mmd"] + res["floor"]
     ok = [r["T_m"] for r in res["rows"] if r["mmd"] <= limit]
     return min(ok) if ok else None
@@ -384,7 +384,7 @@ def check_smallest_matching_T_m(
     and that the noise floor is smaller than the effect."""
 
     def grade() -> str:
-        want = [_right(c) for c in _CASES]
+        want = [right_answer(c) for c in _CASES]
         got = []
         for case in _CASES:
             ans = smallest_matching_T_m(copy.deepcopy(case))
@@ -431,6 +431,6 @@ def check_smallest_matching_T_m(
 
 def _distinct() -> bool:
     """Every wrong rule differs from the right one and from the others on :data:`_CASES`."""
-    answers = [tuple(_right(c) for c in _CASES)]
+    answers = [tuple(right_answer(c) for c in _CASES)]
     answers += [tuple(rule(c) for c in _CASES) for _, rule in WRONG_RULES]
     return len(set(answers)) == len(answers)

@@ -16,7 +16,12 @@ import torch
 
 from dinof_lite.coursework import checks
 from dinof_lite.coursework.checks._core import Failed, expect_tensor, fmt
-from dinof_lite.coursework.checks.likelihood import _TOL, OracleDiNof, _points, _structure
+from dinof_lite.coursework.checks.likelihood import (
+    LIKELIHOOD_TOL,
+    OracleDiNof,
+    check_structure,
+    probe_points,
+)
 from dinof_lite.coursework.graders._core import (
     LIBRARY,
     Exercise,
@@ -91,16 +96,16 @@ def grade_log_likelihood(answer: Callable, rng: torch.Generator):
     train_eps, T_m = uniform(rng, 0.01, 0.04), uniform(rng, 0.3, 0.5, 2)  # the model's is 0.6
     sample_eps = round(train_eps + 0.03, 3)
     gmm, sde = GaussianMixture.preset("8gaussians"), VPSDE(b0, b1)
-    x = _points(gmm, 6, int(torch.randint(1, 10_000, (), generator=rng)))
+    x = probe_points(gmm, 6, int(torch.randint(1, 10_000, (), generator=rng)))
 
     def grade() -> str:
         oracle = OracleDiNof(gmm, sde, train_eps=train_eps, T_m=0.6, sample_eps=sample_eps)
         truth = gmm.marginal(sde, train_eps).log_prob(x)
         got = answer(oracle, x.clone(), T_m)
         got = expect_tensor(got, (x.shape[0],), "log p_eps(x)").detach().double()
-        _structure(oracle, T_m)
+        check_structure(oracle, T_m)
         err = float((got - truth).abs().max())
-        if err > _TOL:
+        if err > LIKELIHOOD_TOL:
             raise Failed(f"log p_eps(x) is off the exact density by up to {fmt(err)} nats.")
         return "right."
 

@@ -19,7 +19,7 @@ from dinof_lite.coursework.checks._core import close, expect_tensor
 from dinof_lite.coursework.checks.dinof_sampling import (
     SpyFlow,
     SpyScore,
-    _structure,
+    check_structure,
     default_model,
 )
 from dinof_lite.coursework.graders._core import LIBRARY, Exercise, combined, secret, uniform
@@ -75,7 +75,7 @@ def _drawn(answer: Callable, rng: torch.Generator, model):
                                    predictor="euler_maruyama", corrector="none")  # fmt: skip
         if close(got, ref, 1e-3):
             return "right, draw for draw."
-        _structure(spy_flow, spy, T_m, eps, n_steps, N)
+        check_structure(spy_flow, spy, T_m, eps, n_steps, N)
         return "right structure (not draw for draw)."
 
     where = f"at T_m = {T_m} with N = {N} steps on [0, 1] and eps = {eps}"

@@ -19,11 +19,11 @@ import torch
 from dinof_lite.coursework import checks
 from dinof_lite.coursework.checks._core import Failed, fmt
 from dinof_lite.coursework.checks.tradeoff import (
-    _Counted,
-    _entry,
-    _nfe_mistake,
-    _right,
+    CountedCalls,
     default_anytm_model,
+    nfe_mistake,
+    right_answer,
+    table_entry,
 )
 from dinof_lite.coursework.graders._core import LIBRARY, Exercise, combined, secret, uniform
 from dinof_lite.data.toy import GaussianMixture
@@ -54,13 +54,13 @@ def grade_measure(answer: Callable, rng: torch.Generator):
     data = gmm.sample(n, torch.Generator().manual_seed(seed + 7))
 
     def grade() -> str:
-        counted = _Counted(default_anytm_model())
+        counted = CountedCalls(default_anytm_model())
         m = counted.model
         with torch.no_grad():
-            got_mmd, got_nfe = _entry(answer(m, T_m, data.clone(), seed), f"measure at {T_m}")
+            got_mmd, got_nfe = table_entry(answer(m, T_m, data.clone(), seed), f"measure at {T_m}")
         if counted.inverse_calls == 0:
             raise Failed("the flow was never used: DiNof samples x(T_m) with the flow.")
-        _nfe_mistake(got_nfe, T_m, m.sde)
+        nfe_mistake(got_nfe, T_m, m.sde)
         row = tm_study(m, [T_m], n=n, reference=data, seed=seed, baseline=False)[0]
         _close_mmd(got_mmd, row["mmd"], noise_floor(gmm, n)["mmd"], f"at T_m = {T_m}")
         return "right."
@@ -76,7 +76,7 @@ def grade_sweep(answer: Callable, rng: torch.Generator):
     gmm = GaussianMixture.preset("8gaussians")
 
     def grade() -> str:
-        m = _Counted(default_anytm_model()).model
+        m = CountedCalls(default_anytm_model()).model
         with torch.no_grad():
             out = answer(m, list(grid), gmm, n, seed)
         if not isinstance(out, Mapping) or not {"rows", "baseline", "floor"} <= set(out):
@@ -93,11 +93,11 @@ def grade_sweep(answer: Callable, rng: torch.Generator):
         if [r.get("T_m") if isinstance(r, Mapping) else None for r in rows] != sorted(grid):
             raise Failed(f"the rows' T_m should be {sorted(grid)}, ascending.")
         for row, ref in zip(rows, lib[:-1]):
-            got_mmd, got_nfe = _entry(row, f"the row at T_m = {ref['T_m']}")
-            _nfe_mistake(got_nfe, ref["T_m"], m.sde)
+            got_mmd, got_nfe = table_entry(row, f"the row at T_m = {ref['T_m']}")
+            nfe_mistake(got_nfe, ref["T_m"], m.sde)
             _close_mmd(got_mmd, ref["mmd"], floor, f"at T_m = {ref['T_m']}")
-        base_mmd, base_nfe = _entry(out["baseline"], "'baseline'")
-        _nfe_mistake(base_nfe, None, m.sde)
+        base_mmd, base_nfe = table_entry(out["baseline"], "'baseline'")
+        nfe_mistake(base_nfe, None, m.sde)
         _close_mmd(base_mmd, lib[-1]["mmd"], floor, "the baseline")
         return "right."
 
@@ -120,7 +120,7 @@ def grade_smallest(answer: Callable, rng: torch.Generator):
 
     def grade() -> str:
         for case in cases:
-            want, got = _right(case), answer(case)
+            want, got = right_answer(case), answer(case)
             if isinstance(got, torch.Tensor) and got.numel() == 1:
                 got = float(got)
             if (want is None) != (got is None) or (want is not None and abs(got - want) > 1e-9):
