@@ -82,8 +82,8 @@ def check_batch(x: torch.Tensor, what: str, owner: str) -> tuple[float, float]:
     ``owner``), before any layer or parameter sees it; return its ``(min, max)``.
 
     One pass over ``x`` and one host sync (``torch.aminmax``: NaN spreads to both, inf shows in
-    one), so that a caller with a range to check too (:func:`dinof_lite.trained_on.
-    check_data_range`) needs no second look at the data."""
+    one), so that a caller with a range to check too
+    (:func:`dinof_lite.trained_on.check_data_range`) needs no second look at the data."""
     if x.shape[0] == 0:
         raise ValueError(
             f"{owner} got an empty batch for {what} (shape {tuple(x.shape)}); pass at least one "

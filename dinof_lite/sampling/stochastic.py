@@ -68,8 +68,9 @@ def edm_sde(
 ) -> Tensor:
     """Karras et al. 2022, Alg. 2: Heun's method with "churn" on the scaled state ``x̂ = x / a``.
 
-    ``x̂ = x_0 + σ z`` with ``σ = s / a = e^{−λ}`` for every linear SDE (as :func:`heun`). Per step
-    of ``n``, with ``γ_i = min(S_churn / n, √2 − 1)`` where ``S_tmin <= σ_i <= S_tmax`` (else 0)::
+    ``x̂ = x_0 + σ z`` with ``σ = s / a = e^{−λ}`` for every linear SDE (as
+    :func:`~dinof_lite.sampling.solvers.heun`). Per step of ``n``, with
+    ``γ_i = min(S_churn / n, √2 − 1)`` where ``S_tmin <= σ_i <= S_tmax`` (else 0)::
 
         σ̂ = σ_i (1 + γ_i),   x̂ ← x̂ + √(σ̂² − σ_i²) S_noise z        # back up the noise level
         d  = ε(a(t̂) x̂, t̂),  x̂' = x̂ + (σ_{i+1} − σ̂) d              # Euler from σ̂ = σ(t̂)
