@@ -276,5 +276,29 @@ def plot_frontier(
     ax.set_xscale("log")
     ax.set_xlabel("network evaluations (NFE)")
     ax.set_ylabel(metric)
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_ylim(*_y_range(rows, metric, ref[metric], floor, ideal))
+    # outside the data, to the right; bbox_inches="tight" (or constrained layout) keeps it
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return ax
+
+
+def _y_range(
+    rows: Sequence[dict], metric: str, ref: float, floor: float | None, ideal
+) -> tuple[float, float]:
+    """The y-range of :func:`plot_frontier`: the reference band, the ideal line and every point
+    but the fewest-NFE one of each method, which joins only when it lies within one span of
+    the others (a 2–4-NFE outlier would squash the curves that matter); points left outside
+    are clipped at the edge of the plot."""
+    keep = [ref, ref + (floor or 0.0), ref - (floor or 0.0)]
+    if ideal is not None:
+        keep.append(ideal[0])
+    firsts = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["nfe"])
+        keep += [r[metric] + s * r[f"{metric}_se"] for r in mine[1:] for s in (-1, 1)]
+        firsts.append(mine[0][metric])
+    lo, hi = min(keep), max(keep)
+    keep += [v for v in firsts if lo - (hi - lo) <= v <= hi + (hi - lo)]
+    lo, hi = min(keep), max(keep)
+    pad = 0.08 * (hi - lo or abs(hi) or 1.0)
+    return lo - pad, hi + pad

@@ -151,3 +151,25 @@ def test_bench_frontier_smoke_runs_every_method(tmp_path, capsys):
     assert "first match NFE" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown datasets"):
         run_benchmark("frontier", size="smoke", device="cpu", datasets=("cifar",))
+
+
+def test_plot_frontier_keeps_the_curves_in_view_and_the_legend_off_them():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dinof_lite.evaluation.frontier import plot_frontier
+
+    rows = [
+        {"method": "plain", "nfe": n, "nll": v, "nll_se": 0.01}
+        for n, v in ((10, 3.5), (100, 3.2), (1000, 3.1))
+    ]
+    rows += [
+        {"method": "heun @0.6", "nfe": n, "nll": v, "nll_se": 0.01}
+        for n, v in ((4, 40.0), (8, 3.3), (16, 3.12))
+    ]
+    ax = plot_frontier(rows, "nll", floor=0.05)
+    lo, hi = ax.get_ylim()
+    assert lo < 3.05 and 3.5 < hi < 4.0  # the 4-NFE outlier (40) is clipped, not in range
+    box = ax.get_legend().get_window_extent()
+    assert box.x0 > ax.get_window_extent().x1  # the legend sits right of the axes
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"plain", "heun @0.6"}
