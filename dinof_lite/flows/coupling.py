@@ -40,7 +40,8 @@ class ConvCouplingNet(nn.Module):
         h = self.conv1(x)
         if self.context is not None:
             h = h + broadcast_context(self.context(context), h)
-        return self.out(F.relu(self.conv2(F.relu(h))))
+        # in place: a convolution's output is not needed for its backward, ReLU's own output is
+        return self.out(F.relu(self.conv2(F.relu(h, inplace=True)), inplace=True))
 
 
 class MLPCouplingNet(nn.Module):

@@ -264,6 +264,8 @@ GLOW_COLUMNS = [
     "sample / log_prob",
     "trace / sample",
     "train / log_prob",
+    "log_prob / normflows",
+    "sample / normflows",
 ]
 
 
@@ -282,6 +284,7 @@ def test_bench_glow_smoke_prints_ratios(tmp_path, capsys, monkeypatch):
     a 0.35 ms time rounded to 2 decimals is off by up to 1.4 %, the ratio by twice that.)
     """
     import dinof_lite.cli.bench as bench
+    import dinof_lite.cli.bench.glow as bench_glow
 
     # per flow: log_prob, sample, sample+trace, train step; exact at 2 decimals (and in binary)
     fake = iter([1.25, 2.5, 3.75, 6.0, 0.5, 0.75, 1.5, 2.25])
@@ -292,7 +295,7 @@ def test_bench_glow_smoke_prints_ratios(tmp_path, capsys, monkeypatch):
         seen_repeats.append(repeats)
         return next(fake)
 
-    monkeypatch.setattr(bench, "time_call", fake_time_call)
+    monkeypatch.setattr(bench_glow, "time_call", fake_time_call)
     out = tmp_path / "bench.json"
     argv = ["bench", "glow", "--size", "smoke", "--repeats", "1", "--device", "cpu"]
     assert main([*argv, "--json", str(out)]) == 0
@@ -309,12 +312,33 @@ def test_bench_glow_smoke_prints_ratios(tmp_path, capsys, monkeypatch):
         assert r["sample / log_prob"] == round(s / lp, 2)
         assert r["trace / sample"] == round(trace / s, 2)
         assert r["train / log_prob"] == round(train / lp, 2)
+    # normflows' twin: a measured ratio for the image flow, a reason for the vector flow
+    assert rows[0]["log_prob / normflows"] == "n/a (vector flow)"
+    assert all(0 < rows[1][c] < 100 for c in GLOW_COLUMNS[-2:])
     # the printed table: every column, one line per flow, and the numbers of the rows
     header, *body = _table(capsys.readouterr().out, "flow")
     assert header == GLOW_COLUMNS and len(body) == len(rows)
     for cells, r in zip(body, rows):
         assert cells[0] == r["flow"]
-        assert [float(c) for c in cells[1:]] == [float(f"{r[c]:.4g}") for c in GLOW_COLUMNS[1:]]
+        want = [r[c] if isinstance(r[c], str) else float(f"{r[c]:.4g}") for c in GLOW_COLUMNS[1:]]
+        assert [c if c.startswith("n/a") else float(c) for c in cells[1:]] == want
+
+
+def test_normflows_twin_has_the_architecture_of_glow():
+    """The comparison is fair: normflows' Glow built for a Glow's kwargs has as many parameters
+    up to the top prior's parametrisation, and maps (B, C, H, W) to one log-density each."""
+    import torch
+
+    from dinof_lite.cli.bench.glow import normflows_glow
+    from dinof_lite.flows import Glow
+
+    kwargs = {"in_shape": (1, 8, 8), "levels": 2, "steps": 8, "hidden": 64}
+    twin, ours = normflows_glow(kwargs), Glow(**kwargs)
+    n_twin = sum(p.numel() for p in twin.parameters())
+    assert abs(n_twin - ours.num_parameters()) <= 0.001 * ours.num_parameters()
+    with torch.no_grad():
+        assert twin.log_prob(torch.rand(4, 1, 8, 8), None).shape == (4,)
+        assert twin.sample(3)[0].shape == (3, 1, 8, 8)
 
 
 def test_time_call_warms_up_then_takes_the_median_of_repeats():

@@ -6,7 +6,8 @@ Glow inverse (every layer's state kept, for the notebooks' trajectory plots) cos
 
 - ``glow``: log-density (data → latent), sampling (latent → data), sampling with the layer trace,
   and one training step (forward + backward), for the 2D toy flow, the digits flow and the DiNof
-  paper's flow (``Glow.paper()``).
+  paper's flow (``Glow.paper()``), and for the image flows the time of ``log_prob`` and
+  ``sample`` over normflows' Glow of the same architecture (:mod:`dinof_lite.cli.bench.glow`).
 - ``frontier``: sample quality against NFE — the plain sampler from ``p_T``, DiNof's PC sampler
   from ``T_m`` and the fast ODE solvers from ``p_T`` and from the flow at ``T_m`` — on the 2D
   mixture and on digits, with the speed-up at equal quality and the quality at equal NFE
@@ -29,117 +30,28 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import time
 from collections.abc import Callable
 
 import torch
 
 from dinof_lite.cli.bench.frontier import bench_frontier
+from dinof_lite.cli.bench.glow import GLOW_CASES, bench_glow, time_call
 from dinof_lite.cli.bench.precision import bench_precision
 from dinof_lite.cli.bench.sampling import bench_sampling
 from dinof_lite.cli.bench.train import bench_train
 from dinof_lite.cli.bench.widget import bench_widget
 from dinof_lite.cli.options import DEVICE_HELP, device_option, int_option, output_file
-from dinof_lite.flows import Glow
 from dinof_lite.utils import pick_device
 
-__all__ = ["BENCHMARKS", "run_benchmark", "time_call", "bench_glow", "arguments", "run"]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_call(fn: Callable[[], object], device: torch.device, repeats: int = 5) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after one warm-up call."""
-    fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return 1e3 * sorted(times)[len(times) // 2]
-
-
-def _peak_mib(fn: Callable[[], object], device: torch.device) -> float | None:
-    if device.type != "cuda":
-        return None
-    torch.cuda.reset_peak_memory_stats(device)
-    fn()
-    _sync(device)
-    return torch.cuda.max_memory_allocated(device) / 2**20
-
-
-#: name -> (Glow kwargs, batch size); "smoke" variants keep the test of this module fast.
-GLOW_CASES: dict[str, dict[str, tuple[dict, int]]] = {
-    "full": {
-        "2d (L=1, K=8, 64)": ({"in_shape": (2,), "levels": 1, "steps": 8, "hidden": 64}, 4096),
-        "digits 1×8×8 (L=2, K=8, 64)": (
-            {"in_shape": (1, 8, 8), "levels": 2, "steps": 8, "hidden": 64},
-            256,
-        ),
-        "paper 3×32×32 (L=3, K=16, 256)": (
-            {"in_shape": (3, 32, 32), "levels": 3, "steps": 16, "hidden": 256},
-            16,
-        ),
-    },
-    "smoke": {
-        "2d (L=1, K=2, 8)": ({"in_shape": (2,), "levels": 1, "steps": 2, "hidden": 8}, 64),
-        "image 1×4×4 (L=2, K=2, 8)": (
-            {"in_shape": (1, 4, 4), "levels": 2, "steps": 2, "hidden": 8},
-            8,
-        ),
-    },
-}
-
-
-def _bench_flow(label: str, kwargs: dict, batch: int, device: torch.device, repeats: int) -> dict:
-    torch.manual_seed(0)
-    flow = Glow(**kwargs).to(device)
-    x = torch.rand(batch, *flow.in_shape, device=device)
-    flow(x)  # ActNorm's data-dependent init
-    opt = torch.optim.Adam(flow.parameters(), lr=1e-4)
-
-    def train_step():
-        opt.zero_grad(set_to_none=True)
-        (-flow.log_prob(x).mean()).backward()
-        opt.step()
-
-    def log_prob():
-        with torch.no_grad():
-            flow.log_prob(x)
-
-    ops = {
-        "log_prob": log_prob,
-        "sample": lambda: flow.sample(batch),
-        "sample+trace": lambda: flow.inverse_trajectory(flow.sample_latent(batch)),
-        "train step": train_step,
-    }
-    ms = {name: time_call(fn, device, repeats) for name, fn in ops.items()}
-    row = {
-        "flow": label,
-        "params": flow.num_parameters(),
-        "batch": batch,
-        **{f"{k} ms": round(v, 2) for k, v in ms.items()},
-        "sample / log_prob": round(ms["sample"] / ms["log_prob"], 2),
-        "trace / sample": round(ms["sample+trace"] / ms["sample"], 2),
-        "train / log_prob": round(ms["train step"] / ms["log_prob"], 2),
-    }
-    peak = _peak_mib(train_step, device)
-    if peak is not None:
-        row["train peak MiB"] = round(peak, 1)
-    return row
-
-
-def bench_glow(device: torch.device, repeats: int = 5, size: str = "full") -> list[dict]:
-    """One row per flow: parameters, ms per batch for each operation, and the ratios."""
-    return [
-        _bench_flow(label, kwargs, batch, device, repeats)
-        for label, (kwargs, batch) in GLOW_CASES[size].items()
-    ]
+__all__ = [
+    "BENCHMARKS",
+    "GLOW_CASES",
+    "run_benchmark",
+    "time_call",
+    "bench_glow",
+    "arguments",
+    "run",
+]
 
 
 BENCHMARKS: dict[str, Callable[..., list[dict]]] = {

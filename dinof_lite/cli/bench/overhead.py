@@ -30,7 +30,13 @@ from dinof_lite.sampling.base import synchronize
 from dinof_lite.sampling.fast import fast_sample_result
 from dinof_lite.sampling.solvers import get_solver
 
-__all__ = ["OVERHEAD_CASES", "OVERHEAD_TARGET", "OVERHEAD_SOLVERS", "sampler_overhead"]
+__all__ = [
+    "OVERHEAD_CASES",
+    "OVERHEAD_TARGET",
+    "OVERHEAD_SOLVERS",
+    "clock",
+    "sampler_overhead",
+]
 
 OVERHEAD_TARGET = 1.15
 #: (size, "2d" or "image") -> (batch, NFE per sampler): the notebooks' batch sizes
@@ -84,7 +90,7 @@ def _samplers(model, n: int, nfe: int) -> dict[str, Callable[[], int]]:
     }
 
 
-def _clock(device: torch.device) -> Callable[[Callable[[], int]], tuple[float, int]]:
+def clock(device: torch.device) -> Callable[[Callable[[], int]], tuple[float, int]]:
     """``timed(fn) -> (seconds, fn())``: process CPU time on the CPU, synchronised wall time on
     a GPU."""
 
@@ -113,7 +119,7 @@ def sampler_overhead(
     """One row per (model, sampler) of ``models`` (name -> a loaded any-``T_m`` DiNof):
     ``bare ms`` (one network forward), ``sampler ms``, ``nfe``, ``ratio`` = sampler / (NFE ×
     bare) and whether it meets :data:`OVERHEAD_TARGET`."""
-    timed, rows = _clock(device), []
+    timed, rows = clock(device), []
     for name, model in models.items():
         n, nfe = OVERHEAD_CASES[(size, "2d" if len(model.dims) == 1 else "image")]
         label = f"{name} n={n}"
