@@ -118,6 +118,7 @@ def density_colorbar(ax, label: str) -> None:
 # is missing it trains a shorter run); the animation shows what the moons flow *does*.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 gmm = GaussianMixture.preset("8gaussians")  # exact density: NLLs can be compared to the entropy
 
 
@@ -141,13 +142,12 @@ def flow_config(n_steps: int, batch_size: int, lr: float, weight_decay: float = 
     )
 
 
-# NBVAL_IGNORE_OUTPUT
 make_2d = lambda: Glow((2,), levels=1, steps=8, hidden=64)
 flows, metas = {}, {}
 train_data = {
     "8gaussians": lambda n, g: gmm.sample(n, g),  # fresh mixture samples every step
-    "moons": toy_sample("moons", 50_000, seed=0),
-}  # a fixed set, minibatches drawn from it
+    "moons": toy_sample("moons", 50_000, seed=0),  # a fixed set, minibatches drawn from it
+}
 for toy, data in train_data.items():
     flows[toy], metas[toy] = load_or_train(
         f"glow_{toy}",
