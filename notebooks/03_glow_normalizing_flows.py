@@ -209,9 +209,9 @@ fig.show()
 #
 # Push $z \sim \mathcal N(0, I)$ through an invertible map $x = F^{-1}(z)$. Then
 #
-# $$\log p_x(x) = \log p_z\big(F(x)\big) + \log\Big|\det \frac{\partial F(x)}{\partial x}\Big| :$$
+# $$\log p_x(x) = \log p_z\big(F(x)\big) + \log\Big|\det \frac{\partial F(x)}{\partial x}\Big| .$$
 #
-# where $F^{-1}$ spreads points apart the density drops. A normalizing flow is a learned $F$ with
+# Where $F^{-1}$ spreads points apart, the density drops. A normalizing flow is a learned $F$ with
 # a cheap inverse and determinant. A hand-made one with Glow's structure (a scale, then a
 # *coupling* that moves $x_2$ by amounts that depend on $x_1$ only):
 #
