@@ -391,8 +391,8 @@ assert torch.allclose(invconv.inverse_weight() @ W, torch.eye(4), atol=1e-5)
 # $x_b = y_b / \text{scale} - \text{shift}$ runs the network forwards on $y_a = x_a$.
 # The Glow paper writes $y_b = s \odot x_b + t$ with $s = \exp(\log s)$ (Kingma & Dhariwal 2018,
 # Table 1); $\operatorname{sigmoid}(\text{raw} + 2)$ and adding the shift first come from
-# openai/glow's released code; the $6\tanh(\text{raw}/6)$ soft clamp is dinof_lite's own choice,
-# so the inverse never divides by ~0. Below, the layer in plain torch, checked against
+# openai/glow's released code; the $6\tanh(\text{raw}/6)$ soft clamp (`clamp=6` by default) is
+# dinof_lite's own choice, so the inverse never divides by ~0. Below, the layer in plain torch, checked against
 # `AffineCoupling` and autograd.
 
 # %%
@@ -442,7 +442,7 @@ assert torch.allclose(coupling.inverse(y_lib)[0], x, atol=1e-5)  # the library's
 assert torch.equal(y_hand[:, 0], x[:, 0])  # x_a passes through untouched
 
 # %% [markdown]
-# In the library the network's **last layer is zero-initialised** (Glow's code does the same).
+# The network's **last layer is zero-initialised**, as in the Glow paper (§3.3).
 #
 # **Predict, then run.** What does a *fresh* `AffineCoupling` do to $x_b$, and what is its
 # log-det? (Set the network's output to zero in the formula.)
