@@ -43,6 +43,7 @@ CORE = [
     "01_forward_and_reverse_sdes",
     "02_score_matching_and_pc_sampling",
     "03_glow_normalizing_flows",
+    "03b_glow_trajectories_and_images",
     "04_dinof_2d",
     "05_dinof_digits_cpu",
 ]

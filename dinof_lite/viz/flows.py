@@ -188,6 +188,7 @@ def plot_flow_stages(
         ax.scatter(pts[:, 0], pts[:, 1], c=rgba, rasterized=True, **STATE_KW)
         style_axes(ax, auto_lim(pts) if lim is None else lim, f"{k}: {labels[k]}")
         ax.title.set_fontsize(9)
+        ax.tick_params(labelsize=9)
     for ax in axes.flat[len(idx) :]:
         ax.set_visible(False)
     if title:
@@ -274,7 +275,7 @@ def flow_image_strip(
     if value_range is not None and not float(value_range[1]) > float(value_range[0]):
         raise ValueError(f"value_range must be (lo, hi) with hi > lo; got {value_range}")
     idx, labels = _stages(stages, len(traj)), _names(names, len(traj))
-    size = 1.1
+    size = 1.35  # inches per image: room for 9 pt column titles
     fig, axes = plt.subplots(
         n_images,
         len(idx),
@@ -296,7 +297,7 @@ def flow_image_strip(
             )
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[0, j].set_title(labels[k], fontsize=7)
+        axes[0, j].set_title(labels[k], fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     return fig

@@ -163,6 +163,16 @@ def test_flow_image_strip_default_stages():
     assert fig.axes[0].get_title() == "$h_{0}$" and fig.axes[5].get_title() == "$h_{19}$"
 
 
+def test_flow_figures_text_is_readable():
+    """Titles and tick labels at 9 pt or more (a student reads them at display size)."""
+    fig = viz.plot_flow_stages(_trajectory(), stages=[0, -1])
+    for ax in _visible(fig):
+        assert ax.title.get_fontsize() >= 9
+        assert all(t.get_fontsize() >= 9 for t in ax.get_xticklabels() + ax.get_yticklabels())
+    strip = viz.flow_image_strip([torch.rand(2, 1, 4, 4) for _ in range(3)], ["a", "b", "c"])
+    assert all(ax.title.get_fontsize() >= 9 for ax in strip.axes[:3])
+
+
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
