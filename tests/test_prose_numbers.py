@@ -17,7 +17,8 @@ fraction.
 Not stated numbers, so never checked: headings, numbered-list markers, section / equation /
 algorithm / table / figure / notebook / exercise / step references (``§3``, ``Eq. 6``, ``Table
 1``, ``notebook 03``), years of citations, arXiv ids, link targets, code spans and fenced code,
-numbers glued to letters (``2D``, ``8gaussians``, ``A1``), shapes (``8×8``), the integers 0 and 1,
+numbers glued to letters (``2D``, ``8gaussians``, ``A1``), shapes (``8×8``), planning figures
+(``about 30 minutes of study``, ``~40 s on 2 CPU cores``: estimates, not results), the integers 0 and 1,
 and inside maths everything but a lone number between relations (``$\\sigma_1 = 50$``,
 ``$7\\cdot10^{-4}$``; not the 2 of ``$2\\sqrt\\alpha$``). Questions and instructions state no
 result: the **Predict** paragraphs and the Exercises section are skipped. A sentence that
@@ -87,6 +88,12 @@ _SHAPE = re.compile(r"\d+(?:\s*[×x]\s*\d+)+(?!\s*(?:fewer|more|faster|slower|sm
 _QUOTES_PAPER = re.compile(
     r"(?:\bDiNof|et al\.(?:\s*\(?(?:19|20)\d\d[a-z]?\)?)?|&\s*[A-Z][a-z]+(?:\s+(?:19|20)\d\d)?),?"
     r"\s*(?:Tables?|§)\s*\d"
+)
+#: planning figures, not results: "about 30 minutes of study", "~40 s on 2 CPU cores"
+_PLANNING = re.compile(
+    r"\d+(?:\s*[–-]\s*\d+)?\s*(?:minutes?|min)\s+of\s+study"
+    r"|\d+(?:\s*[–-]\s*\d+)?\s*(?:s|seconds?|minutes?|min)\s+on\s+\d+\s+CPU\s+cores?",
+    re.I,
 )
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
 _RELATION = re.compile(r"=|\\approx|\\le(?:q)?\b|\\ge(?:q)?\b|<|>|≈|\\sim\b|\\pm|±|,|\\to\b")
@@ -158,6 +165,7 @@ def stated_numbers(paragraph: str) -> list[Stated]:
         _ARXIV,
         _YEAR,
         _REFERENCE,
+        _PLANNING,
     ):
         text = _blank(text, pattern)
     # a sentence that quotes a paper's table or section is checked against the paper, not here
@@ -438,3 +446,8 @@ def test_planted_drift_in_a_core_notebook_fails(name):
                 if planted == 8:
                     return
     assert planted >= 5, f"{name}: only {planted} numbers to plant a drift in"
+
+
+def test_planning_figures_are_not_results():
+    para = "**Time:** about 30 minutes of study; the full run takes ~45 s on 2 CPU cores. 0.316"
+    assert [s.value for s in stated_numbers(para)] == [0.316]
