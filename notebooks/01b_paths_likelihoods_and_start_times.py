@@ -22,7 +22,7 @@
 # goes deeper into three of its topics: the sample paths drawn against time over the exact
 # density, exact log-likelihoods through the probability-flow ODE, and what starting the reverse
 # process from the *wrong* distribution at $t < T$ costs. It sets up everything it needs itself.
-# **Time:** about 20 minutes of study; the full run takes ~30 s on 2 CPU cores.
+# **Time:** under half an hour of study; the full run takes about half a minute on 2 CPU cores.
 #
 # Symbols as in notebook 01 and [`docs/notation.md`](../docs/notation.md): $a_t$, $\sigma_t$ the
 # mean coefficient and marginal standard deviation of $x_t \mid x_0$, $\nabla_x\log p_t$ the
@@ -148,9 +148,9 @@ ax.set_title("forward VP SDE: 6 paths over the exact density of $x_1$", fontsize
 plt.show()
 
 # %% [markdown]
-# The mixture's five $x_1$-positions of modes blur into one Gaussian by about $t = 0.5$; each
-# path (one colour per path, dots at its ends) is a single jagged sample of that spreading
-# density.
+# The mixture's five $x_1$-positions of modes blur into one Gaussian by the middle of the time
+# axis; each path (one colour per path, dots at its ends) is a single jagged sample of that
+# spreading density.
 #
 # In reverse, from the *same* eight prior draws: reverse-SDE paths are jagged random walks that
 # may end in any mode the density allows; probability-flow paths are smooth curves along the
@@ -232,8 +232,8 @@ assert err.max() < 0.25
 
 # %% [markdown]
 # In the scatter above every point sits on the dashed line $y = x$: in the full run the ODE's
-# log-density is off by $6.5\cdot10^{-4}$ nats on average and by $3.8\cdot10^{-3}$ at most, over
-# a range of seven nats, for 86 score evaluations (each one a call on the whole batch).
+# log-density is off by $1.0\cdot10^{-4}$ nats on average and by less than a thousandth of a nat
+# at most, over a range of seven nats, for 86 score evaluations (each a call on the whole batch).
 
 # %% [markdown]
 # ## 3. How hard is $p_{T_m}$, and what a wrong start costs

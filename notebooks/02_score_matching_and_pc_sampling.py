@@ -89,6 +89,7 @@ plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "font.size": 10})
 if "google.colab" not in sys.modules:  # JupyterLab / VS Code render plotly's JSON mimetype natively
     pio.renderers.default = "plotly_mimetype"
 torch.manual_seed(0)
+torch.set_num_threads(1)  # the 2D toys are tiny: one CPU thread is the fastest
 
 
 def gen(seed: int) -> torch.Generator:
@@ -188,8 +189,8 @@ points_animation(
 #   \mathbb E_{x_0, \xi}\big\| s_\theta(a_t x_0 + \sigma_t \xi, t) + \xi / \sigma_t \big\|^2 .$$
 #
 # The target $\xi/\sigma_t$ blows up as $t \to 0$; the weighting $\lambda(t) = \sigma_t^2$ puts
-# every time on the same scale: $\mathbb E\,\| \sigma_t\, s_\theta + \xi \|^2$ (`dsm_loss`; Song et
-# al. 2021, Eq. 7). In plain torch, for the VP SDE:
+# every time on the same scale: $\mathbb E\,\| \sigma_t\, s_\theta + \xi \|^2$ (`dsm_loss`;
+# Song et al. 2021, Eq. 7). In plain torch, for the VP SDE:
 
 # %%
 BETA_0, BETA_1 = sde.beta_0, sde.beta_1  # β(t) = β0 + t (β1 − β0), β0 = 0.1, β1 = 20
@@ -239,9 +240,9 @@ print(f"by hand {by_hand:.3f} = dsm_loss {loss:.3f} = mean |eps_hat - z|^2 = {ma
 #
 # ## 2. The trained network and the loss's floor
 #
-# The network loaded above is a `ScoreMLP` (3 residual blocks, 128 wide) that
-# `scripts/make_checkpoints.py` trained with the library's `Trainer` (Adam, warm-up, EMA); without
-# the shipped checkpoint the same cell trains it. Its loss never reaches zero: even the exact
+# The network loaded above is a small residual `ScoreMLP` that `scripts/make_checkpoints.py`
+# trained with the library's `Trainer` (Adam, warm-up, EMA); without the shipped checkpoint the
+# same cell trains it. Its loss never reaches zero: even the exact
 # score cannot predict all of $\xi$ from $x_t$. The oracle's loss is the floor.
 #
 # > **Predict, then run.** Where is the floor: near 0, near 0.3, or near 1? (Hint: at small $t$
@@ -268,7 +269,7 @@ ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 plt.show()
 
 # %% [markdown]
-# *Answer:* near 0.3 (0.317 in the full run); the network sits 0.001 above it (0.318). The
+# *Answer:* near 0.3 (0.317 in the full run); the network sits just above it (0.318). The
 # curve starts near 1, the untrained value, and creeps down onto the dashed floor. That gap
 # *is* the score error, checked in notebook [02b](02b_langevin_steps_and_ode_likelihood.ipynb).
 

@@ -89,6 +89,7 @@ from dinof_lite.viz import plot_samples
 
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "font.size": 10})
 torch.manual_seed(0)
+torch.set_num_threads(1)  # the 2D toys are tiny: one CPU thread is the fastest
 
 
 def gen(seed: int) -> torch.Generator:
