@@ -18,8 +18,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dinof-lite/dinof_lite/blob/main/notebooks/01_forward_and_reverse_sdes.ipynb)
 #
-# **Time:** about 30 minutes of study; the full run takes ~40 s on 2 CPU cores (`DINOF_SMOKE=1`,
-# used by the tests, shrinks the sample sizes; every claim is an `assert` in both modes).
+# **Time:** about 30 minutes of study; the full run takes about a minute on 2 CPU cores
+# (`DINOF_SMOKE=1`, used by the tests, shrinks the samples; every claim is an `assert` in both modes).
 #
 # A diffusion model destroys data by adding noise a little at a time, and generates data by
 # running that process **backwards**, which needs the *score* of every intermediate
