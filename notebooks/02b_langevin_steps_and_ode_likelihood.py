@@ -23,7 +23,7 @@
 # DSM loss's gap above its floor is the score error; (2) the Langevin corrector's
 # signal-to-noise ratio; (3) the number of sampler steps, with the learned and the exact score;
 # (4) the probability-flow ODE's samples and exact log-likelihoods. It loads what it needs itself.
-# **Time:** about 30 minutes of study; the full run takes ~2 min on 2 CPU cores.
+# **Time:** about half an hour of study; the full run takes about two minutes on 2 CPU cores.
 #
 # Symbols as in notebook 02 and [`docs/notation.md`](../docs/notation.md): $\sigma_t$ the marginal
 # standard deviation, $\xi$ the noise, $s_\theta$ the learned score, $\eta$ the Langevin step size.
@@ -462,7 +462,7 @@ print(f"ODE samples: MMD² {ode_row['mmd']:.1e}, sample NLL {ode_row['nll']:.3f}
 # %% [markdown]
 # The ODE samples are good. With no noise to wash out score errors along the way they can come
 # out a little more blurred than the SDE samples of notebook 02, §4; in this run the sample NLL
-# is 3.00 against 2.98 for `euler_maruyama + langevin`, within one standard error, at less than half the
+# is about 3.0 against 2.98 for `euler_maruyama + langevin`, within one standard error, at less than half the
 # network calls (224 against 500). By eye the two panels above are hard to tell apart — eight
 # modes of the right size.
 
@@ -521,7 +521,7 @@ print(f"KL(p0 || p_theta) = {kl_hat:.3f} ± {kl_se:.3f} nats: >= 0 within 3 s.e.
 # does — but that density must come from elsewhere, and the mean gap is
 # $\mathrm{KL}(p_0\,\|\,p_\theta) \ge 0$: here the model's NLL
 # is 2.863 nats against 2.827 for the true density on the same 1000 points, a KL of
-# 0.037 ± 0.007 nats. The exact score's dots lie on the line (largest error $6\cdot10^{-4}$
+# 0.036 ± 0.007 nats. The exact score's dots lie on the line (largest error $6\cdot10^{-4}$
 # nats): the gap is the network's, not the solver's.
 
 
