@@ -18,8 +18,8 @@
 #
 # # 02 · Score matching and predictor–corrector sampling
 #
-# **Time:** about 30 minutes of study; the full run takes ~40 s on 2 CPU cores (`DINOF_SMOKE=1`
-# shrinks the sample and step counts; every claim is an `assert` in both modes).
+# **Time:** about 30 minutes of study; the full run takes about a minute on 2 CPU cores
+# (`DINOF_SMOKE=1` shrinks the sample and step counts; every claim is an `assert` in both modes).
 #
 # Notebook 01 reversed the diffusion with the *exact* score of a Gaussian mixture. Real data has
 # no such oracle: we **learn** the score with a neural network, then **sample** with it. On the
@@ -164,10 +164,9 @@ points_animation(
 )
 
 # %% [markdown]
-# Particles start as Gaussian noise; at every step the trained network's score pushes each one a
-# little towards where data is likely, plus a little fresh noise. Colours show the mode each
-# particle finally reaches: early on neighbouring particles still swap destinations, late in
-# the run each has chosen its mode. Red: three followed particles.
+# Particles start as Gaussian noise; each step the trained network's score pushes them towards
+# likely data, plus a little fresh noise. Colour: the mode each particle finally reaches — early
+# on neighbours still swap destinations. Red: three followed particles.
 
 # %% [markdown]
 # > **Notation** ([`docs/notation.md`](../docs/notation.md)). As in notebook 01,
@@ -543,8 +542,8 @@ print("all six samplers: MMD² < 0.003 and sample NLL within [H - 0.1, H + 0.3] 
 # full run each Langevin row has a smaller MMD² than its predictor-only twin (below
 # $10^{-4}$ against about $4.5\cdot10^{-4}$) and a smaller sliced W2 (0.10 against 0.13 — though
 # the second data draw scores 0.12); the sample NLL does not improve: differences are within one
-# standard error (0.025). By eye the six panels are alike. All learned rows sit a little above
-# the entropy ($H = 2.83$), the trace of the small-$t$ score error; the exact score reaches it.
+# standard error (0.025). All learned rows sit a little above the entropy ($H = 2.83$), the
+# trace of the small-$t$ score error; the exact score reaches it.
 #
 # The corrector's `snr`, the number of steps and the probability-flow ODE's exact likelihoods
 # are in the optional notebook [02b](02b_langevin_steps_and_ode_likelihood.ipynb).
@@ -573,8 +572,8 @@ print("all six samplers: MMD² < 0.003 and sample NLL within [H - 0.1, H + 0.3] 
 # >   torch, equal to `dsm_loss`. The oracle's loss is its floor, not zero.
 # > - The weighting keeps the error within a factor of about 10 over three decades of $t$; the
 # >   learned score matches the exact one except at the smallest times.
-# > - A predictor step and a corrector step are a few lines each. All six combinations sample
-# >   the eight modes well; the corrector doubles the cost for a small gain in MMD².
+# > - A predictor or corrector step is a few lines. All six combinations sample the eight modes
+# >   well; the corrector doubles the cost for a small gain in MMD².
 # >
 # > **Next:** [notebook 03, Glow](03_glow_normalizing_flows.ipynb) builds the normalizing flow
 # > that DiNof puts at $T_m$. Optional first: [02b](02b_langevin_steps_and_ode_likelihood.ipynb),
