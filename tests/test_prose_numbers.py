@@ -42,7 +42,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORE = [
     "01_forward_and_reverse_sdes",
+    "01b_paths_likelihoods_and_start_times",
     "02_score_matching_and_pc_sampling",
+    "02b_langevin_steps_and_ode_likelihood",
     "03_glow_normalizing_flows",
     "03b_glow_trajectories_and_images",
     "04_dinof_2d",

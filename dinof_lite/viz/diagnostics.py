@@ -163,7 +163,7 @@ def plot_loss_curve(
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     if smooth > 1 and len(y) >= smooth:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     return ax
@@ -175,7 +175,7 @@ def plot_score_error(
     errors: Mapping[str, object],
     *,
     log_y: bool = True,
-    ylabel: str = r"$s(t)^2\,\mathbb{E}\|s_\theta - \nabla\log p_t\|^2$",
+    ylabel: str = r"$\sigma_t^2\,\mathbb{E}\|s_\theta - \nabla\log p_t\|^2$",
     title: str | None = "score error vs time",
 ) -> Axes:
     """One line per ``label -> errors (K,)`` against ``times`` (K,) (from :func:`score_error_by_time`)."""
@@ -194,7 +194,7 @@ def plot_score_error(
     ax.set_xlabel("diffusion time $t$")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     return ax
@@ -336,7 +336,7 @@ def plot_sweep(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     return ax

@@ -17,6 +17,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 __all__ = [
     "LIM",
@@ -70,7 +71,7 @@ def style_axes(ax: Axes, lim: float = LIM, title: str | None = None) -> Axes:
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
-    ax.tick_params(labelsize=7, length=2)
+    ax.tick_params(labelsize=9, length=2)
     if title is not None:
         ax.set_title(title, fontsize=10)
     return ax
@@ -292,18 +293,24 @@ def plot_trajectories(
     trajectory,
     *,
     n_paths: int = 40,
+    highlight: int | None = None,
     times=None,
     lim: float = LIM,
     cmap: str = "viridis",
     linewidth: float = 0.8,
     alpha: float = 0.8,
     colorbar: bool = False,
+    legend: bool = False,
     title: str | None = None,
 ) -> Axes:
     """Draw the first ``n_paths`` sample paths of ``trajectory`` (k+1, B, 2), coloured by time.
 
     ``times`` (k+1,) gives each state's time (default: 1 → 0 evenly); start points are grey
-    crosses, end points black dots. ``colorbar`` adds a bar labelled ``t``.
+    crosses, end points black dots. With ``highlight`` only the first ``highlight`` paths are
+    coloured (thicker, with their end markers); the other ``n_paths - highlight`` are a faint grey
+    background, so the eye follows a few paths instead of a tangle. ``colorbar`` adds a bar
+    labelled ``t``; ``legend`` explains the kinds of line and marker, one entry each, outside the
+    axes on the right.
     """
     traj = as_numpy(trajectory)
     if traj.ndim != 3 or traj.shape[2] != 2 or traj.shape[0] < 2:
@@ -315,21 +322,38 @@ def plot_trajectories(
         raise ValueError(f"times must have shape ({traj.shape[0]},); got {tt.shape}")
     if not isinstance(n_paths, int) or n_paths < 1:
         raise ValueError(f"n_paths must be a positive int; got {n_paths!r}")
+    if highlight is not None and not (isinstance(highlight, int) and 1 <= highlight <= n_paths):
+        raise ValueError(f"highlight must be None or an int in [1, n_paths]; got {highlight!r}")
     paths = traj[:, :n_paths].transpose(1, 0, 2)  # (P, k+1, 2)
+    n_hi = len(paths) if highlight is None else min(highlight, len(paths))
     ax = _new_ax(ax)
+    if n_hi < len(paths):
+        add_paths(ax, paths[n_hi:], colors="0.6", linewidth=0.5, alpha=0.35, zorder=1)
+    width = linewidth if highlight is None else 2 * linewidth
     lc = add_paths(
         ax,
-        paths,
+        paths[:n_hi],
         values=0.5 * (tt[:-1] + tt[1:]),
         cmap=cmap,
         clim=(min(tt.min(), 0.0), tt.max()),
-        linewidth=linewidth,
+        linewidth=width,
         alpha=alpha,
+        zorder=2,
     )
-    ax.scatter(paths[:, 0, 0], paths[:, 0, 1], marker="x", s=10, c="0.5", linewidths=0.8, zorder=3)
-    ax.scatter(paths[:, -1, 0], paths[:, -1, 1], s=8, c="k", zorder=3)
+    shown = paths[:n_hi]
+    ax.scatter(shown[:, 0, 0], shown[:, 0, 1], marker="x", s=25, c="0.4", linewidths=1.2, zorder=3)
+    ax.scatter(shown[:, -1, 0], shown[:, -1, 1], s=18, c="k", zorder=3)
     if colorbar:
         ax.figure.colorbar(lc, ax=ax, label="$t$", shrink=0.8)
+    if legend:
+        kinds = [
+            Line2D([], [], color=plt.get_cmap(cmap)(0.5), lw=width, label="path, coloured by $t$"),
+            Line2D([], [], ls="", marker="x", color="0.4", label=f"start, $t = {tt[0]:g}$"),
+            Line2D([], [], ls="", marker="o", ms=4, color="k", label=f"end, $t = {tt[-1]:.3g}$"),
+        ]
+        if n_hi < len(paths):
+            kinds.insert(1, Line2D([], [], color="0.6", lw=0.8, label="other paths"))
+        ax.legend(handles=kinds, fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return style_axes(ax, lim, title)
 
 
@@ -367,10 +391,11 @@ def sample_grid_figure(
 def plot_sde_coefficients(
     sdes: Mapping[str, object] | Sequence, *, n_t: int = 200, t_min: float = 1e-3
 ) -> Figure:
-    """Three panels for ``x_t | x_0 ~ N(a(t) x_0, s(t)² I)``: ``a(t)``, ``s(t)`` and ``SNR = a²/s²``.
+    """Three panels for ``x_t | x_0 ~ N(a_t x_0, σ_t² I)``: ``a_t``, ``σ_t`` and ``SNR = a_t²/σ_t²``.
 
-    ``sdes``: a mapping label -> SDE, or a sequence of SDEs (labelled by ``sde.name``). ``s`` and
-    the SNR use a log axis; ``t`` runs over ``[t_min, T]`` (``s(0) = 0``).
+    ``sdes``: a mapping label -> SDE, or a sequence of SDEs (labelled by ``sde.name``). ``σ_t``
+    and the SNR use a log axis; ``t`` runs over ``[t_min, T]`` (``σ_0 = 0``); the legend sits
+    outside the axes, one entry per SDE.
     """
     items = list(sdes.items()) if isinstance(sdes, Mapping) else [(s.name, s) for s in sdes]
     if not items:
@@ -381,12 +406,18 @@ def plot_sde_coefficients(
         a, s = (v.numpy() for v in sde.marginal_coeffs(t))
         for ax, y in zip(axes[0], (a, s, a**2 / s**2)):
             ax.plot(t.numpy(), y, label=label)
-    names = ("mean coefficient $a(t)$", "std $s(t)$", "signal-to-noise $a^2/s^2$")
+    names = (
+        "mean coefficient $a_t$",
+        "marginal std $\\sigma_t$",
+        "signal-to-noise $a_t^2/\\sigma_t^2$",
+    )
     for ax, name in zip(axes[0], names):
         ax.set_title(name, fontsize=10)
+        ax.set_ylabel(name.split()[-1])
         ax.set_xlabel("$t$")
+        ax.tick_params(labelsize=9)
         ax.grid(alpha=0.3)
     axes[0, 1].set_yscale("log")
     axes[0, 2].set_yscale("log")
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 2].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig

@@ -134,7 +134,7 @@ def dinof_timeline(T_m: float = 0.4, T: float = 1.0, N: int = 1000, M: int = 1) 
         (xm + xT) / 2,
         ya + 0.6,
         "flow NLL $-\\log p_{flow}(x(T_m))$ trains the flow on\n"
-        "closed-form samples $x(T_m) = a(T_m)\\,x(0) + s(T_m)\\,\\xi$",
+        "closed-form samples $x(T_m) = a_{T_m}\\,x_0 + \\sigma_{T_m}\\,\\xi$",
         va="bottom",
         color=FLOW_COLOR,
     )
@@ -472,8 +472,8 @@ def pc_loop_diagram(N: int = 1000, M: int = 1) -> Figure:
         6.15,
         y,
         "predictor: reverse diffusion / Euler–Maruyama\n"
-        "$x \\leftarrow x - f\\,\\Delta t + g^2 s_\\theta(x, t_i)\\,\\Delta t + g\\sqrt{\\Delta t}\\,z$\n"
-        "$z \\sim \\mathcal{N}(0, I)$\n1 score evaluation",
+        "$x \\leftarrow x - f\\,\\Delta t + g^2 s_\\theta(x, t_i)\\,\\Delta t + g\\sqrt{\\Delta t}\\,\\xi$\n"
+        "$\\xi \\sim \\mathcal{N}(0, I)$\n1 score evaluation",
         4.3,
         2.0,
         color=SDE_COLOR,
@@ -485,8 +485,8 @@ def pc_loop_diagram(N: int = 1000, M: int = 1) -> Figure:
         11.2,
         y,
         "corrector: M Langevin steps, each\n"
-        "$\\epsilon = 2\\alpha\\,(\\mathrm{snr}\\,\\|z\\| / \\|s_\\theta(x, t_i)\\|)^2$\n"
-        "$x \\leftarrow x + \\epsilon\\, s_\\theta(x, t_i) + \\sqrt{2\\epsilon}\\, z$\n"
+        "$\\eta = 2\\alpha\\,(\\mathrm{snr}\\,\\|\\xi\\| / \\|s_\\theta(x, t_i)\\|)^2$\n"
+        "$x \\leftarrow x + \\eta\\, s_\\theta(x, t_i) + \\sqrt{2\\eta}\\, \\xi$\n"
         "M score evaluations",
         4.8,
         2.0,
@@ -585,8 +585,8 @@ def any_tm_conditioning_diagram(T_m_range: tuple[float, float] = (0.1, 1.0)) -> 
         f"tm_context(sde, $T_m$, (lo, hi))  →  context (B, {CONTEXT_DIM})\n"
         "with $u = (T_m - lo)/(hi - lo) \\in [0, 1]$:\n"
         "$[\\,2u - 1,\\ \\sin(2^k \\pi u),\\ \\cos(2^k \\pi u)\\ (k = 0, 1, 2),"
-        "\\ a(T_m),\\ \\log s(T_m)\\,]$\n"
-        "1 + 6 + 2 features; $a, s$: the marginal $x(T_m) = a\\,x(0) + s\\,\\xi$",
+        "\\ a_{T_m},\\ \\log \\sigma_{T_m}\\,]$\n"
+        "1 + 6 + 2 features of the marginal $x(T_m) = a_{T_m}\\,x_0 + \\sigma_{T_m}\\,\\xi$",
         7.8,
         2.0,
         color=FLOW_COLOR,
@@ -638,7 +638,7 @@ def any_tm_conditioning_diagram(T_m_range: tuple[float, float] = (0.1, 1.0)) -> 
         ax,
         0.2,
         0.35,
-        "training scores each example's $x(T_m) = a(T_m)\\,x(0) + s(T_m)\\,\\xi$ at its own $T_m$"
+        "training scores each example's $x(T_m) = a_{T_m}\\,x_0 + \\sigma_{T_m}\\,\\xi$ at its own $T_m$"
         " (the score net sees $t \\sim U(\\epsilon, hi)$);\n"
         "sampling: flow$^{-1}(z;\\ T_m)$, then round(N·$T_m$/T) reverse-SDE steps;"
         " a $T_m$ outside [lo, hi] raises ValueError",

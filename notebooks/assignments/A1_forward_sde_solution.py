@@ -197,13 +197,13 @@ for t_kl in (0.3, 0.6, 1.0):
     kl = max(kl, 0.0)  # a KL is ≥ 0; at t = 1 the Monte-Carlo estimate is −4e-7, pure noise
     print(f"KL(p_{t_kl} || N(0, I)) = {kl:.4f} nats")
     if t_kl == 0.6:
-        assert kl < 0.01, kl  # already nearly Gaussian at T_m = 0.6 (notebook 01: 0.004)
+        assert kl < 0.01, kl  # already nearly Gaussian at T_m = 0.6 (notebook 01b: 0.004)
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "text_7", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # $a(1) \approx 0.0066$: at $t = 1$ the data are forgotten and the marginal is $\mathcal N(0, I)$ to
 # within Monte-Carlo noise, which is why a plain diffusion model can start its reverse process
 # there. DiNof stops the forward SDE earlier, at $T_m$. For this 2D toy $p_{0.6}$ is already
-# *nearly* Gaussian (KL ≈ 0.003 nats, notebook 01 prints 0.004), but not exactly: the small
+# *nearly* Gaussian (KL ≈ 0.003 nats, notebook 01b prints 0.004), but not exactly: the small
 # remaining structure is what the flow learns, so the reverse SDE can start at $T_m$ from the
 # right distribution instead of from $\mathcal N(0, I)$ — and skip the score evaluations of
 # $(T_m, 1]$. At $t = 0.3$ the KL is still 0.5 nats: the earlier $T_m$, the harder the flow's job.

@@ -142,6 +142,19 @@ def test_plot_trajectories_one_segment_per_step_and_path():
     assert len(_of_type(ax, PathCollection)) == 2  # start and end markers
 
 
+def test_plot_trajectories_highlights_a_few_paths_over_a_faint_background():
+    traj = torch.randn(6, 10, 2).cumsum(0)
+    ax = viz.plot_trajectories(None, traj, n_paths=8, highlight=3, legend=True)
+    background, coloured = _of_type(ax, LineCollection)
+    assert len(background.get_segments()) == 5  # one grey polyline per background path
+    assert len(coloured.get_segments()) == 3 * 5  # the highlighted paths, segment by segment
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["path, coloured by $t$", "other paths"] and len(labels) == 4
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1  # outside
+    with pytest.raises(ValueError, match="highlight"):
+        viz.plot_trajectories(None, traj, n_paths=4, highlight=5)
+
+
 def test_plot_trajectories_rejects_bad_inputs():
     with pytest.raises(ValueError, match=r"trajectory must have shape \(k\+1, B, 2\)"):
         viz.plot_trajectories(None, torch.zeros(10, 2))
@@ -175,6 +188,7 @@ def test_plot_sde_coefficients():
     assert len(fig.axes) == 3 and all(len(ax.lines) == 3 for ax in fig.axes)
     vp_a = fig.axes[0].lines[1].get_ydata()
     assert vp_a[0] > 0.99 and vp_a[-1] < 0.01  # a(t) of VP decays from 1 to ~0
+    assert "sigma_t" in fig.axes[1].get_title() and fig.axes[2].get_legend() is not None
     assert len(viz.plot_sde_coefficients([VPSDE()], n_t=5).axes[1].lines) == 1
     with pytest.raises(ValueError, match="at least one SDE"):
         viz.plot_sde_coefficients([])
