@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
+import torch
 
 from dinof_lite.viz import figure_png, image_slider, image_slider_plotly
+from dinof_lite.viz.animation import META
+from dinof_lite.viz.image_slider import image_animation
 
 pytestmark = pytest.mark.usefixtures("no_show")
 
@@ -77,3 +81,33 @@ def test_uneven_values_and_a_start_off_the_grid_are_refused(pngs):
             build(uneven)
         with pytest.raises(ValueError, match="start=0.5 is not one of"):
             build(pngs, start=0.5)
+
+
+def test_image_animation_tiles_each_frame_and_plays_kernel_free():
+    g = torch.Generator().manual_seed(0)
+    frames = [torch.rand(3, 1, 4, 5, generator=g) * 1.4 - 0.2 for _ in range(3)]
+    fig = image_animation(frames, ["a", "b", "c"], title="t", ncols=2)
+    assert fig.layout.meta == META and [f.name for f in fig.frames] == ["a", "b", "c"]
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["a", "b", "c"]
+    assert fig.layout.updatemenus[0].buttons[0].label == "▶"
+    for frame, x in zip(fig.frames, frames):  # 2 rows × 2 columns of 4×5, a blank line between
+        z = np.array(frame.data[0].z, dtype=float)
+        assert z.shape == (9, 11)
+        np.testing.assert_allclose(z[5:9, 0:5], x[2, 0].clamp(0, 1).numpy(), atol=5e-3)
+        np.testing.assert_allclose(z[0:4, 6:11], x[1, 0].clamp(0, 1).numpy(), atol=5e-3)
+        assert np.isnan(z[4]).all() and np.isnan(z[:, 5]).all() and np.isnan(z[5:, 6:]).all()
+    assert fig.data[0].z == fig.frames[0].data[0].z
+
+
+@pytest.mark.parametrize(
+    ("frames", "labels", "match"),
+    [
+        ([np.zeros((2, 4, 4))], ["a"], "at least 2 frames"),
+        ([np.zeros((2, 4, 4))] * 2, ["a", "a"], "distinct label"),
+        ([np.zeros((2, 4, 4)), np.zeros((3, 4, 4))], ["a", "b"], "same number of images"),
+        ([np.zeros((4, 4))] * 2, ["a", "b"], r"\(n, H, W\)"),
+    ],
+)
+def test_image_animation_refuses_bad_frames(frames, labels, match):
+    with pytest.raises(ValueError, match=match):
+        image_animation(frames, labels, title="x")
