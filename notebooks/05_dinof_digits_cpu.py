@@ -18,7 +18,7 @@
 #
 # # 05 · DiNof on images: handwritten digits on a CPU
 #
-# **Time:** about 30 minutes of study; the full run takes about RUNTIME s on 2 CPU cores with the
+# **Time:** about 30 minutes of study; the full run takes a few minutes on 2 CPU cores with the
 # shipped checkpoints.
 #
 # Notebook 04 ran DiNof on points in the plane; the paper's models work on images, with a UNet
@@ -228,7 +228,7 @@ plt.show()
 
 # %% [markdown]
 # The flow's term is in nats per dimension (`flow_reduction='mean'`, printed in section 0, with
-# $w = 1$; notebook 04 defines both): with $D = 256$ pixels the per-example NLL would be
+# $w = 1$; notebook 04 defines both): with $D = 16 \times 16$ pixels the per-example NLL would be
 # hundreds of nats, and its gradient would dominate the one gradient-norm clip shared by both
 # networks.
 
@@ -422,9 +422,9 @@ plt.show()
 # Uniform noise scores in the hundreds. The shipped evaluation (500 samples) agrees.
 #
 # Why: 100 steps are few for the VE SDE's range of $\sigma$, so the baseline leaves noise. At
-# $T_m = 0.6$ the flow has done the coarse work and 60 steps suffice; at small $T_m$ the flow
-# must draw nearly clean digits, which this tiny Glow does poorly — the paper's Table 1
-# trade-off, on a CPU.
+# $T_m = 0.6$ the flow has done the coarse work and its $\mathrm{round}(100\,T_m)$ steps
+# suffice; at small $T_m$ the flow must draw nearly clean digits, which this tiny Glow does
+# poorly — the paper's Table 1 trade-off, on a CPU.
 #
 # **Going further** (optional): [notebook 05b](05b_digits_likelihood_and_fast_solvers.ipynb)
 # computes the digits' bits/dim through DiNof's exact likelihood and puts a fast ODE solver from

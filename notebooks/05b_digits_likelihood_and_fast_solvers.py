@@ -19,8 +19,8 @@
 # # 05b · Going further on digits: bits per dimension and a fast ODE solver
 #
 # **Optional.** This notebook follows [notebook 05](05_dinof_digits_cpu.ipynb) and uses the same
-# shipped model, `dinof_digits` (it loads everything itself). **Time:** about 30 minutes of
-# study; the full run takes about RUNTIME s on 2 CPU cores.
+# shipped model, `dinof_digits` (it loads everything itself). **Time:** about half an hour of
+# study; the full run takes a few minutes on 2 CPU cores.
 #
 # 1. the bits per dimension of the test digits from DiNof's exact joint likelihood, first by
 #    hand — and why the number cannot be set beside notebook 03's;
@@ -166,11 +166,13 @@ print(f"DiNof, 16×16 (D = 256): {bpd16:.2f} bits/dim = {bpd16 * 256:.0f} bits p
 # %% [markdown]
 # **Answer.** No — the two bits/dim are not comparable. Bits/dim divides a whole image's code
 # length by $D$, and the two models see different $D$ for the *same* information: the 16×16
-# canvas adds a border three times the digit's own area, pixels that are always the lowest grey level (the first `assert`
-# checks it). A perfect model pays nothing for them — a constant pixel dequantised uniformly over
+# canvas adds a border three times the digit's own area, pixels that are always the lowest grey
+# level (the first `assert` checks it). A perfect model pays nothing for them — a constant pixel dequantised uniformly over
 # its bin has density 17 there, which the formula above maps to exactly 0 bits — so padding alone
-# divides the per-dimension number by four without the model getting any better. The comparable
-# number is **bits per image**, and it points the other way: about 290 bits for this DiNof
+# divides the per-dimension number by four without the model getting any better.
+
+# %% [markdown]
+# The comparable number is **bits per image**, and it points the other way: about 290 bits for this DiNof
 # against about 140 for notebook 03's Glow. A smooth density cannot be exactly uniform on a bin
 # with hard edges, so the border pixels are probably not free for DiNof, but the joint likelihood
 # does not split by pixel, so this notebook cannot say how much of the gap they take.
@@ -235,12 +237,13 @@ for i, line in enumerate(ax.containers):  # one colour per method (the library's
     for artist in line.get_children():
         artist.set_color(f"C{i}")
 ax.axhline(f_floor, color="tab:gray", ls="--", lw=1, label=f"{f_cfg.n} real train digits")
-ax.set_yscale("log")
-ax.set_ylabel("FID-style score (lower is better; log scale)")
+ax.set_ylabel("FID-style score (lower is better)")
 ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+top = ax.get_ylim()[1]  # plot_frontier leaves a far-off fewest-NFE point out of the range
+off = ", ".join(f"{r['method']} @ {r['nfe']} NFE: {r['fid']:.0f}" for r in f_rows if r["fid"] > top)
 ax.set_title(
     f"digits: FID-style score against NFE ({f_cfg.n} images, mean ± SE over "
-    f"{len(f_cfg.seeds)} seeds)",
+    f"{len(f_cfg.seeds)} seeds)" + (f"\noff the chart: {off}" if off else ""),
     fontsize=10,
 )
 plt.show()
