@@ -234,12 +234,13 @@ print(format_table(f_sum))
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 plot_frontier(f_rows, "fid", ax=ax)
 for i, line in enumerate(ax.containers):  # one colour per method (the library's: one per family)
-    for artist in line.get_children():
-        artist.set_color(f"C{i}")
+    plt.setp(line.get_children(), color=f"C{i}")
+    plt.setp(line.lines[:2], markeredgecolor=f"C{i}", markerfacecolor=f"C{i}")  # points, caps
 ax.axhline(f_floor, color="tab:gray", ls="--", lw=1, label=f"{f_cfg.n} real train digits")
 ax.set_ylabel("FID-style score (lower is better)")
 ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 top = ax.get_ylim()[1]  # plot_frontier leaves a far-off fewest-NFE point out of the range
+ax.set_ylim(0, top)  # from zero, so the floor shows and a gap is read at its true size
 off = ", ".join(f"{r['method']} @ {r['nfe']} NFE: {r['fid']:.0f}" for r in f_rows if r["fid"] > top)
 ax.set_title(
     f"digits: FID-style score against NFE ({f_cfg.n} images, mean ± SE over "
