@@ -18,7 +18,7 @@
 #
 # # 05 · DiNof on images: handwritten digits on a CPU
 #
-# **Time:** about 30 minutes of study; the full run takes a few minutes on 2 CPU cores with the
+# **Time:** about 30 minutes of study; the full run takes about 40 s on 2 CPU cores with the
 # shipped checkpoints.
 #
 # Notebook 04 ran DiNof on points in the plane; the paper's models work on images, with a UNet

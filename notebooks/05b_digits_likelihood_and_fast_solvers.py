@@ -20,7 +20,7 @@
 #
 # **Optional.** This notebook follows [notebook 05](05_dinof_digits_cpu.ipynb) and uses the same
 # shipped model, `dinof_digits` (it loads everything itself). **Time:** about half an hour of
-# study; the full run takes a few minutes on 2 CPU cores.
+# study; the full run takes about half a minute on 2 CPU cores.
 #
 # 1. the bits per dimension of the test digits from DiNof's exact joint likelihood, first by
 #    hand — and why the number cannot be set beside notebook 03's;

@@ -8,9 +8,9 @@ PNG once, and show the PNGs behind a slider::
     image_slider_plotly(pngs, start=0.2)    # plotly frames: plays on a static page too
 
 Both show the same PNGs. :func:`image_animation` is the twin for images computed as arrays (a
-few digits on their way from the flow's sample to the end of the reverse SDE): one grey-scale
-heatmap per frame, with ▶ and a slider, marked ``layout.meta == "dinof-animation"`` like
-:func:`~dinof_lite.viz.animation.points_animation`.
+few digits on their way from the flow's sample to the end of the reverse SDE): one grey PNG per
+frame (pixels enlarged by repetition, so they stay sharp), with ▶ and a slider, marked
+``layout.meta == "dinof-animation"`` like :func:`~dinof_lite.viz.animation.points_animation`.
 
 The PNG sliders' values must be evenly spaced, so that the slider's positions are proportional to
 the values it names (a slider places its stops evenly).
@@ -168,7 +168,7 @@ def image_slider_plotly(
 
 def _tile(images, ncols: int, vrange: tuple[float, float]) -> np.ndarray:
     """``(n, H, W)`` or ``(n, 1, H, W)`` images → one canvas, ``ncols`` wide, a blank (NaN) line
-    between images, values clipped to ``vrange`` and rounded to 2 decimals (a small page)."""
+    between images, values clipped to ``vrange``."""
     a = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if a.ndim == 4 and a.shape[1] == 1:
         a = a[:, 0]
@@ -180,7 +180,20 @@ def _tile(images, ncols: int, vrange: tuple[float, float]) -> np.ndarray:
     for i in range(n):
         r, c = divmod(i, ncols)
         canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = a[i]
-    return np.round(np.clip(canvas, *vrange), 2)
+    return np.clip(canvas, *vrange)
+
+
+def _grey_png_uri(canvas: np.ndarray, vrange: tuple[float, float], scale: int) -> str:
+    """A canvas as a grey PNG data URI: ``vrange`` → black … white, blanks white, each pixel a
+    ``scale × scale`` block."""
+    from PIL import Image
+
+    lo, hi = vrange
+    grey = np.where(np.isnan(canvas), 255, np.round((canvas - lo) / (hi - lo) * 255))
+    grey = np.repeat(np.repeat(grey.astype(np.uint8), scale, axis=0), scale, axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(grey, mode="L").save(buf, format="png", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def image_animation(
@@ -210,25 +223,22 @@ def image_animation(
     canvases = [_tile(f, ncols, vrange) for f in frames]
     if len({(len(f), c.shape) for f, c in zip(frames, canvases)}) > 1:
         raise ValueError("every frame must hold the same number of images of the same size")
-    grey = [[0.0, "black"], [1.0, "white"]]
-
-    def heatmap(k: int):
-        z = [[None if np.isnan(v) else float(v) for v in row] for row in canvases[k]]
-        return go.Heatmap(
-            z=z, zmin=vrange[0], zmax=vrange[1], colorscale=grey, showscale=False, hoverinfo="skip"
-        )
-
     rows, cols = canvases[0].shape
+    scale = max(1, (width - 40) // cols)
+
+    def image(k: int):
+        return go.Image(source=_grey_png_uri(canvases[k], vrange, scale), hoverinfo="skip")
+
     anim = {"mode": "immediate", "frame": {"duration": duration_ms, "redraw": True}}
     fig = go.Figure(
-        data=[heatmap(0)],
-        frames=[go.Frame(data=[heatmap(k)], name=s) for k, s in enumerate(labels)],
+        data=[image(0)],
+        frames=[go.Frame(data=[image(k)], name=s) for k, s in enumerate(labels)],
     )
     fig.update_layout(
         meta=META,
         title={"text": title, "font": {"size": 15}},
         width=width,
-        height=round((width - 40) * rows / cols) + 190,
+        height=rows * scale + 190,
         template="plotly_white",
         font={"size": 13},
         margin={"t": 60, "b": 20, "l": 20, "r": 20},
@@ -274,6 +284,6 @@ def image_animation(
             }
         ],
     )
-    fig.update_xaxes(visible=False, range=[-0.5, cols - 0.5], constrain="domain")
-    fig.update_yaxes(visible=False, range=[rows - 0.5, -0.5], scaleanchor="x")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -83,20 +84,27 @@ def test_uneven_values_and_a_start_off_the_grid_are_refused(pngs):
             build(pngs, start=0.5)
 
 
+def _grey(uri: str) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
 def test_image_animation_tiles_each_frame_and_plays_kernel_free():
     g = torch.Generator().manual_seed(0)
     frames = [torch.rand(3, 1, 4, 5, generator=g) * 1.4 - 0.2 for _ in range(3)]
-    fig = image_animation(frames, ["a", "b", "c"], title="t", ncols=2)
+    fig = image_animation(frames, ["a", "b", "c"], title="t", ncols=2, width=62)
     assert fig.layout.meta == META and [f.name for f in fig.frames] == ["a", "b", "c"]
     assert [s.label for s in fig.layout.sliders[0].steps] == ["a", "b", "c"]
     assert fig.layout.updatemenus[0].buttons[0].label == "▶"
     for frame, x in zip(fig.frames, frames):  # 2 rows × 2 columns of 4×5, a blank line between
-        z = np.array(frame.data[0].z, dtype=float)
-        assert z.shape == (9, 11)
-        np.testing.assert_allclose(z[5:9, 0:5], x[2, 0].clamp(0, 1).numpy(), atol=5e-3)
-        np.testing.assert_allclose(z[0:4, 6:11], x[1, 0].clamp(0, 1).numpy(), atol=5e-3)
-        assert np.isnan(z[4]).all() and np.isnan(z[:, 5]).all() and np.isnan(z[5:, 6:]).all()
-    assert fig.data[0].z == fig.frames[0].data[0].z
+        grey = _grey(frame.data[0].source)[::2, ::2]  # each pixel a 2×2 block: (62 - 40) // 11
+        assert grey.shape == (9, 11)
+        want = (x.clamp(0, 1) * 255).round().numpy().astype(int)
+        assert np.abs(grey[5:9, 0:5] - want[2, 0]).max() <= 1
+        assert np.abs(grey[0:4, 6:11] - want[1, 0]).max() <= 1
+        assert (grey[4] == 255).all() and (grey[:, 5] == 255).all() and (grey[5:, 6:] == 255).all()
+    assert fig.data[0].source == fig.frames[0].data[0].source
 
 
 @pytest.mark.parametrize(
