@@ -49,6 +49,7 @@ CORE = [
     "03b_glow_trajectories_and_images",
     "04_dinof_2d",
     "05_dinof_digits_cpu",
+    "05b_digits_likelihood_and_fast_solvers",
 ]
 #: sections whose prose looks back over the whole notebook
 WHOLE_NOTEBOOK_SECTIONS = ("summary", "recap")

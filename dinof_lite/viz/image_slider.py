@@ -7,8 +7,13 @@ PNG once, and show the PNGs behind a slider::
     image_slider(pngs, start=0.2)           # ipywidgets: needs a running kernel
     image_slider_plotly(pngs, start=0.2)    # plotly frames: plays on a static page too
 
-Both show the same PNGs. The values must be evenly spaced, so that the slider's positions are
-proportional to the values it names (a slider places its stops evenly).
+Both show the same PNGs. :func:`image_animation` is the twin for images computed as arrays (a
+few digits on their way from the flow's sample to the end of the reverse SDE): one grey PNG per
+frame (pixels enlarged by repetition, so they stay sharp), with ▶ and a slider, marked
+``layout.meta == "dinof-animation"`` like :func:`~dinof_lite.viz.animation.points_animation`.
+
+The PNG sliders' values must be evenly spaced, so that the slider's positions are proportional to
+the values it names (a slider places its stops evenly).
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ import io
 import math
 import numbers
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
-__all__ = ["figure_png", "image_slider", "image_slider_plotly"]
+from dinof_lite.viz.animation import META
+
+__all__ = ["figure_png", "image_animation", "image_slider", "image_slider_plotly"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -155,4 +163,127 @@ def image_slider_plotly(
             }
         ],
     )
+    return fig
+
+
+def _tile(images, ncols: int, vrange: tuple[float, float]) -> np.ndarray:
+    """``(n, H, W)`` or ``(n, 1, H, W)`` images → one canvas, ``ncols`` wide, a blank (NaN) line
+    between images, values clipped to ``vrange``."""
+    a = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if a.ndim == 4 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 3:
+        raise ValueError(f"every frame must have shape (n, H, W) or (n, 1, H, W), got {a.shape}")
+    n, h, w = a.shape
+    rows = -(-n // ncols)
+    canvas = np.full((rows * (h + 1) - 1, ncols * (w + 1) - 1), np.nan)
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = a[i]
+    return np.clip(canvas, *vrange)
+
+
+def _grey_png_uri(canvas: np.ndarray, vrange: tuple[float, float], scale: int) -> str:
+    """A canvas as a grey PNG data URI: ``vrange`` → black … white, blanks white, each pixel a
+    ``scale × scale`` block."""
+    from PIL import Image
+
+    lo, hi = vrange
+    grey = np.where(np.isnan(canvas), 255, np.round((canvas - lo) / (hi - lo) * 255))
+    grey = np.repeat(np.repeat(grey.astype(np.uint8), scale, axis=0), scale, axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(grey, mode="L").save(buf, format="png", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def image_animation(
+    frames: Sequence,
+    frame_labels: Sequence[str],
+    *,
+    title: str,
+    slider_prefix: str = "",
+    ncols: int = 4,
+    vrange: tuple[float, float] = (0.0, 1.0),
+    duration_ms: int = 250,
+    width: int = 640,
+):
+    """A plotly ``Figure`` that plays ``frames`` (each ``n`` grey images, the same ``n`` in every
+    frame, tiled ``ncols`` wide; black ``vrange[0]``, white ``vrange[1]``) with a ▶ / ❚❚ button
+    and a slider labelled ``frame_labels``; kernel-free, ``layout.meta == "dinof-animation"``."""
+    import plotly.graph_objects as go
+
+    labels = [str(s) for s in frame_labels]
+    if len(frames) < 2 or len(labels) != len(frames) or len(set(labels)) != len(labels):
+        raise ValueError(
+            f"need at least 2 frames and one distinct label per frame; got {len(frames)} frames "
+            f"and labels {labels}"
+        )
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}")
+    canvases = [_tile(f, ncols, vrange) for f in frames]
+    if len({(len(f), c.shape) for f, c in zip(frames, canvases)}) > 1:
+        raise ValueError("every frame must hold the same number of images of the same size")
+    rows, cols = canvases[0].shape
+    scale = max(1, (width - 40) // cols)
+
+    def image(k: int):
+        return go.Image(source=_grey_png_uri(canvases[k], vrange, scale), hoverinfo="skip")
+
+    anim = {"mode": "immediate", "frame": {"duration": duration_ms, "redraw": True}}
+    fig = go.Figure(
+        data=[image(0)],
+        frames=[go.Frame(data=[image(k)], name=s) for k, s in enumerate(labels)],
+    )
+    fig.update_layout(
+        meta=META,
+        title={"text": title, "font": {"size": 15}},
+        width=width,
+        height=rows * scale + 190,
+        template="plotly_white",
+        font={"size": 13},
+        margin={"t": 60, "b": 20, "l": 20, "r": 20},
+        sliders=[
+            {
+                "active": 0,
+                "currentvalue": {"prefix": slider_prefix},
+                "pad": {"t": 30},
+                "x": 0.16,
+                "len": 0.82,
+                "steps": [
+                    {
+                        "label": s,
+                        "method": "animate",
+                        "args": [[s], {**anim, "transition": {"duration": 0}}],
+                    }
+                    for s in labels
+                ],
+            }
+        ],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "showactive": False,
+                "x": 0,
+                "y": 0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 40},
+                "direction": "left",
+                "buttons": [
+                    {
+                        "label": "▶",
+                        "method": "animate",
+                        "args": [None, {**anim, "fromcurrent": True}],
+                    },
+                    {
+                        "label": "❚❚",
+                        "method": "animate",
+                        "args": [[None], {**anim, "frame": {"duration": 0, "redraw": False}}],
+                    },
+                ],
+            }
+        ],
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig

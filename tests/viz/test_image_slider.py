@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
+import torch
 
 from dinof_lite.viz import figure_png, image_slider, image_slider_plotly
+from dinof_lite.viz.animation import META
+from dinof_lite.viz.image_slider import image_animation
 
 pytestmark = pytest.mark.usefixtures("no_show")
 
@@ -77,3 +82,40 @@ def test_uneven_values_and_a_start_off_the_grid_are_refused(pngs):
             build(uneven)
         with pytest.raises(ValueError, match="start=0.5 is not one of"):
             build(pngs, start=0.5)
+
+
+def _grey(uri: str) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
+def test_image_animation_tiles_each_frame_and_plays_kernel_free():
+    g = torch.Generator().manual_seed(0)
+    frames = [torch.rand(3, 1, 4, 5, generator=g) * 1.4 - 0.2 for _ in range(3)]
+    fig = image_animation(frames, ["a", "b", "c"], title="t", ncols=2, width=62)
+    assert fig.layout.meta == META and [f.name for f in fig.frames] == ["a", "b", "c"]
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["a", "b", "c"]
+    assert fig.layout.updatemenus[0].buttons[0].label == "▶"
+    for frame, x in zip(fig.frames, frames):  # 2 rows × 2 columns of 4×5, a blank line between
+        grey = _grey(frame.data[0].source)[::2, ::2]  # each pixel a 2×2 block: (62 - 40) // 11
+        assert grey.shape == (9, 11)
+        want = (x.clamp(0, 1) * 255).round().numpy().astype(int)
+        assert np.abs(grey[5:9, 0:5] - want[2, 0]).max() <= 1
+        assert np.abs(grey[0:4, 6:11] - want[1, 0]).max() <= 1
+        assert (grey[4] == 255).all() and (grey[:, 5] == 255).all() and (grey[5:, 6:] == 255).all()
+    assert fig.data[0].source == fig.frames[0].data[0].source
+
+
+@pytest.mark.parametrize(
+    ("frames", "labels", "match"),
+    [
+        ([np.zeros((2, 4, 4))], ["a"], "at least 2 frames"),
+        ([np.zeros((2, 4, 4))] * 2, ["a", "a"], "distinct label"),
+        ([np.zeros((2, 4, 4)), np.zeros((3, 4, 4))], ["a", "b"], "same number of images"),
+        ([np.zeros((4, 4))] * 2, ["a", "b"], r"\(n, H, W\)"),
+    ],
+)
+def test_image_animation_refuses_bad_frames(frames, labels, match):
+    with pytest.raises(ValueError, match=match):
+        image_animation(frames, labels, title="x")
