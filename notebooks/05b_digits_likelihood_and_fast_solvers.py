@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,7 +23,7 @@
 # study; the full run takes about half a minute on 2 CPU cores.
 #
 # 1. the bits per dimension of the test digits from DiNof's exact joint likelihood, first by
-#    hand — and why the number cannot be set beside notebook 03's;
+#    hand — and why the number cannot be set beside notebook 03b's;
 # 2. a fast ODE solver started from the flow's sample, on a cost–quality frontier against the
 #    reverse SDE; then exercises.
 #
@@ -148,7 +148,7 @@ if meta:  # the trained model beats the uniform distribution over 17 levels by f
     assert meta["quality"]["test_bpd"] < 0.5 * math.log2(17)
 
 # %% [markdown]
-# **Predict.** Notebook 03's Glow scored about 2.16 bits/dim on the same test digits, at their
+# **Predict.** Notebook 03b's Glow scored about 2.16 bits/dim on the same test digits, at their
 # native 8×8. DiNof scores about 1.14 here. Is DiNof the better model of the digits — and what
 # does a bit per *dimension* count when 192 of the 256 pixels are the empty border?
 
@@ -156,7 +156,7 @@ if meta:  # the trained model beats the uniform distribution over 17 levels by f
 # NBVAL_IGNORE_OUTPUT
 inner = test_x[..., 4:12, 4:12]  # the 8×8 digit inside the 16×16 canvas
 assert torch.equal(inner, load_digits(split="test")) and test_x.sum() == inner.sum()  # border ≡ 0
-glow8 = load_flow("glow_digits")  # notebook 03's Glow, on the 8×8 digits
+glow8 = load_flow("glow_digits")  # notebook 03b's Glow, on the 8×8 digits
 with torch.no_grad():
     bpd8 = glow8.bits_per_dim(inner, n_bins=DIGITS_N_BINS, generator=gen(21)).mean().item()
 bpd16 = meta["quality"]["test_bpd"] if meta else bpd.mean().item()
@@ -173,7 +173,7 @@ print(f"DiNof, 16×16 (D = 256): {bpd16:.2f} bits/dim = {bpd16 * 256:.0f} bits p
 
 # %% [markdown]
 # The comparable number is **bits per image**, and it points the other way: about 290 bits for this DiNof
-# against about 140 for notebook 03's Glow. A smooth density cannot be exactly uniform on a bin
+# against about 140 for notebook 03b's Glow. A smooth density cannot be exactly uniform on a bin
 # with hard edges, so the border pixels are probably not free for DiNof, but the joint likelihood
 # does not split by pixel, so this notebook cannot say how much of the gap they take.
 
@@ -279,7 +279,7 @@ assert next(
 # 1. **Likelihood against $T_m$.** `model.bits_per_dim(x_deq[:20], T_m=t, ...)` for
 #    $t = 0.3, 0.6, 1.0$: does the likelihood prefer the same $T_m$ as notebook 05's FID-style
 #    score?
-# 2. **Bits per image without the border.** Score the same test digits with notebook 03's Glow at
+# 2. **Bits per image without the border.** Score the same test digits with notebook 03b's Glow at
 #    8×8 and with `dinof_digits` at 16×16, and report both in bits per image. Which model wins,
 #    and by how many bits?
 # 3. **Heun's solver.** Add `"heun"` to `solvers` in `FrontierConfig` (Heun takes two NFE per
