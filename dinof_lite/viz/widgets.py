@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from dinof_lite.sampling.solvers import get_solver
 from dinof_lite.utils import make_generator
 from dinof_lite.viz.digits_journey import digits_dashboard, digits_frame
-from dinof_lite.viz.journey import journey_dashboard
+from dinof_lite.viz.journey import DASHBOARD_INCHES, journey_dashboard
 from dinof_lite.viz.journey_frame import journey_frame, marginal_map
 from dinof_lite.viz.journey_plotly import journey_plotly
 
@@ -282,6 +282,8 @@ class TmExplorer(_TmSlider):
             steps), or None for the paper's reverse SDE (PC sampler).
     """
 
+    dpi = 110  # the dashboard's 9-pt text stays 9 pt at the PNG's natural size
+
     def __init__(
         self,
         model,
@@ -312,7 +314,7 @@ class TmExplorer(_TmSlider):
         self.entropy = gmm.entropy(generator=make_generator(seed + 3))
         ref = gmm.sample(1000, make_generator(seed + 7)) if reference is None else reference
         self.reference = np.asarray(ref.cpu() if hasattr(ref, "cpu") else ref, dtype=float)
-        self.figure.set_size_inches(13.0, 8.2)
+        self.figure.set_size_inches(*DASHBOARD_INCHES)
 
     def _compute(self, T_m: float):
         return journey_frame(
