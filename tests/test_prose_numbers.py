@@ -44,6 +44,7 @@ CORE = [
     "02_score_matching_and_pc_sampling",
     "03_glow_normalizing_flows",
     "04_dinof_2d",
+    "04b_frontier_and_fast_solvers",
     "05_dinof_digits_cpu",
 ]
 #: sections whose prose looks back over the whole notebook
