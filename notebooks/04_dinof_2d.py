@@ -89,14 +89,13 @@ gen = make_generator  # gen(seed): a seeded CPU generator; every random draw bel
 STUDY_MINUTES, RUN_SECONDS = 30, 60  # the Time line above: study time, full run on 2 CPU cores
 
 
-def show_small(fig) -> None:
-    """Show a figure of lines and text (schematics, curves) as a 128-colour PNG: the same picture
-    in a third of the bytes, so the stored notebook stays small. Figures with colour maps go
-    through plt.show() as usual."""
+def show_small(fig, colors: int = 128) -> None:
+    """Show a figure as a PNG of ``colors`` colours: the same picture in a third of the bytes, so
+    the stored notebook stays small (128 for lines and text, 256 for colour maps)."""
     buf, out = io.BytesIO(), io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    PILImage.open(buf).convert("RGB").quantize(128).save(out, format="png", optimize=True)
+    PILImage.open(buf).convert("RGB").quantize(colors).save(out, format="png", optimize=True)
     display(Image(out.getvalue()))
 
 
@@ -149,17 +148,14 @@ model, meta = load_or_train(
     mixture,
     dinof_config(4000),
 )
-every_layer, every_step = 3, 60  # one frame per Glow step (3 layers), one per 60 SDE steps
-trip = model.sample_result(
-    300, T_m=0.6, generator=gen(0), trajectory_every=every_step, flow_every=every_layer
-)
-M = trip.n_flow_layers
-flow_labels = [
-    f"flow layer {i}/{M}" if i else "latent z" for i in model.flow.intermediate_indices(every_layer)
-]
-sde_labels = [f"SDE t={t:.2g}" for t in trip.sde_times[1:].tolist()]
+trip = model.sample_result(300, T_m=0.6, generator=gen(0), trajectory_every=60, flow_every=1)
+# every layer's state is recorded; keep z and the state after each Glow step (3 layers each)
+K = (trip.n_flow_layers - 1) // 3  # Glow steps: the prior + 3 layers per step
+steps = [0] + [1 + 3 * k for k in range(1, K + 1)]  # after prior⁻¹ and step K, …, step 1
+flow_labels = ["latent z"] + [f"flow step {k}/{K}" for k in range(1, K + 1)]
+sde_labels = [f"SDE t={t:.2g}" for t in trip.sde_times[1:].tolist()]  # one per 60 steps
 fig = points_animation(
-    [*trip.flow_states, *trip.sde_states[1:]],  # x(T_m) ends the flow and starts the SDE
+    [*trip.flow_states[steps], *trip.sde_states[1:]],  # x(T_m) ends the flow, starts the SDE
     flow_labels + sde_labels,
     title="DiNof's journey: flow⁻¹ from z to x(T_m = 0.6), then the reverse SDE",
     color=torch.atan2(trip.z[:, 1], trip.z[:, 0]),  # the latent's angle, kept along the way
@@ -169,14 +165,18 @@ fig = points_animation(
 fig
 
 # %%
-assert len(fig.frames) == len(trip.flow_states) + len(trip.sde_states) - 1 <= 30
+assert (
+    len(fig.frames) == len(steps) + len(trip.sde_states) - 1 <= 30
+    and steps[-1] == trip.n_flow_layers
+)
 assert trip.nfe == round(sde.N * 0.6) and (trip.sde_states[0] == trip.flow_states[-1]).all()
 
 # %% [markdown]
-# The flow frames move every point smoothly, keeping the colours in order (a bijection), to
-# $x(T_m)$: a smooth ring, as easy as $p_{0.6}$ is. The SDE frames pull the ring into the modes,
-# and neighbouring colours may land in different modes: its noise decides. Below, the same scheme
-# on one time axis (top row: training; bottom row: sampling).
+# Each flow step rotates and shears the whole cloud (its 1×1 convolution is a 2×2 matrix here),
+# so the red trails zig-zag: the flow has layers, not times. Colours stay in smooth patches (a
+# bijection) and end in $x(T_m)$, a round blob, as simple as $p_{0.6}$. The SDE steps then pull it into the
+# modes; neighbouring colours may land in different ones: its noise decides. Below, the same
+# scheme on one time axis (top row: training; bottom: sampling).
 
 # %%
 show_small(dinof_timeline(T_m=0.6, N=sde.N, M=0))  # M = 0: Euler–Maruyama alone, no corrector
@@ -212,7 +212,7 @@ show_small(ax.figure)
 
 # %% [markdown]
 # The flow's NLL, most of the loss, cannot go below the entropy of $p_{T_m}$: the curve levels
-# off far above zero.
+# off well above zero.
 #
 # ## 2. The DiNof sampler in a dozen lines
 #
@@ -257,7 +257,7 @@ print(
 assert same and lib.nfe == round(sde.N * 0.6)
 
 # %% [markdown]
-# They agree, so from now on `model.sample_result` stands for these lines.
+# They agree: from now on `model.sample_result` stands for these lines.
 #
 # **Predict.** Step 4 drops the last noise draw. How far would it have moved each sample? Use
 # $g(t)\sqrt{|dt|}$ at the last step's start, and compare with a mode's standard deviation.
@@ -321,7 +321,7 @@ fig = journey_dashboard(
     reference=data[:600],
     history=[explorer.frame(t) for t in explorer.T_m_values],
 )
-plt.show()
+show_small(fig, colors=256)
 
 # %% [markdown]
 # At $T_m = 0.3$ the exact $p_{T_m}$ is a smooth ring — the modes have merged — and the flow's
@@ -354,8 +354,8 @@ assert explorer.frame(0.1).kl > 5 * max(explorer.frame(0.3).kl, explorer.frame(1
 explorer.widget(start=0.3)
 
 # %% [markdown]
-# The slider's callback is an ordinary method, so it also runs without a browser (as in the
-# tests); a value that is not a finite number is refused.
+# The slider's callback is an ordinary method, so it runs without a browser too; a value that is
+# not a finite number is refused.
 
 # %%
 info = explorer.update(0.2)
@@ -408,24 +408,23 @@ print(f"noise floor (two independent data sets): MMD² {floor['mmd']:.5f}, SW {f
 # %%
 base = next(r for r in rows if r["method"] == "baseline")
 dinof = {r["T_m"]: r for r in rows if r["method"] == "dinof"}
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), layout="constrained")
-for ax, key, floor_k, label in (
-    (axes[0], "mmd", floor["mmd"], "MMD² − baseline's"),
-    (axes[1], "gmm_nll", None, "samples' NLL − baseline's (nats)"),
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.5), layout="constrained")
+for ax, key, floor_k, title in (
+    (axes[0], "mmd", floor["mmd"], "quality: MMD² − baseline's"),
+    (axes[1], "gmm_nll", None, "quality: samples' NLL − baseline's"),
 ):
     ax.plot(T_ms, [dinof[t][key] - base[key] for t in T_ms], "o-", color="C1", label="DiNof")
     ax.axhline(0, color="k", ls="--", lw=1, label=f"baseline ({base['nfe']} NFE)")
-    if floor_k:
+    if floor_k:  # symmetric log: linear inside ± the floor, logarithmic beyond
         ax.axhspan(-floor_k, floor_k, color="0.85", zorder=0, label="± noise floor")
+        ax.set_yscale("symlog", linthresh=floor_k)
     else:
         ax.axhline(0.1, color="C3", ls=":", label="+0.1 nats (the assert)")
-    ax.set(xlabel="$T_m$", ylabel=label, yscale="symlog" if floor_k else "linear")
-axes[0].set_yscale("symlog", linthresh=floor["mmd"])
+    ax.set(xlabel="$T_m$", ylabel="nats" if key == "gmm_nll" else "MMD² (symlog)", title=title)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
 axes[2].bar(T_ms, [dinof[t]["nfe"] for t in T_ms], width=0.06, color="C2")
 axes[2].axhline(base["nfe"], color="k", ls="--", lw=1)
-axes[2].set(xlabel="$T_m$", ylabel="score evaluations (NFE)")
-for ax in axes[:2]:
-    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
+axes[2].set(xlabel="$T_m$", ylabel="score evaluations (NFE)", title="cost: NFE (baseline dashed)")
 show_small(fig)
 
 # %%
@@ -454,8 +453,8 @@ assert match["T_m"] <= 0.6
 #
 # $$\log p_\varepsilon(x) = \log p_\phi\big(x(T_m)\big) + \int_\varepsilon^{T_m} \nabla\cdot\tilde f(x(t), t)\,dt .$$
 #
-# In 2D the divergence is exact. $H = \mathbb E_p[-\log p]$ is the mixture's entropy, and
-# $\mathbb E_p[\log p - \log p_\text{model}]$ the KL from the data to the model.
+# In 2D the divergence is exact. $H = \mathbb E_p[-\log p]$ is the mixture's entropy;
+# $\mathbb E_p[\log p - \log p_\text{model}]$ the KL from data to model.
 #
 # **Predict.** Can DiNof's average NLL on fresh test data come out *below* $H$? What would it
 # mean if the estimate did?
@@ -493,15 +492,15 @@ assert -3 * kl_se <= kl_mean < 0.05  # never below the floor beyond noise, and w
 #    `dinof_sample(flow, score_fn, sde, n, T_m, generator, eps)`.
 # 2. **A conditional flow.** Give your A4 `dinof_sample` a `context` argument for
 #    `flow.inverse`, pass `model_any.context(T_m, n)`, and check it against
-#    `model_any.sample_result(n, T_m=T_m, generator=...)` with the same seed.
+#    `model_any.sample_result` with the same seed.
 # 3. **A corrector.** Sample `model_any` at $T_m = 0.2$ with `corrector="langevin"`,
 #    `snr=0.16`. How many score evaluations does it cost; does the MMD² move by more than the
 #    noise floor?
 # 4. **The weight $w$.** Train `DiNof(sde, ScoreMLP.for_sde(sde, hidden=64), Glow((2,),
-#    levels=1, steps=8, hidden=64), T_m=0.6, flow_weight=0.1)` for 1000 steps with
+#    levels=1, steps=8, hidden=64), T_m=0.6, flow_weight=0.1)` 1000 steps with
 #    `Trainer(m, training_loss, mixture, dinof_config(1000)).fit()` (`from dinof_lite import
 #    Trainer`), and once with `flow_weight=1`. Compare `m.loss_parts(data[:512], gen(2))` and
-#    the MMD² of 1000 samples: does $w$ matter when the networks share no parameters?
+#    the MMD² of 1000 samples: does $w$ matter when the networks share no weights?
 
 # %% [markdown]
 # ## Recap
@@ -515,5 +514,5 @@ assert -3 * kl_se <= kl_mean < 0.05  # never below the floor beyond noise, and w
 # > * The exact likelihood (ODE to $T_m$ + flow) lies within a few hundredths of a nat of the
 # >   entropy.
 # >
-# > **Next:** [notebook 05, DiNof on digits](05_dinof_digits_cpu.ipynb) runs the same model on
-# > images (sklearn's 8×8 digits) on a CPU.
+# > **Next:** [notebook 05, DiNof on digits](05_dinof_digits_cpu.ipynb): the same model on
+# > sklearn's 8×8 digit images, on a CPU.

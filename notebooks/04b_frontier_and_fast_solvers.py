@@ -255,7 +255,7 @@ for row in compare:
 # Every curve uses the *same* score network, `model_any`'s, so only the sampler differs: the plain
 # sampler from $p_T$ at NFE $N$; DiNof's sampler from $T_m = 0.6$ at $\mathrm{round}(0.6 N)$ NFE;
 # `dpm_solver_pp_2m` from $p_T$ and from the flow at $T_m = 0.6$. Each point is the mean ±
-# standard error over 3 seeds; the plain sampler at its largest NFE is the reference.
+# standard error over three seeds; the plain sampler at its largest NFE is the reference.
 
 # %% [markdown]
 # Two metrics: MMD² (lower is better, down to the noise floor), and the samples' NLL under the

@@ -299,6 +299,11 @@ def _frame_text(f: JourneyFrame) -> str:
     )
 
 
+def _title(title: str, f: JourneyFrame) -> str:
+    """The figure's title over the frame's numbers, these at 12 px (9 pt), not ``<sub>``'s 70 %."""
+    return f"{title}<br><span style='font-size:12px'>{_frame_text(f)}</span>"
+
+
 def journey_plotly(
     frames: Sequence[JourneyFrame],
     mmap: MarginalMap,
@@ -409,7 +414,7 @@ def journey_plotly(
             data=_frame_traces(f, mmap, vmax, n_vertices, bars),
             traces=idx,
             name=name,
-            layout={"title": {"text": f"{title}<br><sub>{_frame_text(f)}</sub>"}},
+            layout={"title": {"text": _title(title, f)}},
         )
         for f, name in zip(frames, names)
     ]
@@ -433,7 +438,7 @@ def _style(
     }
     fig.update_layout(
         title={
-            "text": f"{title}<br><sub>{_frame_text(frames[0])}</sub>",
+            "text": _title(title, frames[0]),
             "font": {"size": 16},
             "y": 0.985,
             "yanchor": "top",
