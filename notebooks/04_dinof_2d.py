@@ -95,7 +95,8 @@ def show_small(fig, colors: int = 128) -> None:
     buf, out = io.BytesIO(), io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    PILImage.open(buf).convert("RGB").quantize(colors).save(out, format="png", optimize=True)
+    rgb = PILImage.open(buf).convert("RGB")  # octree keeps the hues of colour maps and paths
+    rgb.quantize(colors, method=PILImage.Quantize.FASTOCTREE).save(out, format="png", optimize=True)
     display(Image(out.getvalue()))
 
 
@@ -152,7 +153,7 @@ trip = model.sample_result(300, T_m=0.6, generator=gen(0), trajectory_every=60, 
 # every layer's state is recorded; keep z and the state after each Glow step (3 layers each)
 K = (trip.n_flow_layers - 1) // 3  # Glow steps: the prior + 3 layers per step
 steps = [0] + [1 + 3 * k for k in range(1, K + 1)]  # after prior⁻¹ and step K, …, step 1
-flow_labels = ["latent z"] + [f"flow step {k}/{K}" for k in range(1, K + 1)]
+flow_labels = ["z"] + [f"flow step {k}/{K}" for k in range(1, K + 1)]
 sde_labels = [f"SDE t={t:.2g}" for t in trip.sde_times[1:].tolist()]  # one per 60 steps
 fig = points_animation(
     [*trip.flow_states[steps], *trip.sde_states[1:]],  # x(T_m) ends the flow, starts the SDE

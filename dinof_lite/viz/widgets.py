@@ -75,7 +75,8 @@ def _png(fig: Figure, dpi: int) -> bytes:
 
     buf, out = io.BytesIO(), io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    Image.open(buf).convert("RGB").quantize(256).save(out, format="png", optimize=True)
+    rgb = Image.open(buf).convert("RGB")  # octree keeps the colour maps' and paths' hues
+    rgb.quantize(256, method=Image.Quantize.FASTOCTREE).save(out, format="png", optimize=True)
     return out.getvalue()
 
 
