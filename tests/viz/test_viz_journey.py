@@ -409,7 +409,9 @@ def test_plotly_one_frame_per_tm_and_slider(pfig):
 
 
 def test_plotly_nfe_axis_has_round_ticks(pfig):
-    nfe_axis = [a for a in pfig.layout if a.startswith("yaxis") and pfig.layout[a].title.text == "NFE"]
+    nfe_axis = [
+        a for a in pfig.layout if a.startswith("yaxis") and pfig.layout[a].title.text == "NFE"
+    ]
     (name,) = nfe_axis
     axis = pfig.layout[name]
     assert axis.tick0 == 0 and axis.dtick in (50, 100, 250)
