@@ -20,7 +20,7 @@
 #
 # **Optional.** This notebook follows [notebook 04](04_dinof_2d.ipynb) and loads what it needs
 # itself (the same shipped checkpoints). **Time:** about 30 minutes of study; the full run
-# takes a few minutes on 2 CPU cores (`DINOF_SMOKE=1` shrinks it).
+# takes under a minute on 2 CPU cores (`DINOF_SMOKE=1` shrinks it).
 #
 # 1. how one flow is conditioned on $T_m$;
 # 2. what the wall time of notebook 04's Table 1 measures;
