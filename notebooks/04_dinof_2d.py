@@ -18,7 +18,7 @@
 #
 # # 04 · DiNof end to end: a flow prior at $T_m$, then the reverse SDE
 #
-# **Time:** about 30 minutes of study; the full run takes ~60 s on 2 CPU cores with the shipped
+# **Time:** about 30 minutes of study; the full run takes ~45 s on 2 CPU cores with the shipped
 # checkpoints (a few minutes more if it has to train them; `DINOF_SMOKE=1` shrinks the samples).
 #
 # DiNof (Zand, Etemad & Greenspan, [arXiv 2309.01274](https://arxiv.org/abs/2309.01274)) joins
@@ -86,7 +86,7 @@ if "google.colab" not in sys.modules:  # JupyterLab / VS Code render plotly's JS
     pio.renderers.default = "plotly_mimetype"
 torch.manual_seed(0)
 gen = make_generator  # gen(seed): a seeded CPU generator; every random draw below names its seed
-STUDY_MINUTES, RUN_SECONDS = 30, 60  # the Time line above: study time, full run on 2 CPU cores
+STUDY_MINUTES, RUN_SECONDS = 30, 45  # the Time line above: study time, full run on 2 CPU cores
 
 
 def show_small(fig, colors: int = 128) -> None:
