@@ -48,6 +48,7 @@ CORE = [
     "03_glow_normalizing_flows",
     "03b_glow_trajectories_and_images",
     "04_dinof_2d",
+    "04b_frontier_and_fast_solvers",
     "05_dinof_digits_cpu",
     "05b_digits_likelihood_and_fast_solvers",
 ]

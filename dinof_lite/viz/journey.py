@@ -59,6 +59,10 @@ PATH_COLORS = (
     "#1f78b4",
     "#b2df8a",
 )
+#: the font size of every label, tick and legend, in points (at least 9 at display size)
+FS = 9
+#: the size of :func:`journey_dashboard` (and of the explorer's PNG), in inches
+DASHBOARD_INCHES = (11.0, 8.8)
 TIME_CMAP = "viridis"
 DENSITY_CMAP = "magma"
 
@@ -85,14 +89,14 @@ def plot_marginal_map(
     )
     if colorbar:
         cb = ax.figure.colorbar(im, ax=ax, pad=0.01, fraction=0.04)
-        cb.set_label(f"exact density of {mmap.label} at time t", fontsize=8)
-        cb.ax.tick_params(labelsize=6)
+        cb.set_label(f"exact density of {mmap.label} at time t", fontsize=FS)
+        cb.ax.tick_params(labelsize=FS)
     ax.set_xlim((t[-1], 0.0) if reverse_time else (0.0, t[-1]))
     ax.set_ylim(y[0], y[-1])
     direction = "sampling runs left to right, from T to 0" if reverse_time else "forward"
-    ax.set_xlabel(f"time t ({direction})", fontsize=8)
-    ax.set_ylabel(mmap.label, fontsize=9)
-    ax.tick_params(labelsize=7)
+    ax.set_xlabel(f"time t ({direction})", fontsize=FS)
+    ax.set_ylabel(mmap.label, fontsize=FS)
+    ax.tick_params(labelsize=FS)
     return ax
 
 
@@ -153,7 +157,7 @@ def plot_time_axis(
         f"Tₘ = {T_m:g} ",
         ha="right",
         va="top",
-        fontsize=8,
+        fontsize=FS,
         bbox={"boxstyle": "round", "fc": "white", "ec": "k", "lw": 0.5},
     )
     cols = path_colors(len(frame.z))
@@ -182,11 +186,11 @@ def plot_time_axis(
         Patch(color=FLOW_COLOR, alpha=0.25, label="the flow's part, (Tₘ, T]"),
         *_marker_legend(),
     ]
-    ax.legend(handles=handles, fontsize=6, loc="lower left", framealpha=0.85)
+    ax.legend(handles=handles, fontsize=FS, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     ax.set_title(
-        f"the journey in time: on (Tₘ, T] one deterministic pass of flow⁻¹, "
-        f"on [ε, Tₘ] {frame.n_steps} stochastic reverse-SDE steps",
-        fontsize=9,
+        f"the journey in time: one pass of flow⁻¹ on (Tₘ, T], "
+        f"{frame.n_steps} stochastic SDE steps on [ε, Tₘ]",
+        fontsize=FS + 1,
     )
     return ax
 
@@ -255,8 +259,8 @@ def plot_plane(
     ax.scatter(*frame.x.T, s=34, c=cols, edgecolors="k", lw=0.6, zorder=5)
     if colorbar:
         cb = ax.figure.colorbar(lc, ax=ax, pad=0.01, fraction=0.04)
-        cb.set_label("time t on the SDE path", fontsize=8)
-        cb.ax.tick_params(labelsize=6)
+        cb.set_label("time t on the SDE path", fontsize=FS)
+        cb.ax.tick_params(labelsize=FS)
     handles = _marker_legend()[:3] + [
         Line2D([], [], color=FLOW_COLOR, lw=0.8, label="flow⁻¹ of latent circles r = 1, 2, 3"),
         Line2D([], [], marker="o", ls="none", ms=3, color=SDE_COLOR, label="all samples"),
@@ -265,15 +269,16 @@ def plot_plane(
         handles.append(Line2D([], [], marker="o", ls="none", ms=3, color="0.7", label="data"))
     ax.legend(
         handles=handles,
-        fontsize=6,
+        fontsize=FS,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.13),
         ncol=2,
         framealpha=0.85,
     )
     style_axes(ax, lim, "the same samples in the plane")
-    ax.set_xlabel("x₁", fontsize=8)
-    ax.set_ylabel("x₂", fontsize=8)
+    ax.tick_params(labelsize=FS)
+    ax.set_xlabel("x₁", fontsize=FS)
+    ax.set_ylabel("x₂", fontsize=FS)
     return ax
 
 
@@ -294,16 +299,17 @@ def plot_flow_job(
     }
     ax_exact.imshow(frame.exact, **kw)
     im = ax_flow.imshow(frame.flow, **kw)
-    style_axes(ax_exact, g[-1], f"exact density of p at Tₘ = {frame.T_m:g}")
-    style_axes(ax_flow, g[-1], f"the flow's density · KL = {frame.kl:.3f} ± {frame.kl_se:.3f}")
+    style_axes(ax_exact, g[-1], f"exact density of p\nat Tₘ = {frame.T_m:g}")
+    style_axes(ax_flow, g[-1], f"the flow's density\nKL = {frame.kl:.3f} ± {frame.kl_se:.3f} nats")
     for ax in (ax_exact, ax_flow):
-        ax.set_xlabel("x₁", fontsize=8)
-        ax.set_ylabel("x₂", fontsize=8)
-        ax.title.set_fontsize(8)
+        ax.set_xlabel("x₁", fontsize=FS)
+        ax.set_ylabel("x₂", fontsize=FS)
+        ax.title.set_fontsize(FS)
+        ax.tick_params(labelsize=FS)
     if colorbar:
         cb = ax_flow.figure.colorbar(im, ax=[ax_exact, ax_flow], pad=0.01, fraction=0.04)
-        cb.set_label("density", fontsize=8)
-        cb.ax.tick_params(labelsize=6)
+        cb.set_label("density", fontsize=FS)
+        cb.ax.tick_params(labelsize=FS)
     return ax_exact, ax_flow
 
 
@@ -313,16 +319,16 @@ def plot_tradeoff(ax: Axes, frames: Sequence[JourneyFrame], current: JourneyFram
     fs = sorted({f.T_m: f for f in [*frames, current]}.values(), key=lambda f: f.T_m)
     t = [f.T_m for f in fs]
     ax.plot(t, [f.kl for f in fs], "-o", color=FLOW_COLOR, ms=3, lw=1, label="flow's job: KL")
-    ax.set_xlabel("Tₘ", fontsize=8)
-    ax.set_ylabel("KL(exact ‖ flow) at Tₘ, nats", fontsize=8, color=FLOW_COLOR)
+    ax.set_xlabel("Tₘ", fontsize=FS)
+    ax.set_ylabel("KL(exact ‖ flow), nats", fontsize=FS, color=FLOW_COLOR)
     ax.set_xlim(0, 1.05)
     ax.set_ylim(bottom=0, top=max(0.05, 1.7 * max(f.kl for f in fs)))
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=FS)
     ax2 = ax.twinx()
     ax2.plot(t, [f.nfe for f in fs], "-s", color=SDE_COLOR, ms=3, lw=1, label="SDE's job: NFE")
-    ax2.set_ylabel("score evaluations (NFE)", fontsize=8, color=SDE_COLOR)
+    ax2.set_ylabel("score evaluations (NFE)", fontsize=FS, color=SDE_COLOR)
     ax2.set_ylim(0, 1.7 * max(f.nfe for f in fs))
-    ax2.tick_params(labelsize=7)
+    ax2.tick_params(labelsize=FS)
     ax.plot([current.T_m], [current.kl], "o", ms=9, mfc="none", mec="k")
     ax2.plot([current.T_m], [current.nfe], "s", ms=9, mfc="none", mec="k")
     text = (
@@ -337,12 +343,12 @@ def plot_tradeoff(ax: Axes, frames: Sequence[JourneyFrame], current: JourneyFram
         0.97,
         text,
         transform=ax.transAxes,
-        fontsize=7,
+        fontsize=FS,
         va="top",
         ha="center",
         bbox={"boxstyle": "round", "fc": "white", "alpha": 0.9, "lw": 0.5},
     )
-    ax.set_title("who does the work: flow (KL) or SDE (NFE)", fontsize=9)
+    ax.set_title("who does the work: flow (KL) or SDE (NFE)", fontsize=FS + 1)
     return ax
 
 
@@ -357,21 +363,13 @@ def journey_dashboard(
 ) -> Figure:
     """All views for one ``T_m`` on one figure (a new one, or ``figure`` cleared and redrawn):
     time axis and plane on top; exact vs flow density and the trade-off below."""
-    fig = figure if figure is not None else plt.figure(figsize=(13.0, 8.2))
+    fig = figure if figure is not None else plt.figure(figsize=DASHBOARD_INCHES)
     fig.clear()
-    gs = fig.add_gridspec(
-        2,
-        3,
-        left=0.05,
-        right=0.95,
-        bottom=0.06,
-        top=0.95,
-        wspace=0.32,
-        hspace=0.45,
-        width_ratios=(1, 1, 1.15),
-    )
-    plot_time_axis(fig.add_subplot(gs[0, :2]), frame, mmap)
-    plot_plane(fig.add_subplot(gs[0, 2]), frame, reference=reference, lim=lim)
-    plot_flow_job(fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1]), frame)
-    plot_tradeoff(fig.add_subplot(gs[1, 2]), history, frame)
+    rows = fig.add_gridspec(2, 1, left=0.07, right=0.92, bottom=0.06, top=0.96, hspace=0.42)
+    top = rows[0].subgridspec(1, 2, wspace=0.3, width_ratios=(1.75, 1))
+    bottom = rows[1].subgridspec(1, 3, wspace=0.55, width_ratios=(1, 1, 1.15))
+    plot_time_axis(fig.add_subplot(top[0]), frame, mmap)
+    plot_plane(fig.add_subplot(top[1]), frame, reference=reference, lim=lim)
+    plot_flow_job(fig.add_subplot(bottom[0]), fig.add_subplot(bottom[1]), frame)
+    plot_tradeoff(fig.add_subplot(bottom[2]), history, frame)
     return fig

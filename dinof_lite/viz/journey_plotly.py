@@ -299,6 +299,11 @@ def _frame_text(f: JourneyFrame) -> str:
     )
 
 
+def _title(title: str, f: JourneyFrame) -> str:
+    """The figure's title over the frame's numbers, these at 12 px (9 pt), not ``<sub>``'s 70 %."""
+    return f"{title}<br><span style='font-size:12px'>{_frame_text(f)}</span>"
+
+
 def journey_plotly(
     frames: Sequence[JourneyFrame],
     mmap: MarginalMap,
@@ -409,7 +414,7 @@ def journey_plotly(
             data=_frame_traces(f, mmap, vmax, n_vertices, bars),
             traces=idx,
             name=name,
-            layout={"title": {"text": f"{title}<br><sub>{_frame_text(f)}</sub>"}},
+            layout={"title": {"text": _title(title, f)}},
         )
         for f, name in zip(frames, names)
     ]
@@ -433,15 +438,15 @@ def _style(
     }
     fig.update_layout(
         title={
-            "text": f"{title}<br><sub>{_frame_text(frames[0])}</sub>",
-            "font": {"size": 14},
+            "text": _title(title, frames[0]),
+            "font": {"size": 16},
             "y": 0.985,
             "yanchor": "top",
         },
         sliders=[
             {
                 "active": 0,
-                "currentvalue": {"prefix": "T_m = "},
+                "currentvalue": {"prefix": "T_m = "},  # the steps are labelled by the true T_m
                 "pad": {"t": 40},
                 "steps": [{"label": n, "method": "animate", "args": [[n], anim]} for n in names],
             }
@@ -471,7 +476,8 @@ def _style(
         width=1150,
         height=820,
         template="plotly_white",
-        legend={"font": {"size": 10}, "orientation": "h", "x": 0, "y": 1.07, "yanchor": "bottom"},
+        font={"size": 13},  # 13 px ≈ 10 pt
+        legend={"font": {"size": 13}, "orientation": "h", "x": 0, "y": 1.07, "yanchor": "bottom"},
         margin={"t": 160},
     )
     T = float(mmap.times[-1])
@@ -490,7 +496,18 @@ def _style(
         )
     fig.update_xaxes(range=[0, 1.05], title_text="T_m", row=2, col=3)
     fig.update_yaxes(title_text="KL (nats)", rangemode="tozero", row=2, col=3, secondary_y=False)
-    fig.update_yaxes(title_text="NFE", rangemode="tozero", row=2, col=3, secondary_y=True)
+    top = max(f.nfe for f in frames)  # round ticks (0, 250, 500, …), not the axis' quarters
+    step = 250 if top > 500 else 100 if top > 200 else 50
+    fig.update_yaxes(
+        title_text="NFE",
+        range=[0, 1.05 * top],
+        tick0=0,
+        dtick=step,
+        showgrid=False,
+        row=2,
+        col=3,
+        secondary_y=True,
+    )
 
 
 def _cells(traces: list) -> list[tuple[int, int, bool]]:

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from dinof_lite.sampling.solvers import get_solver
 from dinof_lite.utils import make_generator
 from dinof_lite.viz.digits_journey import digits_dashboard, digits_frame
-from dinof_lite.viz.journey import journey_dashboard
+from dinof_lite.viz.journey import DASHBOARD_INCHES, journey_dashboard
 from dinof_lite.viz.journey_frame import journey_frame, marginal_map
 from dinof_lite.viz.journey_plotly import journey_plotly
 
@@ -66,6 +66,18 @@ def _check_finite(T_m) -> None:
     if not (ok and (isinstance(T_m, numbers.Integral) or math.isfinite(T_m))):
         kind = "" if isinstance(T_m, float) else f" ({type(T_m).__name__})"  # '0.3' (str)
         raise ValueError(f"T_m must be a finite number; got {T_m!r}{kind}")
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    """``fig`` as a 256-colour PNG: the same picture at about half the bytes, so a saved
+    notebook (which stores the widget's current image) stays small."""
+    from PIL import Image
+
+    buf, out = io.BytesIO(), io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    rgb = Image.open(buf).convert("RGB")  # octree keeps the colour maps' and paths' hues
+    rgb.quantize(256, method=Image.Quantize.FASTOCTREE).save(out, format="png", optimize=True)
+    return out.getvalue()
 
 
 class _TmSlider:
@@ -183,9 +195,7 @@ class _TmSlider:
             self._draw(self.frame(T_m))
             key = (key[0], len(self._frames))  # frame() may have sampled a new T_m
             self._png = {k: v for k, v in self._png.items() if k[1] == key[1]}  # drop stale
-            buf = io.BytesIO()
-            self.figure.savefig(buf, format="png", dpi=self.dpi)
-            self._png[key] = buf.getvalue()
+            self._png[key] = _png(self.figure, self.dpi)
         return self._png[key]
 
     def update(self, T_m: float) -> dict:
@@ -282,6 +292,8 @@ class TmExplorer(_TmSlider):
             steps), or None for the paper's reverse SDE (PC sampler).
     """
 
+    dpi = 110  # the dashboard's 9-pt text stays 9 pt at the PNG's natural size
+
     def __init__(
         self,
         model,
@@ -312,7 +324,7 @@ class TmExplorer(_TmSlider):
         self.entropy = gmm.entropy(generator=make_generator(seed + 3))
         ref = gmm.sample(1000, make_generator(seed + 7)) if reference is None else reference
         self.reference = np.asarray(ref.cpu() if hasattr(ref, "cpu") else ref, dtype=float)
-        self.figure.set_size_inches(13.0, 8.2)
+        self.figure.set_size_inches(*DASHBOARD_INCHES)
 
     def _compute(self, T_m: float):
         return journey_frame(

@@ -237,7 +237,8 @@ if checks.passed("dinof_log_likelihood"):
 #    with one Rademacher $v$ held fixed along the ODE: how large is the spread of $\log p$ over ten
 #    draws of $v$? (On images this is the only affordable choice.)
 # 3. Load `dinof_8gaussians_vp_anytm` and compute the NLL of fresh data at $T_m = 0.2, 0.6, 1.0$:
-#    does the likelihood depend on $T_m$? Notebook `04_dinof_2d` does this with the library.
+#    does the likelihood depend on $T_m$? Notebook `04b_frontier_and_fast_solvers` (§3) does this
+#    with the library.
 
 # %% nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false, "task": false}
 checks.summary()

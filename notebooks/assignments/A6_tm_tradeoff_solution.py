@@ -108,7 +108,8 @@ grading.require(checks.check_measure(measure))
 # %% [markdown] nbgrader={"grade": false, "grade_id": "text_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # *Answer:* $\mathrm{round}(1000 \cdot 0.3) = 300$ for DiNof and $1000$ for the baseline: the
 # flow's one pass is not a
-# score evaluation and is not counted (notebook `04_dinof_2d` times both parts).
+# score evaluation and is not counted (notebook `04b_frontier_and_fast_solvers`, §2, times both
+# parts).
 #
 # ### Exercise (j): `sweep`
 #
@@ -237,7 +238,8 @@ if checks.passed("sweep", "smallest_matching_T_m"):
 # 2. Replace MMD² by the sliced Wasserstein distance (`sample_quality(x, data)["sw"]`, its floor
 #    `noise_floor(gmm, n)["sw"]`): is the answer the same?
 # 3. Add the wall-clock time to `measure`: is the saving in seconds as large as the saving in
-#    NFE? (Notebook `04_dinof_2d` measures both.)
+#    NFE? (Notebook `04_dinof_2d` §5 measures both; `04b_frontier_and_fast_solvers` §2 explains
+#    why the seconds are noisy.)
 
 # %% nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false, "task": false}
 checks.summary()

@@ -408,6 +408,16 @@ def test_plotly_one_frame_per_tm_and_slider(pfig):
     assert all(s.method == "animate" for s in steps)
 
 
+def test_plotly_nfe_axis_has_round_ticks(pfig):
+    nfe_axis = [
+        a for a in pfig.layout if a.startswith("yaxis") and pfig.layout[a].title.text == "NFE"
+    ]
+    (name,) = nfe_axis
+    axis = pfig.layout[name]
+    assert axis.tick0 == 0 and axis.dtick in (50, 100, 250)
+    assert axis.range[1] >= max(fr.data[-1].y[0] for fr in pfig.frames)  # every NFE ring shown
+
+
 def test_plotly_frames_cover_every_per_frame_trace(pfig, frames):
     n_static = 4  # the p_t heat map, the data, and the KL and NFE curves
     idx = list(range(n_static, len(pfig.data)))

@@ -18,6 +18,7 @@ from dinof_lite import viz
 from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.viz.digits_journey import DIGIT_INCHES
+from dinof_lite.viz.journey import DASHBOARD_INCHES
 
 pytestmark = pytest.mark.usefixtures("no_show")
 
@@ -130,7 +131,8 @@ def test_update_samples_then_reuses_the_cache(explorer):
     assert info["sample_s"] > 0 and info["redraw_s"] > 0
     assert e.current == 0.4 and e.is_cached(0.4) and not e.is_cached(0.2)
     w, h = _png_size(e.png)
-    assert (w, h) == (round(13.0 * e.dpi), round(8.2 * e.dpi))
+    assert (w, h) == tuple(round(inches * e.dpi) for inches in DASHBOARD_INCHES)
+    assert e.dpi >= 110  # 9-pt text stays 9 pt at the PNG's natural size
     png, frame = e.png, e.frame(0.4)
     again = e.update(0.43)  # snapped to the grid value 0.4
     assert again["T_m"] == 0.4 and again["cached"] is True

@@ -20,8 +20,9 @@ with the same step density, the fast ODE solvers and the fast stochastic sampler
 and from the flow at ``T_m``. ``--json PATH`` writes one record per dataset
 (:func:`~dinof_lite.evaluation.frontier_report.frontier_record`) and draws the curves from it
 beside the file (``frontier_2d.png``, ``frontier_digits.png``; without ``--json`` under
-``runs/frontier``); the README's table comes from the committed ``docs/figures/frontier.json``
-(``python scripts/frontier_report.py``). Sizes: ``full`` (2D: 2000 samples × 3 seeds; digits:
+``runs/frontier``; :func:`redraw` draws them again from the JSON alone); the README's table
+comes from the committed ``docs/figures/frontier.json`` (``python scripts/frontier_report.py``).
+Sizes: ``full`` (2D: 2000 samples × 3 seeds; digits:
 200 images × 3 seeds) is what the report quotes, ``smoke`` takes seconds (its digits reference
 is sampled in the run).
 """
@@ -47,7 +48,7 @@ from dinof_lite.evaluation.tm_study import noise_floor
 from dinof_lite.pretrained import load_dinof
 from dinof_lite.viz.diagnostics import format_table
 
-__all__ = ["bench_frontier", "CONFIGS", "frontier_2d", "frontier_digits"]
+__all__ = ["bench_frontier", "CONFIGS", "frontier_2d", "frontier_digits", "redraw"]
 
 SOLVERS = ("dpm_solver_pp_2m", "heun")
 STOCHASTIC = ("edm_sde", "dpm_solver_pp_2m_sde")
@@ -218,8 +219,36 @@ def _print(name: str, rows: list[dict], floor: dict) -> None:
         print(format_table(summarize(rows, metric, floor[metric], EQUAL_NFE[name], two)))
 
 
+def _legend(axes) -> tuple[list, list[str]]:
+    """One entry per sampler (its colour), per start (its line style) and per level line, in
+    place of one entry per curve: 15 curves need 6 colours and 3 styles, not 15 labels."""
+    from matplotlib.lines import Line2D
+
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if not hasattr(h, "lines"):  # a level line or the floor band
+                handles.setdefault(label, h)
+                continue
+            line = h.lines[0]
+            family, _, start = label.replace("dinof ", "dinof @").partition(" @")
+            handles.setdefault(
+                f"sampler: {family}", Line2D([], [], color=line.get_color(), marker="o", ms=4)
+            )
+            handles.setdefault(
+                f"start: {'T_m = ' + start if start else 'p_T'}",
+                Line2D([], [], color="0.2", ls=line.get_linestyle()),
+            )
+    group = {
+        k: 0 if k.startswith("sampler") else 1 if k.startswith("start") else 2 for k in handles
+    }
+    order = sorted(handles, key=lambda k: (group[k], k if group[k] == 1 else ""))
+    return [handles[k] for k in order], order
+
+
 def draw(name: str, record: dict, path: Path) -> Path:
-    """The curves of one dataset's record (2D: the KDE KL and the two-sided NLL), at ``path``."""
+    """The curves of one dataset's record (2D: the KDE KL and the two-sided NLL, stacked), at
+    ``path``: one colour per sampler, one line style per start, the legend beside the axes."""
     import matplotlib
     import matplotlib.ticker
 
@@ -233,9 +262,15 @@ def draw(name: str, record: dict, path: Path) -> Path:
         ]
     else:
         panels = [(record, (record["train_images"], f"{record['n']} train digits"))]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels) + 2.5, 6), squeeze=False)
-    for ax, (rec, ideal) in zip(axes[0], panels):
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(10, 4.2 * len(panels) + 0.4), squeeze=False, sharex=True
+    )
+    axes = axes[:, 0]
+    for ax, (rec, ideal) in zip(axes, panels):
         plot_record(rec, ax=ax, ideal=ideal)
+        for line in ax.get_lines():  # the ideal level in black: red is a sampler's colour
+            if line.get_label() == ideal[1]:
+                line.set_color("k")
         ref, metric = rec["reference"], rec["metric"]
         if metric == "gmm_nll":  # zoom on the reference: the solvers at 4–6 NFE are far off
             ax.set_ylim(ideal[0] - 5 * rec["floor"], ref["mean"] + 8 * rec["floor"])
@@ -244,22 +279,31 @@ def draw(name: str, record: dict, path: Path) -> Path:
             ax.set_ylim(0.8 * ideal[0], 10 * ideal[0])
             for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
                 axis(matplotlib.ticker.FormatStrFormatter("%g"))
-        ax.set_ylabel(LABELS.get(metric, metric))
+        ax.set_ylabel(LABELS.get(metric, metric), fontsize=10)
         ax.set_title(
-            f"{name}: {metric} vs NFE, mean ± SE over {len(rec['seeds'])} seeds; "
-            f"reference: plain at {ref['nfe']} NFE",
-            fontsize=10,
+            f"{name}: {metric} against NFE, mean ± SE over {len(rec['seeds'])} seeds",
+            fontsize=11,
         )
+        ax.tick_params(labelsize=10)
         ax.get_legend().remove()
-    legend = {}  # every panel's entries, once (the panels' ideal lines differ)
-    for ax in axes[0]:
-        legend.update({label: h for h, label in zip(*ax.get_legend_handles_labels())})
-    fig.legend(legend.values(), legend.keys(), loc="center right", fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1 - 2.3 / fig.get_figwidth(), 1))
+    axes[-1].set_xlabel("network evaluations (NFE)", fontsize=10)
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    fig.legend(*_legend(axes), loc="center right", fontsize=10, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 3.0 / fig.get_figwidth(), 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def redraw(json_path: str | Path = "docs/figures/frontier.json") -> list[Path]:
+    """Draw every dataset's curves again from a written JSON (``frontier_<name>.png`` beside it),
+    without running the benchmark: ``python -c "from dinof_lite.cli.bench.frontier import
+    redraw; redraw()"`` after a change to the figures."""
+    path = Path(json_path)
+    records = json.loads(path.read_text(encoding="utf-8"))
+    return [draw(name, rec, path.parent / f"frontier_{name}.png") for name, rec in records.items()]
 
 
 def bench_frontier(

@@ -273,7 +273,7 @@ def _figures(
     mmap = marginal_map(sde, oracle)
     frames = list(journeys.values())
     fig = journey_dashboard(journeys[cfg.T_m], mmap, reference=ref, history=frames)
-    fig.savefig(out / "journey.png", dpi=90)
+    fig.savefig(out / "journey.png", dpi=110)
     plt.close(fig)
     title = f"DiNof on {cfg.dataset} ({cfg.sde.upper()})"
     journey_plotly(frames, mmap, reference=ref[:1000], title=title).write_html(
