@@ -15,6 +15,8 @@ token auth, kernels with ``DINOF_SMOKE=1``) serving a temporary copy of ``notebo
 * opens ``05_dinof_digits_cpu.ipynb``, runs all cells and does the same on the slider of its
   :class:`~dinof_lite.viz.widgets.DigitsTmExplorer` (``digits_explorer``: grid 0.2 … 1.0,
   ``round(100 T_m)`` steps since it uses ``n_steps_full=100``);
+* opens each core notebook (01–05) as committed, its outputs trusted, and plays its opening
+  animation (:mod:`dinof_lite.viz.animation`) with ▶ to the last frame — no kernel involved;
 * opens the jupytext script ``04_dinof_2d.py`` with *Open With → Jupytext Notebook* and checks
   it shows as a notebook with the script's cells.
 
@@ -34,6 +36,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,3 +312,57 @@ def test_jupytext_script_opens_as_a_notebook(browser, lab):
         page.screenshot(path=str(RESULTS / f"{NOTEBOOK}_py_as_notebook.png"))
 
     _with_one_retry(browser, lab, "jupytext", scenario)
+
+
+CORE_PATH = (  # docs/syllabus.md: each opens with a kernel-free animation (viz.animation)
+    "01_forward_and_reverse_sdes",
+    "02_score_matching_and_pc_sampling",
+    "03_glow_normalizing_flows",
+    "04_dinof_2d",
+    "05_dinof_digits_cpu",
+)
+_ANIMATION = """() => {
+    const gd = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot')]
+        .find(d => d.layout && d.layout.meta === 'dinof-animation');
+    if (!gd || !gd._fullLayout.sliders) return null;
+    const frames = gd._transitionData._frames, active = gd._fullLayout.sliders[0].active;
+    const frame = frames[active], same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    const shown = frame.data.every((d, j) => same(gd.data[frame.traces[j]].x, d.x));
+    return {active, n: frames.length, shown};
+}"""
+
+
+def test_core_notebooks_opening_animations_play_in_jupyterlab(browser, lab):
+    """Each core notebook, opened as committed (its outputs trusted, as after a run), shows its
+    opening animation; ▶ runs it to the last frame with no kernel involved."""
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(lab.tmp / "data")}
+    for stem in CORE_PATH:  # trusted outputs render with their own renderer (plotly's)
+        subprocess.run(
+            [sys.executable, "-m", "jupyter", "trust", str(lab.root / f"{stem}.ipynb")],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+
+    def scenario(page: Page) -> None:
+        for stem in CORE_PATH:
+            page.goto(lab.url(f"lab/tree/{stem}.ipynb?reset"))
+            page.wait_for_function(f"({_ANIMATION})() !== null", timeout=120_000)
+            start = page.evaluate(_ANIMATION)
+            assert start["active"] == 0 and start["n"] >= 2 and start["shown"], (stem, start)
+            figure = (
+                _panel(page)
+                .locator(".js-plotly-plot")
+                .filter(has=page.locator("g.updatemenu-button"))
+            )
+            figure = next(
+                f for f in figure.all() if f.evaluate("d => d.layout.meta") == "dinof-animation"
+            )
+            figure.scroll_into_view_if_needed()
+            figure.locator("g.updatemenu-button").first.click()  # ▶
+            page.wait_for_function(
+                f"n => ({_ANIMATION})().active === n - 1", arg=start["n"], timeout=UI_TIMEOUT_MS
+            )
+            page.wait_for_timeout(500)
+            assert page.evaluate(_ANIMATION)["shown"], stem
+            figure.screenshot(path=str(RESULTS / f"lab_animation_{stem[:2]}.png"))
+
+    _with_one_retry(browser, lab, "animations", scenario)

@@ -15,7 +15,9 @@ Sphinx warning fails it), then
   page's and notebook 04's maths is typeset by MathJax, and the kernel-free ``T_m`` figure of
   notebook 04 plays (▶ runs it to the last frame) and follows its slider (a click at the
   ``0.6`` mark shows that frame: its title and its traces' data). Screenshots:
-  ``test-results/site/site_home.png`` and ``site_notebook04.png`` (copies in ``docs/figures/``).
+  ``test-results/site/site_home.png`` and ``site_notebook04.png`` (copies in ``docs/figures/``);
+  the opening animation of each core notebook plays to its last frame (▶), its traces showing
+  that frame (``site_animation_NN.png``).
 
 Without Chromium or Playwright the browser tests skip, except under CI, where that fails.
 """
@@ -42,7 +44,14 @@ pytestmark = pytest.mark.slow  # builds the whole site (Sphinx) in a subprocess
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("DINOF_CHROMIUM", "/usr/bin/chromium"))
 RESULTS = Path(os.environ.get("DINOF_TEST_RESULTS") or ROOT / "test-results") / "site"
-COURSE = [  # the navigation's order: each assignment after the notebook it practises
+CORE_PATH = [  # docs/syllabus.md: each opens with a kernel-free animation
+    "01_forward_and_reverse_sdes",
+    "02_score_matching_and_pc_sampling",
+    "03_glow_normalizing_flows",
+    "04_dinof_2d",
+    "05_dinof_digits_cpu",
+]
+COURSE = [  # the navigation: the core path (each assignment after its notebook), going further
     "notebooks/01_forward_and_reverse_sdes",
     "notebooks/assignments/student/A1_forward_sde",
     "notebooks/02_score_matching_and_pc_sampling",
@@ -54,6 +63,11 @@ COURSE = [  # the navigation's order: each assignment after the notebook it prac
     "notebooks/assignments/student/A5_dinof_likelihood",
     "notebooks/assignments/student/A6_tm_tradeoff",
     "notebooks/05_dinof_digits_cpu",
+    "notebooks/01b_paths_likelihoods_and_start_times",  # going further
+    "notebooks/02b_langevin_steps_and_ode_likelihood",
+    "notebooks/03b_glow_trajectories_and_images",
+    "notebooks/04b_frontier_and_fast_solvers",
+    "notebooks/05b_digits_likelihood_and_fast_solvers",
     "notebooks/06_dinof_diffflow_diffenc",
     "notebooks/07_cifar10_gpu",
     "notebooks/08_celebahq256_gpu",
@@ -295,3 +309,35 @@ def test_notebook_04_tm_figure_plays_and_follows_its_slider(page):
     assert "T_m = 0.6 ·" in moved["title"] and "600 steps" in moved["title"]
     assert page.locator(".gtitle").first.text_content().count("T_m = 0.6") == 1  # as drawn
     page.screenshot(path=str(RESULTS / "site_notebook04.png"))
+
+
+#: the opening animation of a page (dinof_lite.viz.animation): its slider position, its frame
+#: count and whether the traces show that frame's data
+_ANIMATION = """() => {
+    const gd = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(d => d.layout && d.layout.meta === 'dinof-animation');
+    if (!gd) return null;
+    const frames = gd._transitionData._frames, active = gd._fullLayout.sliders[0].active;
+    const frame = frames[active], same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    const shown = frame.data.every((d, j) => same(gd.data[frame.traces[j]].x, d.x));
+    return {active, n: frames.length, shown};
+}"""
+
+
+@pytest.mark.parametrize("stem", CORE_PATH)
+def test_core_notebook_opening_animation_plays(page, stem):
+    """▶ on the opening animation runs it to its last frame (kernel-free, offline)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    page.goto(page.base + f"notebooks/{stem}.html")
+    page.wait_for_function(f"({_ANIMATION})() !== null")
+    start = page.evaluate(_ANIMATION)
+    assert start["active"] == 0 and start["n"] >= 2 and start["shown"], start
+    figure = page.locator(".js-plotly-plot").filter(has=page.locator("g.updatemenu-button"))
+    figure = [f for f in figure.all() if f.evaluate("d => d.layout.meta") == "dinof-animation"][0]
+    figure.scroll_into_view_if_needed()
+    figure.locator("g.updatemenu-button").first.click()  # ▶
+    page.wait_for_function(f"n => ({_ANIMATION})().active === n - 1", arg=start["n"])
+    page.wait_for_timeout(500)  # the last frame's duration
+    end = page.evaluate(_ANIMATION)
+    assert end["shown"], end
+    figure.screenshot(path=str(RESULTS / f"site_animation_{stem[:2]}.png"))
