@@ -125,14 +125,6 @@ data = gmm.sample(smoke_or(2500, 1000), gen(1))  # held-out reference set
 mixture = lambda n, g: gmm.sample(n, g).float()  # fresh samples of p0 at every update
 
 # %% [markdown]
-# > **Notation** (all symbols: [`docs/notation.md`](../docs/notation.md)). $T_m$: the switch
-# > time. $x_t = a_t x_0 + \sigma_t \xi$: $\xi \sim \mathcal N(0, I)$ the diffusion's noise,
-# > $\sigma_t$ the marginal std; $s_\theta$ the learned score. The flow maps $x(T_m)$ to its
-# > latent $z \sim \mathcal N(0, I)$ through layers $h_0, \dots, h_M$; $p_\phi$ is its density,
-# > $c$ its context. $N$ steps span $[\varepsilon, T]$, DiNof takes $\mathrm{round}(N T_m)$;
-# > NFE counts score evaluations; $\varepsilon$ is a time.
-
-# %% [markdown]
 # ## 0. The journey, moving
 #
 # Press ▶. Gaussian latents $z$, coloured by their angle, pass through the inverse layers of the
@@ -181,6 +173,14 @@ assert trip.nfe == round(sde.N * 0.6) and (trip.sde_states[0] == trip.flow_state
 
 # %%
 show_small(dinof_timeline(T_m=0.6, N=sde.N, M=0))  # M = 0: Euler–Maruyama alone, no corrector
+
+# %% [markdown]
+# > **Notation** (all symbols: [`docs/notation.md`](../docs/notation.md)). $T_m$: the switch
+# > time. $x_t = a_t x_0 + \sigma_t \xi$: $\xi \sim \mathcal N(0, I)$ the diffusion's noise,
+# > $\sigma_t$ the marginal std; $s_\theta$ the learned score. The flow maps $x(T_m)$ to its
+# > latent $z \sim \mathcal N(0, I)$ through layers $h_0, \dots, h_M$; $p_\phi$ is its density,
+# > $c$ its context. $N$ steps span $[\varepsilon, T]$, DiNof takes $\mathrm{round}(N T_m)$;
+# > NFE counts score evaluations; $\varepsilon$ is a time.
 
 # %% [markdown]
 # ## 1. One model, two networks, one loss

@@ -7,7 +7,8 @@ For every core notebook (01 → 04, then 05 on images), read from the committed 
 * its introduction states the study time ("about N minutes of study");
 * exactly one kernel-free animation (a plotly output whose ``layout.meta`` is
   ``"dinof-animation"``, :mod:`dinof_lite.viz.animation`), and no formula before it: no display
-  maths and no inline relation (``=``, ``\\sim``, ``\\approx``) in a markdown cell above it;
+  maths and no inline relation (``=``, ``\\sim``, ``\\approx``; a setting such as
+  ``$T_m = 0.6$`` is a value, not a formula) in a markdown cell above it;
 * a notation box linking ``docs/notation.md``.
 
 Every notebook of the course, core or not (the *going further* notebooks ``NNb_*`` too), ends
@@ -36,7 +37,20 @@ MAX_WORDS = 1500
 MAX_CELL_WORDS = 150
 PLOTLY = "application/vnd.plotly.v1+json"
 ANIMATION = "dinof-animation"
-FORMULA = re.compile(r"\$\$|\\begin\{|\$[^$]*(=|\\sim|\\approx)[^$]*\$")
+MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+\$", re.S)  # display, then inline spans, in order
+RELATION = re.compile(r"=|\\sim\b|\\approx\b|\\le\b|\\ge\b|<|>")
+SETTING = re.compile(r"\$\s*[\w\\{}^]+\s*=\s*-?\d+(?:\.\d+)?\s*\$")  # "$T_m = 0.6$": a value
+
+
+def _formulas(markdown) -> list[str]:
+    """The display maths and inline relations of ``markdown`` sources, settings excepted."""
+    return [
+        m.group(0)
+        for s in markdown
+        for m in MATH.finditer(s)
+        if m.group(0).startswith("$$")
+        or (RELATION.search(m.group(0)) and not SETTING.fullmatch(m.group(0)))
+    ]
 
 
 def _read(stem: str) -> nbformat.NotebookNode:
@@ -82,8 +96,7 @@ def test_core_notebook_opens_with_one_animation_before_any_formula(stem):
     nb = _read(stem)
     found = _animations(nb)
     assert len(found) == 1, f"{stem}: {len(found)} animations (want exactly one)"
-    above = [c.source for c in nb.cells[: found[0]] if c.cell_type == "markdown"]
-    formulas = [m.group(0) for s in above for m in FORMULA.finditer(s)]
+    formulas = _formulas(c.source for c in nb.cells[: found[0]] if c.cell_type == "markdown")
     assert not formulas, f"{stem}: formulas before the opening animation: {formulas[:3]}"
 
 
@@ -102,3 +115,16 @@ def test_the_core_list_is_the_syllabus_path():
     syllabus = (ROOT / "docs" / "syllabus.md").read_text(encoding="utf-8")
     for stem in CORE:
         assert f"{stem}.ipynb" in syllabus, f"docs/syllabus.md does not list {stem}"
+
+
+def test_the_formula_rule_tells_formulas_from_symbols_and_settings():
+    assert (
+        _formulas(["# 04 · a flow prior at $T_m$, then $x(T_m)$ in one pass at $T_m = 0.6$"]) == []
+    )
+    assert _formulas(["noise $x_t = a_t x_0 + \\sigma_t \\xi$ with $\\xi$"]) == [
+        "$x_t = a_t x_0 + \\sigma_t \\xi$"
+    ]
+    assert _formulas(["$z \\sim \\mathcal N(0, I)$", "$$\\mathcal L$$"]) == [
+        "$z \\sim \\mathcal N(0, I)$",
+        "$$\\mathcal L$$",
+    ]

@@ -20,10 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 REQUIRED = (
     "01_forward_and_reverse_sdes.py",
+    "01b_paths_likelihoods_and_start_times.py",
     "02_score_matching_and_pc_sampling.py",
+    "02b_langevin_steps_and_ode_likelihood.py",
     "03_glow_normalizing_flows.py",
+    "03b_glow_trajectories_and_images.py",
     "04_dinof_2d.py",
+    "04b_frontier_and_fast_solvers.py",
     "05_dinof_digits_cpu.py",
+    "05b_digits_likelihood_and_fast_solvers.py",
     "06_dinof_diffflow_diffenc.py",
     "07_cifar10_gpu.py",
     "08_celebahq256_gpu.py",

@@ -273,6 +273,7 @@ def test_home_page_typesets_its_maths(page):
     page.screenshot(path=str(RESULTS / "site_home.png"))
 
 
+_META = "d => JSON.parse(d.querySelector('script').textContent).layout.meta || ''"
 _STATE = """div => {
     const gd = div, fig = JSON.parse(div.querySelector('script').textContent);
     const active = gd._fullLayout.sliders[0].active, frame = fig.frames[active];
@@ -287,7 +288,9 @@ _STATE = """div => {
 def test_notebook_04_tm_figure_plays_and_follows_its_slider(page):
     RESULTS.mkdir(parents=True, exist_ok=True)
     _open(page, "notebooks/04_dinof_2d.html", min_formulas=50)
-    figure = page.locator("div.dinof-plotly").first  # the T_m journey, TmExplorer.plotly()
+    figure = next(  # the T_m journey, TmExplorer.plotly(): not the opening animation
+        f for f in page.locator("div.dinof-plotly").all() if f.evaluate(_META) != "dinof-animation"
+    )
     figure.locator(".main-svg").first.wait_for()
     figure.scroll_into_view_if_needed()
     start = figure.evaluate(_STATE)
