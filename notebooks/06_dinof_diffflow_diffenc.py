@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -48,15 +48,28 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab: clone the repository (code + shipped checkpoints), install it
+if (
+    "google.colab" in sys.modules
+):  # Colab: clone the repository (code + shipped checkpoints), install it
     repo = "/content/dinof_lite"
     if not os.path.isdir(repo):
-        subprocess.run(["git", "clone", "-q", "--depth", "1",
-                        "https://github.com/dinof-lite/dinof_lite", repo], check=True)
+        subprocess.run(
+            [
+                "git",
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                "https://github.com/dinof-lite/dinof_lite",
+                repo,
+            ],
+            check=True,
+        )
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", repo], check=True)
     os.environ["DINOF_CHECKPOINT_DIR"] = f"{repo}/data/checkpoints"
     try:  # ipywidgets on Colab need its custom widget manager
         from google.colab import output
+
         output.enable_custom_widget_manager()
     except Exception as err:
         print("custom widget manager not enabled:", err)
@@ -108,8 +121,10 @@ def label_2d(fig, legend: bool = False) -> None:
             ax.set_xlabel("$x_1$", fontsize=9)
             ax.set_ylabel("$x_2$", fontsize=9)
     if legend:
-        handles = [Line2D([], [], ls="", marker="o", ms=4, color="0.7", label="data (reference)"),
-                   Line2D([], [], ls="", marker="o", ms=4, color="C0", label="samples")]
+        handles = [
+            Line2D([], [], ls="", marker="o", ms=4, color="0.7", label="data (reference)"),
+            Line2D([], [], ls="", marker="o", ms=4, color="C0", label="samples"),
+        ]
         fig.axes[0].legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
 
 
@@ -121,22 +136,40 @@ def label_2d(fig, legend: bool = False) -> None:
 # missing, the cell trains it here with the library's `Trainer` (Adam, warm-up, gradient clip,
 # EMA, a progress bar) — in smoke mode only for a few hundred steps.
 
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 def baseline_config(n_steps: int, lr: float) -> TrainConfig:
     """Training settings where a shipped checkpoint is missing (300 steps in smoke mode)."""
-    return TrainConfig(n_steps=smoke_or(n_steps, 300), batch_size=256, lr=lr, warmup=100,
-                       ema_decay=smoke_or(0.999, 0.9), device="cpu", ckpt_every=None)
+    return TrainConfig(
+        n_steps=smoke_or(n_steps, 300),
+        batch_size=256,
+        lr=lr,
+        warmup=100,
+        ema_decay=smoke_or(0.999, 0.9),
+        device="cpu",
+        ckpt_every=None,
+    )
 
 
 mixture = lambda n, g: gmm.sample(n, g).float()  # fresh samples of p0 at every update
 dinof = load_dinof("dinof_8gaussians_vp")
-diffflow, _ = load_or_train("diffflow_8gaussians", load_diffflow,
-                            lambda: DiffFlow(DiffFlowConfig(dim=2)), diffflow_loss, mixture,
-                            baseline_config(6000, lr=1e-3))
-diffenc, _ = load_or_train("diffenc_8gaussians", load_diffenc,
-                           lambda: DiffEnc(DiffEncConfig(dim=2, trainable_encoder=True)),
-                           diffenc_loss, mixture, baseline_config(6000, lr=1e-3))
+diffflow, _ = load_or_train(
+    "diffflow_8gaussians",
+    load_diffflow,
+    lambda: DiffFlow(DiffFlowConfig(dim=2)),
+    diffflow_loss,
+    mixture,
+    baseline_config(6000, lr=1e-3),
+)
+diffenc, _ = load_or_train(
+    "diffenc_8gaussians",
+    load_diffenc,
+    lambda: DiffEnc(DiffEncConfig(dim=2, trainable_encoder=True)),
+    diffenc_loss,
+    mixture,
+    baseline_config(6000, lr=1e-3),
+)
 for name, m in [("DiNof", dinof), ("DiffFlow", diffflow), ("DiffEnc", diffenc)]:
     print(f"{name:9s} {sum(p.numel() for p in m.parameters()):7,d} parameters")
 
@@ -155,8 +188,11 @@ samples = {
     "DiffFlow (λ = 1)": diffflow.sample(n_show, lam=1.0, generator=gen(3)),
     "DiffEnc (1000 steps)": diffenc.sample(n_show, n_steps=1000, generator=gen(3)),
 }
-fig = sample_grid_figure(samples, reference=data,
-                         suptitle="same data, same seed, three models (blue) over held-out data (grey)")
+fig = sample_grid_figure(
+    samples,
+    reference=data,
+    suptitle="same data, same seed, three models (blue) over held-out data (grey)",
+)
 label_2d(fig, legend=True)
 plt.show()
 
@@ -195,8 +231,14 @@ contenders = [
 n_samples, n_nll = smoke_or(2000, 500), smoke_or(1000, 200)
 rows = compare(contenders, gmm, n_samples=n_samples, n_nll=n_nll, seed=10)
 floor = noise_floor(gmm, n_samples, seed=10)
-print(f"entropy H = {H:.3f} nats; noise floor at n = {n_samples}: MMD² {floor['mmd']:.1e}, SW {floor['sw']:.3f}")
-print(format_table(rows, digits={"MMD²": 2, "SW": 3, "s / 1000 samples": 3, "NLL": 4, "KL": 3, "± SE": 2}))
+print(
+    f"entropy H = {H:.3f} nats; noise floor at n = {n_samples}: MMD² {floor['mmd']:.1e}, SW {floor['sw']:.3f}"
+)
+print(
+    format_table(
+        rows, digits={"MMD²": 2, "SW": 3, "s / 1000 samples": 3, "NLL": 4, "KL": 3, "± SE": 2}
+    )
+)
 for r in rows[:2] + rows[3:]:  # the bound row re-times DiffFlow's sampler
     ms = 1000 * r["s / 1000 samples"] / r["NFE"]
     print(f"{r['model']:22s} {ms:5.2f} ms per network evaluation (per 1000 samples)")
@@ -222,7 +264,9 @@ for r in rows:
     assert r["KL"] < 0.5, (r["model"], r["KL"])
 t_of = {r["model"].split(" (")[0]: r["s / 1000 samples"] for r in rows}
 assert t_of["DiffFlow"] < t_of["DiNof"] < t_of["DiffEnc"], t_of
-print("all models within the MMD bound; no NLL below the entropy; DiffFlow < DiNof < DiffEnc in time")
+print(
+    "all models within the MMD bound; no NLL below the entropy; DiffFlow < DiNof < DiffEnc in time"
+)
 
 # %% [markdown]
 # ## 4. What each design buys
@@ -268,10 +312,14 @@ arc = torch.cat([torch.zeros(1), step.cumsum(0)])
 arc = arc / arc[-1]  # fraction of the total path length covered by t_i
 gauss = torch.randn(400, 2, generator=gen(7))  # 400 points: the curve falls from 0.14 to ~0
 dist = [mmd(gauss, x_path[i, :400]) for i in range(len(grid))]  # MMD² to N(0, I), one kernel
-print(f"noise variance added over the horizon: g²(T − t0) = {cfg.g**2 * (cfg.T - cfg.t0):.4f} "
-      f"(std {cfg.g * (cfg.T - cfg.t0) ** 0.5:.3f}) vs 1 for N(0, I)")
-print(f"mean distance moved per step: {step.min():.3f} … {step.max():.3f}; path length covered "
-      f"by the midpoint t = {grid[len(grid) // 2]:.3f}: {arc[len(grid) // 2]:.0%}")
+print(
+    f"noise variance added over the horizon: g²(T − t0) = {cfg.g**2 * (cfg.T - cfg.t0):.4f} "
+    f"(std {cfg.g * (cfg.T - cfg.t0) ** 0.5:.3f}) vs 1 for N(0, I)"
+)
+print(
+    f"mean distance moved per step: {step.min():.3f} … {step.max():.3f}; path length covered "
+    f"by the midpoint t = {grid[len(grid) // 2]:.3f}: {arc[len(grid) // 2]:.0%}"
+)
 assert cfg.g**2 * cfg.T < 0.01  # the noise cannot do the transport: the drift does
 assert step.max() < 2 * step.min()  # the points move at a nearly constant speed
 
@@ -289,8 +337,9 @@ assert step.max() < 2 * step.min()  # the points move at a nearly constant speed
 # NBVAL_IGNORE_OUTPUT
 n_frames = 6
 idx = [int((arc - q).abs().argmin()) for q in torch.linspace(0, 1, n_frames).tolist()]
-fig, ax_of = plt.subplot_mosaic("ABCG;DEFG", figsize=(13, 6.4), layout="constrained",
-                                width_ratios=[1, 1, 1, 1.3])
+fig, ax_of = plt.subplot_mosaic(
+    "ABCG;DEFG", figsize=(13, 6.4), layout="constrained", width_ratios=[1, 1, 1, 1.3]
+)
 for ax, i in zip([ax_of[k] for k in "ABCDEF"], idx):
     ax.scatter(*x_path[i].T, s=2, alpha=0.5, c="C0", linewidths=0, rasterized=True)
     ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
@@ -303,10 +352,16 @@ ax.set(xlabel="t", ylabel="MMD² to N(0, I)", title="distance to the prior along
 ax2 = ax.twinx()
 ax2.plot(grid, x_path.norm(dim=-1).mean(1), "k--", lw=1, label="mean radius")
 ax2.set_ylabel("mean radius |x|")
-ax.legend(handles=ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0],
-          fontsize=8, loc="upper right")
-fig.suptitle("DiffFlow's learned forward process (drift + noise g = 0.2): frames evenly spaced in "
-             "path length", fontsize=11)
+ax.legend(
+    handles=ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0],
+    fontsize=8,
+    loc="upper right",
+)
+fig.suptitle(
+    "DiffFlow's learned forward process (drift + noise g = 0.2): frames evenly spaced in "
+    "path length",
+    fontsize=11,
+)
 plt.show()
 z = x_path[-1]
 print(f"x_N: mean {z.mean(0).numpy().round(3)}, std {z.std(0).numpy().round(3)}")
@@ -339,8 +394,16 @@ t_show = [0.3, 0.6, 0.9]
 for ax, t in zip(axes, t_show):
     shift = diffenc.encoder_shift(xg, t)  # (B, 2): x_phi(t) - alpha_t^2 x
     ax.scatter(*xg.T, s=4, c="0.6", label="data point x")
-    ax.quiver(*xg.T, *shift.T, angles="xy", scale_units="xy", scale=1, width=0.004,
-              color="C3", label="shift σ_t² y_φ(x, t)")
+    ax.quiver(
+        *xg.T,
+        *shift.T,
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        width=0.004,
+        color="C3",
+        label="shift σ_t² y_φ(x, t)",
+    )
     ax.set(xlim=(-4.5, 4.5), ylim=(-4.5, 4.5), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
     ax.set_title(f"t = {t}: mean |shift| {shift.norm(dim=1).mean():.3f}", fontsize=10)
 axes[0].legend(fontsize=7, loc="lower left")
@@ -348,16 +411,26 @@ t_grid = torch.linspace(0.02, 0.98, 49)
 mean_shift = torch.stack([diffenc.encoder_shift(xg, float(t)).norm(dim=1).mean() for t in t_grid])
 sigma2 = torch.sigmoid(diffenc.gamma(t_grid))
 axes[3].plot(t_grid, mean_shift, "C3-", label="mean |shift|")
-axes[3].plot(t_show, [float(mean_shift[torch.argmin((t_grid - t).abs())]) for t in t_show], "C3o",
-             ms=4, label="the three panels")
+axes[3].plot(
+    t_show,
+    [float(mean_shift[torch.argmin((t_grid - t).abs())]) for t in t_show],
+    "C3o",
+    ms=4,
+    label="the three panels",
+)
 axes[3].plot(t_grid, sigma2, "k--", lw=1, label="σ_t² (noise variance)")
 axes[3].set(xlabel="t", ylabel="mean |shift|,  σ_t²", title="displacement against t")
 axes[3].legend(fontsize=7)
 fig.suptitle("DiffEnc: learned encoder displacement σ_t² y_φ(x, t) (arrows to scale)", fontsize=11)
 plt.show()
-print("mean |shift| at t = 0.3, 0.6, 0.9: "
-      + ", ".join(f"{diffenc.encoder_shift(xg, t).norm(dim=1).mean():.3f}" for t in t_show))
-assert diffenc.encoder_shift(xg, 0.9).norm(dim=1).mean() > diffenc.encoder_shift(xg, 0.3).norm(dim=1).mean()
+print(
+    "mean |shift| at t = 0.3, 0.6, 0.9: "
+    + ", ".join(f"{diffenc.encoder_shift(xg, t).norm(dim=1).mean():.3f}" for t in t_show)
+)
+assert (
+    diffenc.encoder_shift(xg, 0.9).norm(dim=1).mean()
+    > diffenc.encoder_shift(xg, 0.3).norm(dim=1).mean()
+)
 
 # %% [markdown]
 # **Answer.** The displacement is largest at $t = 0.9$, where the noise variance $\sigma_t^2$
@@ -394,19 +467,36 @@ diffenc_digits, meta_diffenc = load_diffenc("diffenc_digits"), checkpoint_meta("
 q_dinof, q_diffenc = meta_dinof["quality"], meta_diffenc["quality"]
 by_tm = {r["T_m"]: r for r in q_dinof["per_T_m"]}
 digit_rows = [
-    {"model": "DiNof T_m = 0.6", "NFE": by_tm[0.6]["nfe"], "FID-style": by_tm[0.6]["fid"],
-     "s / 1000 samples": 1000 * by_tm[0.6]["time_s"] / q_dinof["n_samples"]},
-    {"model": "diffusion from p_T (DiNof's score net)", "NFE": q_dinof["baseline"]["nfe"],
-     "FID-style": q_dinof["baseline"]["fid"],
-     "s / 1000 samples": 1000 * q_dinof["baseline"]["time_s"] / q_dinof["n_samples"]},
-    {"model": "DiffEnc", "NFE": q_diffenc["nfe"], "FID-style": q_diffenc["fid"],
-     "s / 1000 samples": q_diffenc["s_per_1000"]},
-    {"model": "train split (reference)", "NFE": 0, "FID-style": q_dinof["train_fid"],
-     "s / 1000 samples": 0.0},
+    {
+        "model": "DiNof T_m = 0.6",
+        "NFE": by_tm[0.6]["nfe"],
+        "FID-style": by_tm[0.6]["fid"],
+        "s / 1000 samples": 1000 * by_tm[0.6]["time_s"] / q_dinof["n_samples"],
+    },
+    {
+        "model": "diffusion from p_T (DiNof's score net)",
+        "NFE": q_dinof["baseline"]["nfe"],
+        "FID-style": q_dinof["baseline"]["fid"],
+        "s / 1000 samples": 1000 * q_dinof["baseline"]["time_s"] / q_dinof["n_samples"],
+    },
+    {
+        "model": "DiffEnc",
+        "NFE": q_diffenc["nfe"],
+        "FID-style": q_diffenc["fid"],
+        "s / 1000 samples": q_diffenc["s_per_1000"],
+    },
+    {
+        "model": "train split (reference)",
+        "NFE": 0,
+        "FID-style": q_dinof["train_fid"],
+        "s / 1000 samples": 0.0,
+    },
 ]
 print(format_table(digit_rows, digits=3))
-print(f"bits/dim — DiNof (16×16 padded, dequantised): {q_dinof['test_bpd']:.3f}; "
-      f"DiffEnc (8×8, discrete, 17 levels): {q_diffenc['test_bpd']:.3f} ± {q_diffenc['test_bpd_se']:.3f}")
+print(
+    f"bits/dim — DiNof (16×16 padded, dequantised): {q_dinof['test_bpd']:.3f}; "
+    f"DiffEnc (8×8, discrete, 17 levels): {q_diffenc['test_bpd']:.3f} ± {q_diffenc['test_bpd_se']:.3f}"
+)
 
 # %% [markdown]
 # **Answer.** No — the two numbers measure different things and cannot be compared. DiNof's is
@@ -424,10 +514,14 @@ print(f"bits/dim — DiNof (16×16 padded, dequantised): {q_dinof['test_bpd']:.3
 # NBVAL_IGNORE_OUTPUT
 test8 = load_digits(data_range=(-1.0, 1.0), split="test")
 bpd_here = diffenc_digits.bits_per_dim(test8, generator=gen(11))
-print(f"DiffEnc test bits/dim, one draw per image: {bpd_here:.3f} (recipe, 8 draws: {q_diffenc['test_bpd']:.3f})")
+print(
+    f"DiffEnc test bits/dim, one draw per image: {bpd_here:.3f} (recipe, 8 draws: {q_diffenc['test_bpd']:.3f})"
+)
 
 # %%
-assert by_tm[0.6]["fid"] < q_dinof["baseline"]["fid"] and q_diffenc["fid"] < q_dinof["baseline"]["fid"]
+assert (
+    by_tm[0.6]["fid"] < q_dinof["baseline"]["fid"] and q_diffenc["fid"] < q_dinof["baseline"]["fid"]
+)
 assert abs(bpd_here - q_diffenc["test_bpd"]) < 0.2
 assert by_tm[0.6]["nfe"] < q_diffenc["nfe"]
 
@@ -436,9 +530,11 @@ n_img = 36
 x_dinof = dinof_digits.sample(n_img, T_m=0.6, n_steps=60, corrector="none", generator=gen(12))
 x_diffenc = diffenc_digits.sample(n_img, n_steps=smoke_or(1000, 100), generator=gen(12))
 fig, axes = plt.subplots(1, 3, figsize=(14, 5), layout="constrained")
-panels = [("test data", to_uint8(test8[:n_img], (-1.0, 1.0))),
-          ("DiNof (T_m = 0.6, 60 steps)", to_uint8(x_dinof[:, :, 4:12, 4:12], (0.0, 1.0))),
-          ("DiffEnc (ancestral, 1000 steps)", to_uint8(x_diffenc, (-1.0, 1.0)))]
+panels = [
+    ("test data", to_uint8(test8[:n_img], (-1.0, 1.0))),
+    ("DiNof (T_m = 0.6, 60 steps)", to_uint8(x_dinof[:, :, 4:12, 4:12], (0.0, 1.0))),
+    ("DiffEnc (ancestral, 1000 steps)", to_uint8(x_diffenc, (-1.0, 1.0))),
+]
 for ax, (title, imgs) in zip(axes, panels):
     ax.imshow(make_grid(imgs, nrow=6)[0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.set_title(title, fontsize=11)

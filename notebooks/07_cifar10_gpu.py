@@ -44,15 +44,28 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab: clone the repository, install it with the hub and fid extras
+if (
+    "google.colab" in sys.modules
+):  # Colab: clone the repository, install it with the hub and fid extras
     repo = "/content/dinof_lite"
     if not os.path.isdir(repo):
-        subprocess.run(["git", "clone", "-q", "--depth", "1",
-                        "https://github.com/dinof-lite/dinof_lite", repo], check=True)
+        subprocess.run(
+            [
+                "git",
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                "https://github.com/dinof-lite/dinof_lite",
+                repo,
+            ],
+            check=True,
+        )
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"{repo}[hub,fid]"], check=True)
     os.environ["DINOF_CHECKPOINT_DIR"] = f"{repo}/data/checkpoints"
     try:  # ipywidgets on Colab need its custom widget manager
         from google.colab import output
+
         output.enable_custom_widget_manager()
     except Exception as err:
         print("custom widget manager not enabled:", err)
@@ -93,12 +106,16 @@ if "google.colab" not in sys.modules:  # JupyterLab / VS Code render plotly's JS
     pio.renderers.default = "plotly_mimetype"
 GPU = torch.cuda.is_available() and not smoke_mode()
 DEVICE = torch.device("cuda" if GPU else "cpu")
-PRECISION = resolve_precision(None, DEVICE)  # fp16 on a T4 / V100, bf16 on an A100, float32 on a CPU
+PRECISION = resolve_precision(
+    None, DEVICE
+)  # fp16 on a T4 / V100, bf16 on an A100, float32 on a CPU
 HUB_ID = "google/ddpm-cifar10-32"
 T_M = 0.6
 # the session's budget: a GPU run | the pipeline check; every number is printed where it is used
-BUDGET = {"gpu": {"train_steps": 5000, "train_minutes": 10, "batch": 64, "n_fid": 500, "n_bpd": 1000},
-          "check": {"train_steps": 200, "train_minutes": 5, "batch": 32, "n_fid": 32, "n_bpd": 256}}
+BUDGET = {
+    "gpu": {"train_steps": 5000, "train_minutes": 10, "batch": 64, "n_fid": 500, "n_bpd": 1000},
+    "check": {"train_steps": 200, "train_minutes": 5, "batch": 32, "n_fid": 32, "n_bpd": 256},
+}
 B = BUDGET["gpu" if GPU else "check"]
 TRAIN_STEPS, TRAIN_MINUTES, BATCH = B["train_steps"], B["train_minutes"], B["batch"]
 N_FID, N_BPD = B["n_fid"], B["n_bpd"]  # samples per sampler for the FID; test images for bits/dim
@@ -124,8 +141,11 @@ def timed(stage: str):
     print(f"[{stage}: {TIMES[stage]:.1f} s]")
 
 
-print(f"GPU RUN on {torch.cuda.get_device_name()}" if GPU else
-      "PIPELINE CHECK (no GPU, or smoke mode): a tiny random network on digits, nothing downloaded")
+print(
+    f"GPU RUN on {torch.cuda.get_device_name()}"
+    if GPU
+    else "PIPELINE CHECK (no GPU, or smoke mode): a tiny random network on digits, nothing downloaded"
+)
 print(f"device {DEVICE}, precision of the score network: {PRECISION.mode}")
 
 # %% [markdown]
@@ -149,18 +169,29 @@ print(f"device {DEVICE}, precision of the score network: {PRECISION.mode}")
 # > from $10^{-4}$ to $0.02$. The VP SDE has a rate $\beta(t)$ growing from $\beta_{\min}$ to
 # > $\beta_{\max}$ over $t \in [0, 1]$. Which $\beta_{\min}$ and $\beta_{\max}$ make it DDPM's chain?
 
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 def tiny_ddpm():
     """A random 8×8 diffusers UNet and DDPM's scheduler, as google/ddpm-cifar10-32 configures it."""
     torch.manual_seed(0)
     unet = diffusers.UNet2DModel(
-        sample_size=8, block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
+        sample_size=8,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        norm_num_groups=8,
         down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-        up_block_types=("AttnUpBlock2D", "UpBlock2D"), attention_head_dim=8)
+        up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=8,
+    )
     scheduler = diffusers.DDPMScheduler(
-        num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-        variance_type="fixed_large", clip_sample=True)
+        num_train_timesteps=1000,
+        beta_start=1e-4,
+        beta_end=0.02,
+        beta_schedule="linear",
+        variance_type="fixed_large",
+        clip_sample=True,
+    )
     return unet, scheduler
 
 
@@ -172,8 +203,10 @@ net = net.to(DEVICE)
 score_fn = get_score_fn(sde, net)
 DATA_RANGE = tuple(net.trained_on.data_range)
 n_unet = sum(p.numel() for p in unet.parameters())
-print(f"{HUB_ID if GPU else 'stand-in'}: UNet2DModel with {n_unet:,} parameters "
-      f"({4 * n_unet / 1e6:.1f} MB in float32), {type(scheduler).__name__}")
+print(
+    f"{HUB_ID if GPU else 'stand-in'}: UNet2DModel with {n_unet:,} parameters "
+    f"({4 * n_unet / 1e6:.1f} MB in float32), {type(scheduler).__name__}"
+)
 
 # %%
 print(f"the SDE: {sde!r}; the network was trained on pixels in {list(DATA_RANGE)}")
@@ -191,6 +224,7 @@ assert get_config("cifar10_vp").sde_params == {"beta_min": 0.1, "beta_max": 20.0
 # The data: CIFAR-10 on a GPU (downloaded once, checksum verified); in the pipeline check the
 # bundled 8×8 digits, as grey RGB images.
 
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 def digits_rgb(split: str) -> ImageDataset:
@@ -202,7 +236,9 @@ def digits_rgb(split: str) -> ImageDataset:
 
 with timed("load the data"):
     if GPU:
-        train = load_image_dataset("cifar10", split="train", data_range=DATA_RANGE, download=True, flip=True)
+        train = load_image_dataset(
+            "cifar10", split="train", data_range=DATA_RANGE, download=True, flip=True
+        )
         test = load_image_dataset("cifar10", split="test", data_range=DATA_RANGE)
     else:
         train, test = digits_rgb("train"), digits_rgb("test")
@@ -224,9 +260,13 @@ print(train, test, sep="\n")
 from torch.utils.flop_counter import FlopCounterMode
 
 DDPM_CIFAR10 = {  # the architecture of google/ddpm-cifar10-32 (Ho et al. 2020: 35.7M parameters)
-    "sample_size": 32, "block_out_channels": (128, 256, 256, 256), "layers_per_block": 2,
+    "sample_size": 32,
+    "block_out_channels": (128, 256, 256, 256),
+    "layers_per_block": 2,
     "down_block_types": ("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
-    "up_block_types": ("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"), "downsample_padding": 0}
+    "up_block_types": ("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+    "downsample_padding": 0,
+}
 
 
 def gflop(fn) -> float:
@@ -254,14 +294,23 @@ work = {  # stage -> (TFLOPs, runs in half precision?)
     "sample (sections 4-5)": (g["n_fid"] * nfe_per_image * unet_gflop / 1e3, True),
     "FID (Inception)": ((12 * g["n_fid"] + 10_000) * INCEPTION_GFLOP / 1e3, False),
 }
-print(f"measured: {unet_gflop:.1f} GFLOP per network evaluation ({sum(p.numel() for p in published.parameters()):,}"
-      f" parameters); Glow: {glow_gflop:.2f} GFLOP per image and training step, "
-      f"{glow_inverse_gflop:.2f} per inverse pass")
+print(
+    f"measured: {unet_gflop:.1f} GFLOP per network evaluation ({sum(p.numel() for p in published.parameters()):,}"
+    f" parameters); Glow: {glow_gflop:.2f} GFLOP per image and training step, "
+    f"{glow_inverse_gflop:.2f} per inverse pass"
+)
 print(f"{'ESTIMATE, minutes':24s}" + "".join(f"{gpu:>8s}" for gpu in PEAK))
 for stage, (tflop, half) in work.items():
-    print(f"{stage:24s}" + "".join(f"{tflop / (USE * PEAK[gpu][0 if half else 1]) / 60:8.1f}" for gpu in PEAK))
-total = {gpu: sum(t / (USE * PEAK[gpu][0 if h else 1]) for t, h in work.values()) / 60 for gpu in PEAK}
-print(f"{'total':24s}" + "".join(f"{total[gpu]:8.1f}" for gpu in PEAK) + "   (+ installs, downloads)")
+    print(
+        f"{stage:24s}"
+        + "".join(f"{tflop / (USE * PEAK[gpu][0 if half else 1]) / 60:8.1f}" for gpu in PEAK)
+    )
+total = {
+    gpu: sum(t / (USE * PEAK[gpu][0 if h else 1]) for t, h in work.values()) / 60 for gpu in PEAK
+}
+print(
+    f"{'total':24s}" + "".join(f"{total[gpu]:8.1f}" for gpu in PEAK) + "   (+ installs, downloads)"
+)
 
 # %%
 assert GPU or sum(p.numel() for p in published.parameters()) == 35_746_307  # Ho et al.'s 35.7M
@@ -279,6 +328,7 @@ assert total["T4"] < 45  # the plan fits one Colab session, by this estimate
 # > **Predict, then run.** How much of the image is left at $T_m = 0.6$ on DDPM's schedule? Guess
 # > the signal coefficient $a_{T_m}$ of $x_{T_m} = a_{T_m} x_0 + \sigma_{T_m} \xi$.
 
+
 # %%
 def show_images(ax, images, title=None, nrow=None):
     """uint8 images (B, C, H, W) as one grid on ax."""
@@ -295,15 +345,21 @@ xi = randn(x0.shape, gen(1))
 fig, axes = plt.subplots(1, len(times), figsize=(7.5, 4.4), layout="constrained")
 for ax, t in zip(axes, times):
     a_t, s_t = (float(c) for c in sde.marginal_coeffs(torch.tensor(t)))
-    show_images(ax, to_uint8((a_t * x0 + s_t * xi).clamp(*DATA_RANGE), DATA_RANGE), nrow=1,
-                title=f"t = {t:g}\n$a_t$ = {a_t:.2f}")
+    show_images(
+        ax,
+        to_uint8((a_t * x0 + s_t * xi).clamp(*DATA_RANGE), DATA_RANGE),
+        nrow=1,
+        title=f"t = {t:g}\n$a_t$ = {a_t:.2f}",
+    )
     if t == T_M:
         for side in ax.spines.values():
             side.set(color=FLOW_COLOR, linewidth=3)
 fig.suptitle("Four test images on the forward road (DDPM's VP SDE); orange: T_m", fontsize=11)
 plt.show()
 a_Tm, s_Tm = (float(c) for c in sde.marginal_coeffs(torch.tensor(T_M)))
-print(f"T_m = {T_M}: a = {a_Tm:.3f}, σ = {s_Tm:.3f}, signal-to-noise a²/σ² = {a_Tm**2 / s_Tm**2:.3f}")
+print(
+    f"T_m = {T_M}: a = {a_Tm:.3f}, σ = {s_Tm:.3f}, signal-to-noise a²/σ² = {a_Tm**2 / s_Tm**2:.3f}"
+)
 assert 0.16 < a_Tm < 0.17 and 0.98 < s_Tm < 0.99
 
 # %% [markdown]
@@ -336,8 +392,10 @@ flow = Glow.paper(SHAPE) if GPU else Glow(SHAPE, levels=2, steps=4, hidden=32)
 model = DiNof(sde, net, flow, T_m=T_M, train_score=False, flow_reduction="mean").to(DEVICE)
 n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
 n_frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-print(f"Adam updates {n_train:,} parameters (the Glow: {flow.n_levels} levels of {flow.n_steps} steps, "
-      f"{flow.hidden} hidden channels); {n_frozen:,} stay frozen")
+print(
+    f"Adam updates {n_train:,} parameters (the Glow: {flow.n_levels} levels of {flow.n_steps} steps, "
+    f"{flow.hidden} hidden channels); {n_frozen:,} stay frozen"
+)
 assert n_train == flow.num_parameters() and n_frozen == sum(p.numel() for p in unet.parameters())
 assert (flow.num_parameters() == 7_920_684) == GPU  # the paper's Glow on a GPU
 
@@ -354,17 +412,29 @@ assert (flow.num_parameters() == 7_920_684) == GPU  # the paper's Glow on a GPU
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-config = TrainConfig(n_steps=TRAIN_STEPS, batch_size=BATCH, lr=2e-4, warmup=TRAIN_STEPS // 10,
-                     grad_clip=1.0, ema_decay=0.999 if GPU else 0.99, log_every=50, ckpt_every=0,
-                     progress=GPU, device=str(DEVICE), seed=0)
+config = TrainConfig(
+    n_steps=TRAIN_STEPS,
+    batch_size=BATCH,
+    lr=2e-4,
+    warmup=TRAIN_STEPS // 10,
+    grad_clip=1.0,
+    ema_decay=0.999 if GPU else 0.99,
+    log_every=50,
+    ckpt_every=0,
+    progress=GPU,
+    device=str(DEVICE),
+    seed=0,
+)
 trainer = Trainer(model, training_loss, train.sampler, config, workdir=WORKDIR)
 frozen_before = [p.detach().clone() for p in net.parameters()]
 deadline = time.perf_counter() + 60 * TRAIN_MINUTES
 with timed("train the flow"):
     while trainer.step < TRAIN_STEPS and time.perf_counter() < deadline:
         trainer.fit(max_steps=trainer.step + max(50, TRAIN_STEPS // 10))
-print(f"{trainer.step} of {TRAIN_STEPS} steps at batch {BATCH}"
-      + ("" if trainer.step == TRAIN_STEPS else f" (stopped by the {TRAIN_MINUTES}-minute budget)"))
+print(
+    f"{trainer.step} of {TRAIN_STEPS} steps at batch {BATCH}"
+    + ("" if trainer.step == TRAIN_STEPS else f" (stopped by the {TRAIN_MINUTES}-minute budget)")
+)
 
 # %%
 assert all(torch.equal(p, q) for p, q in zip(net.parameters(), frozen_before))  # bitwise unchanged
@@ -375,8 +445,11 @@ smooth = np.convolve(loss_bpd, np.ones(window) / window, mode="valid")
 fig, ax = plt.subplots(figsize=(6.5, 3.2), layout="constrained")
 ax.plot(np.arange(1, len(loss_bpd) + 1), loss_bpd, color="0.75", lw=0.8, label="one minibatch")
 ax.plot(np.arange(window, len(loss_bpd) + 1), smooth, color=FLOW_COLOR, label=f"mean of {window}")
-ax.set(xlabel="flow update", ylabel="−log p_φ(x_T_m)  (bits/dim)",
-       title=f"The flow's loss at T_m = {T_M} (the score network frozen)")
+ax.set(
+    xlabel="flow update",
+    ylabel="−log p_φ(x_T_m)  (bits/dim)",
+    title=f"The flow's loss at T_m = {T_M} (the score network frozen)",
+)
 ax.legend()
 plt.show()
 
@@ -404,7 +477,9 @@ with timed("bits/dim at T_m"), torch.no_grad():
         x = dequantize(x, n_bins=test.n_bins, data_range=DATA_RANGE, generator=g)
         x_Tm = a_Tm * x + s_Tm * torch.randn(x.shape, generator=g, device=DEVICE)
         per_image["flow"].append(-ema.flow.log_prob(x_Tm))
-        per_image["N(0, I)"].append(0.5 * (x_Tm**2).flatten(1).sum(1) + 0.5 * D * math.log(2 * math.pi))
+        per_image["N(0, I)"].append(
+            0.5 * (x_Tm**2).flatten(1).sum(1) + 0.5 * D * math.log(2 * math.pi)
+        )
 bpd = {k: float(torch.cat(v).double().mean()) / (D * math.log(2)) for k, v in per_image.items()}
 floor = 0.5 * math.log2(2 * math.pi * math.e * s_Tm**2)
 assert math.isclose(bpd["flow"], library["flow_bpd"], rel_tol=1e-6)
@@ -446,7 +521,9 @@ assert gap > -0.05  # the flow's training went nowhere wrong (the printed gap sa
 # %%
 # NBVAL_IGNORE_OUTPUT
 with torch.no_grad():
-    gflop_here = gflop(lambda: net(torch.zeros(1, *SHAPE, device=DEVICE), torch.full((1,), 500.0, device=DEVICE)))
+    gflop_here = gflop(
+        lambda: net(torch.zeros(1, *SHAPE, device=DEVICE), torch.full((1,), 500.0, device=DEVICE))
+    )
 with torch.no_grad(), PRECISION.autocast():
     x = randn((min(CHUNK, N_FID), *SHAPE), gen(0), DEVICE)
     label = torch.full((len(x),), 500.0, device=DEVICE)
@@ -456,14 +533,19 @@ with torch.no_grad(), PRECISION.autocast():
             net(x, label)
 evals_per_s = 5 * len(x) / TIMES["speed test"]
 nfe_total = N + round(N * T_M) + 3 * sum(FAST_STEPS)
-print(f"{gflop_here:.3f} GFLOP per evaluation; {evals_per_s:,.0f} image-evaluations/s here "
-      f"({gflop_here * evals_per_s / 1e3:.2f} TFLOP/s, {PRECISION.mode})")
-print(f"sections 4-5 will sample {N_FID} images × {nfe_total} evaluations: about "
-      f"{N_FID * nfe_total / evals_per_s / 60:.1f} min at this speed")
+print(
+    f"{gflop_here:.3f} GFLOP per evaluation; {evals_per_s:,.0f} image-evaluations/s here "
+    f"({gflop_here * evals_per_s / 1e3:.2f} TFLOP/s, {PRECISION.mode})"
+)
+print(
+    f"sections 4-5 will sample {N_FID} images × {nfe_total} evaluations: about "
+    f"{N_FID * nfe_total / evals_per_s / 60:.1f} min at this speed"
+)
 
 # %% [markdown]
 # > **Predict, then run.** DiNof saves 400 of DDPM's 1000 network evaluations. What speed-up in
 # > wall time do you expect, and will its samples look worse?
+
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -479,24 +561,39 @@ def ddpm_sample(n, g):
 
 def from_gaussian_at(t_start, K):
     """The fast solver from N(0, I) at t_start (T_m: no flow; T: no DiNof)."""
+
     def sample(n, g):
-        return fast_sample_result(sde, score_fn, randn((n, *SHAPE), g, DEVICE), solver=SOLVER,
-                                  n_steps=K, t_start=t_start).x
+        return fast_sample_result(
+            sde, score_fn, randn((n, *SHAPE), g, DEVICE), solver=SOLVER, n_steps=K, t_start=t_start
+        ).x
+
     return sample
 
 
 SAMPLERS = {  # name -> (family, NFE per image, sample(n, generator))
     f"DDPM, {N} steps from T": ("DDPM", N, ddpm_sample),
     f"DiNof, {round(N * T_M)} steps from T_m": (
-        "DiNof", round(N * T_M),
-        lambda n, g: ema.sample(n, predictor="ancestral", corrector="none", generator=g))}
+        "DiNof",
+        round(N * T_M),
+        lambda n, g: ema.sample(n, predictor="ancestral", corrector="none", generator=g),
+    ),
+}
 for K in FAST_STEPS:
     SAMPLERS[f"DiNof + DPM-Solver, {K} steps"] = (
-        "DiNof + DPM-Solver++(2M)", K, lambda n, g, K=K: ema.sample(n, solver=SOLVER, n_steps=K, generator=g))
+        "DiNof + DPM-Solver++(2M)",
+        K,
+        lambda n, g, K=K: ema.sample(n, solver=SOLVER, n_steps=K, generator=g),
+    )
     SAMPLERS[f"N(0, I) at T_m + DPM-Solver, {K} steps"] = (
-        "N(0, I) at T_m + DPM-Solver++(2M)", K, from_gaussian_at(T_M, K))
+        "N(0, I) at T_m + DPM-Solver++(2M)",
+        K,
+        from_gaussian_at(T_M, K),
+    )
     SAMPLERS[f"N(0, I) at T + DPM-Solver, {K} steps"] = (
-        "N(0, I) at T + DPM-Solver++(2M)", K, from_gaussian_at(sde.T, K))
+        "N(0, I) at T + DPM-Solver++(2M)",
+        K,
+        from_gaussian_at(sde.T, K),
+    )
 
 samples, seconds = {}, {}
 with timed("sampling"):
@@ -515,17 +612,26 @@ assert [SAMPLERS[k][1] for k in list(SAMPLERS)[:2]] == [1000, 600]  # DiNof: 600
 assert all(x.shape == (N_FID, *SHAPE) and x.dtype == torch.uint8 for x in samples.values())
 N_GRID = 36 if GPU else 16
 K_SHOWN = FAST_STEPS[1]
-shown = [f"DDPM, {N} steps from T", f"DiNof, {round(N * T_M)} steps from T_m",
-         f"DiNof + DPM-Solver, {K_SHOWN} steps"]
+shown = [
+    f"DDPM, {N} steps from T",
+    f"DiNof, {round(N * T_M)} steps from T_m",
+    f"DiNof + DPM-Solver, {K_SHOWN} steps",
+]
 fig, axes = plt.subplots(1, 4, figsize=(11, 3.3), layout="constrained")
 show_images(axes[0], to_uint8(test.batch(range(N_GRID)), DATA_RANGE), "test images")
 for ax, name in zip(axes[1:], shown):
     show_images(ax, samples[name][:N_GRID], f"{name}\n{seconds[name]:.1f} s for {N_FID}")
-fig.suptitle("Samples of one frozen score network" if GPU else
-             "PIPELINE CHECK, not a result: a random network's samples are noise", fontsize=11)
+fig.suptitle(
+    "Samples of one frozen score network"
+    if GPU
+    else "PIPELINE CHECK, not a result: a random network's samples are noise",
+    fontsize=11,
+)
 plt.show()
 speedup = seconds[shown[0]] / seconds[shown[1]]
-print(f"DiNof's wall-time speed-up over DDPM's sampler: {speedup:.2f}× (evaluations alone: {N / round(N * T_M):.2f}×)")
+print(
+    f"DiNof's wall-time speed-up over DDPM's sampler: {speedup:.2f}× (evaluations alone: {N / round(N * T_M):.2f}×)"
+)
 
 # %% [markdown]
 # **Answer.** Counting evaluations predicts $1000/600 \approx 1.67\times$; set the measured ratio
@@ -576,13 +682,20 @@ def fid(images):
     except ImportError as err:
         raise ModuleNotFoundError(FID_HELP) from err
     metrics = torch_fidelity.calculate_metrics(  # the test split's Inception statistics are cached
-        input1=Uint8Images(images), input2=Uint8Images(REAL), input2_cache_name=f"dinof_lite_cifar10_test_{len(REAL)}",
-        fid=True, cuda=True, verbose=False)
+        input1=Uint8Images(images),
+        input2=Uint8Images(REAL),
+        input2_cache_name=f"dinof_lite_cifar10_test_{len(REAL)}",
+        fid=True,
+        cuda=True,
+        verbose=False,
+    )
     return metrics["frechet_inception_distance"]
 
 
 with timed("FID"):
-    floor_fid = fid(to_uint8(train.batch(torch.randperm(len(train), generator=gen(5))[:N_FID]), DATA_RANGE))
+    floor_fid = fid(
+        to_uint8(train.batch(torch.randperm(len(train), generator=gen(5))[:N_FID]), DATA_RANGE)
+    )
     scores = {name: fid(x) for name, x in samples.items()}
 metric = "FID" if GPU else "pixel FD (stand-in)"
 print(f"{metric} of {N_FID} samples against the {len(test)} test images")
@@ -600,8 +713,13 @@ for name, (family, nfe, _) in SAMPLERS.items():
 for family, points in families.items():
     match = min((nfe for nfe, s in points if s <= target), default=None)
     print(f"{family:36s} fewest NFE within 10 % of DDPM's {metric}: {match}")
-STYLE = {"DDPM": ("k", "s"), "DiNof": (SDE_COLOR, "o"), "DiNof + DPM-Solver++(2M)": (FLOW_COLOR, "o"),
-         "N(0, I) at T_m + DPM-Solver++(2M)": ("#756bb1", "o"), "N(0, I) at T + DPM-Solver++(2M)": ("0.55", "s")}
+STYLE = {
+    "DDPM": ("k", "s"),
+    "DiNof": (SDE_COLOR, "o"),
+    "DiNof + DPM-Solver++(2M)": (FLOW_COLOR, "o"),
+    "N(0, I) at T_m + DPM-Solver++(2M)": ("#756bb1", "o"),
+    "N(0, I) at T + DPM-Solver++(2M)": ("0.55", "s"),
+}
 fig, ax = plt.subplots(figsize=(8.5, 3.8), layout="constrained")
 for family, points in families.items():
     color, marker = STYLE[family]
@@ -611,9 +729,12 @@ ax.set_xscale("log")
 ax.set_xticks([10, 20, 40, 100, 600, 1000], ["10", "20", "40", "100", "600", "1000"])
 ax.minorticks_off()
 ax.set_ylim(0, 1.05 * max(scores.values()))
-ax.set(xlabel="network evaluations per image (NFE, log scale)", ylabel=f"{metric} ↓",
-       title=f"{metric} of {N_FID} samples ({'' if GPU else 'PIPELINE CHECK: '}"
-             "circles start at T_m, squares at T)")
+ax.set(
+    xlabel="network evaluations per image (NFE, log scale)",
+    ylabel=f"{metric} ↓",
+    title=f"{metric} of {N_FID} samples ({'' if GPU else 'PIPELINE CHECK: '}"
+    "circles start at T_m, squares at T)",
+)
 ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, frameon=False)
 plt.show()
 
@@ -663,12 +784,19 @@ with timed("slider"):
         with torch.no_grad(), PRECISION.autocast():
             back = fast_sample_result(sde, score_fn, x_T, solver=SOLVER, n_steps=20, t_start=T).x
         fig, axes = plt.subplots(3, 1, figsize=(6.6, 4.6), layout="constrained")
-        for ax, (label, x) in zip(axes, [("x_0: six test images", x0),
-                                         (f"x_T_m = a x_0 + σ ξ, a = {a_t:.2f}, σ = {s_t:.2f}", x_T),
-                                         ("back from x_T_m to ε: the ODE, 20 steps", back)]):
+        for ax, (label, x) in zip(
+            axes,
+            [
+                ("x_0: six test images", x0),
+                (f"x_T_m = a x_0 + σ ξ, a = {a_t:.2f}, σ = {s_t:.2f}", x_T),
+                ("back from x_T_m to ε: the ODE, 20 steps", back),
+            ],
+        ):
             show_images(ax, to_uint8(x.clamp(*DATA_RANGE), DATA_RANGE), nrow=6)
             ax.set_title(label, loc="left", fontsize=10)
-        fig.suptitle(f"T_m = {T:g}" + ("" if GPU else "   (PIPELINE CHECK: random network)"), fontsize=11)
+        fig.suptitle(
+            f"T_m = {T:g}" + ("" if GPU else "   (PIPELINE CHECK: random network)"), fontsize=11
+        )
         pngs[T] = figure_png(fig)
 signal = {T: round(float(sde.marginal_coeffs(torch.tensor(T))[0]), 3) for T in T_MS}
 print("signal coefficient a at each T_m:", signal)
@@ -699,25 +827,44 @@ image_slider_plotly(pngs, start=T_M, title="x_0, x_T_m and the ODE back, for eve
 
 # %%
 # DiNof paper, Table 1 (CIFAR-10, NCSN++ cont., 500K iterations, batch 32): T_m -> (steps, IS, FID)
-TABLE1 = {0.1: (100, 5.29, 46.60), 0.2: (200, 6.11, 34.63), 0.3: (300, 7.50, 21.32),
-          0.4: (400, 8.82, 10.76), 0.5: (500, 9.41, 3.94), 0.6: (600, 9.23, 3.16),
-          0.7: (700, 9.13, 3.29), 0.8: (800, 8.99, 3.95), 0.9: (900, 9.21, 3.76),
-          1.0: (1000, 8.87, 4.18)}
+TABLE1 = {
+    0.1: (100, 5.29, 46.60),
+    0.2: (200, 6.11, 34.63),
+    0.3: (300, 7.50, 21.32),
+    0.4: (400, 8.82, 10.76),
+    0.5: (500, 9.41, 3.94),
+    0.6: (600, 9.23, 3.16),
+    0.7: (700, 9.13, 3.29),
+    0.8: (800, 8.99, 3.95),
+    0.9: (900, 9.21, 3.76),
+    1.0: (1000, 8.87, 4.18),
+}
 BASELINE_FID = 4.29  # NCSN++ cont. from N(0, σ_max² I) at T = 1, 1000 steps (Song et al. 2021)
 best_tm = min(TABLE1, key=lambda t: TABLE1[t][2])
 smallest_beating = min(t for t in TABLE1 if TABLE1[t][2] < BASELINE_FID)
 fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
-ax.plot(list(TABLE1), [v[2] for v in TABLE1.values()], "o-", color=FLOW_COLOR, label="DiNof (flow at T_m)")
+ax.plot(
+    list(TABLE1),
+    [v[2] for v in TABLE1.values()],
+    "o-",
+    color=FLOW_COLOR,
+    label="DiNof (flow at T_m)",
+)
 ax.axhline(BASELINE_FID, color="k", ls="--", lw=1, label="NCSN++ cont., 1000 steps from T")
 ax.set_yscale("log")
 ax.set_yticks([3, 4, 5, 10, 20, 40], ["3", "4", "5", "10", "20", "40"])
 ax.minorticks_off()
-ax.set(xlabel="T_m  (steps = 1000 · T_m)", ylabel="FID ↓ (log scale)",
-       title="Published, not computed here: DiNof Table 1 (CIFAR-10)")
+ax.set(
+    xlabel="T_m  (steps = 1000 · T_m)",
+    ylabel="FID ↓ (log scale)",
+    title="Published, not computed here: DiNof Table 1 (CIFAR-10)",
+)
 ax.legend(fontsize=9)
 plt.show()
-print(f"best FID {TABLE1[best_tm][2]} at T_m = {best_tm}; smallest T_m beating {BASELINE_FID}: "
-      f"{smallest_beating} (FID {TABLE1[smallest_beating][2]})")
+print(
+    f"best FID {TABLE1[best_tm][2]} at T_m = {best_tm}; smallest T_m beating {BASELINE_FID}: "
+    f"{smallest_beating} (FID {TABLE1[smallest_beating][2]})"
+)
 assert best_tm == 0.6 and smallest_beating == 0.5
 
 # %% [markdown]
@@ -733,10 +880,14 @@ assert best_tm == 0.6 and smallest_beating == 0.5
 
 # %%
 # DiNof paper, Table 4 (CIFAR-10): network -> (baseline FID, time s), (DiNof FID, time s)
-TABLE4 = {"DDPM++": ((2.78, 43), (2.51, 24)), "DDPM++ cont. (VP)": ((2.55, 45), (2.40, 25)),
-          "DDPM++ cont. (sub-VP)": ((2.61, 44), (2.43, 24)), "NCSN++": ((2.45, 97), (2.25, 56)),
-          "NCSN++ cont. (VE)": ((2.38, 97), (2.12, 56)),
-          "NCSN++ cont. (deep, VE)": ((2.20, 150), (2.01, 90))}
+TABLE4 = {
+    "DDPM++": ((2.78, 43), (2.51, 24)),
+    "DDPM++ cont. (VP)": ((2.55, 45), (2.40, 25)),
+    "DDPM++ cont. (sub-VP)": ((2.61, 44), (2.43, 24)),
+    "NCSN++": ((2.45, 97), (2.25, 56)),
+    "NCSN++ cont. (VE)": ((2.38, 97), (2.12, 56)),
+    "NCSN++ cont. (deep, VE)": ((2.20, 150), (2.01, 90)),
+}
 names = list(TABLE4)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", sharey=True)
 for ax, col, label, top in [(axes[0], 0, "FID ↓", 3.0), (axes[1], 1, "sampling time (s) ↓", 160)]:
@@ -792,10 +943,30 @@ else:
     source = str(WORKDIR / "stand-in")
     unet.save_pretrained(f"{source}/unet")
     scheduler.save_pretrained(f"{source}/scheduler")
-    run = ["--config", "cifar10_vp_smoke", "--steps", "4", "--fake-data", "--device", "cpu", "--no-progress"]
+    run = [
+        "--config",
+        "cifar10_vp_smoke",
+        "--steps",
+        "4",
+        "--fake-data",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
 with timed("trial"):
-    rc = dinof(["trial", *run, "--score", source, "--workdir", str(WORKDIR / "trial"),
-                "--n-eval", "16" if GPU else "8", "--no-fid"])
+    rc = dinof(
+        [
+            "trial",
+            *run,
+            "--score",
+            source,
+            "--workdir",
+            str(WORKDIR / "trial"),
+            "--n-eval",
+            "16" if GPU else "8",
+            "--no-fid",
+        ]
+    )
 assert rc == 0
 
 # %% [markdown]

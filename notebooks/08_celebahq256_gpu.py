@@ -47,12 +47,23 @@ import sys
 if "google.colab" in sys.modules:  # Colab: clone the repository, install it with the hub extra
     repo = "/content/dinof_lite"
     if not os.path.isdir(repo):
-        subprocess.run(["git", "clone", "-q", "--depth", "1",
-                        "https://github.com/dinof-lite/dinof_lite", repo], check=True)
+        subprocess.run(
+            [
+                "git",
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                "https://github.com/dinof-lite/dinof_lite",
+                repo,
+            ],
+            check=True,
+        )
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"{repo}[hub]"], check=True)
     os.environ["DINOF_CHECKPOINT_DIR"] = f"{repo}/data/checkpoints"
     try:  # ipywidgets on Colab need its custom widget manager
         from google.colab import output
+
         output.enable_custom_widget_manager()
     except Exception as err:
         print("custom widget manager not enabled:", err)
@@ -96,12 +107,16 @@ GPU = torch.cuda.is_available() and not smoke_mode()
 HAVE_DATA = (default_data_dir() / CELEBAHQ_FOLDER).is_dir()
 DINOF = HAVE_DATA or not GPU  # a flow needs data (the pipeline check brings its stand-in)
 DEVICE = torch.device("cuda" if GPU else "cpu")
-PRECISION = resolve_precision(None, DEVICE)  # fp16 on a T4 / V100, bf16 on an A100, float32 on a CPU
+PRECISION = resolve_precision(
+    None, DEVICE
+)  # fp16 on a T4 / V100, bf16 on an A100, float32 on a CPU
 HUB_ID = "google/ncsnpp-celebahq-256"
 T_M = 0.6
 # the session's budget: a GPU run | the pipeline check; every number is printed where it is used
-BUDGET = {"gpu": {"train_steps": 2000, "train_minutes": 12, "batch": 8, "n_samples": 4, "n_bpd": 256},
-          "check": {"train_steps": 200, "train_minutes": 5, "batch": 32, "n_samples": 16, "n_bpd": 256}}
+BUDGET = {
+    "gpu": {"train_steps": 2000, "train_minutes": 12, "batch": 8, "n_samples": 4, "n_bpd": 256},
+    "check": {"train_steps": 200, "train_minutes": 5, "batch": 32, "n_samples": 16, "n_bpd": 256},
+}
 B = BUDGET["gpu" if GPU else "check"]
 TRAIN_STEPS, TRAIN_MINUTES, BATCH = B["train_steps"], B["train_minutes"], B["batch"]
 N_SAMPLES, N_BPD = B["n_samples"], B["n_bpd"]  # samples per sampler; test images for bits/dim
@@ -136,10 +151,18 @@ def show_images(ax, images, title=None, nrow=None):
 
 
 if GPU:
-    print(f"GPU RUN on {torch.cuda.get_device_name()}; "
-          + ("CelebA-HQ found" if HAVE_DATA else f"no {default_data_dir() / CELEBAHQ_FOLDER}: SAMPLING ONLY"))
+    print(
+        f"GPU RUN on {torch.cuda.get_device_name()}; "
+        + (
+            "CelebA-HQ found"
+            if HAVE_DATA
+            else f"no {default_data_dir() / CELEBAHQ_FOLDER}: SAMPLING ONLY"
+        )
+    )
 else:
-    print("PIPELINE CHECK (no GPU, or smoke mode): a tiny random network on digits, nothing downloaded")
+    print(
+        "PIPELINE CHECK (no GPU, or smoke mode): a tiny random network on digits, nothing downloaded"
+    )
 print(f"device {DEVICE}, precision of the score network: {PRECISION.mode}")
 
 # %% [markdown]
@@ -164,17 +187,27 @@ print(f"device {DEVICE}, precision of the score network: {PRECISION.mode}")
 # > $\sigma_{\max} = 348$. How much noise does an image carry at $T_m = 0.6$, for pixels on
 # > $[0, 1]$?
 
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 def tiny_ncsnpp():
     """A random 8×8 NCSN++-style diffusers UNet (Fourier σ embedding, skip blocks) and its scheduler."""
     torch.manual_seed(1)
     unet = diffusers.UNet2DModel(
-        sample_size=8, block_out_channels=(32, 32), layers_per_block=1, norm_num_groups=8,
-        time_embedding_type="fourier", flip_sin_to_cos=True, mid_block_scale_factor=2**0.5,
+        sample_size=8,
+        block_out_channels=(32, 32),
+        layers_per_block=1,
+        norm_num_groups=8,
+        time_embedding_type="fourier",
+        flip_sin_to_cos=True,
+        mid_block_scale_factor=2**0.5,
         down_block_types=("SkipDownBlock2D", "AttnSkipDownBlock2D"),
-        up_block_types=("AttnSkipUpBlock2D", "SkipUpBlock2D"), attention_head_dim=8)
-    return unet, diffusers.ScoreSdeVeScheduler(num_train_timesteps=100, sigma_min=0.01, sigma_max=348.0)
+        up_block_types=("AttnSkipUpBlock2D", "SkipUpBlock2D"),
+        attention_head_dim=8,
+    )
+    return unet, diffusers.ScoreSdeVeScheduler(
+        num_train_timesteps=100, sigma_min=0.01, sigma_max=348.0
+    )
 
 
 with timed("load the score network"):
@@ -185,15 +218,20 @@ score_fn = get_score_fn(sde, net)
 DATA_RANGE = tuple(net.trained_on.data_range)
 N = sde.N
 n_unet = sum(p.numel() for p in unet.parameters())
-print(f"{HUB_ID if GPU else 'stand-in'}: UNet2DModel with {n_unet:,} parameters, "
-      f"{type(scheduler).__name__} (snr {scheduler.config.snr}, {scheduler.config.correct_steps} corrector step)")
+print(
+    f"{HUB_ID if GPU else 'stand-in'}: UNet2DModel with {n_unet:,} parameters, "
+    f"{type(scheduler).__name__} (snr {scheduler.config.snr}, {scheduler.config.correct_steps} corrector step)"
+)
 
 # %%
 sigma_Tm = float(sde.marginal_coeffs(torch.tensor(T_M))[1])
 print(f"the SDE: {sde!r}; data on {list(DATA_RANGE)}")
 print(f"σ at T_m = {T_M}: {sigma_Tm:.2f}, {sigma_Tm / 0.5:.0f}× the half-range of the pixels")
 assert (sde.sigma_min, sde.sigma_max) == (0.01, 348.0) and DATA_RANGE == (0.0, 1.0)
-assert get_config("celebahq256_ve").sde_params == {"sigma_min": 0.01, "sigma_max": 348.0}  # the paper's
+assert get_config("celebahq256_ve").sde_params == {
+    "sigma_min": 0.01,
+    "sigma_max": 348.0,
+}  # the paper's
 assert 5.2 < sigma_Tm < 5.4
 
 # %% [markdown]
@@ -215,6 +253,7 @@ assert 5.2 < sigma_Tm < 5.4
 # > **Predict, then run.** The NCSN++ sampler takes $N = 2000$ steps, each a corrector and a
 # > predictor evaluation. How long will one 256×256 sample take on a T4?
 
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 def gflop(fn) -> float:
@@ -233,34 +272,58 @@ with timed("count FLOPs"):
         label = torch.ones(1)
     with torch.no_grad():
         unet_gflop = gflop(lambda: published(torch.zeros(1, 3, 256, 256, device=DEVICE), label))
-    glow_gflop = {s: gflop(lambda s=s: Glow.paper((3, s, s)).log_prob(torch.randn(1, 3, s, s)).sum().backward())
-                  for s in (32, 64)}
+    glow_gflop = {
+        s: gflop(
+            lambda s=s: Glow.paper((3, s, s)).log_prob(torch.randn(1, 3, s, s)).sum().backward()
+        )
+        for s in (32, 64)
+    }
 glow_train_gflop = glow_gflop[64] * (256 / 64) ** 2
 n_published = sum(p.numel() for p in published.parameters())
-print(f"measured: {unet_gflop:.0f} GFLOP per network evaluation at 256×256 ({n_published:,} parameters); "
-      f"Glow: {glow_gflop[32]:.2f} / {glow_gflop[64]:.2f} GFLOP per training image at 32² / 64², "
-      f"so {glow_train_gflop:.0f} at 256²")
+print(
+    f"measured: {unet_gflop:.0f} GFLOP per network evaluation at 256×256 ({n_published:,} parameters); "
+    f"Glow: {glow_gflop[32]:.2f} / {glow_gflop[64]:.2f} GFLOP per training image at 32² / 64², "
+    f"so {glow_train_gflop:.0f} at 256²"
+)
 PEAK = {"T4": (65, 8.1), "A100": (312, 19.5)}  # vendor peaks, TFLOP/s: (half precision, float32)
 USE = 0.3  # the assumed fraction of the peak
 N_PUBLISHED = 2000  # the published sampler's steps (a corrector and a predictor evaluation each)
-evals = {"NCSN++'s sampler": 2 * N_PUBLISHED, "DiNof, PC from T_m": 2 * round(N_PUBLISHED * T_M),
-         f"DiNof + DPM-Solver, {FAST_STEPS} steps": FAST_STEPS}
-est = {gpu: {name: n * unet_gflop / (USE * half * 1e3) for name, n in evals.items()}
-       for gpu, (half, _) in PEAK.items()}
-steps_per_min = {gpu: 60 * USE * fp32 * 1e3 / (BUDGET["gpu"]["batch"] * glow_train_gflop)
-                 for gpu, (_, fp32) in PEAK.items()}
+evals = {
+    "NCSN++'s sampler": 2 * N_PUBLISHED,
+    "DiNof, PC from T_m": 2 * round(N_PUBLISHED * T_M),
+    f"DiNof + DPM-Solver, {FAST_STEPS} steps": FAST_STEPS,
+}
+est = {
+    gpu: {name: n * unet_gflop / (USE * half * 1e3) for name, n in evals.items()}
+    for gpu, (half, _) in PEAK.items()
+}
+steps_per_min = {
+    gpu: 60 * USE * fp32 * 1e3 / (BUDGET["gpu"]["batch"] * glow_train_gflop)
+    for gpu, (_, fp32) in PEAK.items()
+}
 print(f"\n{'ESTIMATE: seconds per sample':36s}" + "".join(f"{gpu:>9s}" for gpu in PEAK))
 for name in evals:
     print(f"{name:36s}" + "".join(f"{est[gpu][name]:9.1f}" for gpu in PEAK))
-print(f"{'Glow steps per minute, batch 8':36s}" + "".join(f"{steps_per_min[gpu]:9.0f}" for gpu in PEAK))
-print(f"{'50K-sample FID of DiNof, days':36s}"
-      + "".join(f"{50_000 * est[gpu]['DiNof, PC from T_m'] / 86400:9.1f}" for gpu in PEAK))
-print(f"{'DiNof samples in one A100 hour':36s}{'':9s}{3600 / est['A100']['DiNof, PC from T_m']:9.0f}")
-g = BUDGET["gpu"]  # this notebook's GPU session: the flow's minutes, then its samplers (one from T is as fast)
+print(
+    f"{'Glow steps per minute, batch 8':36s}"
+    + "".join(f"{steps_per_min[gpu]:9.0f}" for gpu in PEAK)
+)
+print(
+    f"{'50K-sample FID of DiNof, days':36s}"
+    + "".join(f"{50_000 * est[gpu]['DiNof, PC from T_m'] / 86400:9.1f}" for gpu in PEAK)
+)
+print(
+    f"{'DiNof samples in one A100 hour':36s}{'':9s}{3600 / est['A100']['DiNof, PC from T_m']:9.0f}"
+)
+g = BUDGET[
+    "gpu"
+]  # this notebook's GPU session: the flow's minutes, then its samplers (one from T is as fast)
 per_image = sum(est["T4"].values()) + est["T4"][f"DiNof + DPM-Solver, {FAST_STEPS} steps"]
 session_T4 = g["train_minutes"] + g["n_samples"] * per_image / 60
-print(f"ESTIMATE of this notebook on a T4: {g['train_minutes']} min of flow training + {g['n_samples']} "
-      f"samples per sampler = {session_T4:.0f} min (+ installs, downloads, copying the data)")
+print(
+    f"ESTIMATE of this notebook on a T4: {g['train_minutes']} min of flow training + {g['n_samples']} "
+    f"samples per sampler = {session_T4:.0f} min (+ installs, downloads, copying the data)"
+)
 
 # %%
 assert 0.98 < glow_gflop[64] / glow_gflop[32] / 4 < 1.02  # the Glow's FLOPs scale with the pixels
@@ -287,6 +350,7 @@ assert session_T4 < 45  # one Colab session, by this estimate
 # > **Predict, then run.** How many hidden activation values is that per 256×256 image, and how
 # > many times the 32×32 figure?
 
+
 # %%
 def hidden_values(image_size: int, hidden: int = 256, steps: int = 16, layers: int = 2) -> int:
     """Values in the level-1 coupling networks' hidden layers, per image (a lower bound on memory)."""
@@ -294,10 +358,16 @@ def hidden_values(image_size: int, hidden: int = 256, steps: int = 16, layers: i
 
 
 v256, v32 = hidden_values(256), hidden_values(32)
-print(f"level 1 alone: {v256:,} hidden values per 256×256 image ({4 * v256 / 2**30:.2f} GiB in "
-      f"float32, the flow's precision), {v256 // v32}× the {v32:,} at 32×32")
+print(
+    f"level 1 alone: {v256:,} hidden values per 256×256 image ({4 * v256 / 2**30:.2f} GiB in "
+    f"float32, the flow's precision), {v256 // v32}× the {v32:,} at 32×32"
+)
 assert v256 // v32 == 64
-assert Glow.paper((3, 256, 256)).num_parameters() == Glow.paper((3, 32, 32)).num_parameters() == 7_920_684
+assert (
+    Glow.paper((3, 256, 256)).num_parameters()
+    == Glow.paper((3, 32, 32)).num_parameters()
+    == 7_920_684
+)
 assert get_config("celebahq256_ve").train.batch_size == 8  # the paper's batch
 
 # %% [markdown]
@@ -309,13 +379,18 @@ assert get_config("celebahq256_ve").train.batch_size == 8  # the paper's batch
 # The data: CelebA-HQ-256 from its folder (the last 3000 images are the test split); the pipeline
 # check uses the bundled digits as grey RGB images on $[0, 1]$.
 
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 def digits_rgb(split: str) -> ImageDataset:
     """The bundled 8×8 digits as grey RGB images: the pipeline check's stand-in for the faces."""
     d = load_image_dataset("digits", split=split)
-    return ImageDataset(d.raw(range(len(d))).repeat(1, 3, 1, 1), n_bins=d.n_bins,
-                        data_range=DATA_RANGE, name="digits as RGB")
+    return ImageDataset(
+        d.raw(range(len(d))).repeat(1, 3, 1, 1),
+        n_bins=d.n_bins,
+        data_range=DATA_RANGE,
+        name="digits as RGB",
+    )
 
 
 if GPU and HAVE_DATA:
@@ -336,9 +411,19 @@ print(*((train, test) if DINOF else ("no data: sections 3 and 5 are skipped",)),
 if DINOF:
     flow = Glow.paper(SHAPE) if GPU else Glow(SHAPE, levels=2, steps=4, hidden=32)
     model = DiNof(sde, net, flow, T_m=T_M, train_score=False, flow_reduction="mean").to(DEVICE)
-    config = TrainConfig(n_steps=TRAIN_STEPS, batch_size=BATCH, lr=2e-4, warmup=TRAIN_STEPS // 10,
-                         grad_clip=1.0, ema_decay=0.999 if GPU else 0.99, log_every=50, ckpt_every=0,
-                         progress=GPU, device=str(DEVICE), seed=0)
+    config = TrainConfig(
+        n_steps=TRAIN_STEPS,
+        batch_size=BATCH,
+        lr=2e-4,
+        warmup=TRAIN_STEPS // 10,
+        grad_clip=1.0,
+        ema_decay=0.999 if GPU else 0.99,
+        log_every=50,
+        ckpt_every=0,
+        progress=GPU,
+        device=str(DEVICE),
+        seed=0,
+    )
     trainer = Trainer(model, training_loss, train.sampler, config, workdir=WORKDIR)
     frozen_before = [p.detach().clone() for p in net.parameters()]
     deadline = time.perf_counter() + 60 * TRAIN_MINUTES
@@ -347,24 +432,36 @@ if DINOF:
     with timed("train the flow"):
         while trainer.step < TRAIN_STEPS and time.perf_counter() < deadline:
             trainer.fit(max_steps=trainer.step + max(50, TRAIN_STEPS // 10))
-    print(f"{trainer.step} of {TRAIN_STEPS} steps at batch {BATCH}, {flow.num_parameters():,} flow parameters"
-          + (f"; peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if GPU else ""))
-    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), frozen_before))  # bitwise unchanged
+    print(
+        f"{trainer.step} of {TRAIN_STEPS} steps at batch {BATCH}, {flow.num_parameters():,} flow parameters"
+        + (f"; peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if GPU else "")
+    )
+    assert all(
+        torch.equal(p, q) for p, q in zip(net.parameters(), frozen_before)
+    )  # bitwise unchanged
     del frozen_before
     ema = trainer.ema_model.module.eval()
     with timed("bits/dim at T_m"), torch.no_grad():
-        bpd = evaluate_flow_bpd(ema, get_config("celebahq256_ve"), test, n=N_BPD, batch_size=8 if GPU else 64)
+        bpd = evaluate_flow_bpd(
+            ema, get_config("celebahq256_ve"), test, n=N_BPD, batch_size=8 if GPU else 64
+        )
         # a diagonal Gaussian N(μ, v) fitted to training images' x(T_m) = x_0 + σ ξ, scored on the
         # test images in closed form: E_ξ[−log N(x_0 + σ ξ; μ, v)] = ½ Σ log(2π v) + ((x_0 − μ)² + σ²) / v
         fit = train.batch(range(N_BPD)).double()
         mu, v = fit.mean(0), fit.var(0) + sigma_Tm**2
         x0 = test.batch(range(N_BPD)).double()
-        nll = 0.5 * (torch.log(2 * math.pi * v) + ((x0 - mu) ** 2 + sigma_Tm**2) / v).flatten(1).sum(1)
+        nll = 0.5 * (torch.log(2 * math.pi * v) + ((x0 - mu) ** 2 + sigma_Tm**2) / v).flatten(
+            1
+        ).sum(1)
         gaussian = float(nll.mean()) / (D * math.log(2))
     floor = 0.5 * math.log2(2 * math.pi * math.e * sigma_Tm**2)
-    print(f"bits/dim at T_m = {T_M} on {bpd['n']} test images: the flow {bpd['flow_bpd']:.4f}, a diagonal "
-          f"Gaussian fitted to training images {gaussian:.4f}, the noise's entropy (the floor) {floor:.4f}")
-    assert floor < bpd["flow_bpd"] and floor < gaussian  # no density of x(T_m) beats the noise alone
+    print(
+        f"bits/dim at T_m = {T_M} on {bpd['n']} test images: the flow {bpd['flow_bpd']:.4f}, a diagonal "
+        f"Gaussian fitted to training images {gaussian:.4f}, the noise's entropy (the floor) {floor:.4f}"
+    )
+    assert (
+        floor < bpd["flow_bpd"] and floor < gaussian
+    )  # no density of x(T_m) beats the noise alone
 else:
     print("skipped: no data for the flow")
 
@@ -388,6 +485,7 @@ else:
 # %% [markdown]
 # > **Predict, then run.** DiNof's share of the NCSN++ sampler's network evaluations?
 
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 @torch.no_grad()
@@ -408,13 +506,30 @@ def ncsnpp_sample(n, g):
 SNR = scheduler.config.snr
 SAMPLERS = {  # name -> (NFE per image, sample(n, generator))
     f"NCSN++, {N} PC steps from T": (N * (1 + scheduler.config.correct_steps), ncsnpp_sample),
-    f"DPM-Solver, {FAST_STEPS} steps from T": (FAST_STEPS, lambda n, g: fast_sample_result(
-        sde, score_fn, (n, *SHAPE), solver=SOLVER, n_steps=FAST_STEPS, generator=g, device=DEVICE).x)}
+    f"DPM-Solver, {FAST_STEPS} steps from T": (
+        FAST_STEPS,
+        lambda n, g: (
+            fast_sample_result(
+                sde,
+                score_fn,
+                (n, *SHAPE),
+                solver=SOLVER,
+                n_steps=FAST_STEPS,
+                generator=g,
+                device=DEVICE,
+            ).x
+        ),
+    ),
+}
 if DINOF:
     SAMPLERS[f"DiNof, {round(N * T_M)} PC steps from T_m"] = (
-        2 * round(N * T_M), lambda n, g: ema.sample(n, snr=SNR, generator=g))
+        2 * round(N * T_M),
+        lambda n, g: ema.sample(n, snr=SNR, generator=g),
+    )
     SAMPLERS[f"DiNof + DPM-Solver, {FAST_STEPS} steps"] = (
-        FAST_STEPS, lambda n, g: ema.sample(n, solver=SOLVER, n_steps=FAST_STEPS, generator=g))
+        FAST_STEPS,
+        lambda n, g: ema.sample(n, solver=SOLVER, n_steps=FAST_STEPS, generator=g),
+    )
 samples, seconds = {}, {}
 with timed("sampling"):
     for i, (name, (nfe, sample)) in enumerate(SAMPLERS.items()):
@@ -431,11 +546,17 @@ if DINOF:
     share = SAMPLERS[f"DiNof, {round(N * T_M)} PC steps from T_m"][0] / (2 * N)
     print(f"DiNof: {share:.0%} of the NCSN++ sampler's evaluations, plus one pass of the flow")
     assert share == T_M
-fig, axes = plt.subplots(1, len(samples), figsize=(2.9 * len(samples), 3.4), layout="constrained", squeeze=False)
+fig, axes = plt.subplots(
+    1, len(samples), figsize=(2.9 * len(samples), 3.4), layout="constrained", squeeze=False
+)
 for ax, (name, x) in zip(axes[0], samples.items()):
     show_images(ax, x, f"{name}\n{seconds[name] / N_SAMPLES:.1f} s per image")
-fig.suptitle("Samples of one frozen NCSN++" if GPU else
-             "PIPELINE CHECK, not a result: a random network's samples are noise", fontsize=11)
+fig.suptitle(
+    "Samples of one frozen NCSN++"
+    if GPU
+    else "PIPELINE CHECK, not a result: a random network's samples are noise",
+    fontsize=11,
+)
 plt.show()
 
 # %% [markdown]
@@ -465,12 +586,22 @@ if DINOF:
         for T in T_MS:
             s_t = float(sde.marginal_coeffs(torch.tensor(T))[1])
             with torch.no_grad(), PRECISION.autocast():
-                back = fast_sample_result(sde, score_fn, x0 + s_t * xi, solver=SOLVER, n_steps=20, t_start=T).x
+                back = fast_sample_result(
+                    sde, score_fn, x0 + s_t * xi, solver=SOLVER, n_steps=20, t_start=T
+                ).x
             fig, axes = plt.subplots(1, 3, figsize=(6.8, 2.9), layout="constrained")
-            for ax, (label, x) in zip(axes, [("x_0: test images", x0), (f"x_T_m, σ = {s_t:.2f}", x0 + s_t * xi),
-                                             ("back to ε: ODE, 20 steps", back)]):
+            for ax, (label, x) in zip(
+                axes,
+                [
+                    ("x_0: test images", x0),
+                    (f"x_T_m, σ = {s_t:.2f}", x0 + s_t * xi),
+                    ("back to ε: ODE, 20 steps", back),
+                ],
+            ):
                 show_images(ax, to_uint8(x.clamp(*DATA_RANGE), DATA_RANGE), label, nrow=2)
-            fig.suptitle(f"T_m = {T:g}" + ("" if GPU else "   (PIPELINE CHECK: random network)"), fontsize=11)
+            fig.suptitle(
+                f"T_m = {T:g}" + ("" if GPU else "   (PIPELINE CHECK: random network)"), fontsize=11
+            )
             pngs[T] = figure_png(fig)
     noise = {T: round(float(sde.marginal_coeffs(torch.tensor(T))[1]), 2) for T in T_MS}
     print("σ at each T_m:", noise)
@@ -478,7 +609,9 @@ image_slider(pngs, start=T_M) if pngs else print("skipped: no data")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-image_slider_plotly(pngs, start=T_M, title="x_0, x_T_m and the ODE back, for every T_m") if pngs else None
+image_slider_plotly(
+    pngs, start=T_M, title="x_0, x_T_m and the ODE back, for every T_m"
+) if pngs else None
 
 # %% [markdown]
 # **Answer** (slide through it on a GPU run). The printed $\sigma_{T_m}$ passes the pixels'
@@ -507,8 +640,17 @@ for stage, s in TIMES.items():
 
 # %%
 # DiNof paper, Table 3 (CelebA-HQ-256, FID ↓)
-TABLE3 = {"Glow": 68.93, "NVAE": 29.76, "DDIM": 25.60, "D2C": 18.74, "TDPM": 8.38,
-          "SDE (Song et al. 2021)": 7.23, "LSGM": 7.22, "DiNof": 7.11, "RDM": 3.15}
+TABLE3 = {
+    "Glow": 68.93,
+    "NVAE": 29.76,
+    "DDIM": 25.60,
+    "D2C": 18.74,
+    "TDPM": 8.38,
+    "SDE (Song et al. 2021)": 7.23,
+    "LSGM": 7.22,
+    "DiNof": 7.11,
+    "RDM": 3.15,
+}
 names = sorted(TABLE3, key=TABLE3.get, reverse=True)
 colors = [FLOW_COLOR if n == "DiNof" else ("k" if n.startswith("SDE") else "0.6") for n in names]
 fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
@@ -519,11 +661,16 @@ for i, n in enumerate(names):
 ax.set_yticks(range(len(names)), names)
 ax.set_xlim(0, 78)
 ax.set_xlabel("FID ↓")
-ax.set_title("Published, not computed here: DiNof Table 3 (CelebA-HQ-256)\n"
-             "orange: DiNof; black: the SDE model it builds on", fontsize=10)
+ax.set_title(
+    "Published, not computed here: DiNof Table 3 (CelebA-HQ-256)\n"
+    "orange: DiNof; black: the SDE model it builds on",
+    fontsize=10,
+)
 plt.show()
 gain = round(TABLE3["SDE (Song et al. 2021)"] - TABLE3["DiNof"], 2)
-print(f"DiNof {TABLE3['DiNof']} vs the SDE model {TABLE3['SDE (Song et al. 2021)']}: {gain} lower; Glow alone {TABLE3['Glow']}")
+print(
+    f"DiNof {TABLE3['DiNof']} vs the SDE model {TABLE3['SDE (Song et al. 2021)']}: {gain} lower; Glow alone {TABLE3['Glow']}"
+)
 assert min(TABLE3, key=TABLE3.get) == "RDM" and gain == 0.12
 
 # %% [markdown]
