@@ -382,7 +382,7 @@ assert explorer.current == 0.2
 # %%
 # NBVAL_IGNORE_OUTPUT
 fig = explorer.plotly(
-    T_m_values=(0.1, 0.2, 0.3, 0.6, 1.0),
+    T_m_values=(0.2, 0.4, 0.6, 0.8, 1.0),  # evenly spaced: plotly spaces slider steps evenly
     reference=data[:300],
     title="DiNof on 8 Gaussians (VP): who does the work at each T_m",
 )

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -176,7 +176,7 @@ image_animation(
 # > **Notation** (every symbol: [`docs/notation.md`](../docs/notation.md)). $T_m$ is DiNof's
 # > switch time. The VE SDE's noise scale is $\sigma(t) = \sigma_{\min} (\sigma_{\max} /
 # > \sigma_{\min})^t$, and the marginal standard deviation $\sigma_t = \sqrt{\sigma(t)^2 -
-# > \sigma_{\min}^2}$ is what the flow hands over at $T_m$ (the code prints it as `s(T_m)`).
+# > \sigma_{\min}^2}$ is what the flow hands over at $T_m$.
 # > $z \sim \mathcal N(0, I)$ is the flow's latent, $x(T_m) = F^{-1}(z; c)$ its sample with the
 # > context $c$ of $T_m$, $s_\theta$ the UNet's score and $x(\varepsilon)$ the image the reverse
 # > SDE returns. NFE counts score evaluations.
@@ -330,8 +330,8 @@ print(
 )
 assert frame.n_steps == 60 and frame.x.shape == (16, 16, 16)
 assert all(0.6 > t > model.sample_eps for t in frame.sde_frame_times)
-s_Tm = {t: float(model.sde.marginal_coeffs(torch.tensor(t))[1]) for t in (0.2, 0.6, 1.0)}
-print("noise std s(T_m) the flow hands over:", {t: round(v, 3) for t, v in s_Tm.items()})
+sigma_Tm = {t: float(model.sde.marginal_coeffs(torch.tensor(t))[1]) for t in (0.2, 0.6, 1.0)}
+print("noise std σ_{T_m} the flow hands over:", {t: round(v, 3) for t, v in sigma_Tm.items()})
 for T_m in (0.2, 1.0):
     digits_dashboard(digits_explorer.frame(T_m))
     plt.show()

@@ -327,7 +327,9 @@ _ANIMATION = """() => {
     if (!gd || !gd._fullLayout.sliders) return null;
     const frames = gd._transitionData._frames, active = gd._fullLayout.sliders[0].active;
     const frame = frames[active], same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-    const shown = frame.data.every((d, j) => same(gd.data[frame.traces[j]].x, d.x));
+    if (!frame) return {active, n: frames.length, shown: false};
+    const shown = frame.data.every((d, j) => ['x', 'y', 'source'].every(
+        k => same(gd.data[frame.traces ? frame.traces[j] : j][k], d[k])));
     return {active, n: frames.length, shown};
 }"""
 
@@ -336,15 +338,17 @@ def test_core_notebooks_opening_animations_play_in_jupyterlab(browser, lab):
     """Each core notebook, opened as committed (its outputs trusted, as after a run), shows its
     opening animation; ▶ runs it to the last frame with no kernel involved."""
     env = {**os.environ, "JUPYTER_DATA_DIR": str(lab.tmp / "data")}
-    for stem in CORE_PATH:  # trusted outputs render with their own renderer (plotly's)
-        subprocess.run(
-            [sys.executable, "-m", "jupyter", "trust", str(lab.root / f"{stem}.ipynb")],
+    for stem in CORE_PATH:  # as committed (other tests run and save their own copies)
+        copy = lab.root / f"as_committed_{stem}.ipynb"
+        shutil.copyfile(ROOT / "notebooks" / f"{stem}.ipynb", copy)
+        subprocess.run(  # trusted outputs render with their own renderer (plotly's)
+            [sys.executable, "-m", "jupyter", "trust", str(copy)],
             env=env, check=True, capture_output=True,
         )  # fmt: skip
 
     def scenario(page: Page) -> None:
         for stem in CORE_PATH:
-            page.goto(lab.url(f"lab/tree/{stem}.ipynb?reset"))
+            page.goto(lab.url(f"lab/tree/as_committed_{stem}.ipynb?reset"))
             page.wait_for_function(f"({_ANIMATION})() !== null", timeout=120_000)
             start = page.evaluate(_ANIMATION)
             assert start["active"] == 0 and start["n"] >= 2 and start["shown"], (stem, start)

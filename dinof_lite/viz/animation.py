@@ -143,6 +143,9 @@ def points_animation(
                 "active": 0,
                 "currentvalue": {"prefix": slider_prefix},
                 "pad": {"t": 50},
+                "x": 0.15,  # clear of the buttons: a long first label is centred on its tick
+                "len": 0.85,
+                "font": {"size": 12},
                 "steps": [{"label": s, "method": "animate", "args": [[s], anim]} for s in labels],
             }
         ],

@@ -83,7 +83,7 @@ def _png(fig: Figure, dpi: int) -> bytes:
 class _TmSlider:
     """The slider logic shared by both explorers: grid, validation, caches, widget."""
 
-    dpi = 80
+    dpi = 110  # a figure's 9-pt text stays 9 pt at the PNG's natural size
 
     def __init__(
         self,
@@ -291,8 +291,6 @@ class TmExplorer(_TmSlider):
             the frontier's fastest match of the 1000-step reference, :data:`SLIDER_STEPS`
             steps), or None for the paper's reverse SDE (PC sampler).
     """
-
-    dpi = 110  # the dashboard's 9-pt text stays 9 pt at the PNG's natural size
 
     def __init__(
         self,

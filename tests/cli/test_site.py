@@ -94,7 +94,8 @@ def site(tmp_path_factory) -> Path:
         timeout=600,
     )
     assert run.returncode == 0, f"site build failed:\n{run.stdout}\n{run.stderr[-6000:]}"
-    assert re.search(r"site: .*index\.html \(20 notebooks, [\d.]+ MiB", run.stdout), run.stdout
+    n = sum(len(list(ROOT.glob(g))) for g in NOTEBOOK_GLOBS)  # 25: 13 + 6 solutions + 6 hand-outs
+    assert re.search(rf"site: .*index\.html \({n} notebooks, [\d.]+ MiB", run.stdout), run.stdout
     return out / "html"
 
 
@@ -105,7 +106,7 @@ def _notebooks() -> list[str]:
 
 def test_every_notebook_has_its_page_in_course_order(site):
     notebooks = _notebooks()
-    assert len(notebooks) == 20 and set(COURSE) < set(notebooks)
+    assert len(notebooks) == 25 and set(COURSE) < set(notebooks)
     home = (site / "index.html").read_text(encoding="utf-8")
     start = home.index('class="sidebar-tree"')
     nav = home[start : home.index("</div>", start)]
@@ -295,7 +296,7 @@ def test_notebook_04_tm_figure_plays_and_follows_its_slider(page):
     figure.scroll_into_view_if_needed()
     start = figure.evaluate(_STATE)
     assert start["active"] == 0 and start["n"] == 5 and start["shown"], start
-    assert "T_m = 0.1 ·" in start["title"]
+    assert "T_m = 0.2 ·" in start["title"]
 
     figure.locator("g.updatemenu-button").first.click()  # ▶
     page.wait_for_function(f"d => ({_STATE})(d).active === 4", arg=figure.element_handle())
@@ -306,7 +307,7 @@ def test_notebook_04_tm_figure_plays_and_follows_its_slider(page):
     label = figure.locator("text.slider-label", has_text=re.compile(r"^0\.6$")).bounding_box()
     rail = figure.locator("rect.slider-rail-touch-rect").bounding_box()
     page.mouse.click(label["x"] + label["width"] / 2, rail["y"] + rail["height"] / 2)
-    page.wait_for_function(f"d => ({_STATE})(d).active === 3", arg=figure.element_handle())
+    page.wait_for_function(f"d => ({_STATE})(d).active === 2", arg=figure.element_handle())
     moved = figure.evaluate(_STATE)
     assert moved["name"] == "0.6" and moved["shown"], moved
     assert "T_m = 0.6 ·" in moved["title"] and "600 steps" in moved["title"]
@@ -322,7 +323,9 @@ _ANIMATION = """() => {
     if (!gd) return null;
     const frames = gd._transitionData._frames, active = gd._fullLayout.sliders[0].active;
     const frame = frames[active], same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-    const shown = frame.data.every((d, j) => same(gd.data[frame.traces[j]].x, d.x));
+    if (!frame) return {active, n: frames.length, shown: false};
+    const shown = frame.data.every((d, j) => ['x', 'y', 'source'].every(
+        k => same(gd.data[frame.traces ? frame.traces[j] : j][k], d[k])));
     return {active, n: frames.length, shown};
 }"""
 
