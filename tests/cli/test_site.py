@@ -38,6 +38,7 @@ import pytest
 
 from dinof_lite.cli.site import sphinx_argv
 from dinof_lite.cli.site_sources import NOTEBOOK_GLOBS, api_modules
+from dinof_lite.viz.animation import META
 
 pytestmark = pytest.mark.slow  # builds the whole site (Sphinx) in a subprocess
 
@@ -330,20 +331,21 @@ _ANIMATION = """() => {
 }"""
 
 
-@pytest.mark.parametrize("stem", CORE_PATH)
-def test_core_notebook_opening_animation_plays(page, stem):
-    """▶ on the opening animation runs it to its last frame (kernel-free, offline)."""
+def test_core_notebooks_opening_animations_play(page):
+    """▶ on each core notebook's opening animation runs it to its last frame (kernel-free,
+    offline), its traces showing that frame; one browser for the five pages."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    page.goto(page.base + f"notebooks/{stem}.html")
-    page.wait_for_function(f"({_ANIMATION})() !== null")
-    start = page.evaluate(_ANIMATION)
-    assert start["active"] == 0 and start["n"] >= 2 and start["shown"], start
-    figure = page.locator(".js-plotly-plot").filter(has=page.locator("g.updatemenu-button"))
-    figure = [f for f in figure.all() if f.evaluate("d => d.layout.meta") == "dinof-animation"][0]
-    figure.scroll_into_view_if_needed()
-    figure.locator("g.updatemenu-button").first.click()  # ▶
-    page.wait_for_function(f"n => ({_ANIMATION})().active === n - 1", arg=start["n"])
-    page.wait_for_timeout(500)  # the last frame's duration
-    end = page.evaluate(_ANIMATION)
-    assert end["shown"], end
-    figure.screenshot(path=str(RESULTS / f"site_animation_{stem[:2]}.png"))
+    for stem in CORE_PATH:
+        page.goto(page.base + f"notebooks/{stem}.html")
+        page.wait_for_function(f"({_ANIMATION})() !== null")
+        start = page.evaluate(_ANIMATION)
+        assert start["active"] == 0 and start["n"] >= 2 and start["shown"], (stem, start)
+        figure = page.locator(".js-plotly-plot").filter(has=page.locator("g.updatemenu-button"))
+        figure = next(f for f in figure.all() if f.evaluate("d => d.layout.meta") == META)
+        figure.scroll_into_view_if_needed()
+        figure.locator("g.updatemenu-button").first.click()  # ▶
+        page.wait_for_function(f"n => ({_ANIMATION})().active === n - 1", arg=start["n"])
+        page.wait_for_timeout(500)  # the last frame's duration
+        end = page.evaluate(_ANIMATION)
+        assert end["shown"], (stem, end)
+        figure.screenshot(path=str(RESULTS / f"site_animation_{stem[:2]}.png"))
