@@ -75,10 +75,10 @@ from dinof_lite.data.toy import GaussianMixture
 from dinof_lite.evaluation import sample_quality
 from dinof_lite.losses import dsm_loss, get_score_fn
 from dinof_lite.nets import ScoreMLP
-from dinof_lite.pretrained import checkpoint_meta, load_score_model
+from dinof_lite.pretrained import load_score_model
 from dinof_lite.sampling import get_corrector, get_predictor, pc_sample_result
 from dinof_lite.sde import VPSDE
-from dinof_lite.train import TrainConfig, Trainer
+from dinof_lite.train import TrainConfig, load_or_train
 from dinof_lite.utils import smoke_or
 from dinof_lite.viz import diagnostics as dg
 from dinof_lite.viz import plot_density, plot_score_field
@@ -110,39 +110,23 @@ sde = VPSDE()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-NAME = "score_mlp_8gaussians_vp"
-try:
-    (sde, net), meta = load_score_model(NAME), checkpoint_meta(NAME)
-    cfg = meta["train_config"]
-    loss_steps, losses = meta["loss_curve"]["steps"], meta["loss_curve"]["loss"]
-    print(
-        f"loaded {NAME!r}: {meta['train_steps']} steps, batch {cfg['batch_size']}, lr {cfg['lr']}, "
-        f"EMA {cfg['ema_decay']}, trained in {meta['train_time_s']:.0f} s by\n"
-        f"  {meta['provenance']['command']}"
-    )
-except FileNotFoundError as err:
-    print(f"{err}\n-> training from scratch instead")
-    torch.manual_seed(0)
-    net = ScoreMLP.for_sde(sde, hidden=128, n_layers=3)
-    config = TrainConfig(
+net, meta = load_or_train(  # the shipped network, or the same recipe trained here
+    "score_mlp_8gaussians_vp",
+    lambda name: load_score_model(name)[1],
+    lambda: ScoreMLP.for_sde(sde, hidden=128, n_layers=3),
+    lambda model, x0, g: dsm_loss(sde, get_score_fn(sde, model), x0, generator=g),
+    lambda n, g: gmm.sample(n, g),
+    TrainConfig(
         n_steps=smoke_or(8000, 300),
         batch_size=512,
         lr=2e-3,
         warmup=200,
         ema_decay=smoke_or(0.999, 0.99),
-        seed=0,
         device="cpu",
         ckpt_every=None,
-    )
-
-    def loss_fn(model, x0, generator):
-        return dsm_loss(sde, get_score_fn(sde, model), x0, generator=generator)
-
-    trainer = Trainer(net, loss_fn, lambda n, g: gmm.sample(n, g), config)
-    result = trainer.fit()
-    net = trainer.ema_model.module.eval()
-    loss_steps, losses = list(range(1, result.step + 1)), result.losses
-
+    ),
+)
+loss_steps, losses = meta["loss_curve"]["steps"], meta["loss_curve"]["loss"]
 score_fn = get_score_fn(sde, net)  # s_theta(x, t) = -eps_theta(x, 999 t) / s(t)
 oracle_fn = gmm.score_fn(sde)  # the exact score of p_t (docs/design.md §Gaussian-mixture oracle)
 
