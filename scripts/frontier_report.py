@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dinof_lite.cli.bench.frontier import draw
+from dinof_lite.cli.bench.frontier import redraw
 from dinof_lite.evaluation.frontier_report import markdown_table
 
 DEFAULT = Path(__file__).resolve().parents[1] / "docs" / "figures" / "frontier.json"
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(records))
     for name, record in records.items():
         print(f"\n{name}: {record['command']}")
-        print(f"figure: {draw(name, record, path.parent / f'frontier_{name}.png')}")
+    for figure in redraw(path):
+        print(f"figure: {figure}")
     return 0
 
 

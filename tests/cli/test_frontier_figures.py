@@ -19,11 +19,12 @@ JSON = ROOT / "docs" / "figures" / "frontier.json"
 @pytest.mark.skipif(not JSON.is_file(), reason="no committed frontier.json")
 def test_redraw_from_the_json_alone(tmp_path, monkeypatch):
     shutil.copy(JSON, tmp_path / "frontier.json")
-    legends = []
+    legends, notes = [], []
     close = matplotlib.pyplot.close
 
     def keep(fig=None):
         legends.extend(fig.legends)
+        notes.extend(t.get_text() for ax in fig.axes for t in ax.texts)
         close(fig)
 
     monkeypatch.setattr(matplotlib.pyplot, "close", keep)
@@ -35,3 +36,7 @@ def test_redraw_from_the_json_alone(tmp_path, monkeypatch):
         samplers = [s for s in labels if s.startswith("sampler: ")]
         assert len(set(samplers)) == len(samplers) >= 4 and "start: p_T" in labels
         assert len(labels) <= 16 and all(t.get_fontsize() >= 9 for t in legend.get_texts())
+        # level lines share the starts' line styles: they are named on the axes, not in the legend
+        assert not [s for s in labels if s.startswith(("plain @", "ideal", "true samples"))]
+    assert notes.count("reference: plain @ 1000 NFE") == 3  # 2D: two panels; digits: one
+    assert {"ideal: true samples' KL", "ideal: data entropy H"} <= set(notes)

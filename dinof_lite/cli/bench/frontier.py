@@ -103,6 +103,9 @@ CONFIGS: dict[tuple[str, str], FrontierConfig] = {
     ),
 }
 EQUAL_NFE = {"2d": (10, 20, 50, 100), "digits": (10, 20, 40)}
+#: the figures' names of a dataset and of a metric
+DATASETS = {"2d": "8 Gaussians (2D)", "digits": "8×8 digits"}
+TITLES = {"kde_kl": "KL of the samples' KDE", "gmm_nll": "samples' NLL", "fid": "FID-style score"}
 LABELS = {
     "kde_kl": "KL(KDE of samples ‖ smoothed p0), nats",
     "mmd": "MMD² (lower is better)",
@@ -257,7 +260,7 @@ def draw(name: str, record: dict, path: Path) -> Path:
 
     if name == "2d":
         panels = [
-            (record, (record["true_samples"], "true samples")),
+            (record, (record["true_samples"], "true samples' KL")),
             (record["nll"], (record["nll"]["entropy"], "data entropy H")),
         ]
     else:
@@ -268,10 +271,8 @@ def draw(name: str, record: dict, path: Path) -> Path:
     axes = axes[:, 0]
     for ax, (rec, ideal) in zip(axes, panels):
         plot_record(rec, ax=ax, ideal=ideal)
-        for line in ax.get_lines():  # the ideal level in black: red is a sampler's colour
-            if line.get_label() == ideal[1]:
-                line.set_color("k")
         ref, metric = rec["reference"], rec["metric"]
+        levels = {ideal[1]: "ideal: ", f"plain @ {ref['nfe']} NFE": "reference: "}
         if metric == "gmm_nll":  # zoom on the reference: the solvers at 4–6 NFE are far off
             ax.set_ylim(ideal[0] - 5 * rec["floor"], ref["mean"] + 8 * rec["floor"])
         else:  # log scale, zoomed on the last decade above the ideal
@@ -281,11 +282,26 @@ def draw(name: str, record: dict, path: Path) -> Path:
                 axis(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.set_ylabel(LABELS.get(metric, metric), fontsize=10)
         ax.set_title(
-            f"{name}: {metric} against NFE, mean ± SE over {len(rec['seeds'])} seeds",
+            f"{DATASETS[name]}: {TITLES.get(metric, metric)} against NFE, mean ± SE over "
+            f"{len(rec['seeds'])} seeds",
             fontsize=11,
         )
         ax.tick_params(labelsize=10)
         ax.get_legend().remove()
+        for line in ax.get_lines():  # level lines named on the plot: their styles are the starts'
+            if line.get_label() in levels:
+                line.set_color("k")
+                y = line.get_ydata()[0]
+                ax.annotate(
+                    levels[line.get_label()] + line.get_label(),
+                    xy=(0.005, y),
+                    xycoords=("axes fraction", "data"),
+                    ha="left",
+                    va="bottom",
+                    fontsize=9,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1},
+                )
+                line.set_label("_level")
     axes[-1].set_xlabel("network evaluations (NFE)", fontsize=10)
     for ax in axes[:-1]:
         ax.set_xlabel("")
@@ -299,8 +315,7 @@ def draw(name: str, record: dict, path: Path) -> Path:
 
 def redraw(json_path: str | Path = "docs/figures/frontier.json") -> list[Path]:
     """Draw every dataset's curves again from a written JSON (``frontier_<name>.png`` beside it),
-    without running the benchmark: ``python -c "from dinof_lite.cli.bench.frontier import
-    redraw; redraw()"`` after a change to the figures."""
+    without running the benchmark (``python scripts/frontier_report.py`` calls it)."""
     path = Path(json_path)
     records = json.loads(path.read_text(encoding="utf-8"))
     return [draw(name, rec, path.parent / f"frontier_{name}.png") for name, rec in records.items()]
