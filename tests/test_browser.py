@@ -45,6 +45,8 @@ from pathlib import Path
 
 import pytest
 
+from dinof_lite.viz.animation import META
+from tests._animation import animation_state
 from tests._jupyterlab import LabServer
 
 try:
@@ -322,17 +324,7 @@ CORE_PATH = (  # docs/syllabus.md: each opens with a kernel-free animation (viz.
     "04_dinof_2d",
     "05_dinof_digits_cpu",
 )
-_ANIMATION = """() => {
-    const gd = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot')]
-        .find(d => d.layout && d.layout.meta === 'dinof-animation');
-    if (!gd || !gd._fullLayout.sliders) return null;
-    const frames = gd._transitionData._frames, active = gd._fullLayout.sliders[0].active;
-    const frame = frames[active], same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-    if (!frame) return {active, n: frames.length, shown: false};
-    const shown = frame.data.every((d, j) => ['x', 'y', 'source'].every(
-        k => same(gd.data[frame.traces ? frame.traces[j] : j][k], d[k])));
-    return {active, n: frames.length, shown};
-}"""
+_ANIMATION = animation_state(".jp-NotebookPanel:not(.lm-mod-hidden)")
 
 
 def test_core_notebooks_opening_animations_play_in_jupyterlab(browser, lab):
@@ -361,9 +353,7 @@ def test_core_notebooks_opening_animations_play_in_jupyterlab(browser, lab):
                 .locator(".js-plotly-plot")
                 .filter(has=page.locator("g.updatemenu-button"))
             )
-            figure = next(
-                f for f in figure.all() if f.evaluate("d => d.layout.meta") == "dinof-animation"
-            )
+            figure = next(f for f in figure.all() if f.evaluate("d => d.layout.meta") == META)
             figure.scroll_into_view_if_needed()
             figure.locator("g.updatemenu-button").first.click()  # ▶
             page.wait_for_function(

@@ -15,6 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+__all__ = ["META", "play_buttons", "points_animation"]
+
 META = "dinof-animation"
 #: the one colour of a cloud drawn without per-point values, and of the highlighted paths
 CLOUD_COLOR = "#1f77b4"
@@ -31,6 +33,25 @@ def _plane(x, what: str) -> np.ndarray:
 def _r(a: np.ndarray) -> list:
     """Coordinates rounded to 3 decimals (NaN kept: it breaks a curve), for a small page."""
     return [None if not np.isfinite(v) else round(float(v), 3) for v in a]
+
+
+def play_buttons(anim: dict, **placement) -> dict:
+    """The ▶ / ❚❚ buttons of a plotly animation (an ``updatemenus`` entry) placed by
+    ``placement`` (``x``, ``y``, anchors, ``pad``, ``direction``); ``anim`` is the animation's
+    frame and transition settings, which ▶ plays from the current frame and ❚❚ stops."""
+    return {
+        "type": "buttons",
+        "showactive": False,
+        **placement,
+        "buttons": [
+            {"label": "▶", "method": "animate", "args": [None, {**anim, "fromcurrent": True}]},
+            {
+                "label": "❚❚",
+                "method": "animate",
+                "args": [[None], {**anim, "frame": {"duration": 0, "redraw": False}}],
+            },
+        ],
+    }
 
 
 def points_animation(
@@ -150,27 +171,7 @@ def points_animation(
             }
         ],
         updatemenus=[
-            {
-                "type": "buttons",
-                "showactive": False,
-                "x": 0,
-                "y": 0,
-                "xanchor": "right",
-                "yanchor": "top",
-                "pad": {"t": 50, "r": 10},
-                "buttons": [
-                    {
-                        "label": "▶",
-                        "method": "animate",
-                        "args": [None, {**anim, "fromcurrent": True}],
-                    },
-                    {
-                        "label": "❚❚",
-                        "method": "animate",
-                        "args": [[None], {**anim, "frame": {"duration": 0, "redraw": False}}],
-                    },
-                ],
-            }
+            play_buttons(anim, x=0, y=0, xanchor="right", yanchor="top", pad={"t": 50, "r": 10})
         ],
     )
     fig.update_xaxes(range=[-lim, lim], title_text=axis_titles[0])

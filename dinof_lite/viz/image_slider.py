@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from dinof_lite.viz.animation import META
+from dinof_lite.viz.animation import META, play_buttons
 
 __all__ = ["figure_png", "image_animation", "image_slider", "image_slider_plotly"]
 
@@ -260,28 +260,9 @@ def image_animation(
             }
         ],
         updatemenus=[
-            {
-                "type": "buttons",
-                "showactive": False,
-                "x": 0,
-                "y": 0,
-                "xanchor": "left",
-                "yanchor": "top",
-                "pad": {"t": 40},
-                "direction": "left",
-                "buttons": [
-                    {
-                        "label": "▶",
-                        "method": "animate",
-                        "args": [None, {**anim, "fromcurrent": True}],
-                    },
-                    {
-                        "label": "❚❚",
-                        "method": "animate",
-                        "args": [[None], {**anim, "frame": {"duration": 0, "redraw": False}}],
-                    },
-                ],
-            }
+            play_buttons(
+                anim, x=0, y=0, xanchor="left", yanchor="top", pad={"t": 40}, direction="left"
+            )
         ],
     )
     fig.update_xaxes(visible=False)

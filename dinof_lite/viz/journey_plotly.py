@@ -16,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dinof_lite.viz.animation import play_buttons
 from dinof_lite.viz.journey import FLOW_COLOR, SDE_COLOR, path_colors
 from dinof_lite.viz.journey_frame import JourneyFrame, MarginalMap, project
 
@@ -451,28 +452,7 @@ def _style(
                 "steps": [{"label": n, "method": "animate", "args": [[n], anim]} for n in names],
             }
         ],
-        updatemenus=[
-            {
-                "type": "buttons",
-                "showactive": False,
-                "x": 0,
-                "y": -0.06,
-                "xanchor": "right",
-                "yanchor": "top",
-                "buttons": [
-                    {
-                        "label": "▶",
-                        "method": "animate",
-                        "args": [None, {**anim, "fromcurrent": True}],
-                    },
-                    {
-                        "label": "❚❚",
-                        "method": "animate",
-                        "args": [[None], {**anim, "frame": {"duration": 0, "redraw": False}}],
-                    },
-                ],
-            }
-        ],
+        updatemenus=[play_buttons(anim, x=0, y=-0.06, xanchor="right", yanchor="top")],
         width=1150,
         height=820,
         template="plotly_white",

@@ -39,6 +39,7 @@ import pytest
 from dinof_lite.cli.site import sphinx_argv
 from dinof_lite.cli.site_sources import NOTEBOOK_GLOBS, api_modules
 from dinof_lite.viz.animation import META
+from tests._animation import animation_state
 
 pytestmark = pytest.mark.slow  # builds the whole site (Sphinx) in a subprocess
 
@@ -291,7 +292,7 @@ def test_notebook_04_tm_figure_plays_and_follows_its_slider(page):
     RESULTS.mkdir(parents=True, exist_ok=True)
     _open(page, "notebooks/04_dinof_2d.html", min_formulas=50)
     figure = next(  # the T_m journey, TmExplorer.plotly(): not the opening animation
-        f for f in page.locator("div.dinof-plotly").all() if f.evaluate(_META) != "dinof-animation"
+        f for f in page.locator("div.dinof-plotly").all() if f.evaluate(_META) != META
     )
     figure.locator(".main-svg").first.wait_for()
     figure.scroll_into_view_if_needed()
@@ -318,17 +319,7 @@ def test_notebook_04_tm_figure_plays_and_follows_its_slider(page):
 
 #: the opening animation of a page (dinof_lite.viz.animation): its slider position, its frame
 #: count and whether the traces show that frame's data
-_ANIMATION = """() => {
-    const gd = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(d => d.layout && d.layout.meta === 'dinof-animation');
-    if (!gd) return null;
-    const frames = gd._transitionData._frames, active = gd._fullLayout.sliders[0].active;
-    const frame = frames[active], same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-    if (!frame) return {active, n: frames.length, shown: false};
-    const shown = frame.data.every((d, j) => ['x', 'y', 'source'].every(
-        k => same(gd.data[frame.traces ? frame.traces[j] : j][k], d[k])));
-    return {active, n: frames.length, shown};
-}"""
+_ANIMATION = animation_state()
 
 
 def test_core_notebooks_opening_animations_play(page):
