@@ -104,7 +104,7 @@ from dinof_lite.train import TrainConfig, load_or_train
 from dinof_lite.utils import make_generator, smoke_or
 from dinof_lite.viz import format_table, sample_grid_figure
 
-plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
+plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "font.size": 10})
 torch.manual_seed(0)
 gen = make_generator  # gen(seed): a seeded CPU generator; every random draw below names its seed
 
@@ -244,11 +244,11 @@ for r in rows[:2] + rows[3:]:  # the bound row re-times DiffFlow's sampler
     print(f"{r['model']:22s} {ms:5.2f} ms per network evaluation (per 1000 samples)")
 
 # %% [markdown]
-# **Answer.** (a) DiffFlow is fastest, by roughly an order of magnitude (7–18× in our runs),
-# then DiNof, then DiffEnc. The order follows the NFE, but the time is not simply proportional
-# to it: DiffEnc makes 1.7× DiNof's evaluations and took 2–8× its time in our runs — per
-# evaluation (the last lines of the output) its network and ancestral update cost more than
-# DiNof's MLP step. Absolute times, and to some degree their ratios, move with the machine's
+# **Answer.** (a) DiffFlow is fastest, by about an order of magnitude, then DiNof, then DiffEnc
+# (the printed times). The order follows the NFE, but the time is not simply proportional to
+# it: DiffEnc makes 1.7× DiNof's evaluations yet takes several times its time — per evaluation
+# (the last lines of the output) its network and ancestral update cost more than DiNof's MLP
+# step. Absolute times, and to some degree their ratios, move with the machine's
 # load: the stored run shared two CPU cores with other jobs. (b) No:
 # $\mathrm{NLL} - H = \mathrm{KL}(p_0\,\Vert\,p_\text{model}) \ge 0$ for any model, exact or
 # bound — a value below zero by more than the estimation error would mean a bug. The next cell
