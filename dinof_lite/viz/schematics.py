@@ -133,7 +133,7 @@ def dinof_timeline(T_m: float = 0.4, T: float = 1.0, N: int = 1000, M: int = 1) 
         ax,
         (xm + xT) / 2,
         ya + 0.6,
-        "flow NLL $-\\log p_{flow}(x(T_m))$ trains the flow on\n"
+        "flow NLL $-\\log p_\\phi(x(T_m))$ trains the flow on\n"
         "closed-form samples $x(T_m) = a_{T_m}\\,x_0 + \\sigma_{T_m}\\,\\xi$",
         va="bottom",
         color=FLOW_COLOR,
@@ -201,7 +201,7 @@ def dinof_timeline(T_m: float = 0.4, T: float = 1.0, N: int = 1000, M: int = 1) 
         ax,
         xT / 2,
         1.75,
-        "the flow's likelihood (change of variables):  $\\log p_{flow}(x(T_m)) = \\log \\mathcal{N}(z; 0, I)"
+        "the flow's likelihood (change of variables):  $\\log p_\\phi(x(T_m)) = \\log \\mathcal{N}(z; 0, I)"
         " + \\sum_l \\log|\\det \\partial h_l / \\partial h_{l-1}|$",
         color=FLOW_COLOR,
         size=10,
@@ -210,7 +210,7 @@ def dinof_timeline(T_m: float = 0.4, T: float = 1.0, N: int = 1000, M: int = 1) 
         ax,
         xT / 2,
         1.0,
-        "one loss, one optimiser:  L = $L_{DSM}$ + w · ($-\\log p_{flow}(x(T_m))$)",
+        "one loss, one optimiser:  L = $L_{DSM}$ + w · ($-\\log p_\\phi(x(T_m))$)",
         color=LOSS_COLOR,
         size=10.5,
     )
@@ -629,7 +629,7 @@ def any_tm_conditioning_diagram(T_m_range: tuple[float, float] = (0.1, 1.0)) -> 
         color=FLOW_COLOR,
         fontsize=9.5,
     )
-    _box(ax, 12.85, yc, "$z$ and\n$\\log p_{flow}(x(T_m) \\mid T_m)$", 2.8, 1.0, fontsize=9.5)
+    _box(ax, 12.85, yc, "$z$ and\n$\\log p_\\phi(x(T_m) \\mid T_m)$", 2.8, 1.0, fontsize=9.5)
     _arrow(ax, (2.8, yc), (3.5, yc), color=FLOW_COLOR)
     _arrow(ax, (10.9, yc), (11.45, yc), color=FLOW_COLOR)
     _arrow(ax, (5.2, yb - 0.65), (5.2, yc + 0.5), color=FLOW_COLOR)
