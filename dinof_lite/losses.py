@@ -35,9 +35,16 @@ def get_score_fn(sde: SDE, net: nn.Module, *, allow_sde_mismatch: bool = False) 
     """
     check_sde(sde, net, allow=allow_sde_mismatch)
 
+    # The last time tensor seen, unchanged since (same object, same in-place version), with its
+    # label and score scale: a predictor–corrector step calls the score twice at one ``t``.
+    memo: list = [None]
+
     def score_fn(x: Tensor, t: Tensor) -> Tensor:
         t = sde.time(t, x)
-        return sde.score_from_net(net(x, sde.noise_label(t)), t, x)
+        last = memo[0]
+        if last is None or last[0] is not t or last[1] != t._version or t.requires_grad:
+            last = memo[0] = (t, t._version, sde.noise_label(t), sde.score_scale(t))
+        return net(x, last[2]) / batch_view(last[3], x)  # sde.score_from_net, memoised
 
     score_fn.trained_on = record_of(net)
     return score_fn

@@ -126,8 +126,9 @@ class SDE(abc.ABC):
     - :attr:`sample_eps`: the sampler's last time; 1e-3 for VP / sub-VP, 1e-5 for VE (score_sde's
       per-SDE ``sampling_eps``). ``sde.eps`` is a deprecated spelling of it (a ``FutureWarning``).
     - :meth:`noise_label` / :meth:`label_to_time`: what a score network is conditioned on.
-    - :attr:`score_sign` with :meth:`score_from_net` / :meth:`net_from_score`: the network's
-      output ``net`` and the score are related by ``score = score_sign · net / s(t)``.
+    - :attr:`score_sign` with :meth:`score_scale`, :meth:`score_from_net` and
+      :meth:`net_from_score`: the network's output ``net`` and the score are related by
+      ``score = score_sign · net / s(t) = net / score_scale(t)``.
     - :attr:`default_embedding`: the time embedding that suits :meth:`noise_label`.
     - :attr:`default_pc`: the (predictor, corrector) pair of the authors' configs.
     - :attr:`dsm_reduce_mean`: whether :func:`~dinof_lite.losses.dsm_loss` averages over
@@ -200,18 +201,22 @@ class SDE(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} does not define time_from_log_snr_half")
 
     # ----- conventions ----------------------------------------------------------------------
+    def score_scale(self, t: Tensor) -> Tensor:
+        """``score_sign · s(t)`` ``(B,)`` for a validated ``(B,)`` time ``t`` (see :meth:`time`):
+        the score is a network output divided by it (the sign folded into the scale changes no
+        bit: ``(−out) / s == out / (−s)``)."""
+        return self.score_sign * self.marginal_coeffs(t)[1]
+
     def score_from_net(self, out: Tensor, t: Tensor, x: Tensor) -> Tensor:
         """The score ``score_sign · out / s(t)`` from a network output ``out`` ``(B, *dims)``.
 
         ``t`` is a validated ``(B,)`` time (see :meth:`time`) and ``x`` the network's input.
         """
-        std = self.marginal_coeffs(t)[1]
-        return self.score_sign * out / batch_view(std, x)
+        return out / batch_view(self.score_scale(t), x)
 
     def net_from_score(self, score: Tensor, t: Tensor, x: Tensor) -> Tensor:
         """The network output ``score_sign · s(t) · score`` a perfect network would give."""
-        std = self.marginal_coeffs(t)[1]
-        return self.score_sign * batch_view(std, x) * score
+        return batch_view(self.score_scale(t), x) * score
 
     @property
     def supports_ancestral(self) -> bool:

@@ -31,6 +31,28 @@ def test_score_conventions(sde):
 
 
 @pytest.mark.parametrize("sde", SDES, ids=lambda s: s.name)
+def test_score_fn_reuses_a_times_label_only_while_it_is_unchanged(sde):
+    """The score function keeps the last time's label and scale (a PC step calls it twice at one
+    t); a time changed in place, a new time object or a time that needs gradients is recomputed."""
+    score_fn, x = get_score_fn(sde, _Constant()), torch.randn(5, 2)
+
+    def fresh(t):  # the convention, from scratch
+        return sde.score_from_net(_Constant()(x, sde.noise_label(t)), t, x)
+
+    t = torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9])
+    assert torch.equal(score_fn(x, t), fresh(t)) and torch.equal(score_fn(x, t), fresh(t))
+    t.fill_(0.25)  # same object, new values
+    assert torch.equal(score_fn(x, t), fresh(t))
+    assert torch.equal(score_fn(x, torch.full((5,), 0.6)), fresh(torch.full((5,), 0.6)))
+    t_grad = torch.full((5,), 0.4, requires_grad=True)
+    (score_fn(x, t_grad).sum()).backward()  # the label depends on t: a gradient reaches it
+    assert t_grad.grad is not None and t_grad.grad.abs().sum() > 0
+    with torch.no_grad():
+        t_grad.fill_(0.8)
+    assert torch.equal(score_fn(x, t_grad).detach(), fresh(t_grad.detach()))
+
+
+@pytest.mark.parametrize("sde", SDES, ids=lambda s: s.name)
 def test_oracle_minimises_dsm(sde):
     """The true score minimises the DSM objective: any perturbation raises it (same t and z)."""
     gmm = GaussianMixture.preset("aniso")

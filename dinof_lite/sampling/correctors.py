@@ -100,10 +100,10 @@ def langevin_step_size(score: Tensor, z: Tensor, snr: float, alpha: Tensor) -> T
         host sync).
     """
     batch = score.shape[0]
-    grad_norm = score.reshape(batch, -1).norm(dim=-1).mean()
-    noise_norm = z.reshape(batch, -1).norm(dim=-1).mean()
-    step = 2.0 * alpha * (snr * noise_norm / grad_norm) ** 2
-    return torch.where(grad_norm > 0, step, torch.zeros_like(step))
+    grad_norm = torch.linalg.vector_norm(score.reshape(batch, -1), dim=-1).mean()
+    noise_norm = torch.linalg.vector_norm(z.reshape(batch, -1), dim=-1).mean()
+    ratio = torch.where(grad_norm > 0, (snr * noise_norm / grad_norm) ** 2, 0.0)
+    return 2.0 * alpha * ratio
 
 
 @register_corrector("langevin")
@@ -126,8 +126,8 @@ class LangevinCorrector(Corrector):
             score = self.score_fn(x, t)
             z = noise_like(x, generator)
             step = batch_view(langevin_step_size(score, z, self.snr, alpha), x)
-            x_mean = x + step * score
-            x = x_mean + torch.sqrt(2.0 * step) * z
+            x_mean = (step * score).add_(x)
+            x = z.mul_(torch.sqrt(2.0 * step)).add_(x_mean)
         return x, x_mean
 
 

@@ -116,11 +116,11 @@ class EulerMaruyamaPredictor(Predictor):
     def update(self, x, t, dt, generator=None):
         dt = check_dt(dt)
         drift, diffusion = self.sde.reverse(self.score_fn, self.probability_flow).sde(x, t)
-        x_mean = x + drift * dt
+        x_mean = drift.mul_(dt).add_(x)  # x + drift dt, in the new tensor drift
         if self.probability_flow:
             return x_mean, x_mean
         z = noise_like(x, generator)
-        return x_mean + batch_view(diffusion, x) * math.sqrt(-dt) * z, x_mean
+        return z.mul_(batch_view(diffusion, x) * math.sqrt(-dt)).add_(x_mean), x_mean
 
 
 @register_predictor("reverse_diffusion")

@@ -8,11 +8,21 @@ batch, and reports
 
     ratio = sampler time / (NFE × one bare forward)          (target <= 1.15)
 
-Best of ``repeats`` for each, alternating, the bare forwards as many as the samplers' NFE (runs
-of the same length meet a busy machine alike). On the CPU both are timed in process CPU time
-(``time.process_time``): other processes on a shared machine then do not count, which wall
-time cannot promise; on a GPU in wall time after a synchronisation. The
-samplers: the plain PC sampler (the SDE's predictor, no corrector), PC with the Langevin
+``repeats`` pairs, alternating: each sampler run is divided by the bare forwards timed just
+before it, as many as its NFE (runs of the same length, side by side, meet a busy machine
+alike). The row is the pair with the median ratio (the lower median for an even ``repeats``):
+its ``bare ms``, ``sampler ms`` and ``ratio``. On a shared machine a median of paired ratios is
+steadier than a ratio of two minima, where one lucky bare run sets the denominator. On the
+CPU both are timed in process CPU time (``time.process_time``): other processes on a shared
+machine then do not count, which wall time cannot promise; on a GPU in wall time after a
+synchronisation.
+
+On Linux the CPU ratio of the 2D model differs between processes by a few per cent: where glibc
+happens to shrink and regrow the top of its heap between the network's large activations, the
+page faults that follow count against the sampler (``MALLOC_TOP_PAD_=16000000`` in the
+environment removes the spread). Compare ratios over a few runs, not within one.
+
+The samplers: the plain PC sampler (the SDE's predictor, no corrector), PC with the Langevin
 corrector, DiNof's PC sampler from the flow at ``T_m = 0.6`` (its reverse-SDE part), and the
 fast solvers from ``p_T``.
 """
@@ -129,20 +139,19 @@ def sampler_overhead(
         bare = functools.partial(_forwards, model.score_net, x, label_t, nfe)  # as long a run
         for sampler, run in _samplers(model, n, nfe).items():
             run()  # warm-up
-            best_bare, best_run, count = float("inf"), float("inf"), 0
-            for _ in range(repeats):  # interleaved
+            pairs, count = [], 0  # (ratio, one bare forward, sampler run)
+            for _ in range(repeats):  # interleaved: each run beside its own bare forwards
                 seconds, k = timed(bare)
-                best_bare = min(best_bare, seconds / k)
-                seconds, count = timed(run)
-                best_run = min(best_run, seconds)
-            ratio = best_run / (count * best_bare)
+                seconds_run, count = timed(run)
+                pairs.append((seconds_run / (count * seconds / k), seconds / k, seconds_run))
+            ratio, one_bare, one_run = sorted(pairs)[(len(pairs) - 1) // 2]  # the median pair
             rows.append(
                 {
                     "case": f"overhead {label}",
                     "method": sampler,
                     "nfe": count,
-                    "bare ms": round(1e3 * best_bare, 3),
-                    "sampler ms": round(1e3 * best_run, 3),
+                    "bare ms": round(1e3 * one_bare, 3),
+                    "sampler ms": round(1e3 * one_run, 3),
                     "ratio": round(ratio, 3),
                     "note": f"<= {OVERHEAD_TARGET}" if ratio <= OVERHEAD_TARGET else "over",
                 }
