@@ -37,11 +37,14 @@ class ConvCouplingNet(nn.Module):
         self.context = nn.Linear(context_dim, hidden) if context_dim else None
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
-        h = self.conv1(x)
+        # Channels-last inside: oneDNN's CPU convolutions run several times faster on it than on
+        # NCHW (`bench glow`); the output comes back in the input's (contiguous) layout.
+        h = self.conv1(x.contiguous(memory_format=torch.channels_last))
         if self.context is not None:
             h = h + broadcast_context(self.context(context), h)
         # in place: a convolution's output is not needed for its backward, ReLU's own output is
-        return self.out(F.relu(self.conv2(F.relu(h, inplace=True)), inplace=True))
+        h = F.relu(self.conv2(F.relu(h, inplace=True)), inplace=True)
+        return self.out(h).contiguous()
 
 
 class MLPCouplingNet(nn.Module):
