@@ -19,7 +19,12 @@ from torch import Tensor, nn
 from dinof_lite.flows.base import FlowLayer
 from dinof_lite.flows.layers import ZeroConv2d, ZeroLinear, broadcast_context, soft_clamp
 
-__all__ = ["AffineCoupling", "ConvCouplingNet", "MLPCouplingNet"]
+__all__ = ["AffineCoupling", "ConvCouplingNet", "MLPCouplingNet", "CHANNELS_LAST_FROM"]
+
+#: The coupling CNN convolves in channels-last from this many positions (H·W) on: oneDNN's CPU
+#: convolutions take 0.5–0.75× their NCHW time on it at 16×16, 0.77–0.94× at 8×8, but
+#: 1.05–1.12× at 4×4 and below (one thread, hidden 64 and 256; docs/design.md §Flow numerics).
+CHANNELS_LAST_FROM = 64
 
 
 class ConvCouplingNet(nn.Module):
@@ -37,14 +42,14 @@ class ConvCouplingNet(nn.Module):
         self.context = nn.Linear(context_dim, hidden) if context_dim else None
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
-        # Channels-last inside: oneDNN's CPU convolutions run several times faster on it than on
-        # NCHW (`bench glow`); the output comes back in the input's (contiguous) layout.
-        h = self.conv1(x.contiguous(memory_format=torch.channels_last))
+        if x[0, 0].numel() >= CHANNELS_LAST_FROM:
+            x = x.contiguous(memory_format=torch.channels_last)
+        h = self.conv1(x)
         if self.context is not None:
             h = h + broadcast_context(self.context(context), h)
         # in place: a convolution's output is not needed for its backward, ReLU's own output is
         h = F.relu(self.conv2(F.relu(h, inplace=True)), inplace=True)
-        return self.out(h).contiguous()
+        return self.out(h).contiguous()  # NCHW whatever the layout inside
 
 
 class MLPCouplingNet(nn.Module):

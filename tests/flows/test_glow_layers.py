@@ -22,6 +22,7 @@ from dinof_lite.flows import (
     squeeze,
     unsqueeze,
 )
+from dinof_lite.flows.coupling import CHANNELS_LAST_FROM, ConvCouplingNet
 from dinof_lite.utils import check_batch
 from tests.flow_check import check_flow_layer, perturb
 
@@ -84,6 +85,41 @@ def test_layer_contract(name, image, context_dim):
     layer(x, ctx)  # ActNorm's data-dependent init happens here
     perturb(layer)
     check_flow_layer(layer, x, ctx)
+
+
+@pytest.mark.parametrize("context_dim", [0, 2])
+def test_coupling_contract_in_channels_last(context_dim):
+    """From CHANNELS_LAST_FROM positions on the coupling CNN convolves in channels-last: the
+    layer still passes the shared forward / inverse / log-det check (float64, autograd)."""
+    torch.manual_seed(0)
+    layer = AffineCoupling(4, 8, image=True, context_dim=context_dim).double()
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64) * 2 + 0.5
+    ctx = torch.randn(2, context_dim, dtype=torch.float64) if context_dim else None
+    perturb(layer)
+    check_flow_layer(layer, x, ctx)
+
+
+@pytest.mark.parametrize("hw", [4, 8, 16])
+def test_coupling_cnn_layout_stays_inside(hw):
+    """Channels-last or not, the coupling CNN gives the NCHW convolutions' values and gradients
+    and returns a contiguous NCHW tensor."""
+    torch.manual_seed(1)
+    net = ConvCouplingNet(3, 4, 16, context_dim=2)
+    perturb(net)  # a non-zero last layer
+    x = torch.randn(5, 6, hw, hw)[:, :3].requires_grad_()  # a channel slice, as in a coupling
+    ctx = torch.randn(5, 2)
+    assert (x[0, 0].numel() >= CHANNELS_LAST_FROM) == (hw >= 8)
+
+    def nchw(x):
+        h = net.conv1(x) + net.context(ctx)[:, :, None, None]
+        return net.out(torch.relu(net.conv2(torch.relu(h))))
+
+    y, ref = net(x, ctx), nchw(x)
+    assert y.is_contiguous() and y.shape == (5, 4, hw, hw)
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-6)
+    (g,) = torch.autograd.grad(y.square().sum(), x)
+    (g_ref,) = torch.autograd.grad(ref.square().sum(), x)
+    torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-5 * float(g_ref.abs().max()))
 
 
 @pytest.mark.parametrize("image", [False, True], ids=["vector", "image"])
