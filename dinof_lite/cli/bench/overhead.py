@@ -17,10 +17,12 @@ CPU both are timed in process CPU time (``time.process_time``): other processes 
 machine then do not count, which wall time cannot promise; on a GPU in wall time after a
 synchronisation.
 
-On Linux the CPU ratio of the 2D model differs between processes by a few per cent: where glibc
-happens to shrink and regrow the top of its heap between the network's large activations, the
-page faults that follow count against the sampler (``MALLOC_TOP_PAD_=16000000`` in the
-environment removes the spread). Compare ratios over a few runs, not within one.
+On Linux the CPU ratio of the 2D model moves between processes by up to about 0.1: where glibc
+shrinks and regrows the top of its heap between the network's activations, the page faults
+that follow count against the sampler (thousands of minor faults per 200-step run, against
+almost none in the bare loop). With ``MALLOC_TOP_PAD_=16000000`` in the environment the spread
+goes: five runs on a 2-core machine gave the plain PC sampler 1.06–1.08 and PC + Langevin
+1.08–1.10. Compare ratios over a few runs, not within one.
 
 The samplers: the plain PC sampler (the SDE's predictor, no corrector), PC with the Langevin
 corrector, DiNof's PC sampler from the flow at ``T_m = 0.6`` (its reverse-SDE part), and the
