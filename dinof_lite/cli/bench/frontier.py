@@ -236,7 +236,8 @@ def _legend(axes) -> tuple[list, list[str]]:
             line = h.lines[0]
             family, _, start = label.replace("dinof ", "dinof @").partition(" @")
             handles.setdefault(
-                f"sampler: {family}", Line2D([], [], color=line.get_color(), marker="o", ms=4)
+                f"sampler: {family}",
+                Line2D([], [], color=line.get_color(), marker=line.get_marker(), ms=4),
             )
             handles.setdefault(
                 f"start: {'T_m = ' + start if start else 'p_T'}",
